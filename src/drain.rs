@@ -1,0 +1,379 @@
+//! `execq drain`: take the queue's lock, finish what a killed drain left behind, run every ready
+//! job oldest first, and exit.
+//!
+//! The drain loops until `pending/` holds nothing ready, then lets go of the lock and looks once
+//! more: a job that landed just as it let go (while a second drain, started by that job's trigger,
+//! found the lock still taken and left) is picked up instead of waiting for the next trigger.
+
+use std::ffi::OsStr;
+use std::io;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use tracing::{debug, error, info, warn};
+
+use crate::exec::{self, Limits};
+use crate::job::{self, Format, JobError, JobSpec, Program};
+use crate::lock;
+use crate::pending::{self, Intake, Loaded, Settle};
+use crate::queue::Queue;
+use crate::record::{JobResult, Status};
+use crate::result_file;
+use crate::signals::Shutdown;
+use crate::store::{self, Claimed, Record, Recovered};
+use crate::sys;
+
+/// How long a drain waits for entries that are not ready yet (see `pending`) before leaving them
+/// to the next trigger.
+pub const MAX_SETTLE_WAIT: Duration = Duration::from_secs(30);
+
+/// Settings for one drain.
+#[derive(Clone, Debug)]
+pub struct DrainOptions {
+    /// Default per-job timeout (a job's own `timeout` field overrides it).
+    pub timeout: Duration,
+    /// Between SIGTERM and SIGKILL when ending a job's process group.
+    pub grace: Duration,
+    /// How long a not-yet-parseable file must stay unchanged before it is acted on.
+    pub settle: Duration,
+    /// Wait for another drain to finish instead of leaving at once.
+    pub wait_for_lock: bool,
+    /// Bytes kept at each end of each output stream in the record.
+    pub keep: usize,
+}
+
+impl Default for DrainOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(300),
+            grace: Duration::from_secs(5),
+            settle: Duration::from_secs(2),
+            wait_for_lock: false,
+            keep: crate::capture::DEFAULT_KEEP,
+        }
+    }
+}
+
+/// What a drain did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub completed: usize,
+    pub failed: usize,
+    /// Jobs found in `running/` from a drain that died.
+    pub recovered: usize,
+    /// Another drain held the lock, so this one did nothing.
+    pub locked_out: bool,
+    /// The stop signal that ended this drain early.
+    pub stopped_by: Option<i32>,
+}
+
+impl Summary {
+    fn count(&mut self, status: Status) {
+        if status == Status::Completed {
+            self.completed += 1
+        } else {
+            self.failed += 1
+        }
+    }
+
+    fn touched(&self) -> bool {
+        self.completed + self.failed + self.recovered > 0
+    }
+}
+
+/// Runs one drain of `queue`.
+pub fn drain(queue: &Queue, opts: &DrainOptions, shutdown: &Shutdown) -> Result<Summary> {
+    queue.open()?;
+    sys::become_subreaper();
+    let mut summary = Summary::default();
+    let mut settle = Settle::new(opts.settle);
+    let started = Instant::now();
+    loop {
+        let Some(held) = lock::acquire(queue, opts.wait_for_lock, shutdown)? else {
+            debug!("another drain holds the queue; leaving it the work");
+            summary.locked_out = !summary.touched();
+            break;
+        };
+        recover(queue, &mut summary)?;
+        let gave_up = drain_locked(queue, opts, shutdown, &mut settle, &mut summary)?;
+        drop(held);
+        if gave_up || shutdown.requested().is_some() || !pending::has_entries(&queue.pending)? {
+            break;
+        }
+        debug!("a job arrived as the lock was released; draining again");
+    }
+    summary.stopped_by = shutdown.requested();
+    if summary.touched() || summary.stopped_by.is_some() {
+        info!(
+            completed = summary.completed,
+            failed = summary.failed,
+            recovered = summary.recovered,
+            duration_ms = started.elapsed().as_millis() as u64,
+            peak_rss_kib = sys::peak_rss_bytes() / 1024,
+            stopped_by = %summary.stopped_by.map_or_else(|| "-".into(), |s| s.to_string()),
+            "drain finished"
+        );
+    }
+    Ok(summary)
+}
+
+fn recover(queue: &Queue, summary: &mut Summary) -> Result<()> {
+    for item in store::recover(queue, |job| {
+        plan_record(&job.name, &std::fs::read(&job.path).unwrap_or_default())
+    })? {
+        summary.recovered += 1;
+        match item {
+            Recovered::Interrupted { name, stored } => {
+                summary.failed += 1;
+                warn!(file = ?name, to = %stored.path.display(), "job was running when a drain died; recorded as interrupted, not re-run");
+            }
+            Recovered::Completed { name, stored } => {
+                info!(file = ?name, to = %stored.path.display(), "finished moving a job a killed drain had completed");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Drains `pending/` while holding the lock. Returns `true` if it stopped because entries stayed
+/// not-ready for [`MAX_SETTLE_WAIT`].
+fn drain_locked(
+    queue: &Queue,
+    opts: &DrainOptions,
+    shutdown: &Shutdown,
+    settle: &mut Settle,
+    summary: &mut Summary,
+) -> Result<bool> {
+    let mut announced = false;
+    let mut waiting_since: Option<Instant> = None;
+    loop {
+        let entries = pending::scan(&queue.pending)?;
+        if entries.is_empty() || shutdown.requested().is_some() {
+            return Ok(false);
+        }
+        if !announced {
+            info!(pending = entries.len(), queue = %queue.root.display(), "drain started");
+            announced = true;
+        }
+        let mut next_look: Option<Instant> = None;
+        let mut progressed = false;
+        for entry in entries {
+            if shutdown.requested().is_some() {
+                return Ok(false);
+            }
+            match pending::intake(&queue.pending, &entry.name, settle)? {
+                Intake::Gone => {}
+                Intake::NotYet(when) => next_look = Some(next_look.map_or(when, |n| n.min(when))),
+                Intake::Ready(loaded) => {
+                    progressed |= process(queue, opts, shutdown, loaded, summary)?;
+                }
+            }
+        }
+        if progressed {
+            waiting_since = None;
+            continue;
+        }
+        let Some(when) = next_look else { continue };
+        let since = *waiting_since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= MAX_SETTLE_WAIT {
+            warn!("entries in pending/ are still being written; leaving them for the next drain");
+            return Ok(true);
+        }
+        debug!("waiting for entries in pending/ to settle");
+        sleep_until(when, shutdown);
+    }
+}
+
+fn sleep_until(when: Instant, shutdown: &Shutdown) {
+    while Instant::now() < when && shutdown.requested().is_none() {
+        thread::sleep(
+            when.saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(100)),
+        );
+    }
+}
+
+/// Claims, runs and records one job. Returns whether anything was done.
+fn process(
+    queue: &Queue,
+    opts: &DrainOptions,
+    shutdown: &Shutdown,
+    loaded: Loaded,
+    summary: &mut Summary,
+) -> Result<bool> {
+    let Some(claimed) = store::claim(queue, &loaded.name)? else {
+        return Ok(false);
+    };
+    let (record, spec) = plan(loaded);
+    let result = match spec {
+        Ok(spec) => run_job(queue, opts, shutdown, &claimed, &spec),
+        Err(why) => {
+            error!(file = ?claimed.name, error = %why, "job cannot run");
+            JobResult::error(why.to_string())
+        }
+    };
+    let stored = store::finish(queue, &claimed, record, &result)?;
+    info!(file = ?claimed.name, status = %result.status.as_str(), to = %stored.path.display(), "job moved");
+    summary.count(result.status);
+    Ok(true)
+}
+
+/// How a loaded job will be recorded, and what it asks to run (or why it cannot).
+fn plan(loaded: Loaded) -> (Record, Result<JobSpec, JobError>) {
+    if let Some(why) = loaded.refusal {
+        return (Record::Sidecar, Err(why));
+    }
+    match (loaded.format, loaded.json) {
+        (Format::Json, Some(Ok(object))) => {
+            let spec = job::from_json(&object);
+            (Record::Merged(object), spec)
+        }
+        (_, Some(Err(why))) => (Record::Sidecar, Err(why)),
+        (Format::Script, _) => (Record::Sidecar, job::from_script(&loaded.bytes)),
+        (Format::Json | Format::Unsupported, _) => (
+            Record::Sidecar,
+            Err(JobError::Unsupported(loaded.name.to_string_lossy().into())),
+        ),
+    }
+}
+
+/// The record shape for a job file's bytes (used when recovering an interrupted job).
+pub fn plan_record(name: &OsStr, bytes: &[u8]) -> Record {
+    match (Format::of(name), job::parse_object(bytes)) {
+        (Format::Json, Ok(object)) => Record::Merged(object),
+        _ => Record::Sidecar,
+    }
+}
+
+fn run_job(
+    queue: &Queue,
+    opts: &DrainOptions,
+    shutdown: &Shutdown,
+    job: &Claimed,
+    spec: &JobSpec,
+) -> JobResult {
+    let summary = job::summary(&spec.program, &job.path);
+    info!(file = ?job.name, task_id = %spec.task_id.as_deref().unwrap_or("-"), command = %summary, "job started");
+    let timeout = spec.timeout.unwrap_or(opts.timeout);
+    let result = execute(queue, opts, shutdown, job, spec, timeout);
+    let returncode = result
+        .returncode
+        .map_or_else(|| "-".into(), |c| c.to_string());
+    let error = result.error.as_deref().unwrap_or("-");
+    if result.status == Status::Completed {
+        info!(file = ?job.name, status = %"completed", %returncode, duration_ms = result.duration_ms, "job finished");
+    } else {
+        warn!(file = ?job.name, status = %result.status.as_str(), %returncode, duration_ms = result.duration_ms, %error, "job finished");
+    }
+    result
+}
+
+fn execute(
+    queue: &Queue,
+    opts: &DrainOptions,
+    shutdown: &Shutdown,
+    job: &Claimed,
+    spec: &JobSpec,
+    timeout: Duration,
+) -> JobResult {
+    let command = match command_for(queue, job, spec) {
+        Ok(command) => command,
+        Err(message) => return JobResult::error(message),
+    };
+    let (target, sink) = match spec
+        .result_file
+        .as_deref()
+        .map(|f| result_file::open(&queue.results, f))
+    {
+        None => (None, None),
+        Some(Ok((target, sink))) => (Some(target), Some(sink)),
+        Some(Err(message)) => return JobResult::error(message),
+    };
+    let limits = Limits {
+        timeout,
+        grace: opts.grace,
+        keep: opts.keep,
+    };
+    let mut run = match exec::run(command, &limits, shutdown, sink) {
+        Ok(run) => run,
+        Err(e) => {
+            // The sink went down with the failed spawn; only its temporary file is left.
+            if let Some(target) = target {
+                target.discard();
+            }
+            return JobResult::error(spawn_error(spec, &e));
+        }
+    };
+    let sink = run.sink.take();
+    let mut result = JobResult::from_execution(run, timeout.as_secs_f64());
+    if let (Some(target), Some(sink)) = (target, sink) {
+        result.result_file = Some(target.path.display().to_string());
+        match target.commit(sink) {
+            Ok(truncated) => result.result_file_truncated = Some(truncated),
+            Err(message) => {
+                result.result_file_truncated = Some(false);
+                result.error.get_or_insert(message);
+            }
+        }
+    }
+    result
+}
+
+fn command_for(queue: &Queue, job: &Claimed, spec: &JobSpec) -> Result<Command, String> {
+    let mut command = match &spec.program {
+        Program::Argv { program, args } => {
+            let mut c = Command::new(program);
+            c.args(args);
+            c
+        }
+        Program::Shell(line) => {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c").arg(line);
+            c
+        }
+        Program::Script { interpreter } => {
+            let mut c = Command::new(&interpreter[0]);
+            c.args(&interpreter[1..]).arg(&job.path);
+            c
+        }
+    };
+    if let Some(dir) = &spec.cwd {
+        if !dir.is_dir() {
+            return Err(format!(
+                "working directory `{}` does not exist",
+                dir.display()
+            ));
+        }
+        command.current_dir(dir);
+    }
+    command
+        .env("EXECQ_QUEUE", &queue.root)
+        .env("EXECQ_JOB", &job.name);
+    if let Some(id) = &spec.task_id {
+        command.env("EXECQ_TASK_ID", id);
+    }
+    Ok(command)
+}
+
+fn spawn_error(spec: &JobSpec, err: &io::Error) -> String {
+    let program = match &spec.program {
+        Program::Argv { program, .. } => program.as_str(),
+        Program::Shell(_) => "/bin/sh",
+        Program::Script { interpreter } => interpreter[0].as_str(),
+    };
+    match err.kind() {
+        io::ErrorKind::NotFound if program.contains('/') => {
+            format!("program `{program}` not found")
+        }
+        io::ErrorKind::NotFound => format!(
+            "program `{program}` not found in PATH (`{}`)",
+            std::env::var("PATH").unwrap_or_default()
+        ),
+        io::ErrorKind::PermissionDenied => {
+            format!("program `{program}` is not executable (permission denied)")
+        }
+        _ => format!("failed to start `{program}`: {err}"),
+    }
+}

@@ -1,0 +1,335 @@
+//! Running one job's process: its own process group, stdin from /dev/null, stdout and stderr read
+//! in one poll loop into bounded captures, a deadline, and a group kill that leaves nothing behind.
+//!
+//! The loop never blocks for longer than [`SLICE`], so a stop signal or the deadline is noticed
+//! promptly (`wait-timeout` itself retries through signals). When the job's main process exits,
+//! whatever it left in its group is ended too (TERM, CONT, grace, KILL), and output pipes still held
+//! open by a process that escaped the group (`setsid`, daemons) are waited for only briefly.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Local};
+use wait_timeout::ChildExt;
+
+use crate::capture::{Capture, Captured};
+use crate::signals::Shutdown;
+use crate::sys;
+
+/// The longest the supervisor waits without re-checking signals and deadlines.
+const SLICE: Duration = Duration::from_millis(100);
+/// How long to keep reading after the job's group is gone, for pipes an escaped process holds.
+const PIPE_DRAIN: Duration = Duration::from_millis(500);
+/// Reads per stream before the loop looks at the clock again (a job printing without pause must
+/// not starve signal handling).
+const READS_PER_WAKE: usize = 16;
+
+/// Limits applied to one run.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub timeout: Duration,
+    /// Between SIGTERM and SIGKILL when ending a job's group.
+    pub grace: Duration,
+    /// Bytes kept at each end of each stream.
+    pub keep: usize,
+}
+
+/// How the job's main process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    Exited(ExitStatus),
+    TimedOut(ExitStatus),
+    /// Drain was asked to stop (by `signal`) while the job ran.
+    Interrupted {
+        signal: i32,
+        status: ExitStatus,
+    },
+}
+
+/// Where a job's full stdout is copied (its `result_file`), up to `limit` bytes.
+#[derive(Debug)]
+pub struct Sink {
+    pub file: File,
+    pub limit: u64,
+    pub written: u64,
+    pub truncated: bool,
+    pub error: Option<io::Error>,
+}
+
+impl Sink {
+    pub fn new(file: File, limit: u64) -> Self {
+        Self {
+            file,
+            limit,
+            written: 0,
+            truncated: false,
+            error: None,
+        }
+    }
+
+    fn write(&mut self, chunk: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        let room = usize::try_from(self.limit - self.written).unwrap_or(usize::MAX);
+        let part = &chunk[..chunk.len().min(room)];
+        self.truncated |= part.len() < chunk.len();
+        match self.file.write_all(part) {
+            Ok(()) => self.written += part.len() as u64,
+            Err(e) => self.error = Some(e),
+        }
+    }
+}
+
+/// What came of a run.
+#[derive(Debug)]
+pub struct Execution {
+    pub end: End,
+    pub stdout: Captured,
+    pub stderr: Captured,
+    pub started_at: DateTime<Local>,
+    pub finished_at: DateTime<Local>,
+    pub duration: Duration,
+    /// Things the user should know that are not errors of the job (e.g. an escaped process).
+    pub notes: Vec<String>,
+    pub sink: Option<Sink>,
+}
+
+struct Stream {
+    pipe: Option<File>,
+    capture: Capture,
+}
+
+enum Wake {
+    Exited,
+    Deadline,
+    Signal(i32),
+}
+
+struct Supervisor<'a> {
+    child: Child,
+    pgid: u32,
+    streams: [Stream; 2],
+    sink: Option<Sink>,
+    status: Option<ExitStatus>,
+    shutdown: &'a Shutdown,
+    buf: Vec<u8>,
+}
+
+/// Starts `command` and supervises it to the end. An error means it could not be started.
+pub fn run(
+    mut command: Command,
+    limits: &Limits,
+    shutdown: &Shutdown,
+    sink: Option<Sink>,
+) -> io::Result<Execution> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let started_at = Local::now();
+    let started = Instant::now();
+    let mut child = command.spawn()?;
+    let pgid = child.id();
+    let streams = [
+        Stream {
+            pipe: child.stdout.take().map(pipe_file).transpose()?,
+            capture: Capture::new(limits.keep, limits.keep),
+        },
+        Stream {
+            pipe: child.stderr.take().map(pipe_file).transpose()?,
+            capture: Capture::new(limits.keep, limits.keep),
+        },
+    ];
+    let mut sup = Supervisor {
+        child,
+        pgid,
+        streams,
+        sink,
+        status: None,
+        shutdown,
+        buf: vec![0; 64 * 1024],
+    };
+    let end = sup.supervise(started + limits.timeout, limits.grace)?;
+    let mut notes = Vec::new();
+    sup.end_leftovers(limits.grace, &mut notes)?;
+    sup.drain_pipes(&mut notes)?;
+    let [out, err] = sup.streams;
+    Ok(Execution {
+        end,
+        stdout: out.capture.finish(),
+        stderr: err.capture.finish(),
+        started_at,
+        finished_at: Local::now(),
+        duration: started.elapsed(),
+        notes,
+        sink: sup.sink,
+    })
+}
+
+fn pipe_file(pipe: impl Into<OwnedFd>) -> io::Result<File> {
+    let file = File::from(pipe.into());
+    sys::set_nonblocking(file.as_raw_fd())?;
+    Ok(file)
+}
+
+impl Supervisor<'_> {
+    fn supervise(&mut self, deadline: Instant, grace: Duration) -> io::Result<End> {
+        match self.pump_until(Some(deadline), true)? {
+            Wake::Exited => Ok(End::Exited(self.exit_status())),
+            Wake::Deadline => {
+                self.terminate(grace)?;
+                Ok(End::TimedOut(self.exit_status()))
+            }
+            Wake::Signal(signal) => {
+                self.shutdown.acknowledge();
+                self.terminate(grace)?;
+                Ok(End::Interrupted {
+                    signal,
+                    status: self.exit_status(),
+                })
+            }
+        }
+    }
+
+    fn exit_status(&self) -> ExitStatus {
+        self.status
+            .expect("pump_until returned Exited only once the status is known")
+    }
+
+    /// Reads output and watches the main process until it exits, `deadline` passes, or (with
+    /// `watch_signals`) a stop signal arrives.
+    fn pump_until(&mut self, deadline: Option<Instant>, watch_signals: bool) -> io::Result<Wake> {
+        loop {
+            if self.status.is_none() {
+                self.status = self.child.try_wait()?;
+            }
+            if self.status.is_some() {
+                return Ok(Wake::Exited);
+            }
+            if let Some(signal) = self.shutdown.fresh().filter(|_| watch_signals) {
+                return Ok(Wake::Signal(signal));
+            }
+            let slice = match deadline {
+                Some(d) if Instant::now() >= d => return Ok(Wake::Deadline),
+                Some(d) => d.saturating_duration_since(Instant::now()).min(SLICE),
+                None => SLICE,
+            };
+            if self.pipes_open() {
+                self.read_ready(slice)?;
+            } else {
+                self.status = self.child.wait_timeout(slice)?;
+            }
+        }
+    }
+
+    /// SIGTERM (and SIGCONT, for a stopped job) to the whole group, up to `grace` for it to exit,
+    /// then SIGKILL. A second stop signal during the grace skips the rest of it.
+    fn terminate(&mut self, grace: Duration) -> io::Result<()> {
+        sys::signal_group(self.pgid, libc::SIGTERM)?;
+        sys::signal_group(self.pgid, libc::SIGCONT)?;
+        if let Wake::Exited = self.pump_until(Some(Instant::now() + grace), true)? {
+            return Ok(());
+        }
+        self.shutdown.acknowledge();
+        sys::signal_group(self.pgid, libc::SIGKILL)?;
+        self.pump_until(None, false).map(|_| ())
+    }
+
+    /// Ends whatever the job left running in its group after its main process exited.
+    fn end_leftovers(&mut self, grace: Duration, notes: &mut Vec<String>) -> io::Result<()> {
+        if !sys::group_alive(self.pgid) {
+            return Ok(());
+        }
+        sys::signal_group(self.pgid, libc::SIGTERM)?;
+        sys::signal_group(self.pgid, libc::SIGCONT)?;
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            sys::reap_orphans();
+            if !sys::group_alive(self.pgid) {
+                break;
+            }
+            self.read_ready(Duration::from_millis(10))?;
+        }
+        let killed = sys::signal_group(self.pgid, libc::SIGKILL)?;
+        sys::reap_orphans();
+        notes.push(format!(
+            "processes the job left running in its group were ended{}",
+            if killed {
+                " (SIGKILL after the grace period)"
+            } else {
+                " (SIGTERM)"
+            }
+        ));
+        Ok(())
+    }
+
+    /// Reads what is left in the pipes; gives up on a pipe an escaped process still holds open.
+    fn drain_pipes(&mut self, notes: &mut Vec<String>) -> io::Result<()> {
+        let deadline = Instant::now() + PIPE_DRAIN;
+        while self.pipes_open() && Instant::now() < deadline {
+            self.read_ready(deadline.saturating_duration_since(Instant::now()))?;
+        }
+        for (name, stream) in ["stdout", "stderr"].iter().zip(&mut self.streams) {
+            if stream.pipe.take().is_some() {
+                notes.push(format!(
+                    "{name} was still held open by a process outside the job's group; it was not waited for"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn pipes_open(&self) -> bool {
+        self.streams.iter().any(|s| s.pipe.is_some())
+    }
+
+    fn read_ready(&mut self, timeout: Duration) -> io::Result<()> {
+        let open: Vec<usize> = (0..2).filter(|&i| self.streams[i].pipe.is_some()).collect();
+        let fds: Vec<_> = open
+            .iter()
+            .map(|&i| self.streams[i].pipe.as_ref().map_or(-1, AsRawFd::as_raw_fd))
+            .collect();
+        let millis = i32::try_from(timeout.as_millis().max(1)).unwrap_or(i32::MAX);
+        let ready = sys::poll_readable(&fds, millis)?;
+        for (&i, _) in open.iter().zip(ready).filter(|(_, r)| *r) {
+            self.read_stream(i);
+        }
+        Ok(())
+    }
+
+    fn read_stream(&mut self, index: usize) {
+        for _ in 0..READS_PER_WAKE {
+            let stream = &mut self.streams[index];
+            let Some(pipe) = stream.pipe.as_mut() else {
+                return;
+            };
+            match pipe.read(&mut self.buf) {
+                Ok(0) => stream.pipe = None,
+                Ok(n) => {
+                    stream.capture.push(&self.buf[..n]);
+                    if index == 0 {
+                        if let Some(sink) = self.sink.as_mut() {
+                            sink.write(&self.buf[..n]);
+                        }
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => stream.pipe = None,
+            }
+            return;
+        }
+    }
+}
+
+/// The signal that ended a process, if one did.
+pub fn signal_of(status: ExitStatus) -> Option<i32> {
+    status.signal()
+}

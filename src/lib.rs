@@ -1,0 +1,23 @@
+//! execq: a local, file-based command queue.
+//!
+//! Producers drop job files into `QUEUE/pending/`; `execq drain` takes the queue's lock, runs every
+//! ready job oldest first with a timeout, records each result in `completed/` or `failed/`, logs
+//! to `daemon.log`, and exits. See the `queue` module for the layout and its guarantees.
+
+pub mod app;
+pub mod capture;
+pub mod drain;
+pub mod exec;
+pub mod exit_code;
+pub mod fsutil;
+pub mod job;
+pub mod lock;
+pub mod logging;
+pub mod pending;
+pub mod queue;
+pub mod record;
+pub mod result_file;
+pub mod signals;
+pub mod store;
+pub mod submit;
+pub mod sys;

@@ -1,0 +1,254 @@
+//! Reading `pending/`: which entries are jobs, in what order, and when each is ready.
+//!
+//! Order: oldest modification time first, ties broken by name (byte order).
+//!
+//! Readiness — the rule that keeps a half-written job from running:
+//! - a `.json` file that parses as a complete JSON object is ready at once (no proper prefix of a
+//!   JSON object parses, so a producer still writing it is never mistaken for done);
+//! - everything else (scripts, JSON that does not parse yet, unsupported names, symlinks,
+//!   non-files) is acted on only once it has been *quiet* for the settle period (default 2 s):
+//!   its modification time is that old, or drain has watched its size and mtime stay unchanged
+//!   that long (which also covers mtimes in the future). A producer writing in place must not
+//!   pause longer than that between writes; writing elsewhere and renaming in is always safe.
+//! - Names starting with `.` are never touched.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result};
+use serde_json::{Map, Value};
+
+use crate::job::{self, Format, JobError};
+use crate::sys;
+
+/// Largest job file execq reads (1 MiB); a bigger one fails without being read.
+pub const MAX_JOB_BYTES: u64 = 1024 * 1024;
+
+/// One candidate in `pending/`.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub name: OsString,
+    pub mtime: SystemTime,
+}
+
+/// Lists the non-dot entries of `pending/`, oldest first.
+pub fn scan(pending: &Path) -> Result<Vec<Entry>> {
+    let read = || -> io::Result<Vec<Entry>> {
+        let mut entries = Vec::new();
+        for entry in fs::read_dir(pending)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if name.as_encoded_bytes().starts_with(b".") {
+                continue;
+            }
+            let mtime = match entry.metadata() {
+                Ok(meta) => meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            entries.push(Entry { name, mtime });
+        }
+        entries.sort_by(|a, b| a.mtime.cmp(&b.mtime).then_with(|| a.name.cmp(&b.name)));
+        Ok(entries)
+    };
+    read().with_context(|| format!("failed to read `{}`", pending.display()))
+}
+
+/// Whether `pending/` holds any entry that is not a dot-file.
+pub fn has_entries(pending: &Path) -> Result<bool> {
+    let mut dir =
+        fs::read_dir(pending).with_context(|| format!("failed to read `{}`", pending.display()))?;
+    Ok(dir.any(|e| e.is_ok_and(|e| !e.file_name().as_encoded_bytes().starts_with(b"."))))
+}
+
+/// A job file read from `pending/` and judged ready.
+#[derive(Debug)]
+pub struct Loaded {
+    pub name: OsString,
+    pub format: Format,
+    pub bytes: Vec<u8>,
+    /// For a `.json` file: the parsed object, or why it is not one.
+    pub json: Option<Result<Map<String, Value>, JobError>>,
+    /// Why the entry cannot be a job at all (symlink, not a file, too big, unreadable, ...).
+    pub refusal: Option<JobError>,
+}
+
+/// What to do with an entry now.
+#[derive(Debug)]
+pub enum Intake {
+    Ready(Loaded),
+    /// Not quiet yet; look again at this instant.
+    NotYet(Instant),
+    /// It disappeared before drain got to it.
+    Gone,
+}
+
+/// Tracks how long each not-yet-ready entry has looked unchanged.
+#[derive(Debug)]
+pub struct Settle {
+    period: Duration,
+    seen: HashMap<OsString, (u64, SystemTime, Instant)>,
+}
+
+impl Settle {
+    pub fn new(period: Duration) -> Self {
+        Self {
+            period,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// `Ok` if the entry has been quiet for the settle period, else when to look again.
+    fn quiet(&mut self, name: &OsStr, len: u64, mtime: SystemTime) -> Result<(), Instant> {
+        let now = Instant::now();
+        let age = SystemTime::now()
+            .duration_since(mtime)
+            .unwrap_or(Duration::ZERO);
+        let first_seen = match self.seen.get(name) {
+            Some(&(l, m, since)) if l == len && m == mtime => since,
+            _ => {
+                self.seen.insert(name.to_owned(), (len, mtime, now));
+                now
+            }
+        };
+        let watched = now.duration_since(first_seen);
+        if age.max(watched) >= self.period {
+            self.seen.remove(name);
+            return Ok(());
+        }
+        Err(now + self.period - age.max(watched))
+    }
+}
+
+/// Looks at `pending/name` and decides whether it is ready. The entry is `lstat`ed before it is
+/// opened (so a device or FIFO is never opened), then opened without following links or blocking,
+/// and checked again on the open descriptor in case it was swapped in between.
+pub fn intake(pending: &Path, name: &OsStr, settle: &mut Settle) -> Result<Intake> {
+    let path = pending.join(name);
+    let display = || name.to_string_lossy().into_owned();
+    let meta = match fs::symlink_metadata(&path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Intake::Gone),
+        Err(e) => return Err(e).with_context(|| format!("failed to stat `{}`", path.display())),
+    };
+    if let Some(why) = refusal(&meta, display) {
+        return refuse_after_settle(name, &meta, settle, why);
+    }
+    let file = match sys::open_nofollow(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Intake::Gone),
+        Err(e) if sys::is_symlink_refusal(&e) => {
+            return refuse_after_settle(name, &meta, settle, JobError::Symlink(display()));
+        }
+        Err(e) => {
+            return refuse_after_settle(
+                name,
+                &meta,
+                settle,
+                JobError::Unreadable(display(), e.to_string()),
+            );
+        }
+    };
+    let meta = file
+        .metadata()
+        .with_context(|| format!("failed to stat `{}`", path.display()))?;
+    if let Some(why) = refusal(&meta, display) {
+        return refuse_after_settle(name, &meta, settle, why);
+    }
+    let bytes = match read_capped(file) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return refuse_after_settle(
+                name,
+                &meta,
+                settle,
+                JobError::Unreadable(display(), e.to_string()),
+            );
+        }
+    };
+    let format = Format::of(name);
+    let json = (format == Format::Json).then(|| job::parse_object(&bytes));
+    if !matches!(json, Some(Ok(_))) {
+        if let Err(when) = settle.quiet(name, meta.len(), modified(&meta)) {
+            return Ok(Intake::NotYet(when));
+        }
+    }
+    Ok(Intake::Ready(Loaded {
+        name: name.to_owned(),
+        format,
+        bytes,
+        json,
+        refusal: None,
+    }))
+}
+
+/// Why an entry with this metadata can never be a job, if it cannot.
+fn refusal(meta: &fs::Metadata, name: impl Fn() -> String) -> Option<JobError> {
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        Some(JobError::Symlink(name()))
+    } else if !ft.is_file() {
+        Some(JobError::NotAFile(name(), kind_of(meta)))
+    } else if meta.len() > MAX_JOB_BYTES {
+        Some(JobError::TooLarge {
+            size: meta.len(),
+            limit: MAX_JOB_BYTES,
+        })
+    } else if meta.uid() != sys::euid() {
+        Some(JobError::ForeignOwner {
+            name: name(),
+            uid: meta.uid(),
+        })
+    } else {
+        None
+    }
+}
+
+fn modified(meta: &fs::Metadata) -> SystemTime {
+    meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+fn read_capped(file: File) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    file.take(MAX_JOB_BYTES + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+fn refuse_after_settle(
+    name: &OsStr,
+    meta: &fs::Metadata,
+    settle: &mut Settle,
+    why: JobError,
+) -> Result<Intake> {
+    if let Err(when) = settle.quiet(name, meta.len(), modified(meta)) {
+        return Ok(Intake::NotYet(when));
+    }
+    let format = Format::of(name);
+    Ok(Intake::Ready(Loaded {
+        name: name.to_owned(),
+        format,
+        bytes: Vec::new(),
+        json: None,
+        refusal: Some(why),
+    }))
+}
+
+fn kind_of(meta: &fs::Metadata) -> &'static str {
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        "directory"
+    } else if ft.is_fifo() {
+        "FIFO"
+    } else if ft.is_socket() {
+        "socket"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "device"
+    } else {
+        "special file"
+    }
+}

@@ -1,0 +1,180 @@
+//! The queue on disk, and the promises its layout keeps.
+//!
+//! ```text
+//! QUEUE/
+//! ├── pending/      producers put job files here; drain only ever moves entries *out*
+//! ├── running/      the one job being run, plus execq's own dot-files for it
+//! ├── completed/    records of jobs that exited 0
+//! ├── failed/       records of everything else (failed, timeout, interrupted, error)
+//! ├── results/      where a relative `result_file` lands
+//! ├── tmp/          staging for atomic submission (`execq submit` writes here, then links)
+//! ├── daemon.log    one line per event (rotated: daemon.log.1 .. .3)
+//! └── drain.lock    held (flock) by the one drain working on the queue
+//! ```
+//!
+//! Invariants, given a local filesystem (flock and rename are not trustworthy over NFS):
+//!
+//! - **At most once.** A job is claimed by `rename(pending/x, running/x)` followed by an fsync of
+//!   `running/`, before it starts. After a crash it is found in `running/`, never back in
+//!   `pending/`, and the next drain records it as `interrupted` instead of running it again.
+//! - **Nothing lost.** A job is in exactly one of `pending/`, `running/`, `completed/`, `failed/`
+//!   at every instant. Its record is written to a temporary dot-file in `running/`, fsynced, renamed
+//!   to `running/.x.record` (or `.x.sidecar`), and only then moved to its final folder, whose
+//!   directory is fsynced. A drain killed at any step leaves a state the next drain finishes:
+//!   a job file alone in `running/` → `interrupted`; a job file with its finished record → the move
+//!   is completed; a finished record alone → it is moved; a `.tmp` file → it is deleted.
+//! - **Never overwritten.** A name already taken in `completed/` or `failed/` gets a numbered
+//!   variant (`job.1.json`); records never replace anything.
+//! - **Quiet when idle.** Nothing drain writes lives in `pending/` (a write there would re-trigger
+//!   launchd's WatchPaths), and a drain that finds no work creates, writes and logs nothing.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::sys;
+
+/// The folders and files of one queue.
+#[derive(Clone, Debug)]
+pub struct Queue {
+    pub root: PathBuf,
+    pub pending: PathBuf,
+    pub running: PathBuf,
+    pub completed: PathBuf,
+    pub failed: PathBuf,
+    pub results: PathBuf,
+    pub tmp: PathBuf,
+    pub log: PathBuf,
+    pub lock: PathBuf,
+}
+
+/// Where a finished job's record goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outbox {
+    Completed,
+    Failed,
+}
+
+impl Queue {
+    /// The layout rooted at `root` (nothing is touched on disk).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        Self {
+            pending: root.join("pending"),
+            running: root.join("running"),
+            completed: root.join("completed"),
+            failed: root.join("failed"),
+            results: root.join("results"),
+            tmp: root.join("tmp"),
+            log: root.join("daemon.log"),
+            lock: root.join("drain.lock"),
+            root,
+        }
+    }
+
+    /// The folder for `outbox`.
+    pub fn outbox(&self, outbox: Outbox) -> &Path {
+        match outbox {
+            Outbox::Completed => &self.completed,
+            Outbox::Failed => &self.failed,
+        }
+    }
+
+    /// Creates every missing folder (mode 0700), then checks that the queue is safe to run from.
+    /// On a queue that already exists this only stats the folders: nothing is written.
+    pub fn open(&self) -> Result<()> {
+        let dirs = [
+            &self.pending,
+            &self.running,
+            &self.completed,
+            &self.failed,
+            &self.results,
+            &self.tmp,
+        ];
+        for dir in dirs {
+            if !dir.is_dir() {
+                DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .with_context(|| format!("failed to create `{}`", dir.display()))?;
+            }
+        }
+        self.check_ownership()
+    }
+
+    /// Whoever can write `pending/` can run commands as this user, so refuse a queue that another
+    /// user owns or that group or others may write.
+    fn check_ownership(&self) -> Result<()> {
+        for dir in [&self.root, &self.pending] {
+            let meta =
+                fs::metadata(dir).with_context(|| format!("failed to stat `{}`", dir.display()))?;
+            if meta.uid() != sys::euid() {
+                bail!(
+                    "refusing to use `{}`: it is owned by uid {}, not by you (uid {})",
+                    dir.display(),
+                    meta.uid(),
+                    sys::euid()
+                );
+            }
+            let mode = meta.permissions().mode();
+            if mode & 0o022 != 0 {
+                bail!(
+                    "refusing to use `{}`: its mode {:o} lets other users add jobs; run `chmod go-w {}`",
+                    dir.display(),
+                    mode & 0o777,
+                    dir.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens (creating if needed) the lock file. Opening an existing file writes nothing.
+    pub fn open_lock_file(&self) -> Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&self.lock)
+            .with_context(|| format!("failed to open lock file `{}`", self.lock.display()))
+    }
+}
+
+/// The queue used when neither `--queue` nor `EXECQ_QUEUE` names one.
+///
+/// macOS: `~/Library/Application Support/execq/queue` (launchd jobs may not read ~/Documents or
+/// ~/Desktop). Elsewhere: `$XDG_DATA_HOME/execq/queue`, else `~/.local/share/execq/queue`.
+pub fn default_root() -> Result<PathBuf> {
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .context("no queue given: pass --queue DIR or set EXECQ_QUEUE (HOME is not set either)")?;
+    Ok(default_root_in(
+        &home,
+        std::env::var_os("XDG_DATA_HOME").map(PathBuf::from),
+    ))
+}
+
+#[cfg(target_os = "macos")]
+fn default_root_in(home: &Path, _xdg_data_home: Option<PathBuf>) -> PathBuf {
+    home.join("Library/Application Support/execq/queue")
+}
+
+#[cfg(not(target_os = "macos"))]
+fn default_root_in(home: &Path, xdg_data_home: Option<PathBuf>) -> PathBuf {
+    xdg_data_home
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| home.join(".local/share"))
+        .join("execq/queue")
+}
+
+/// Makes `path` absolute against the current directory without resolving symlinks.
+pub fn absolute(path: &Path) -> io::Result<PathBuf> {
+    std::path::absolute(path)
+}

@@ -1,0 +1,181 @@
+//! The `result` object execq adds to a job (the seed's format, extended).
+
+use chrono::{DateTime, Local, SecondsFormat};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::exec::{End, Execution, signal_of};
+use crate::queue::Outbox;
+
+/// How a job ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Exited 0.
+    Completed,
+    /// Non-zero exit, or killed by a signal execq did not send.
+    Failed,
+    /// Ran past its timeout and was ended.
+    Timeout,
+    /// Drain was stopped, or died, while it ran.
+    Interrupted,
+    /// Could not run at all.
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Timeout => "timeout",
+            Self::Interrupted => "interrupted",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// The `result` object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobResult {
+    pub status: Status,
+    /// Exit code; `-N` when killed by signal N (as Python's subprocess reports); null if never run.
+    pub returncode: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub started_at: Option<String>,
+    pub completed_at: String,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+    pub timed_out: bool,
+    /// The signal that ended the job's main process.
+    pub signal: Option<i32>,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    /// Total bytes the job wrote to each stream (the record may keep fewer).
+    pub stdout_bytes: u64,
+    pub stderr_bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_file_truncated: Option<bool>,
+    /// Things worth knowing that are not errors (leftover processes ended, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// RFC 3339 with microseconds and the local offset.
+pub fn timestamp(at: DateTime<Local>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, false)
+}
+
+impl JobResult {
+    /// A job that could not run.
+    pub fn error(message: impl Into<String>) -> Self {
+        Self::not_run(Status::Error, message.into(), None)
+    }
+
+    /// A job found in `running/` by a later drain.
+    pub fn interrupted_by_crash(claimed_at: Option<DateTime<Local>>) -> Self {
+        let message = "drain stopped (killed, crashed or lost power) while this job was running; \
+                       it was found in running/ by a later drain and was not run again";
+        Self::not_run(
+            Status::Interrupted,
+            message.into(),
+            claimed_at.map(timestamp),
+        )
+    }
+
+    fn not_run(status: Status, error: String, started_at: Option<String>) -> Self {
+        Self {
+            status,
+            returncode: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            started_at,
+            completed_at: timestamp(Local::now()),
+            duration_ms: 0,
+            error: Some(error),
+            timed_out: false,
+            signal: None,
+            stdout_truncated: false,
+            stderr_truncated: false,
+            stdout_bytes: 0,
+            stderr_bytes: 0,
+            result_file: None,
+            result_file_truncated: None,
+            notes: Vec::new(),
+        }
+    }
+
+    /// The result of a job that ran.
+    pub fn from_execution(run: Execution, timeout_secs: f64) -> Self {
+        let (status, exit, error) = match run.end {
+            End::Exited(st) if st.success() => (Status::Completed, st, None),
+            End::Exited(st) => (
+                Status::Failed,
+                st,
+                signal_of(st).map(|s| format!("killed by signal {s}")),
+            ),
+            End::TimedOut(st) => (
+                Status::Timeout,
+                st,
+                Some(format!("timed out after {timeout_secs} s")),
+            ),
+            End::Interrupted { signal, status } => (
+                Status::Interrupted,
+                status,
+                Some(format!(
+                    "drain was stopped by signal {signal} while the job ran"
+                )),
+            ),
+        };
+        let signal = signal_of(exit);
+        Self {
+            status,
+            returncode: exit.code().or(signal.map(|s| -s)),
+            started_at: Some(timestamp(run.started_at)),
+            completed_at: timestamp(run.finished_at),
+            duration_ms: u64::try_from(run.duration.as_millis()).unwrap_or(u64::MAX),
+            error,
+            timed_out: status == Status::Timeout,
+            signal,
+            stdout_truncated: run.stdout.truncated,
+            stderr_truncated: run.stderr.truncated,
+            stdout_bytes: run.stdout.bytes,
+            stderr_bytes: run.stderr.bytes,
+            stdout: run.stdout.text,
+            stderr: run.stderr.text,
+            result_file: None,
+            result_file_truncated: None,
+            notes: run.notes,
+        }
+    }
+
+    /// `completed/` for status `completed`, `failed/` for everything else.
+    pub fn outbox(&self) -> Outbox {
+        if self.status == Status::Completed {
+            Outbox::Completed
+        } else {
+            Outbox::Failed
+        }
+    }
+}
+
+/// Adds `result` to a job object. A result already there (a job re-queued from a record) is
+/// moved to the end of a `history` list rather than lost.
+pub fn merge(job: &mut Map<String, Value>, result: &JobResult) {
+    if let Some(previous) = job.shift_remove("result") {
+        match job
+            .entry("history")
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            Value::Array(history) => history.push(previous),
+            other => *other = Value::Array(vec![other.take(), previous]),
+        }
+    }
+    job.insert(
+        "result".into(),
+        serde_json::to_value(result).expect("a JobResult always serializes"),
+    );
+}

@@ -1,0 +1,98 @@
+//! A job's `result_file`: its full stdout, copied as it is produced, up to [`RESULT_FILE_LIMIT`].
+//!
+//! A relative path lands inside `QUEUE/results/` and may not leave it: `..` is refused, and so is
+//! any symlink on the way down. The file is written under a temporary name beside its target and
+//! renamed into place when the job ends, so a reader never sees a half-written result.
+
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use crate::exec::Sink;
+use crate::fsutil::{self, fit_name};
+
+/// The most of a job's stdout copied to its `result_file` (100 MiB); the rest is dropped and the
+/// record says `result_file_truncated: true`.
+pub const RESULT_FILE_LIMIT: u64 = 100 * 1024 * 1024;
+
+/// An open result file being written.
+#[derive(Debug)]
+pub struct Target {
+    pub path: PathBuf,
+    tmp: PathBuf,
+}
+
+/// Resolves and opens `requested` for writing. Errors are messages for the job's record.
+pub fn open(results: &Path, requested: &str) -> Result<(Target, Sink), String> {
+    let path = resolve(results, requested)?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("`result_file` `{requested}` names no file"))?;
+    let tmp = path.with_file_name(fit_name(".", name, ".execq-tmp"));
+    let _ = fs::remove_file(&tmp);
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)
+        .map_err(|e| format!("cannot create `result_file` `{}`: {e}", path.display()))?;
+    Ok((Target { path, tmp }, Sink::new(file, RESULT_FILE_LIMIT)))
+}
+
+fn resolve(results: &Path, requested: &str) -> Result<PathBuf, String> {
+    let requested_path = Path::new(requested);
+    if requested_path.is_absolute() {
+        return Ok(requested_path.to_owned());
+    }
+    let mut path = results.to_owned();
+    let parts: Vec<_> = requested_path.components().collect();
+    for (i, part) in parts.iter().enumerate() {
+        match part {
+            Component::Normal(name) => path.push(name),
+            Component::CurDir => continue,
+            _ => {
+                return Err(format!(
+                    "`result_file` `{requested}` must stay inside results/ (no `..`)"
+                ));
+            }
+        }
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(format!(
+                    "`result_file` `{requested}` goes through a symlink inside results/"
+                ));
+            }
+            Err(_) if i + 1 < parts.len() => DirBuilder::new()
+                .mode(0o700)
+                .create(&path)
+                .map_err(|e| format!("cannot create `{}`: {e}", path.display()))?,
+            _ => {}
+        }
+    }
+    Ok(path)
+}
+
+impl Target {
+    /// Syncs the copy and renames it into place. Returns whether it was cut at the limit.
+    pub fn commit(self, sink: Sink) -> Result<bool, String> {
+        let fail = |e: &dyn std::fmt::Display| {
+            let _ = fs::remove_file(&self.tmp);
+            format!(
+                "could not write `result_file` `{}`: {e}",
+                self.path.display()
+            )
+        };
+        if let Some(e) = &sink.error {
+            return Err(fail(e));
+        }
+        sink.file.sync_all().map_err(|e| fail(&e))?;
+        fsutil::rename(&self.tmp, &self.path).map_err(|e| fail(&format!("{e:#}")))?;
+        Ok(sink.truncated)
+    }
+
+    /// Removes the temporary file of a job that never started.
+    pub fn discard(self) {
+        let _ = fs::remove_file(&self.tmp);
+    }
+}

@@ -1,0 +1,241 @@
+//! Moving a job through the queue: claim it, store its record, and finish what a killed drain
+//! left in `running/`. The crash-safety argument is in the `queue` module's docs.
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::{Local, TimeZone};
+use serde_json::{Map, Value, json};
+
+use crate::fsutil::{self, fit_name, free_name, sidecar_path};
+use crate::queue::Queue;
+use crate::record::{self, JobResult, Status};
+
+/// A job moved into `running/`.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    pub name: OsString,
+    pub path: PathBuf,
+}
+
+/// How a job's result is stored.
+#[derive(Clone, Debug)]
+pub enum Record {
+    /// A JSON job: the object itself, with `result` added.
+    Merged(Map<String, Value>),
+    /// Anything else: the job file moves unchanged, with `<name>.result.json` beside it.
+    Sidecar,
+}
+
+/// Where a finished job ended up.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    /// The record (JSON job) or the job file (sidecar records).
+    pub path: PathBuf,
+}
+
+/// Claims `pending/name`: moves it to `running/` and makes that durable before anything runs.
+/// `None` when the file vanished first (its producer took it back).
+pub fn claim(queue: &Queue, name: &OsStr) -> Result<Option<Claimed>> {
+    let from = queue.pending.join(name);
+    let to = queue.running.join(name);
+    match fs::rename(&from, &to) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        other => other.with_context(|| format!("failed to claim `{}`", from.display()))?,
+    }
+    fsutil::sync_dir(&queue.running)?;
+    Ok(Some(Claimed {
+        name: name.to_owned(),
+        path: to,
+    }))
+}
+
+fn internal(queue: &Queue, name: &OsStr, suffix: &str) -> PathBuf {
+    queue.running.join(fit_name(".", name, suffix))
+}
+
+/// Stores `result` for a claimed job and moves it to `completed/` or `failed/`.
+pub fn finish(queue: &Queue, job: &Claimed, record: Record, result: &JobResult) -> Result<Stored> {
+    let outbox = queue.outbox(result.outbox()).to_owned();
+    match record {
+        Record::Merged(mut object) => {
+            record::merge(&mut object, result);
+            let done = internal(queue, &job.name, ".record");
+            write_via_tmp(queue, &job.name, &done, &Value::Object(object))?;
+            complete_merged(Some(&job.path), &done, &outbox, &job.name)
+        }
+        Record::Sidecar => {
+            let dest = free_name(&outbox, &job.name, true);
+            let sidecar =
+                json!({ "job": dest.file_name().map(|n| n.to_string_lossy()), "result": result });
+            let done = internal(queue, &job.name, ".sidecar");
+            write_via_tmp(queue, &job.name, &done, &sidecar)?;
+            complete_sidecar(Some(&job.path), &done, &dest)
+        }
+    }
+}
+
+fn write_via_tmp(queue: &Queue, name: &OsStr, done: &Path, value: &Value) -> Result<()> {
+    let tmp = internal(queue, name, ".tmp");
+    let mut bytes = serde_json::to_vec_pretty(value).context("failed to serialize a record")?;
+    bytes.push(b'\n');
+    fsutil::remove_if_exists(&tmp)?;
+    fsutil::write_new_synced(&tmp, &bytes)?;
+    fsutil::rename(&tmp, done)
+}
+
+fn complete_merged(job: Option<&Path>, done: &Path, outbox: &Path, name: &OsStr) -> Result<Stored> {
+    if let Some(job) = job {
+        fsutil::remove_if_exists(job)?;
+    }
+    let dest = free_name(outbox, name, false);
+    fsutil::rename(done, &dest)?;
+    fsutil::sync_dir(outbox)?;
+    Ok(Stored { path: dest })
+}
+
+fn complete_sidecar(job: Option<&Path>, done: &Path, dest: &Path) -> Result<Stored> {
+    if let Some(job) = job {
+        fsutil::rename(job, dest)?;
+    }
+    fsutil::rename(done, &sidecar_path(dest))?;
+    fsutil::sync_dir(dest.parent().expect("an outbox path has a parent"))?;
+    Ok(Stored {
+        path: dest.to_owned(),
+    })
+}
+
+/// What recovery did with one leftover.
+#[derive(Debug)]
+pub enum Recovered {
+    /// A job that was running when drain died: recorded as interrupted.
+    Interrupted { name: OsString, stored: Stored },
+    /// A finished job whose move was cut short: the move was completed.
+    Completed { name: OsString, stored: Stored },
+}
+
+/// Finishes whatever a killed drain left in `running/`. Never runs a job again.
+/// `make_record` decides how an interrupted job's record is stored (merged or sidecar).
+pub fn recover(queue: &Queue, make_record: impl Fn(&Claimed) -> Record) -> Result<Vec<Recovered>> {
+    let mut names: Vec<OsString> = fs::read_dir(&queue.running)
+        .with_context(|| format!("failed to read `{}`", queue.running.display()))?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("failed to read `{}`", queue.running.display()))?;
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    names.sort();
+    let mut done = Vec::new();
+    let is_ours = |n: &&OsString| n.as_encoded_bytes().starts_with(b".");
+    for name in names
+        .iter()
+        .filter(is_ours)
+        .filter(|n| n.as_encoded_bytes().ends_with(b".tmp"))
+    {
+        fsutil::remove_if_exists(&queue.running.join(name))?;
+    }
+    let jobs: Vec<&OsString> = names.iter().filter(|n| !is_ours(n)).collect();
+    for name in &jobs {
+        done.push(recover_job(queue, name, &make_record)?);
+    }
+    for name in names.iter().filter(is_ours) {
+        let path = queue.running.join(name);
+        if fsutil::exists(&path) {
+            if let Some(stored) = recover_orphan(queue, &path)? {
+                done.push(Recovered::Completed {
+                    name: name.clone(),
+                    stored,
+                });
+            }
+        }
+    }
+    Ok(done)
+}
+
+fn recover_job(
+    queue: &Queue,
+    name: &OsStr,
+    make_record: &impl Fn(&Claimed) -> Record,
+) -> Result<Recovered> {
+    let job = Claimed {
+        name: name.to_owned(),
+        path: queue.running.join(name),
+    };
+    let merged = internal(queue, name, ".record");
+    let sidecar = internal(queue, name, ".sidecar");
+    if fsutil::exists(&merged) {
+        let outbox = queue.outbox(read_result(&merged)?.outbox());
+        let stored = complete_merged(Some(&job.path), &merged, outbox, name)?;
+        return Ok(Recovered::Completed {
+            name: name.to_owned(),
+            stored,
+        });
+    }
+    if fsutil::exists(&sidecar) {
+        let result = read_result(&sidecar)?;
+        let stored = finish(queue, &job, Record::Sidecar, &result)?;
+        return Ok(Recovered::Completed {
+            name: name.to_owned(),
+            stored,
+        });
+    }
+    let claimed_at = fs::symlink_metadata(&job.path)
+        .ok()
+        .and_then(|m| Local.timestamp_opt(m.ctime(), 0).single());
+    let result = JobResult::interrupted_by_crash(claimed_at);
+    let stored = finish(queue, &job, make_record(&job), &result)?;
+    Ok(Recovered::Interrupted {
+        name: name.to_owned(),
+        stored,
+    })
+}
+
+/// A finished record whose job file is already gone from `running/`.
+fn recover_orphan(queue: &Queue, path: &Path) -> Result<Option<Stored>> {
+    let file_name = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    if let Some(stem) = file_name
+        .strip_prefix('.')
+        .and_then(|n| n.strip_suffix(".record"))
+    {
+        let outbox = queue.outbox(read_result(path)?.outbox());
+        return complete_merged(None, path, outbox, OsStr::new(stem)).map(Some);
+    }
+    if file_name.ends_with(".sidecar") {
+        let value = read_json(path)?;
+        let result: JobResult = serde_json::from_value(value["result"].clone())
+            .with_context(|| format!("`{}` holds no valid result", path.display()))?;
+        let job_name = value["job"].as_str().unwrap_or("unknown-job");
+        let outbox = queue.outbox(result.outbox());
+        let sidecar_name = fit_name("", OsStr::new(job_name), ".result.json");
+        let dest = free_name(outbox, &sidecar_name, false);
+        fsutil::rename(path, &dest)?;
+        fsutil::sync_dir(outbox)?;
+        return Ok(Some(Stored { path: dest }));
+    }
+    Ok(None)
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let bytes = fs::read(path).with_context(|| format!("failed to read `{}`", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("`{}` is not valid JSON", path.display()))
+}
+
+fn read_result(path: &Path) -> Result<JobResult> {
+    let value = read_json(path)?;
+    serde_json::from_value(value["result"].clone())
+        .with_context(|| format!("`{}` holds no valid result", path.display()))
+}
+
+/// Whether a status counts as a job failure for `drain --strict`.
+pub fn is_failure(status: Status) -> bool {
+    status != Status::Completed
+}

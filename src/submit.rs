@@ -1,0 +1,165 @@
+//! `execq submit`: write a JSON job into `pending/` atomically and durably.
+//!
+//! The job is written and fsynced in `tmp/`, then hard-linked into `pending/` under a name no one
+//! holds (a link never replaces an existing file), and `pending/` is fsynced. A drain therefore
+//! never sees a partial file, and a `submit` that returned 0 survives a power loss.
+
+use std::collections::hash_map::RandomState;
+use std::fs;
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use chrono::Local;
+use serde_json::{Map, Value, json};
+
+use crate::fsutil;
+use crate::job;
+use crate::queue::Queue;
+
+/// What to run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SubmitCommand {
+    /// A program and its arguments, run without a shell.
+    Argv(Vec<String>),
+    /// A command line for `/bin/sh -c`.
+    Shell(String),
+}
+
+/// A job to submit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubmitOptions {
+    pub command: SubmitCommand,
+    pub task_id: Option<String>,
+    pub description: Option<String>,
+    pub result_file: Option<String>,
+    pub timeout: Option<f64>,
+    pub cwd: Option<PathBuf>,
+}
+
+/// Where a submitted job went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    pub task_id: String,
+    pub path: PathBuf,
+}
+
+/// Writes the job into `queue`'s `pending/`.
+pub fn submit(queue: &Queue, opts: &SubmitOptions) -> Result<Submitted> {
+    queue.open()?;
+    let stamp = Local::now().format("%Y%m%d-%H%M%S%.6f").to_string();
+    let random = format!(
+        "{:06x}",
+        RandomState::new().build_hasher().finish() & 0xff_ffff
+    );
+    let task_id = opts
+        .task_id
+        .clone()
+        .unwrap_or_else(|| format!("{stamp}-{random}"));
+    let object = job_object(opts, &task_id)?;
+    let mut bytes =
+        serde_json::to_vec_pretty(&Value::Object(object)).context("failed to serialize the job")?;
+    bytes.push(b'\n');
+    let stem = format!(
+        "{stamp}-{}",
+        slug(opts.task_id.as_deref().unwrap_or(&random))
+    );
+    let staged = queue
+        .tmp
+        .join(format!("{stem}.{}.json", std::process::id()));
+    fsutil::write_new_synced(&staged, &bytes)?;
+    let placed = place(&staged, &queue.pending, &stem);
+    let _ = fs::remove_file(&staged);
+    let path = placed?;
+    fsutil::sync_dir(&queue.pending)?;
+    Ok(Submitted { task_id, path })
+}
+
+fn job_object(opts: &SubmitOptions, task_id: &str) -> Result<Map<String, Value>> {
+    let mut object = Map::new();
+    object.insert("task_id".into(), json!(task_id));
+    match &opts.command {
+        SubmitCommand::Argv(argv) => {
+            let Some((program, args)) = argv.split_first() else {
+                bail!("no program given to run")
+            };
+            object.insert("command".into(), json!(program));
+            object.insert("args".into(), json!(args));
+        }
+        SubmitCommand::Shell(line) => {
+            object.insert("command".into(), json!(line));
+        }
+    }
+    let optional = [
+        ("description", opts.description.as_ref().map(|d| json!(d))),
+        ("result_file", opts.result_file.as_ref().map(|f| json!(f))),
+        ("timeout", opts.timeout.map(|t| json!(t))),
+        ("cwd", opts.cwd.as_ref().map(|c| json!(c.to_string_lossy()))),
+    ];
+    for (key, value) in optional {
+        if let Some(value) = value {
+            object.insert(key.into(), value);
+        }
+    }
+    object.insert(
+        "submitted_at".into(),
+        json!(crate::record::timestamp(Local::now())),
+    );
+    job::from_json(&object).map_err(|e| anyhow::anyhow!("invalid job: {e}"))?;
+    Ok(object)
+}
+
+/// Links `staged` into `pending/` as `stem.json`, or `stem-2.json`... if that name is taken.
+fn place(staged: &Path, pending: &Path, stem: &str) -> Result<PathBuf> {
+    for n in 1.. {
+        let name = if n == 1 {
+            format!("{stem}.json")
+        } else {
+            format!("{stem}-{n}.json")
+        };
+        let dest = pending.join(name);
+        match fs::hard_link(staged, &dest) {
+            Ok(()) => return Ok(dest),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            // Filesystems without hard links (exFAT, some network shares): rename, after checking.
+            Err(_) if !fsutil::exists(&dest) => {
+                fsutil::rename(staged, &dest)?;
+                return Ok(dest);
+            }
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("failed to place the job at `{}`", dest.display()));
+            }
+        }
+    }
+    unreachable!("the loop above only ends by returning")
+}
+
+/// A task id made safe for a file name: letters, digits, `-`, `_` and `.` are kept.
+fn slug(id: &str) -> String {
+    let slug: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    slug.trim_start_matches('.').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_safe_file_names() {
+        assert_eq!(slug("build #42/linux"), "build__42_linux");
+        assert_eq!(slug("..hidden"), "hidden");
+        assert_eq!(slug(&"x".repeat(100)).len(), 64);
+    }
+}

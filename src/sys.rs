@@ -1,0 +1,136 @@
+//! The few POSIX calls execq makes directly. Everything here exists with the same meaning on
+//! macOS and Linux; nothing reads `/proc` or calls Linux-only interfaces.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// Sends `signal` to every process in the group `pgid`. `Ok(false)` means the group is empty.
+pub fn signal_group(pgid: u32, signal: i32) -> io::Result<bool> {
+    let pgid =
+        libc::pid_t::try_from(pgid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: killpg has no memory-safety preconditions.
+    if unsafe { libc::killpg(pgid, signal) } == 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::ESRCH) => Ok(false),
+        // macOS answers EPERM for a group whose only members are zombies.
+        Some(libc::EPERM) if signal == 0 => Ok(false),
+        _ => Err(err),
+    }
+}
+
+/// Whether any process is left in the group `pgid`.
+pub fn group_alive(pgid: u32) -> bool {
+    signal_group(pgid, 0).unwrap_or(false)
+}
+
+/// The effective user id of this process.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
+/// Opens `path` for reading without following a symlink in its last component and without
+/// blocking on a FIFO or device, so a hostile entry in `pending/` cannot hang or redirect drain.
+pub fn open_nofollow(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+}
+
+/// Whether an open error came from `O_NOFOLLOW` meeting a symlink (`ELOOP`; FreeBSD-style
+/// kernels, macOS included, may answer `EMLINK`).
+pub fn is_symlink_refusal(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::ELOOP) | Some(libc::EMLINK))
+}
+
+/// Puts a file descriptor in non-blocking mode.
+pub fn set_nonblocking(fd: std::os::fd::RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own; F_GETFL/F_SETFL take plain integers.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Restores the default SIGCHLD disposition. A parent that started execq with SIGCHLD ignored
+/// would otherwise make every wait fail with ECHILD (and crash `wait-timeout`).
+pub fn reset_sigchld() {
+    // SAFETY: installing SIG_DFL is async-signal-safe and has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+    }
+}
+
+/// Waits until one of `fds` is readable or hung up, or `timeout_ms` passes. Returns which
+/// descriptors are ready. An interrupting signal returns an empty set so the caller re-checks.
+pub fn poll_readable(fds: &[std::os::fd::RawFd], timeout_ms: i32) -> io::Result<Vec<bool>> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: pfds is a valid, correctly sized array for the duration of the call.
+    let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
+    if n < 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() == io::ErrorKind::Interrupted {
+            return Ok(vec![false; fds.len()]);
+        }
+        return Err(err);
+    }
+    Ok(pfds.iter().map(|p| p.revents != 0).collect())
+}
+
+/// This process's peak resident set size in bytes.
+pub fn peak_rss_bytes() -> u64 {
+    // SAFETY: getrusage fills the zeroed struct we pass.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let maxrss = u64::try_from(usage.ru_maxrss).unwrap_or(0);
+    if cfg!(target_os = "macos") {
+        maxrss
+    } else {
+        maxrss * 1024
+    }
+}
+
+/// Makes processes orphaned by a job re-parent to this process instead of PID 1, so drain can reap
+/// them the moment they die and tell at once that a job's group is empty.
+#[cfg(target_os = "linux")]
+pub fn become_subreaper() {
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes a plain integer argument.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+}
+
+/// macOS has no subreaper; orphans re-parent to launchd, which reaps them at once.
+#[cfg(not(target_os = "linux"))]
+pub fn become_subreaper() {}
+
+/// Reaps every child that has exited. Only call once the job's own main process has been waited
+/// for, so this cannot take its status away from `std::process::Child`.
+pub fn reap_orphans() {
+    loop {
+        // SAFETY: waitpid with a null status pointer is allowed and touches no memory.
+        let pid = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+        if pid <= 0 {
+            return;
+        }
+    }
+}

@@ -55,9 +55,12 @@ impl Capture {
         let room = self.tail_cap - self.tail.len();
         let appended = chunk.len().min(room);
         self.tail.extend_from_slice(&chunk[..appended]);
-        for &byte in &chunk[appended..] {
-            self.tail[self.tail_pos] = byte;
-            self.tail_pos = (self.tail_pos + 1) % self.tail_cap;
+        let mut rest = &chunk[appended..];
+        while !rest.is_empty() {
+            let n = rest.len().min(self.tail_cap - self.tail_pos);
+            self.tail[self.tail_pos..self.tail_pos + n].copy_from_slice(&rest[..n]);
+            self.tail_pos = (self.tail_pos + n) % self.tail_cap;
+            rest = &rest[n..];
         }
     }
 
@@ -116,6 +119,22 @@ mod tests {
         let chunks: Vec<&[u8]> = vec![b"ab", b"cd", b"ef", b"gh", b"ij"];
         let got = capture(&chunks, 2, 3);
         assert_eq!(got.text, "ab\n[execq: 5 bytes omitted]\nhij");
+    }
+
+    #[test]
+    fn the_ring_matches_a_naive_reference_for_any_chunking() {
+        let data: Vec<u8> = (0..5000u32).map(|i| b'a' + (i * 7 % 26) as u8).collect();
+        for chunk_size in [1, 2, 3, 7, 64, 100, 999, 5000] {
+            let chunks: Vec<&[u8]> = data.chunks(chunk_size).collect();
+            let got = capture(&chunks, 10, 37);
+            let expected = format!(
+                "{}\n[execq: {} bytes omitted]\n{}",
+                String::from_utf8_lossy(&data[..10]),
+                data.len() - 47,
+                String::from_utf8_lossy(&data[data.len() - 37..])
+            );
+            assert_eq!(got.text, expected, "chunk size {chunk_size}");
+        }
     }
 
     #[test]

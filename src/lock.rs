@@ -32,7 +32,8 @@ pub fn acquire(queue: &Queue, wait: bool, shutdown: &Shutdown) -> Result<Option<
                 thread::sleep(Duration::from_millis(50));
             }
             Err(e) => {
-                return Err(e).with_context(|| format!("failed to lock `{}`", queue.lock.display()));
+                return Err(e)
+                    .with_context(|| format!("failed to lock `{}`", queue.lock.display()));
             }
         }
     }

@@ -1,0 +1,128 @@
+use std::fs;
+
+use crate::util::*;
+
+fn counting_jobs(q: &TestQueue, n: usize) -> std::path::PathBuf {
+    let log = q.scratch("runs.log");
+    for i in 0..n {
+        q.add(
+            &format!("job{i:03}.json"),
+            &shell_job(&format!("echo {i} >> '{}'", log.display())),
+        );
+    }
+    log
+}
+
+fn assert_each_ran_once(q: &TestQueue, log: &std::path::Path, n: usize) {
+    let mut runs: Vec<usize> = fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    runs.sort_unstable();
+    assert_eq!(
+        runs,
+        (0..n).collect::<Vec<_>>(),
+        "every job ran exactly once"
+    );
+    assert_eq!(q.names("completed").len(), n);
+    assert!(q.names("pending").is_empty() && q.names("running").is_empty());
+}
+
+#[test]
+fn drains_started_together_run_each_job_exactly_once() {
+    let q = TestQueue::new();
+    let log = counting_jobs(&q, 40);
+    let drains: Vec<_> = (0..4).map(|_| q.spawn_drain(&["--wait"])).collect();
+    for drain in drains {
+        finish(drain).success();
+    }
+    assert_each_ran_once(&q, &log, 40);
+}
+
+#[test]
+fn a_drain_finding_the_queue_locked_exits_0_at_once_and_touches_nothing() {
+    let q = TestQueue::new();
+    q.drain(&[]).success();
+    q.add("waiting.json", &shell_job("true"));
+    let lock = fs::File::open(q.path("drain.lock")).unwrap();
+    fs2::FileExt::lock_exclusive(&lock).unwrap();
+    q.drain(&[]).success();
+    assert_eq!(q.names("pending"), ["waiting.json"]);
+    drop(lock);
+    q.drain(&[]).success();
+    assert_eq!(q.names("completed"), ["waiting.json"]);
+}
+
+#[test]
+fn drain_wait_waits_for_the_holder() {
+    let q = TestQueue::new();
+    q.drain(&[]).success();
+    q.add("waiting.json", &shell_job("true"));
+    let lock = fs::File::open(q.path("drain.lock")).unwrap();
+    fs2::FileExt::lock_exclusive(&lock).unwrap();
+    let waiting = q.spawn_drain(&["--wait"]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(
+        q.names("pending"),
+        ["waiting.json"],
+        "nothing runs while the lock is held"
+    );
+    drop(lock);
+    finish(waiting).success();
+    assert_eq!(q.names("completed"), ["waiting.json"]);
+}
+
+#[test]
+fn the_lock_is_not_inherited_by_jobs() {
+    let q = TestQueue::new();
+    q.add(
+        "holder.json",
+        &shell_job("ls -l /proc/$$/fd 2>/dev/null || lsof -p $$"),
+    );
+    q.drain(&[]).success();
+    let listing = q.result("completed/holder.json")["stdout"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!listing.contains("drain.lock"), "{listing}");
+}
+
+#[test]
+fn a_producer_racing_looping_drains_loses_nothing() {
+    let q = TestQueue::new();
+    q.drain(&[]).success();
+    let log = q.scratch("runs.log");
+    let n = 60;
+    let producer = {
+        let pending = q.path("pending");
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for i in 0..n {
+                let tmp = pending.join(format!(".job{i}"));
+                fs::write(&tmp, shell_job(&format!("echo {i} >> '{}'", log.display()))).unwrap();
+                fs::rename(&tmp, pending.join(format!("job{i:03}.json"))).unwrap();
+            }
+        })
+    };
+    let drainers: Vec<_> = (0..2)
+        .map(|_| {
+            let root = q.root.clone();
+            std::thread::spawn(move || {
+                for _ in 0..15 {
+                    let status = std::process::Command::new(env!("CARGO_BIN_EXE_execq"))
+                        .args(["--queue", root.to_str().unwrap(), "drain"])
+                        .status()
+                        .unwrap();
+                    assert!(status.success());
+                }
+            })
+        })
+        .collect();
+    producer.join().unwrap();
+    for d in drainers {
+        d.join().unwrap();
+    }
+    q.drain(&[]).success();
+    assert_each_ran_once(&q, &log, n);
+}

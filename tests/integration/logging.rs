@@ -1,0 +1,122 @@
+use std::fs;
+use std::time::SystemTime;
+
+use crate::util::*;
+
+#[test]
+fn every_step_is_logged_with_a_summary() {
+    let q = TestQueue::new();
+    q.add(
+        "ok.json",
+        r#"{"task_id": "T1", "command": "echo", "args": ["hi"]}"#,
+    );
+    q.add("bad.json", r#"{"command": 5}"#);
+    q.drain(&[]).success();
+    let log = q.log();
+    let expect = [
+        "INFO drain started pending=2",
+        "INFO job started file=\"ok.json\" task_id=T1 command=echo hi",
+        "INFO job finished file=\"ok.json\" status=completed returncode=0",
+        "INFO job moved file=\"ok.json\" status=completed",
+        "ERROR job cannot run file=\"bad.json\" error=`command` must be a string, found a number",
+        "INFO drain finished completed=1 failed=1",
+    ];
+    for line in expect {
+        assert!(log.contains(line), "missing {line:?} in:\n{log}");
+    }
+    let first = log.lines().next().unwrap();
+    let stamp = first.split_whitespace().next().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(stamp).is_ok(),
+        "local timestamp with offset: {stamp}"
+    );
+}
+
+#[test]
+fn an_idle_drain_writes_nothing_at_all() {
+    let q = TestQueue::new();
+    q.add("first.json", &shell_job("true"));
+    q.drain(&[]).success();
+    let before = snapshot(&q.root);
+    let out = q.drain(&[]);
+    out.success();
+    assert_eq!(
+        snapshot(&q.root),
+        before,
+        "no file created, changed or touched"
+    );
+    assert_eq!(out.stderr, "");
+}
+
+fn snapshot(root: &std::path::Path) -> Vec<(String, u64, SystemTime)> {
+    let mut all = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let meta = fs::metadata(&dir).unwrap();
+        all.push((
+            dir.display().to_string(),
+            meta.len(),
+            meta.modified().unwrap(),
+        ));
+        for entry in fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                all.push((
+                    entry.path().display().to_string(),
+                    meta.len(),
+                    meta.modified().unwrap(),
+                ));
+            }
+        }
+    }
+    all.sort();
+    all
+}
+
+#[test]
+fn a_large_daemon_log_is_rotated() {
+    let q = TestQueue::new();
+    q.drain(&[]).success();
+    fs::write(q.path("daemon.log"), vec![b'x'; 5 * 1024 * 1024]).unwrap();
+    q.add("job.json", &shell_job("true"));
+    q.drain(&[]).success();
+    assert_eq!(
+        fs::metadata(q.path("daemon.log.1")).unwrap().len(),
+        5 * 1024 * 1024
+    );
+    assert!(q.log().contains("drain finished"));
+}
+
+#[test]
+fn strict_mode_turns_a_failed_job_into_exit_3() {
+    let q = TestQueue::new();
+    q.add("fails.json", &shell_job("exit 1"));
+    assert_eq!(q.drain(&["--strict"]).code(), 3);
+    q.add("passes.json", &shell_job("true"));
+    assert_eq!(q.drain(&["--strict"]).code(), 0);
+    q.add("fails-quietly.json", &shell_job("exit 1"));
+    assert_eq!(
+        q.drain(&[]).code(),
+        0,
+        "without --strict a failed job is not a failed drain"
+    );
+}
+
+#[test]
+fn a_queue_others_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let q = TestQueue::new();
+    q.add("job.json", &shell_job("true"));
+    fs::set_permissions(q.path("pending"), fs::Permissions::from_mode(0o777)).unwrap();
+    let out = q.drain(&[]);
+    assert_eq!(out.code(), 1);
+    assert!(
+        out.stderr.contains("lets other users add jobs"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(q.names("pending"), ["job.json"], "nothing ran");
+}

@@ -1,0 +1,85 @@
+use crate::util::*;
+
+#[test]
+fn submitted_argv_and_shell_jobs_run_in_order() {
+    let q = TestQueue::new();
+    let first = run(q.execq(&[
+        "submit",
+        "--id",
+        "first job",
+        "--description",
+        "argv",
+        "--",
+        "echo",
+        "a b",
+        "$HOME",
+    ]));
+    first.success();
+    let path = std::path::PathBuf::from(first.stdout.trim());
+    assert!(path.starts_with(q.path("pending")), "{}", first.stdout);
+    assert!(
+        path.file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .ends_with("-first_job.json")
+    );
+
+    let second = run(q.execq(&["submit", "--json", "--shell", "echo $((1 + 2))"]));
+    second.success();
+    let printed: serde_json::Value = serde_json::from_str(&second.stdout).unwrap();
+    assert!(printed["task_id"].is_string() && printed["path"].is_string());
+
+    let submitted = q.json(&format!(
+        "pending/{}",
+        path.file_name().unwrap().to_str().unwrap()
+    ));
+    assert_eq!(submitted["task_id"], "first job");
+    assert_eq!(submitted["args"], serde_json::json!(["a b", "$HOME"]));
+
+    q.drain(&[]).success();
+    let done = q.names("completed");
+    assert_eq!(done.len(), 2);
+    assert_eq!(
+        q.result(&format!("completed/{}", done[0]))["stdout"],
+        "a b $HOME\n"
+    );
+    assert_eq!(q.result(&format!("completed/{}", done[1]))["stdout"], "3\n");
+    assert!(q.names("tmp").is_empty(), "no staging files left behind");
+}
+
+#[test]
+fn submit_without_a_command_is_a_usage_error() {
+    let q = TestQueue::new();
+    let out = run(q.execq(&["submit"]));
+    assert_eq!(out.code(), 2);
+    assert!(q.names("pending").is_empty());
+}
+
+#[test]
+fn submit_creates_the_queue_on_first_use_private_to_the_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("fresh/queue");
+    let out = run({
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_execq"));
+        c.args(["submit", "--", "true"]).env("EXECQ_QUEUE", &root);
+        c
+    });
+    out.success();
+    for sub in [
+        "pending",
+        "running",
+        "completed",
+        "failed",
+        "results",
+        "tmp",
+    ] {
+        let mode = std::fs::metadata(root.join(sub))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o700, "{sub}");
+    }
+}

@@ -8,10 +8,13 @@ use anyhow::{Context, Result};
 
 use crate::drain::{self, DrainOptions};
 use crate::exit_code::ExitCode;
+use crate::list::{self, ListOptions};
 use crate::logging::{self, Verbosity};
 use crate::queue::{self, Queue};
+use crate::service::{self, Platform, ServiceSpec};
 use crate::signals::Shutdown;
 use crate::submit::{self, SubmitOptions};
+use crate::{logs, retry, show, status, sys};
 
 /// A parsed command line.
 #[derive(Clone, Debug)]
@@ -27,6 +30,32 @@ pub struct Invocation {
 pub enum Verb {
     Drain { options: DrainOptions, strict: bool },
     Submit { options: SubmitOptions, json: bool },
+    Status { json: bool, label: String },
+    List(ListOptions),
+    Show { job: String, json: bool },
+    Retry { job: String },
+    Logs { lines: usize, follow: bool },
+    Service(ServiceRequest),
+}
+
+/// `execq service ...`
+#[derive(Clone, Debug)]
+pub struct ServiceRequest {
+    pub action: ServiceAction,
+    pub label: String,
+    /// The execq binary the service runs (default: this one).
+    pub bin: Option<PathBuf>,
+    /// launchd or systemd (default: this machine's).
+    pub platform: Option<Platform>,
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceAction {
+    Print,
+    Install,
+    Uninstall,
+    Status,
 }
 
 /// Runs `invocation` and returns the process exit code. Errors are printed once, with their chain.
@@ -35,15 +64,50 @@ pub fn run(invocation: Invocation) -> ExitCode {
         Ok(queue) => queue,
         Err(e) => return report(&e),
     };
-    let daemon_log = matches!(invocation.verb, Verb::Drain { .. }).then_some(queue.log.as_path());
-    let _log = logging::init(invocation.verbosity, daemon_log);
+    let logs_to_queue = matches!(invocation.verb, Verb::Drain { .. } | Verb::Retry { .. });
+    let _log = logging::init(
+        invocation.verbosity,
+        logs_to_queue.then_some(queue.log.as_path()),
+    );
     let outcome = match invocation.verb {
         Verb::Drain { options, strict } => run_drain(&queue, &options, strict),
         Verb::Submit { options, json } => run_submit(&queue, &options, json),
+        Verb::Status { json, label } => {
+            let spec = service_spec(&queue, &label, None, None);
+            let healthy = status::status(&queue, spec.as_ref().ok(), json);
+            healthy.map(|ok| {
+                if ok {
+                    ExitCode::Success
+                } else {
+                    ExitCode::Unhealthy
+                }
+            })
+        }
+        Verb::List(options) => list::list(&queue, &options).map(|()| ExitCode::Success),
+        Verb::Show { job, json } => show::show(&queue, &job, json).map(|()| ExitCode::Success),
+        Verb::Retry { job } => retry::retry(&queue, &job)
+            .and_then(|path| print_line(&path.display().to_string()))
+            .map(|()| ExitCode::Success),
+        Verb::Logs { lines, follow } => {
+            logs::logs(&queue, lines, follow).map(|()| ExitCode::Success)
+        }
+        Verb::Service(request) => run_service(&queue, &request),
     };
     outcome.unwrap_or_else(|e| {
+        if reader_went_away(&e) {
+            return ExitCode::Success;
+        }
         tracing::error!("{e:#}");
         report(&e)
+    })
+}
+
+/// `execq list | head`: the reader closing the pipe is the reader's choice, not a failure.
+fn reader_went_away(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
     })
 }
 
@@ -88,4 +152,87 @@ pub fn print_line(line: &str) -> Result<()> {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         other => other.context("failed to write to stdout"),
     }
+}
+
+fn service_spec(
+    queue: &Queue,
+    label: &str,
+    bin: Option<&std::path::Path>,
+    platform: Option<Platform>,
+) -> Result<ServiceSpec> {
+    service::check_label(label)?;
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .context("HOME is not set")?;
+    let bin = match bin {
+        Some(bin) => queue::absolute(bin)?,
+        None => {
+            std::env::current_exe().context("cannot tell where this execq binary is; pass --bin")?
+        }
+    };
+    Ok(ServiceSpec {
+        platform: platform.unwrap_or_else(Platform::native),
+        label: label.to_owned(),
+        queue: queue.root.clone(),
+        bin,
+        home,
+        uid: sys::euid(),
+    })
+}
+
+fn run_service(queue: &Queue, request: &ServiceRequest) -> Result<ExitCode> {
+    let spec = service_spec(
+        queue,
+        &request.label,
+        request.bin.as_deref(),
+        request.platform,
+    )?;
+    let mut stdout = io::stdout().lock();
+    match request.action {
+        ServiceAction::Print => {
+            for unit in service::render(&spec) {
+                if spec.platform == Platform::Systemd {
+                    writeln!(stdout, "# {}", unit.path.display())?;
+                }
+                write!(stdout, "{}", unit.content)?;
+            }
+        }
+        ServiceAction::Install => {
+            service::execute(&service::install_plan(&spec), request.dry_run, &mut stdout)?;
+            if !request.dry_run {
+                writeln!(
+                    stdout,
+                    "installed `{}`: drains of `{}` now start when jobs arrive",
+                    spec.label,
+                    queue.root.display()
+                )?;
+            }
+        }
+        ServiceAction::Uninstall => {
+            service::execute(
+                &service::uninstall_plan(&spec),
+                request.dry_run,
+                &mut stdout,
+            )?;
+            if !request.dry_run {
+                writeln!(
+                    stdout,
+                    "uninstalled `{}`; the queue `{}` was left as it is",
+                    spec.label,
+                    queue.root.display()
+                )?;
+            }
+        }
+        ServiceAction::Status => {
+            let state = service::state(&spec);
+            crate::table::print_json(&state)?;
+            return Ok(if state.installed && state.loaded == Some(true) {
+                ExitCode::Success
+            } else {
+                ExitCode::Unhealthy
+            });
+        }
+    }
+    Ok(ExitCode::Success)
 }

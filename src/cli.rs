@@ -5,9 +5,12 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
-use execq::app::{Invocation, Verb};
+use execq::app::{Invocation, ServiceAction, ServiceRequest, Verb};
+use execq::catalog::State;
 use execq::drain::DrainOptions;
+use execq::list::ListOptions;
 use execq::logging::Verbosity;
+use execq::service::{DEFAULT_LABEL, Platform};
 use execq::submit::{SubmitCommand, SubmitOptions};
 
 /// A local command queue: programs drop job files into QUEUE/pending/, `execq drain` runs them one
@@ -43,6 +46,96 @@ enum Command {
     Drain(DrainArgs),
     /// Add a job to the queue atomically and print where it went.
     Submit(SubmitArgs),
+    /// Is the queue healthy? Counts, the running drain, the last drain, the service, recent errors.
+    /// Exits 4 when there are problems.
+    Status {
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+        /// The service label to ask about
+        #[arg(long, default_value = DEFAULT_LABEL)]
+        label: String,
+    },
+    /// List jobs, oldest first.
+    List {
+        /// Only jobs in this state
+        #[arg(long, value_enum)]
+        state: Option<StateArg>,
+        /// Only the newest N jobs
+        #[arg(long, short = 'n', value_name = "N")]
+        limit: Option<usize>,
+        /// Print a JSON array
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one job's whole record, stdout and stderr included.
+    Show {
+        /// A file name, its stem, or a task_id
+        job: String,
+        /// Print the record as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a failed job back to pending/ to run again; its earlier result is kept.
+    Retry {
+        /// A file name, its stem, or a task_id
+        job: String,
+    },
+    /// Print the end of daemon.log.
+    Logs {
+        /// How many lines
+        #[arg(short = 'n', long, default_value = "20")]
+        lines: usize,
+        /// Keep printing lines as they are written
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Install, remove or inspect the background service (launchd on macOS, systemd elsewhere).
+    Service(ServiceArgs),
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum StateArg {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Args)]
+struct ServiceArgs {
+    #[command(subcommand)]
+    action: ServiceVerb,
+    /// The launchd label / systemd unit name
+    #[arg(long, global = true, default_value = DEFAULT_LABEL)]
+    label: String,
+    /// The execq binary the service runs [default: this one]
+    #[arg(long, global = true, value_name = "PATH")]
+    bin: Option<PathBuf>,
+    /// Which service manager to target [default: launchd on macOS, systemd elsewhere]
+    #[arg(long, global = true, value_enum)]
+    platform: Option<PlatformArg>,
+    /// Print the commands instead of running them
+    #[arg(long, global = true)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ServiceVerb {
+    /// Print the LaunchAgent plist (or systemd units) for this machine
+    Print,
+    /// Write the service's files and load it (again, if it was installed)
+    Install,
+    /// Unload the service and remove its files (the queue is kept)
+    Uninstall,
+    /// Whether the service is installed and loaded, as JSON (exits 4 if not both)
+    Status,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum PlatformArg {
+    Launchd,
+    Systemd,
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +249,35 @@ impl Cli {
                 },
                 json: args.json,
             },
+            Command::Status { json, label } => Verb::Status { json, label },
+            Command::List { state, limit, json } => Verb::List(ListOptions {
+                state: state.map(|s| match s {
+                    StateArg::Pending => State::Pending,
+                    StateArg::Running => State::Running,
+                    StateArg::Completed => State::Completed,
+                    StateArg::Failed => State::Failed,
+                }),
+                limit,
+                json,
+            }),
+            Command::Show { job, json } => Verb::Show { job, json },
+            Command::Retry { job } => Verb::Retry { job },
+            Command::Logs { lines, follow } => Verb::Logs { lines, follow },
+            Command::Service(args) => Verb::Service(ServiceRequest {
+                action: match args.action {
+                    ServiceVerb::Print => ServiceAction::Print,
+                    ServiceVerb::Install => ServiceAction::Install,
+                    ServiceVerb::Uninstall => ServiceAction::Uninstall,
+                    ServiceVerb::Status => ServiceAction::Status,
+                },
+                label: args.label,
+                bin: args.bin,
+                platform: args.platform.map(|p| match p {
+                    PlatformArg::Launchd => Platform::Launchd,
+                    PlatformArg::Systemd => Platform::Systemd,
+                }),
+                dry_run: args.dry_run,
+            }),
         };
         Invocation {
             queue: self.queue,

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use tracing::{debug, error, info, warn};
 
 use crate::exec::{self, Limits};
@@ -83,29 +83,19 @@ impl Summary {
     }
 }
 
+/// What the last drain that did something recorded, in `QUEUE/last-drain.json`.
+pub const LAST_DRAIN: &str = "last-drain.json";
+
 /// Runs one drain of `queue`.
 pub fn drain(queue: &Queue, opts: &DrainOptions, shutdown: &Shutdown) -> Result<Summary> {
     queue.open()?;
     sys::become_subreaper();
-    let mut summary = Summary::default();
-    let mut settle = Settle::new(opts.settle);
+    let started_at = chrono::Local::now();
     let started = Instant::now();
-    loop {
-        let Some(held) = lock::acquire(queue, opts.wait_for_lock, shutdown)? else {
-            debug!("another drain holds the queue; leaving it the work");
-            summary.locked_out = !summary.touched();
-            break;
-        };
-        recover(queue, &mut summary)?;
-        let gave_up = drain_locked(queue, opts, shutdown, &mut settle, &mut summary)?;
-        drop(held);
-        if gave_up || shutdown.requested().is_some() || !pending::has_entries(&queue.pending)? {
-            break;
-        }
-        debug!("a job arrived as the lock was released; draining again");
-    }
+    let mut summary = Summary::default();
+    let outcome = drain_all(queue, opts, shutdown, &mut summary);
     summary.stopped_by = shutdown.requested();
-    if summary.touched() || summary.stopped_by.is_some() {
+    if summary.touched() || summary.stopped_by.is_some() || outcome.is_err() {
         info!(
             completed = summary.completed,
             failed = summary.failed,
@@ -115,8 +105,67 @@ pub fn drain(queue: &Queue, opts: &DrainOptions, shutdown: &Shutdown) -> Result<
             stopped_by = %summary.stopped_by.map_or_else(|| "-".into(), |s| s.to_string()),
             "drain finished"
         );
+        let error = outcome.as_ref().err().map(|e| format!("{e:#}"));
+        if let Err(e) = record_last_drain(queue, &summary, started_at, error) {
+            warn!("could not record the drain's outcome: {e:#}");
+        }
     }
-    Ok(summary)
+    outcome.map(|()| summary)
+}
+
+fn record_last_drain(
+    queue: &Queue,
+    summary: &Summary,
+    started_at: chrono::DateTime<chrono::Local>,
+    error: Option<String>,
+) -> Result<()> {
+    let outcome = match (&error, summary.stopped_by) {
+        (Some(_), _) => "error".to_owned(),
+        (None, Some(signal)) => format!("stopped by signal {signal}"),
+        (None, None) if summary.failed > 0 => "some jobs failed".to_owned(),
+        (None, None) => "ok".to_owned(),
+    };
+    let value = serde_json::json!({
+        "started_at": crate::record::timestamp(started_at),
+        "finished_at": crate::record::timestamp(chrono::Local::now()),
+        "outcome": outcome,
+        "completed": summary.completed,
+        "failed": summary.failed,
+        "recovered": summary.recovered,
+        "stopped_by": summary.stopped_by,
+        "error": error,
+        "pid": std::process::id(),
+    });
+    let tmp = queue
+        .tmp
+        .join(format!("{LAST_DRAIN}.{}", std::process::id()));
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&value)?)
+        .with_context(|| format!("failed to write `{}`", tmp.display()))?;
+    crate::fsutil::rename(&tmp, &queue.root.join(LAST_DRAIN))
+}
+
+fn drain_all(
+    queue: &Queue,
+    opts: &DrainOptions,
+    shutdown: &Shutdown,
+    summary: &mut Summary,
+) -> Result<()> {
+    let mut settle = Settle::new(opts.settle);
+    loop {
+        let Some(held) = lock::acquire(queue, opts.wait_for_lock, shutdown)? else {
+            debug!("another drain holds the queue; leaving it the work");
+            summary.locked_out = !summary.touched();
+            break;
+        };
+        recover(queue, summary)?;
+        let gave_up = drain_locked(queue, opts, shutdown, &mut settle, summary)?;
+        drop(held);
+        if gave_up || shutdown.requested().is_some() || !pending::has_entries(&queue.pending)? {
+            break;
+        }
+        debug!("a job arrived as the lock was released; draining again");
+    }
+    Ok(())
 }
 
 fn recover(queue: &Queue, summary: &mut Summary) -> Result<()> {

@@ -11,6 +11,8 @@ pub enum ExitCode {
     Usage,
     /// `drain --strict`: at least one job in this drain did not complete successfully.
     JobFailed,
+    /// `status`: the queue has problems (listed in its output).
+    Unhealthy,
     /// Stopped by a signal (128 + its number: 129 SIGHUP, 130 SIGINT, 143 SIGTERM).
     Signal(i32),
 }
@@ -23,6 +25,7 @@ impl ExitCode {
             Self::Error => 1,
             Self::Usage => 2,
             Self::JobFailed => 3,
+            Self::Unhealthy => 4,
             Self::Signal(n) => u8::try_from(128 + n).unwrap_or(255),
         }
     }

@@ -6,18 +6,26 @@
 
 pub mod app;
 pub mod capture;
+pub mod catalog;
 pub mod drain;
 pub mod exec;
 pub mod exit_code;
 pub mod fsutil;
 pub mod job;
+pub mod list;
 pub mod lock;
 pub mod logging;
+pub mod logs;
 pub mod pending;
 pub mod queue;
 pub mod record;
 pub mod result_file;
+pub mod retry;
+pub mod service;
+pub mod show;
 pub mod signals;
+pub mod status;
 pub mod store;
 pub mod submit;
 pub mod sys;
+pub mod table;

@@ -65,15 +65,22 @@ pub fn submit(queue: &Queue, opts: &SubmitOptions) -> Result<Submitted> {
         "{stamp}-{}",
         slug(opts.task_id.as_deref().unwrap_or(&random))
     );
+    let path = enqueue(queue, &stem, ".json", &bytes)?;
+    Ok(Submitted { task_id, path })
+}
+
+/// Puts `bytes` into `pending/` as `stem + ext` (or `stem-2 + ext`... if taken), atomically and
+/// durably: staged and fsynced in `tmp/`, linked into place, `pending/` fsynced.
+pub fn enqueue(queue: &Queue, stem: &str, ext: &str, bytes: &[u8]) -> Result<PathBuf> {
     let staged = queue
         .tmp
-        .join(format!("{stem}.{}.json", std::process::id()));
-    fsutil::write_new_synced(&staged, &bytes)?;
-    let placed = place(&staged, &queue.pending, &stem);
+        .join(format!("{}.{}.staged", slug(stem), std::process::id()));
+    fsutil::write_new_synced(&staged, bytes)?;
+    let placed = place(&staged, &queue.pending, stem, ext);
     let _ = fs::remove_file(&staged);
     let path = placed?;
     fsutil::sync_dir(&queue.pending)?;
-    Ok(Submitted { task_id, path })
+    Ok(path)
 }
 
 fn job_object(opts: &SubmitOptions, task_id: &str) -> Result<Map<String, Value>> {
@@ -110,15 +117,15 @@ fn job_object(opts: &SubmitOptions, task_id: &str) -> Result<Map<String, Value>>
     Ok(object)
 }
 
-/// Links `staged` into `pending/` as `stem.json`, or `stem-2.json`... if that name is taken.
-fn place(staged: &Path, pending: &Path, stem: &str) -> Result<PathBuf> {
+/// Links `staged` into `pending/` as `stem + ext`, or `stem-2 + ext`... if that name is taken.
+fn place(staged: &Path, pending: &Path, stem: &str, ext: &str) -> Result<PathBuf> {
     for n in 1.. {
-        let name = if n == 1 {
-            format!("{stem}.json")
+        let suffix = if n == 1 {
+            ext.to_owned()
         } else {
-            format!("{stem}-{n}.json")
+            format!("-{n}{ext}")
         };
-        let dest = pending.join(name);
+        let dest = pending.join(fsutil::fit_name("", std::ffi::OsStr::new(stem), &suffix));
         match fs::hard_link(staged, &dest) {
             Ok(()) => return Ok(dest),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,

@@ -3,6 +3,7 @@
 mod util;
 
 mod concurrency;
+mod inspect;
 mod json_jobs;
 mod logging;
 mod names;
@@ -11,6 +12,7 @@ mod output;
 mod producers;
 mod recovery;
 mod seed;
+mod service;
 mod signals;
 mod submit;
 mod text_jobs;

@@ -85,7 +85,8 @@ fn an_escaped_process_holding_stdout_does_not_make_drain_wait() {
     let escaped = q.scratch("escaped.pid");
     // perl's setsid moves the child out of the job's group, still holding stdout.
     let script = format!(
-        "echo hi; perl -e 'use POSIX; fork and exit; POSIX::setsid(); open F, \">\", \"{}\"; print F $$; close F; sleep 60' &",
+        "echo hi; perl -e 'use POSIX; fork and exit; POSIX::setsid(); open F, \">\", \"{0}\"; print F $$; close F; sleep 60' &
+         while [ ! -s '{0}' ]; do sleep 0.01; done",
         escaped.display()
     );
     q.add("escape.json", &shell_job(&script));

@@ -1,0 +1,247 @@
+//! Reading a queue's contents for people and tools: every job in every state, with what it runs
+//! and how it ended. Used by `status`, `list`, `show` and `retry`; never writes.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use serde_json::{Map, Value};
+
+use crate::job::{self, Format};
+use crate::pending::MAX_JOB_BYTES;
+use crate::queue::Queue;
+use crate::record::JobResult;
+
+/// Where a job is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+}
+
+impl State {
+    pub const ALL: [State; 4] = [
+        State::Pending,
+        State::Running,
+        State::Completed,
+        State::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn dir(self, queue: &Queue) -> &Path {
+        match self {
+            Self::Pending => &queue.pending,
+            Self::Running => &queue.running,
+            Self::Completed => &queue.completed,
+            Self::Failed => &queue.failed,
+        }
+    }
+}
+
+/// One job as found on disk.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub state: State,
+    pub name: String,
+    /// The job file (or, for a JSON job that finished, its record).
+    pub path: PathBuf,
+    /// `<name>.result.json`, for records kept beside the job.
+    pub sidecar: Option<PathBuf>,
+    /// Modification time: when it was queued (pending), claimed (running) or recorded.
+    pub time: SystemTime,
+    /// The JSON object, when the job file is one.
+    pub object: Option<Map<String, Value>>,
+    pub result: Option<JobResult>,
+}
+
+impl Entry {
+    pub fn task_id(&self) -> Option<&str> {
+        self.object.as_ref()?.get("task_id")?.as_str()
+    }
+
+    /// What the job runs, in one line.
+    pub fn command(&self) -> String {
+        if let Some(object) = &self.object {
+            return match job::from_json(object) {
+                Ok(spec) => job::summary(&spec.program, Path::new(&self.name)),
+                Err(_) => object
+                    .get("command")
+                    .map_or_else(|| "?".into(), |c| job::shorten(&c.to_string(), 120)),
+            };
+        }
+        match Format::of(OsStr::new(&self.name)) {
+            Format::Script => {
+                first_line(&self.path).map_or_else(|| "(script)".into(), |l| job::shorten(&l, 120))
+            }
+            _ => "-".into(),
+        }
+    }
+
+    /// The whole record: the merged JSON job, or the sidecar.
+    pub fn record(&self) -> Result<Value> {
+        match &self.sidecar {
+            Some(path) => read_json(path),
+            None => match &self.object {
+                Some(object) => Ok(Value::Object(object.clone())),
+                None => Ok(Value::Null),
+            },
+        }
+    }
+}
+
+fn first_line(path: &Path) -> Option<String> {
+    let text = fs::read(path).ok()?;
+    let text = String::from_utf8_lossy(&text[..text.len().min(4096)]).into_owned();
+    text.lines()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("#!"))
+        .map(str::to_owned)
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let bytes = fs::read(path).with_context(|| format!("failed to read `{}`", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("`{}` is not valid JSON", path.display()))
+}
+
+fn read_object(path: &Path) -> Option<Map<String, Value>> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > 64 * MAX_JOB_BYTES {
+        return None;
+    }
+    match serde_json::from_slice(&fs::read(path).ok()?) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    }
+}
+
+/// Every job in `state`, oldest first.
+pub fn load(queue: &Queue, state: State) -> Result<Vec<Entry>> {
+    let dir = state.dir(queue);
+    let names = match fs::read_dir(dir) {
+        Ok(read) => read
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect::<Vec<_>>(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("failed to read `{}`", dir.display())),
+    };
+    let mut entries: Vec<Entry> = names
+        .iter()
+        .filter(|n| !is_sidecar_of_a_job(dir, n))
+        .filter_map(|name| entry(dir, state, name))
+        .collect();
+    entries.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.name.cmp(&b.name)));
+    Ok(entries)
+}
+
+/// `x.result.json` is a sidecar when `x` is beside it, or when it looks like one (`job` + `result`
+/// and no `command`: the job was retried and moved away).
+fn is_sidecar_of_a_job(dir: &Path, name: &str) -> bool {
+    let Some(job) = name.strip_suffix(".result.json") else {
+        return false;
+    };
+    if dir.join(job).exists() {
+        return true;
+    }
+    read_object(&dir.join(name)).is_some_and(|o| {
+        o.contains_key("result") && o.contains_key("job") && !o.contains_key("command")
+    })
+}
+
+fn entry(dir: &Path, state: State, name: &str) -> Option<Entry> {
+    let path = dir.join(name);
+    let meta = fs::symlink_metadata(&path).ok()?;
+    let sidecar = crate::fsutil::sidecar_path(&path);
+    let sidecar =
+        (matches!(state, State::Completed | State::Failed) && sidecar.exists()).then_some(sidecar);
+    let object = match Format::of(OsStr::new(name)) {
+        Format::Json => read_object(&path),
+        _ => None,
+    };
+    let result = match &sidecar {
+        Some(side) => read_object(side).and_then(|o| o.get("result").cloned()),
+        None => object.as_ref().and_then(|o| o.get("result").cloned()),
+    }
+    .filter(|_| matches!(state, State::Completed | State::Failed))
+    .and_then(|r| serde_json::from_value(r).ok());
+    let time = if state == State::Running {
+        SystemTime::UNIX_EPOCH
+            + std::time::Duration::from_secs(u64::try_from(meta.ctime()).unwrap_or(0))
+    } else {
+        meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)
+    };
+    Some(Entry {
+        state,
+        name: name.to_owned(),
+        path,
+        sidecar,
+        time,
+        object,
+        result,
+    })
+}
+
+/// Finds one job by file name, stem or task_id, in any state.
+pub fn find(queue: &Queue, wanted: &str) -> Result<Entry> {
+    let mut matches = Vec::new();
+    for state in State::ALL {
+        for entry in load(queue, state)? {
+            let stem = Path::new(&entry.name)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned());
+            if entry.name == wanted
+                || stem.as_deref() == Some(wanted)
+                || entry.task_id() == Some(wanted)
+            {
+                matches.push(entry);
+            }
+        }
+    }
+    match matches.len() {
+        0 => anyhow::bail!(
+            "no job matches `{wanted}` (give a file name, its stem, or a task_id; see `execq list`)"
+        ),
+        1 => Ok(matches.remove(0)),
+        _ => {
+            let found: Vec<String> = matches
+                .iter()
+                .map(|e| format!("{}/{}", e.state.as_str(), e.name))
+                .collect();
+            anyhow::bail!("`{wanted}` is ambiguous; it matches: {}", found.join(", "))
+        }
+    }
+}
+
+/// How many jobs are in `state`, without parsing their records.
+pub fn count(queue: &Queue, state: State) -> Result<usize> {
+    let dir = state.dir(queue);
+    let read = match fs::read_dir(dir) {
+        Ok(read) => read,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e).with_context(|| format!("failed to read `{}`", dir.display())),
+    };
+    let names: Vec<String> = read
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    Ok(names
+        .iter()
+        .filter(|n| !is_sidecar_of_a_job(dir, n))
+        .count())
+}

@@ -1,0 +1,80 @@
+//! `execq list`: the jobs in the queue, oldest first, as a table or JSON.
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use crate::catalog::{self, Entry, State};
+use crate::queue::Queue;
+use crate::record::timestamp;
+use crate::table::{self, Table};
+
+/// Options for `list`.
+#[derive(Clone, Debug, Default)]
+pub struct ListOptions {
+    /// Only this state (all states when `None`).
+    pub state: Option<State>,
+    /// Only the newest N jobs (still printed oldest first).
+    pub limit: Option<usize>,
+    pub json: bool,
+}
+
+/// The entries `list` shows.
+pub fn entries(queue: &Queue, opts: &ListOptions) -> Result<Vec<Entry>> {
+    let states: Vec<State> = opts.state.map_or_else(|| State::ALL.to_vec(), |s| vec![s]);
+    let mut all = Vec::new();
+    for state in states {
+        all.extend(catalog::load(queue, state)?);
+    }
+    all.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.name.cmp(&b.name)));
+    if let Some(limit) = opts.limit {
+        let skip = all.len().saturating_sub(limit);
+        all.drain(..skip);
+    }
+    Ok(all)
+}
+
+/// One entry as JSON.
+pub fn to_json(entry: &Entry) -> Value {
+    let result = entry.result.as_ref();
+    json!({
+        "state": entry.state,
+        "file": entry.name,
+        "path": entry.path,
+        "task_id": entry.task_id(),
+        "command": entry.command(),
+        "time": timestamp(entry.time.into()),
+        "status": result.map(|r| r.status),
+        "returncode": result.and_then(|r| r.returncode),
+        "duration_ms": result.map(|r| r.duration_ms),
+    })
+}
+
+/// Runs `list`.
+pub fn list(queue: &Queue, opts: &ListOptions) -> Result<()> {
+    let entries = entries(queue, opts)?;
+    if opts.json {
+        return table::print_json(&entries.iter().map(to_json).collect::<Vec<_>>());
+    }
+    let mut t = Table::new(&[
+        "STATE", "FILE", "TASK_ID", "AGE", "RC", "DURATION", "COMMAND",
+    ]);
+    for e in &entries {
+        let result = e.result.as_ref();
+        let state = match result.map(|r| r.status.as_str()) {
+            Some(status) if status != e.state.as_str() => status.to_owned(),
+            _ => e.state.as_str().to_owned(),
+        };
+        t.row(vec![
+            state,
+            e.name.replace('\n', "⏎"),
+            e.task_id().unwrap_or("-").to_owned(),
+            table::age(e.time),
+            result
+                .and_then(|r| r.returncode)
+                .map_or_else(|| "-".into(), |c| c.to_string()),
+            result.map_or_else(|| "-".into(), |r| table::duration_ms(r.duration_ms)),
+            crate::job::shorten(&e.command(), 60),
+        ]);
+    }
+    table::print(&t.render())
+}

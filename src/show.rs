@@ -1,0 +1,70 @@
+//! `execq show JOB`: one job's whole record, stdout and stderr included.
+
+use anyhow::Result;
+
+use crate::catalog;
+use crate::queue::Queue;
+use crate::table;
+
+/// Runs `show`.
+pub fn show(queue: &Queue, job: &str, json: bool) -> Result<()> {
+    let entry = catalog::find(queue, job)?;
+    let record = entry.record()?;
+    if json {
+        return table::print_json(&serde_json::json!({
+            "state": entry.state,
+            "file": entry.name,
+            "path": entry.path,
+            "record": record,
+        }));
+    }
+    let mut out = String::new();
+    let mut line = |k: &str, v: String| out.push_str(&format!("{k:<12} {v}\n"));
+    line("file", entry.path.display().to_string());
+    line("state", entry.state.as_str().to_owned());
+    line("task_id", entry.task_id().unwrap_or("-").to_owned());
+    line("command", entry.command());
+    for key in ["description", "purpose"] {
+        if let Some(text) = entry
+            .object
+            .as_ref()
+            .and_then(|o| o.get(key))
+            .and_then(|v| v.as_str())
+        {
+            line(key, text.to_owned());
+        }
+    }
+    if let Some(r) = &entry.result {
+        line("status", r.status.as_str().to_owned());
+        line(
+            "returncode",
+            r.returncode.map_or_else(|| "-".into(), |c| c.to_string()),
+        );
+        line(
+            "started_at",
+            r.started_at.clone().unwrap_or_else(|| "-".into()),
+        );
+        line("completed_at", r.completed_at.clone());
+        line("duration", table::duration_ms(r.duration_ms));
+        if let Some(e) = &r.error {
+            line("error", e.clone());
+        }
+        if let Some(f) = &r.result_file {
+            line("result_file", f.clone());
+        }
+        for note in &r.notes {
+            line("note", note.clone());
+        }
+        for (name, text, truncated, bytes) in [
+            ("stdout", &r.stdout, r.stdout_truncated, r.stdout_bytes),
+            ("stderr", &r.stderr, r.stderr_truncated, r.stderr_bytes),
+        ] {
+            let cut = if truncated { ", truncated" } else { "" };
+            out.push_str(&format!("--- {name} ({bytes} bytes{cut}) ---\n{text}"));
+            if !text.is_empty() && !text.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+    }
+    table::print(&out)
+}

@@ -1,0 +1,248 @@
+//! `execq status`: is the queue healthy? Counts, the oldest waiting job, the running drain, the
+//! last drain's outcome, the service, and recent errors. The exit code says healthy or not.
+
+use std::fs;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Result;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::catalog::{self, State};
+use crate::drain::LAST_DRAIN;
+use crate::lock;
+use crate::queue::Queue;
+use crate::record::timestamp;
+use crate::service::{self, ServiceSpec, ServiceState};
+use crate::table;
+
+/// A pending job older than this makes the queue unhealthy: drains are not running, or are stuck.
+pub const STALE_PENDING: Duration = Duration::from_secs(10 * 60);
+
+/// Everything `status` reports.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub queue: String,
+    pub counts: Counts,
+    pub oldest_pending: Option<Waiting>,
+    pub drain: Option<Running>,
+    pub last_drain: Option<Value>,
+    pub service: Option<ServiceState>,
+    pub recent_errors: Vec<String>,
+    pub healthy: bool,
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Counts {
+    pub pending: usize,
+    pub running: usize,
+    pub completed: usize,
+    pub failed: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Waiting {
+    pub file: String,
+    pub since: String,
+    pub age_seconds: u64,
+}
+
+/// The drain holding the lock now, and the job it runs.
+#[derive(Debug, Serialize)]
+pub struct Running {
+    pub job: Option<String>,
+    pub since: Option<String>,
+}
+
+/// Looks at the queue (never creates or changes anything).
+pub fn report(queue: &Queue, service: Option<&ServiceSpec>) -> Result<Report> {
+    let mut problems = Vec::new();
+    if !queue.pending.is_dir() {
+        problems.push(format!(
+            "the queue `{}` does not exist yet (it is created by the first submit or drain)",
+            queue.root.display()
+        ));
+        return Ok(Report {
+            queue: queue.root.display().to_string(),
+            counts: Counts::default(),
+            oldest_pending: None,
+            drain: None,
+            last_drain: None,
+            service: service.map(service::state),
+            recent_errors: Vec::new(),
+            healthy: false,
+            problems,
+        });
+    }
+    let pending = catalog::load(queue, State::Pending)?;
+    let running = catalog::load(queue, State::Running)?;
+    let counts = Counts {
+        pending: pending.len(),
+        running: running.len(),
+        completed: catalog::count(queue, State::Completed)?,
+        failed: catalog::count(queue, State::Failed)?,
+    };
+    let held = lock::is_held(queue)?;
+    let drain = held.then(|| Running {
+        job: running.first().map(|e| e.name.clone()),
+        since: running.first().map(|e| timestamp(e.time.into())),
+    });
+    if !held && !running.is_empty() {
+        problems.push(format!(
+            "`{}` is in running/ but no drain is running: a drain died; the next one records it as interrupted",
+            running[0].name
+        ));
+    }
+    let oldest_pending = pending.first().map(|e| Waiting {
+        file: e.name.clone(),
+        since: timestamp(e.time.into()),
+        age_seconds: SystemTime::now()
+            .duration_since(e.time)
+            .unwrap_or_default()
+            .as_secs(),
+    });
+    if let Some(w) = oldest_pending
+        .as_ref()
+        .filter(|w| w.age_seconds >= STALE_PENDING.as_secs())
+    {
+        problems.push(format!(
+            "`{}` has waited {} in pending/: are drains running?",
+            w.file,
+            table::age(pending[0].time)
+        ));
+    }
+    let last_drain = read_last_drain(queue);
+    if last_drain.as_ref().and_then(|d| d["outcome"].as_str()) == Some("error") {
+        problems.push(format!(
+            "the last drain failed: {}",
+            last_drain
+                .as_ref()
+                .map_or("", |d| d["error"].as_str().unwrap_or(""))
+        ));
+    }
+    let service = service.map(service::state);
+    if let Some(s) = service
+        .as_ref()
+        .filter(|s| s.installed && s.loaded == Some(false))
+    {
+        problems.push(format!(
+            "the {} service `{}` is installed but not loaded",
+            s.manager, s.label
+        ));
+    }
+    Ok(Report {
+        queue: queue.root.display().to_string(),
+        counts,
+        oldest_pending,
+        drain,
+        last_drain,
+        service,
+        recent_errors: recent_errors(queue, 5),
+        healthy: problems.is_empty(),
+        problems,
+    })
+}
+
+fn read_last_drain(queue: &Queue) -> Option<Value> {
+    serde_json::from_slice(&fs::read(queue.root.join(LAST_DRAIN)).ok()?).ok()
+}
+
+/// The newest `n` warning and error lines of `daemon.log`.
+fn recent_errors(queue: &Queue, n: usize) -> Vec<String> {
+    let Ok(bytes) = fs::read(&queue.log) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines: Vec<String> = text
+        .lines()
+        .rev()
+        .filter(|l| l.contains(" ERROR ") || l.contains(" WARN "))
+        .take(n)
+        .map(str::to_owned)
+        .collect();
+    lines.reverse();
+    lines
+}
+
+/// Prints the report; returns whether the queue is healthy.
+pub fn status(queue: &Queue, service: Option<&ServiceSpec>, json: bool) -> Result<bool> {
+    let r = report(queue, service)?;
+    if json {
+        table::print_json(&r)?;
+        return Ok(r.healthy);
+    }
+    let mut out = String::new();
+    let mut line = |k: &str, v: String| out.push_str(&format!("{k:<11} {v}\n"));
+    line("queue", r.queue.clone());
+    let oldest = r.oldest_pending.as_ref().map_or(String::new(), |w| {
+        format!(" (oldest: {} waiting {}s)", w.file, w.age_seconds)
+    });
+    line("pending", format!("{}{oldest}", r.counts.pending));
+    line(
+        "running",
+        match &r.drain {
+            Some(Running {
+                job: Some(job),
+                since,
+            }) => format!("{job} (since {})", since.as_deref().unwrap_or("?")),
+            Some(_) => "a drain is running (between jobs)".into(),
+            None => format!(
+                "no drain running{}",
+                if r.counts.running > 0 {
+                    " (but running/ is not empty)"
+                } else {
+                    ""
+                }
+            ),
+        },
+    );
+    line("completed", r.counts.completed.to_string());
+    line("failed", r.counts.failed.to_string());
+    line(
+        "last drain",
+        match &r.last_drain {
+            Some(d) => format!(
+                "{} at {}: {} completed, {} failed",
+                d["outcome"].as_str().unwrap_or("?"),
+                d["finished_at"].as_str().unwrap_or("?"),
+                d["completed"],
+                d["failed"]
+            ),
+            None => "none recorded yet".into(),
+        },
+    );
+    if let Some(s) = &r.service {
+        let loaded = match s.loaded {
+            Some(true) => "loaded",
+            Some(false) => "not loaded",
+            None => "unknown (cannot ask the service manager)",
+        };
+        let installed = if s.installed {
+            "installed"
+        } else {
+            "not installed"
+        };
+        line(
+            "service",
+            format!("{} ({}): {installed}, {loaded}", s.label, s.manager),
+        );
+    }
+    let health = if r.healthy {
+        table::paint("ok", "32")
+    } else {
+        table::paint("PROBLEMS", "1;31")
+    };
+    line("health", health);
+    for p in &r.problems {
+        out.push_str(&format!("  - {p}\n"));
+    }
+    if !r.recent_errors.is_empty() {
+        out.push_str("recent errors (daemon.log):\n");
+        for e in &r.recent_errors {
+            out.push_str(&format!("  {e}\n"));
+        }
+    }
+    table::print(&out)?;
+    Ok(r.healthy)
+}

@@ -1,0 +1,123 @@
+//! Human output: aligned tables and short ages. Writes that fail because the reader went away
+//! (`execq list | head`) are not errors.
+
+use std::io::{self, IsTerminal, Write};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+
+/// An aligned, left-justified table with a header row.
+pub struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Self {
+        Self {
+            rows: vec![header.iter().map(|h| (*h).to_owned()).collect()],
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn render(&self) -> String {
+        let columns = self.rows[0].len();
+        let widths: Vec<usize> = (0..columns)
+            .map(|c| {
+                self.rows
+                    .iter()
+                    .map(|r| r.get(c).map_or(0, |s| s.chars().count()))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut out = String::new();
+        for row in &self.rows {
+            let line: Vec<String> = row
+                .iter()
+                .enumerate()
+                .map(|(c, cell)| {
+                    if c + 1 == columns {
+                        cell.clone()
+                    } else {
+                        format!("{cell:<width$}", width = widths[c])
+                    }
+                })
+                .collect();
+            out.push_str(line.join("  ").trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// "4s", "12m", "3h", "5d".
+pub fn age(since: SystemTime) -> String {
+    let secs = SystemTime::now()
+        .duration_since(since)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        3600..86400 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86400),
+    }
+}
+
+/// "850ms", "3.2s", "4m05s".
+pub fn duration_ms(ms: u64) -> String {
+    match ms {
+        0..1000 => format!("{ms}ms"),
+        1000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
+        _ => format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60),
+    }
+}
+
+/// Writes `text` to stdout as is; a closed pipe ends output quietly.
+pub fn print(text: &str) -> Result<()> {
+    match io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("failed to write to stdout"),
+    }
+}
+
+/// Pretty JSON on stdout, with a trailing newline.
+pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    print(&(serde_json::to_string_pretty(value)? + "\n"))
+}
+
+/// Whether to color stdout: a terminal, and NO_COLOR unset.
+pub fn color() -> bool {
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// `text` in bold red/green/yellow when coloring.
+pub fn paint(text: &str, code: &str) -> String {
+    if color() {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_align_and_the_last_is_not_padded() {
+        let mut t = Table::new(&["A", "LONGER", "C"]);
+        t.row(vec!["xyz".into(), "1".into(), "end".into()]);
+        assert_eq!(t.render(), "A    LONGER  C\nxyz  1       end\n");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration_ms(850), "850ms");
+        assert_eq!(duration_ms(3200), "3.2s");
+        assert_eq!(duration_ms(245_000), "4m05s");
+    }
+}

@@ -127,6 +127,7 @@ fn resolve_queue(given: Option<&std::path::Path>) -> Result<Queue> {
 
 fn run_drain(queue: &Queue, options: &DrainOptions, strict: bool) -> Result<ExitCode> {
     let shutdown = Shutdown::install().context("failed to install signal handlers")?;
+    sys::survive_file_size_limit().context("failed to install signal handlers")?;
     let summary = drain::drain(queue, options, &shutdown)?;
     Ok(match summary.stopped_by {
         Some(signal) => ExitCode::Signal(signal),

@@ -104,7 +104,7 @@ impl Entry {
 }
 
 fn first_line(path: &Path) -> Option<String> {
-    let text = fs::read(path).ok()?;
+    let text = crate::pending::read_regular(path)?;
     let text = String::from_utf8_lossy(&text[..text.len().min(4096)]).into_owned();
     text.lines()
         .find(|l| !l.trim().is_empty() && !l.starts_with("#!"))

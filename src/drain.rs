@@ -158,6 +158,7 @@ fn drain_all(
             break;
         };
         recover(queue, summary)?;
+        sweep_tmp(queue);
         let gave_up = drain_locked(queue, opts, shutdown, &mut settle, summary)?;
         drop(held);
         if gave_up || shutdown.requested().is_some() || !pending::has_entries(&queue.pending)? {
@@ -170,7 +171,19 @@ fn drain_all(
 
 fn recover(queue: &Queue, summary: &mut Summary) -> Result<()> {
     for item in store::recover(queue, |job| {
-        plan_record(&job.name, &std::fs::read(&job.path).unwrap_or_default())
+        let record = plan_record(
+            &job.name,
+            &pending::read_regular(&job.path).unwrap_or_default(),
+        );
+        if let Record::Merged(object) = &record {
+            if let Some(requested) = job::from_json(object)
+                .ok()
+                .and_then(|spec| spec.result_file)
+            {
+                result_file::discard_temp(&queue.results, &requested);
+            }
+        }
+        record
     })? {
         summary.recovered += 1;
         match item {
@@ -184,6 +197,28 @@ fn recover(queue: &Queue, summary: &mut Summary) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Removes files left in `tmp/` by execq processes that no longer exist (a submit or drain that
+/// was killed mid-write). Every temporary name there ends in `.<pid>.<suffix>`.
+fn sweep_tmp(queue: &Queue) {
+    let Ok(entries) = std::fs::read_dir(&queue.tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.rsplit('.').nth(1))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !sys::process_exists(pid) {
+            debug!(file = ?name, "removing a temporary file left by a killed execq");
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Drains `pending/` while holding the lock. Returns `true` if it stopped because entries stayed

@@ -213,6 +213,18 @@ fn modified(meta: &fs::Metadata) -> SystemTime {
     meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
+/// Reads a job file that is already claimed, with the same care as [`intake`]: a symlink, FIFO,
+/// device or oversized file yields `None` instead of being followed, opened or read.
+pub fn read_regular(path: &Path) -> Option<Vec<u8>> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    if !meta.file_type().is_file() || meta.len() > MAX_JOB_BYTES {
+        return None;
+    }
+    let file = sys::open_nofollow(path).ok()?;
+    file.metadata().ok().filter(|m| m.is_file())?;
+    read_capped(file).ok()
+}
+
 fn read_capped(file: File) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     file.take(MAX_JOB_BYTES + 1).read_to_end(&mut bytes)?;

@@ -40,6 +40,24 @@ pub fn open(results: &Path, requested: &str) -> Result<(Target, Sink), String> {
     Ok((Target { path, tmp }, Sink::new(file, RESULT_FILE_LIMIT)))
 }
 
+/// Removes the temporary copy a killed drain may have left for `requested`.
+pub fn discard_temp(results: &Path, requested: &str) {
+    let requested_path = Path::new(requested);
+    let path = if requested_path.is_absolute() {
+        requested_path.to_owned()
+    } else if requested_path
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        results.join(requested_path)
+    } else {
+        return;
+    };
+    if let Some(name) = path.file_name() {
+        let _ = fs::remove_file(path.with_file_name(fit_name(".", name, ".execq-tmp")));
+    }
+}
+
 fn resolve(results: &Path, requested: &str) -> Result<PathBuf, String> {
     let requested_path = Path::new(requested);
     if requested_path.is_absolute() {

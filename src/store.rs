@@ -3,7 +3,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -78,6 +78,20 @@ pub fn finish(queue: &Queue, job: &Claimed, record: Record, result: &JobResult) 
     }
 }
 
+/// Recreates a queue folder someone removed (say, to clean up `completed/`) mid-drain.
+fn ensure_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("failed to recreate `{}`", dir.display()))?;
+    tracing::warn!(folder = %dir.display(), "a queue folder was missing and has been recreated");
+    Ok(())
+}
+
 fn write_via_tmp(queue: &Queue, name: &OsStr, done: &Path, value: &Value) -> Result<()> {
     let tmp = internal(queue, name, ".tmp");
     let mut bytes = serde_json::to_vec_pretty(value).context("failed to serialize a record")?;
@@ -87,7 +101,10 @@ fn write_via_tmp(queue: &Queue, name: &OsStr, done: &Path, value: &Value) -> Res
     fsutil::rename(&tmp, done)
 }
 
+/// The record is safe in `running/` before this runs, so a folder that cannot be used here loses
+/// nothing: the next drain completes the move.
 fn complete_merged(job: Option<&Path>, done: &Path, outbox: &Path, name: &OsStr) -> Result<Stored> {
+    ensure_dir(outbox)?;
     if let Some(job) = job {
         fsutil::remove_if_exists(job)?;
     }
@@ -98,6 +115,7 @@ fn complete_merged(job: Option<&Path>, done: &Path, outbox: &Path, name: &OsStr)
 }
 
 fn complete_sidecar(job: Option<&Path>, done: &Path, dest: &Path) -> Result<Stored> {
+    ensure_dir(dest.parent().expect("an outbox path has a parent"))?;
     if let Some(job) = job {
         fsutil::rename(job, dest)?;
     }

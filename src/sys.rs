@@ -134,3 +134,26 @@ pub fn reap_orphans() {
         }
     }
 }
+
+/// Whether a process with this pid exists (it may belong to another user).
+pub fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 only checks for existence and permission.
+    if unsafe { libc::kill(pid, 0) } == 0 {
+        return true;
+    }
+    io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Makes a write past RLIMIT_FSIZE fail with EFBIG instead of killing drain with SIGXFSZ, so a
+/// full disk quota is an error drain can report. A handler (unlike SIG_IGN) is reset by exec, so
+/// jobs still get the default behaviour.
+pub fn survive_file_size_limit() -> io::Result<()> {
+    signal_hook::flag::register(
+        libc::SIGXFSZ,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    )
+    .map(drop)
+}

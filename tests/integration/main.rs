@@ -3,14 +3,18 @@
 mod util;
 
 mod concurrency;
+mod faults;
+mod fuzz;
 mod inspect;
 mod json_jobs;
+mod load;
 mod logging;
 mod names;
 mod order;
 mod output;
 mod producers;
 mod recovery;
+mod security;
 mod seed;
 mod service;
 mod signals;

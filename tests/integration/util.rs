@@ -78,16 +78,12 @@ impl TestQueue {
 
     /// Runs `execq drain ARGS` to completion (with a 1 s kill grace to keep tests quick).
     pub fn drain(&self, args: &[&str]) -> Output {
-        let mut full = vec!["drain", "--grace", "1"];
-        full.extend_from_slice(args);
-        run(self.execq(&full))
+        run(self.execq(&drain_args(args)))
     }
 
     /// Starts `execq drain ARGS` in the background.
     pub fn spawn_drain(&self, args: &[&str]) -> Child {
-        let mut full = vec!["drain", "--grace", "1"];
-        full.extend_from_slice(args);
-        self.execq(&full)
+        self.execq(&drain_args(args))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -123,6 +119,16 @@ impl TestQueue {
     pub fn log(&self) -> String {
         fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
     }
+}
+
+/// `drain ARGS`, with a 1 s kill grace unless ARGS set one (keeps timeout tests quick).
+fn drain_args<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut full = vec!["drain"];
+    if !args.contains(&"--grace") {
+        full.extend(["--grace", "1"]);
+    }
+    full.extend_from_slice(args);
+    full
 }
 
 pub struct Output {

@@ -1,0 +1,207 @@
+//! Hostile and odd entries in pending/: none may run, block, or crash drain; the rest still run.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, SystemTime};
+
+use crate::util::*;
+
+fn aged(path: &std::path::Path) {
+    let old = SystemTime::now() - Duration::from_secs(10);
+    let _ = fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(old));
+}
+
+#[test]
+fn a_symlinked_job_is_not_run_and_its_target_is_untouched() {
+    let q = TestQueue::new();
+    let marker = q.scratch("ran");
+    let target = q.scratch("evil.sh");
+    fs::write(&target, format!("touch '{}'\n", marker.display())).unwrap();
+    std::os::unix::fs::symlink(&target, q.path("pending/link.sh")).unwrap();
+    std::os::unix::fs::symlink(q.scratch("missing"), q.path("pending/dangling.json")).unwrap();
+    q.add("ok.json", &shell_job("echo fine"));
+    q.drain(&["--settle", "0"]).success();
+
+    assert!(!marker.exists(), "the link's target was not run");
+    assert_eq!(
+        fs::read_to_string(&target).unwrap(),
+        format!("touch '{}'\n", marker.display())
+    );
+    assert!(
+        fs::symlink_metadata(q.path("failed/link.sh"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link itself moved"
+    );
+    let error = q.result("failed/link.sh.result.json")["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        error,
+        "`link.sh` is a symbolic link; execq never follows links in pending/"
+    );
+    assert_eq!(
+        q.result("failed/dangling.json.result.json")["status"],
+        "error"
+    );
+    assert_eq!(q.result("completed/ok.json")["stdout"], "fine\n");
+}
+
+#[test]
+fn fifos_sockets_and_directories_neither_block_nor_crash_drain() {
+    let q = TestQueue::new();
+    let fifo = q.path("pending/pipe.json");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let _socket = std::os::unix::net::UnixListener::bind(q.path("pending/sock.sh")).unwrap();
+    fs::create_dir(q.path("pending/dir.json")).unwrap();
+    fs::write(
+        q.path("pending/dir.json/inner.json"),
+        shell_job("echo nested"),
+    )
+    .unwrap();
+    q.add("ok.json", &shell_job("echo fine"));
+    q.drain(&["--settle", "0"]).success();
+
+    let reasons = [
+        ("pipe.json", "`pipe.json` is a FIFO, not a regular file"),
+        ("sock.sh", "`sock.sh` is a socket, not a regular file"),
+        ("dir.json", "`dir.json` is a directory, not a regular file"),
+    ];
+    for (name, reason) in reasons {
+        assert_eq!(
+            q.result(&format!("failed/{name}.result.json"))["error"],
+            reason
+        );
+    }
+    assert!(
+        q.path("failed/dir.json/inner.json").exists(),
+        "the directory moved whole, nothing inside ran"
+    );
+    assert_eq!(q.result("completed/ok.json")["stdout"], "fine\n");
+
+    let listed = run(q.execq(&["list"]));
+    assert_eq!(
+        listed.code(),
+        0,
+        "list does not open the FIFO either: {}",
+        listed.stderr
+    );
+}
+
+#[test]
+fn an_oversized_job_file_fails_without_being_read() {
+    let q = TestQueue::new();
+    let big = format!(
+        "{{\"command\": \"true\", \"pad\": \"{}\"}}",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    let path = q.add("big.json", &big);
+    aged(&path);
+    q.drain(&[]).success();
+    let result = q.result("failed/big.json.result.json");
+    assert!(
+        result["error"]
+            .as_str()
+            .unwrap()
+            .contains("over the 1048576-byte limit"),
+        "{result}"
+    );
+    assert_eq!(
+        fs::metadata(q.path("failed/big.json")).unwrap().len(),
+        big.len() as u64,
+        "moved unchanged"
+    );
+}
+
+#[test]
+fn garbage_and_empty_json_files_get_clear_errors() {
+    let q = TestQueue::new();
+    for (name, bytes) in [
+        ("empty.json", &b""[..]),
+        ("garbage.json", &[0x89, b'P', b'N', b'G', 0, 0xff][..]),
+        ("number.json", b"42"),
+    ] {
+        aged(&q.add_bytes(name, bytes));
+    }
+    q.drain(&[]).success();
+    assert_eq!(
+        q.result("failed/empty.json.result.json")["error"],
+        "the job file is empty"
+    );
+    assert!(
+        q.result("failed/garbage.json.result.json")["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid JSON")
+    );
+    assert_eq!(
+        q.result("failed/number.json.result.json")["error"],
+        "the job is a JSON number, not an object with a `command`"
+    );
+}
+
+#[test]
+fn a_job_file_owned_by_another_user_is_not_run() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipping: only root can give a file to another user");
+        return;
+    }
+    let q = TestQueue::new();
+    let marker = q.scratch("ran");
+    let path = q.add(
+        "foreign.json",
+        &shell_job(&format!("touch '{}'", marker.display())),
+    );
+    std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+    aged(&path);
+    q.drain(&[]).success();
+    assert!(!marker.exists());
+    let error = q.result("failed/foreign.json.result.json")["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        error,
+        "`foreign.json` is owned by uid 65534, not by the user running execq; it was not run"
+    );
+}
+
+#[test]
+fn a_queue_owned_by_another_user_is_refused() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipping: only root can give a folder to another user");
+        return;
+    }
+    let q = TestQueue::new();
+    q.add("job.json", &shell_job("true"));
+    std::os::unix::fs::chown(q.path("pending"), Some(65534), None).unwrap();
+    let out = q.drain(&[]);
+    assert_eq!(out.code(), 1);
+    assert!(
+        out.stderr.contains("is owned by uid 65534, not by you"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(q.names("pending"), ["job.json"]);
+}
+
+#[test]
+fn a_world_writable_queue_root_is_refused_before_anything_runs() {
+    let q = TestQueue::new();
+    let marker = q.scratch("ran");
+    q.add(
+        "job.json",
+        &shell_job(&format!("touch '{}'", marker.display())),
+    );
+    fs::set_permissions(&q.root, fs::Permissions::from_mode(0o757)).unwrap();
+    let out = q.drain(&[]);
+    assert_eq!(out.code(), 1);
+    assert!(out.stderr.contains("chmod go-w"), "{}", out.stderr);
+    assert!(!marker.exists());
+}

@@ -2,19 +2,21 @@
 //! and a readable account goes to stderr.
 //!
 //! `daemon.log` is opened on the first line written to it, so a drain that finds nothing to do
-//! leaves it untouched. It is written through tracing-appender's non-blocking writer in lossless
-//! mode and flushed when the [`LogGuard`] drops. When it passes [`ROTATE_BYTES`] it is rotated to
-//! `daemon.log.1` (keeping [`KEEP_ROTATED`] old files) as it is opened.
+//! leaves it untouched. Lines go through tracing-appender's file appender synchronously: each is
+//! one `O_APPEND` write, so nothing sits in a buffer to be lost when drain exits or is killed, and
+//! lines from concurrent processes never interleave. (The non-blocking writer cost a thread wake-up
+//! per line and lost its buffer to SIGKILL.) When the file passes [`ROTATE_BYTES`] it is rotated
+//! to `daemon.log.1` (keeping [`KEEP_ROTATED`] old files) as it is opened.
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io::{self, IsTerminal};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use tracing::level_filters::LevelFilter;
-use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
+use tracing_appender::rolling::{RollingFileAppender, RollingWriter, Rotation};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::writer::{EitherWriter, MakeWriter};
@@ -29,18 +31,10 @@ pub const KEEP_ROTATED: u32 = 3;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Verbosity(pub i8);
 
-/// Keeps the log writer alive; dropping it flushes every line to `daemon.log`.
-#[must_use = "dropping the guard flushes the log; keep it until the end of main"]
+/// Keeps the log writer alive until the end of `main`.
+#[must_use = "keep the guard until the end of main"]
 pub struct LogGuard {
-    daemon: Option<Arc<DaemonLog>>,
-}
-
-impl Drop for LogGuard {
-    fn drop(&mut self) {
-        if let Some(log) = &self.daemon {
-            drop(log.guard.lock().map(|mut g| g.take()));
-        }
-    }
+    _daemon: Option<Arc<DaemonLog>>,
 }
 
 /// Installs the global subscriber: stderr always, `daemon_log` when given.
@@ -73,7 +67,7 @@ pub fn init(verbosity: Verbosity, daemon_log: Option<&Path>) -> LogGuard {
         .with(stderr)
         .with(file)
         .try_init();
-    LogGuard { daemon }
+    LogGuard { _daemon: daemon }
 }
 
 struct LocalTime;
@@ -90,26 +84,21 @@ impl FormatTime for LocalTime {
 
 struct DaemonLog {
     path: PathBuf,
-    writer: OnceLock<Option<NonBlocking>>,
-    guard: Mutex<Option<WorkerGuard>>,
+    appender: OnceLock<Option<RollingFileAppender>>,
 }
 
 impl DaemonLog {
     fn new(path: &Path) -> Self {
         Self {
             path: path.to_owned(),
-            writer: OnceLock::new(),
-            guard: Mutex::new(None),
+            appender: OnceLock::new(),
         }
     }
 
-    fn writer(&self) -> Option<&NonBlocking> {
-        self.writer
+    fn appender(&self) -> Option<&RollingFileAppender> {
+        self.appender
             .get_or_init(|| match self.open() {
-                Ok((writer, guard)) => {
-                    *self.guard.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
-                    Some(writer)
-                }
+                Ok(appender) => Some(appender),
                 Err(e) => {
                     eprintln!(
                         "execq: warning: cannot write `{}`: {e}",
@@ -121,17 +110,28 @@ impl DaemonLog {
             .as_ref()
     }
 
-    fn open(&self) -> io::Result<(NonBlocking, WorkerGuard)> {
+    fn open(&self) -> io::Result<RollingFileAppender> {
         rotate_if_large(&self.path)?;
-        let file = OpenOptions::new()
+        let (dir, name) = match (self.path.parent(), self.path.file_name()) {
+            (Some(dir), Some(name)) => (dir, name.to_string_lossy()),
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "not a file path",
+                ));
+            }
+        };
+        // Created 0600 here first: the appender would create it with the umask's mode.
+        OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o600)
             .open(&self.path)?;
-        Ok(NonBlockingBuilder::default()
-            .lossy(false)
-            .thread_name("execq-log")
-            .finish(file))
+        RollingFileAppender::builder()
+            .rotation(Rotation::NEVER)
+            .filename_prefix(name)
+            .build(dir)
+            .map_err(io::Error::other)
     }
 }
 
@@ -157,11 +157,11 @@ fn rotate_if_large(path: &Path) -> io::Result<()> {
 struct DaemonLogWriter(Arc<DaemonLog>);
 
 impl<'a> MakeWriter<'a> for DaemonLogWriter {
-    type Writer = EitherWriter<NonBlocking, io::Sink>;
+    type Writer = EitherWriter<RollingWriter<'a>, io::Sink>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        match self.0.writer() {
-            Some(writer) => EitherWriter::A(writer.clone()),
+        match self.0.appender() {
+            Some(appender) => EitherWriter::A(appender.make_writer()),
             None => EitherWriter::B(io::sink()),
         }
     }

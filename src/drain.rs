@@ -157,9 +157,14 @@ fn drain_all(
             summary.locked_out = !summary.touched();
             break;
         };
+        let before = summary.completed + summary.failed;
         recover(queue, summary)?;
         sweep_tmp(queue);
-        let gave_up = drain_locked(queue, opts, shutdown, &mut settle, summary)?;
+        let outcome = drain_locked(queue, opts, shutdown, &mut settle, summary);
+        if summary.completed + summary.failed > before {
+            store::sync_outboxes(queue)?;
+        }
+        let gave_up = outcome?;
         drop(held);
         if gave_up || shutdown.requested().is_some() || !pending::has_entries(&queue.pending)? {
             break;
@@ -266,6 +271,7 @@ fn drain_locked(
             return Ok(true);
         }
         debug!("waiting for entries in pending/ to settle");
+        store::sync_outboxes(queue)?;
         sleep_until(when, shutdown);
     }
 }

@@ -19,8 +19,12 @@
 //!   `pending/`, and the next drain records it as `interrupted` instead of running it again.
 //! - **Nothing lost.** A job is in exactly one of `pending/`, `running/`, `completed/`, `failed/`
 //!   at every instant. Its record is written to a temporary dot-file in `running/`, fsynced, renamed
-//!   to `running/.x.record` (or `.x.sidecar`), and only then moved to its final folder, whose
-//!   directory is fsynced. A drain killed at any step leaves a state the next drain finishes:
+//!   to `running/.x.record` (or `.x.sidecar`), and only then moved to its final folder. The final
+//!   folders are fsynced once per batch of jobs (before the lock is released, and before drain
+//!   waits), not per job: until then a power loss can only put a finished record back in
+//!   `running/`, which the next drain files with its real result. This relies, as every
+//!   rename-based queue does, on rename being atomic (ext4, XFS, APFS, HFS+ journaled).
+//!   A drain killed at any step leaves a state the next drain finishes:
 //!   a job file alone in `running/` → `interrupted`; a job file with its finished record → the move
 //!   is completed; a finished record alone → it is moved; a `.tmp` file → it is deleted.
 //! - **Never overwritten.** A name already taken in `completed/` or `failed/` gets a numbered

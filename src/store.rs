@@ -110,7 +110,6 @@ fn complete_merged(job: Option<&Path>, done: &Path, outbox: &Path, name: &OsStr)
     }
     let dest = free_name(outbox, name, false);
     fsutil::rename(done, &dest)?;
-    fsutil::sync_dir(outbox)?;
     Ok(Stored { path: dest })
 }
 
@@ -120,7 +119,6 @@ fn complete_sidecar(job: Option<&Path>, done: &Path, dest: &Path) -> Result<Stor
         fsutil::rename(job, dest)?;
     }
     fsutil::rename(done, &sidecar_path(dest))?;
-    fsutil::sync_dir(dest.parent().expect("an outbox path has a parent"))?;
     Ok(Stored {
         path: dest.to_owned(),
     })
@@ -133,6 +131,14 @@ pub enum Recovered {
     Interrupted { name: OsString, stored: Stored },
     /// A finished job whose move was cut short: the move was completed.
     Completed { name: OsString, stored: Stored },
+}
+
+/// Makes the moves into `completed/` and `failed/` durable. A drain calls this once per batch rather
+/// than once per job: until it runs, a power loss can only leave a finished record as
+/// `running/.x.record` (its content is already synced), which the next drain files.
+pub fn sync_outboxes(queue: &Queue) -> Result<()> {
+    fsutil::sync_dir(&queue.completed)?;
+    fsutil::sync_dir(&queue.failed)
 }
 
 /// Finishes whatever a killed drain left in `running/`. Never runs a job again.

@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""execq's benchmark: whole processes, timed side by side in one run, medians and ratios.
+
+    python3 scripts/bench.py            # everything (about 3 minutes, more with peers)
+    python3 scripts/bench.py --quick    # fewer jobs and repetitions, for a smoke check
+    python3 scripts/bench.py --json     # also print the raw medians as one JSON line
+
+Cases (see BENCHMARKS.md): idle drain against /bin/true; drain throughput against a C floor that
+spawns /bin/true and writes one fsync'd record per job; scaling from 1,000 to 10,000 pending jobs;
+drain's peak memory; `execq submit`; and submit + drain end to end against task-spooler, nq and
+pueue through their own front doors, when they are installed (apt-get install nq task-spooler;
+cargo install pueue).
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXECQ = os.path.join(ROOT, "target", "release", "execq")
+DEVNULL = subprocess.DEVNULL
+
+
+def build():
+    """Builds execq (release) and the two C helpers; returns the helpers' paths."""
+    subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
+    helpers = []
+    for name in ("floor", "maxrss"):
+        exe = os.path.join(tempfile.gettempdir(), f"execq-bench-{name}-{os.getuid()}")
+        subprocess.run(["cc", "-O2", "-o", exe, os.path.join(ROOT, "scripts", "bench", f"{name}.c")], check=True)
+        helpers.append(exe)
+    return helpers
+
+
+MAXRSS = None
+
+
+def drain_peak_rss_mib(q):
+    """Peak RSS of a drain of q (and of its jobs), measured by the C helper."""
+    out = subprocess.run([MAXRSS, EXECQ, "--queue", q, "drain"], check=True, capture_output=True, text=True)
+    return int(out.stdout.strip()) / 1024
+
+
+def run(argv, env=None):
+    """Runs argv to completion; returns (seconds, rusage of that process and what it waited for)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=DEVNULL, stderr=DEVNULL, stdin=DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"bench: {' '.join(argv)} exited {proc.returncode}")
+    return elapsed, usage
+
+
+def new_queue(base, n, shell=False):
+    q = tempfile.mkdtemp(dir=base)
+    pending = os.path.join(q, "pending")
+    os.makedirs(pending)
+    job = json.dumps({"command": "true"} if shell else {"command": "/bin/true", "args": []})
+    for i in range(n):
+        tmp = os.path.join(pending, ".job")
+        with open(tmp, "w") as f:
+            f.write(job)
+        os.rename(tmp, os.path.join(pending, f"job{i:06d}.json"))
+    return q
+
+
+def drain(q):
+    return run([EXECQ, "--queue", q, "drain"])
+
+
+def check_drained(q, n):
+    done = len(os.listdir(os.path.join(q, "completed")))
+    if done != n:
+        sys.exit(f"bench: expected {n} completed jobs in {q}, found {done}")
+
+
+def snapshot(path):
+    out = []
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in dirnames + filenames:
+            st = os.lstat(os.path.join(dirpath, name))
+            out.append((os.path.join(dirpath, name), st.st_size, st.st_mtime_ns))
+    return sorted(out)
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+class Report:
+    def __init__(self):
+        self.rows = []
+        self.raw = {}
+
+    def add(self, case, value, unit, baseline, baseline_name, target=None):
+        ratio = value / baseline if baseline else None
+        verdict = ""
+        if target is not None and ratio is not None:
+            verdict = "met" if ratio <= target else f"missed (target {target}x)"
+        self.rows.append((case, f"{value:.3f} {unit}", f"{baseline:.3f} {unit}" if baseline else "-",
+                          baseline_name, f"{ratio:.2f}x" if ratio else "-", verdict))
+        self.raw[case] = {"value": round(value, 4), "unit": unit, "baseline": baseline and round(baseline, 4),
+                          "ratio": ratio and round(ratio, 3)}
+
+    def note(self, case, text, verdict=""):
+        self.rows.append((case, text, "-", "-", "-", verdict))
+        self.raw[case] = text
+
+    def print(self):
+        head = ("case", "execq", "baseline", "baseline is", "ratio", "target")
+        widths = [max(len(str(r[i])) for r in self.rows + [head]) for i in range(len(head))]
+        for row in [head] + self.rows:
+            print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def bench_idle(rep, base, runs):
+    q = new_queue(base, 0)
+    drain(q)
+    before = snapshot(q)
+    true_t, drain_t, blocks = [], [], 0
+    for _ in range(runs):
+        true_t.append(run(["/bin/true"])[0])
+        t, usage = drain(q)
+        drain_t.append(t)
+        blocks += usage.ru_oublock
+    written = "nothing" if snapshot(q) == before and blocks == 0 else f"{blocks} blocks, tree changed"
+    rep.add("idle drain", median(drain_t) * 1e3, "ms", median(true_t) * 1e3, "/bin/true", target=2.0)
+    rep.note("idle drain writes", written, "met" if written == "nothing" else "MISSED")
+
+
+def bench_throughput(rep, base, floor, n, reps, n_large):
+    floor_t, args_t, shell_t, large_t, rss_large = [], [], [], [], []
+    for _ in range(reps):
+        d = tempfile.mkdtemp(dir=base)
+        floor_t.append(run([floor, str(n), d])[0] / n)
+        q = new_queue(base, n)
+        args_t.append(drain(q)[0] / n)
+        check_drained(q, n)
+        q = new_queue(base, n, shell=True)
+        shell_t.append(drain(q)[0] / n)
+        check_drained(q, n)
+    bare = median([run([floor, str(n)])[0] / n for _ in range(reps)])
+    for _ in range(max(1, reps // 2)):
+        q = new_queue(base, n_large)
+        t, _ = drain(q)
+        check_drained(q, n_large)
+        large_t.append(t / n_large)
+        shutil.rmtree(q)
+    q = new_queue(base, n_large)
+    rss_large.append(drain_peak_rss_mib(q))
+    check_drained(q, n_large)
+    shutil.rmtree(q)
+    fl = median(floor_t) * 1e3
+    rep.add(f"per job, {n} x /bin/true (args)", median(args_t) * 1e3, "ms", fl, "floor: spawn + fsync'd record", target=1.25)
+    rep.add(f"per job, {n} x true (shell)", median(shell_t) * 1e3, "ms", fl, "floor: spawn + fsync'd record", target=1.25)
+    rep.add("floor without records", bare * 1e3, "ms", fl, "floor: spawn + fsync'd record")
+    rep.add(f"per job, {n_large} pending", median(large_t) * 1e3, "ms", median(args_t) * 1e3, f"per job, {n} pending", target=1.10)
+    rep.add(f"peak RSS, draining {n_large}", max(rss_large), "MiB", 16.0, "16 MiB target", target=1.0)
+
+
+def bench_big_output(rep, base):
+    q = tempfile.mkdtemp(dir=base)
+    os.makedirs(os.path.join(q, "pending"))
+    with open(os.path.join(q, "pending", "flood.json"), "w") as f:
+        json.dump({"command": "yes 0123456789abcdef | head -c 1073741824"}, f)
+    rss = drain_peak_rss_mib(q)
+    check_drained(q, 1)
+    rep.add("peak RSS, one job printing 1 GiB", rss, "MiB", 16.0, "16 MiB target", target=1.0)
+
+
+def bench_submit(rep, base, runs):
+    q = new_queue(base, 0)
+    true_t, submit_t = [], []
+    for _ in range(runs):
+        true_t.append(run(["/bin/true"])[0])
+        submit_t.append(run([EXECQ, "--queue", q, "submit", "--", "/bin/true"])[0])
+    rep.add("execq submit, per call", median(submit_t) * 1e3, "ms", median(true_t) * 1e3, "/bin/true")
+
+
+def end_to_end_execq(base, n):
+    q = new_queue(base, 0)
+    start = time.perf_counter()
+    for _ in range(n):
+        subprocess.run([EXECQ, "--queue", q, "submit", "--", "/bin/true"], check=True, stdout=DEVNULL)
+    subprocess.run([EXECQ, "--queue", q, "drain"], check=True)
+    elapsed = time.perf_counter() - start
+    check_drained(q, n)
+    return elapsed
+
+
+def end_to_end_nq(base, n):
+    d = tempfile.mkdtemp(dir=base)
+    env = dict(os.environ, NQDIR=d)
+    start = time.perf_counter()
+    for _ in range(n):
+        subprocess.run(["nq", "-q", "true"], check=True, env=env, stdout=DEVNULL)
+    subprocess.run(["nq", "-w"], check=True, env=env, stdout=DEVNULL, stderr=DEVNULL)
+    return time.perf_counter() - start
+
+
+def end_to_end_tsp(base, n):
+    d = tempfile.mkdtemp(dir=base)
+    env = dict(os.environ, TS_SOCKET=os.path.join(d, "ts.sock"), TMPDIR=d, TS_MAXFINISHED=str(n + 10))
+    try:
+        start = time.perf_counter()
+        for _ in range(n):
+            subprocess.run(["tsp", "true"], check=True, env=env, stdout=DEVNULL)
+        subprocess.run(["tsp", "-w"], env=env, stdout=DEVNULL, stderr=DEVNULL)
+        return time.perf_counter() - start
+    finally:
+        subprocess.run(["tsp", "-K"], env=env, stdout=DEVNULL, stderr=DEVNULL)
+
+
+def pueue_bin():
+    found = shutil.which("pueue")
+    home = os.path.expanduser("~/.cargo/bin/pueue")
+    return found or (home if os.path.exists(home) else None)
+
+
+def end_to_end_pueue(base, n):
+    exe = pueue_bin()
+    d = tempfile.mkdtemp(dir=base)
+    cfg = os.path.join(d, "pueue.yml")
+    with open(cfg, "w") as f:
+        f.write(f"shared:\n  pueue_directory: {d}\n  runtime_directory: {d}\n"
+                f"  use_unix_socket: true\n  unix_socket_path: {d}/pueue.sock\n")
+    daemon = subprocess.Popen([exe + "d", "-c", cfg], stdout=DEVNULL, stderr=DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(os.path.join(d, "pueue.sock")) and time.time() < deadline:
+            time.sleep(0.02)
+        start = time.perf_counter()
+        for _ in range(n):
+            subprocess.run([exe, "-c", cfg, "add", "--", "true"], check=True, stdout=DEVNULL)
+        subprocess.run([exe, "-c", cfg, "wait"], check=True, stdout=DEVNULL)
+        return time.perf_counter() - start
+    finally:
+        daemon.terminate()
+        daemon.wait()
+
+
+def bench_peers(rep, base, n, reps):
+    peers = [("task-spooler", "tsp", end_to_end_tsp), ("nq", "nq", end_to_end_nq), ("pueue", pueue_bin(), end_to_end_pueue)]
+    execq_t = median([end_to_end_execq(base, n) for _ in range(reps)])
+    rep.add(f"submit+drain, {n} jobs, per job", execq_t / n * 1e3, "ms", None, "-")
+    for name, exe, fn in peers:
+        if not exe or not shutil.which(exe) and not os.path.exists(exe):
+            rep.note(f"vs {name}", "not installed", "skipped")
+            continue
+        peer_t = median([fn(base, n) for _ in range(reps)])
+        rep.add(f"submit+drain vs {name}", execq_t / n * 1e3, "ms", peer_t / n * 1e3, f"{name}, per job", target=1.0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer jobs and repetitions")
+    ap.add_argument("--json", action="store_true", help="also print raw medians as JSON")
+    ap.add_argument("--no-peers", action="store_true", help="skip task-spooler, nq and pueue")
+    a = ap.parse_args()
+    n, n_large, reps, runs, peers_n = (200, 2000, 3, 50, 50) if a.quick else (1000, 10000, 5, 300, 100)
+    global MAXRSS
+    floor, MAXRSS = build()
+    rep = Report()
+    base = tempfile.mkdtemp(prefix="execq-bench.")
+    os.chmod(base, 0o700)
+    try:
+        print(f"machine: {os.uname().sysname} {os.uname().machine}, {os.cpu_count()} cpus; "
+              f"queue on {base}; {reps} repetitions, medians", flush=True)
+        bench_idle(rep, base, runs)
+        bench_throughput(rep, base, floor, n, reps, n_large)
+        bench_big_output(rep, base)
+        bench_submit(rep, base, runs)
+        if not a.no_peers:
+            bench_peers(rep, base, peers_n, 3 if not a.quick else 1)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    rep.print()
+    if a.json:
+        print(json.dumps(rep.raw))
+
+
+if __name__ == "__main__":
+    main()

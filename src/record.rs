@@ -163,9 +163,9 @@ impl JobResult {
     }
 }
 
-/// Adds `result` to a job object. A result already there (a job re-queued from a record) is
-/// moved to the end of a `history` list rather than lost.
-pub fn merge(job: &mut Map<String, Value>, result: &JobResult) {
+/// Moves a job object's `result`, if it has one, to the end of its `history` list, so a job
+/// re-queued from a record (by `retry`, or by hand) keeps every earlier result.
+pub fn archive_result(job: &mut Map<String, Value>) {
     if let Some(previous) = job.shift_remove("result") {
         match job
             .entry("history")
@@ -175,6 +175,11 @@ pub fn merge(job: &mut Map<String, Value>, result: &JobResult) {
             other => *other = Value::Array(vec![other.take(), previous]),
         }
     }
+}
+
+/// Adds `result` to a job object, archiving any earlier one (see [`archive_result`]).
+pub fn merge(job: &mut Map<String, Value>, result: &JobResult) {
+    archive_result(job);
     job.insert(
         "result".into(),
         serde_json::to_value(result).expect("a JobResult always serializes"),

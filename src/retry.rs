@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::catalog::{self, Entry, State};
 use crate::fsutil;
 use crate::queue::Queue;
-use crate::record::timestamp;
+use crate::record::{self, timestamp};
 use crate::submit;
 
 /// Requeues `job` and returns its new path in `pending/`.
@@ -41,15 +41,7 @@ pub fn retry(queue: &Queue, job: &str) -> Result<PathBuf> {
 
 fn requeue_record(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
     let mut object = entry.object.clone().expect("a merged record is an object");
-    if let Some(previous) = object.shift_remove("result") {
-        match object
-            .entry("history")
-            .or_insert_with(|| Value::Array(Vec::new()))
-        {
-            Value::Array(history) => history.push(previous),
-            other => *other = Value::Array(vec![other.take(), previous]),
-        }
-    }
+    record::archive_result(&mut object);
     let mut bytes = serde_json::to_vec_pretty(&Value::Object(object))?;
     bytes.push(b'\n');
     let stem = entry.name.strip_suffix(".json").unwrap_or(&entry.name);

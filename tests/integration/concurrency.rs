@@ -13,22 +13,6 @@ fn counting_jobs(q: &TestQueue, n: usize) -> std::path::PathBuf {
     log
 }
 
-fn assert_each_ran_once(q: &TestQueue, log: &std::path::Path, n: usize) {
-    let mut runs: Vec<usize> = fs::read_to_string(log)
-        .unwrap()
-        .lines()
-        .map(|l| l.parse().unwrap())
-        .collect();
-    runs.sort_unstable();
-    assert_eq!(
-        runs,
-        (0..n).collect::<Vec<_>>(),
-        "every job ran exactly once"
-    );
-    assert_eq!(q.names("completed").len(), n);
-    assert!(q.names("pending").is_empty() && q.names("running").is_empty());
-}
-
 #[test]
 fn drains_started_together_run_each_job_exactly_once() {
     let q = TestQueue::new();

@@ -4,20 +4,6 @@ use std::fs;
 
 use crate::util::*;
 
-fn count_runs(log: &std::path::Path, n: usize) {
-    let mut runs: Vec<usize> = fs::read_to_string(log)
-        .unwrap()
-        .lines()
-        .map(|l| l.parse().unwrap())
-        .collect();
-    runs.sort_unstable();
-    assert_eq!(
-        runs,
-        (0..n).collect::<Vec<_>>(),
-        "every job ran exactly once"
-    );
-}
-
 #[test]
 fn eight_drains_started_at_once_on_300_jobs_run_each_exactly_once() {
     let q = TestQueue::new();
@@ -30,8 +16,7 @@ fn eight_drains_started_at_once_on_300_jobs_run_each_exactly_once() {
         finish(drain).success();
     }
     q.drain(&[]).success();
-    count_runs(&log, 300);
-    assert_eq!(q.names("completed").len(), 300);
+    assert_each_ran_once(&q, &log, 300);
 }
 
 #[test]

@@ -234,3 +234,22 @@ pub fn set_mtime(path: &Path, when: SystemTime) {
 pub fn shell_job(script: &str) -> String {
     serde_json::json!({ "command": script }).to_string()
 }
+
+/// Each job wrote its number to `log` when it ran: every number in 0..n appears exactly once, and
+/// every job has its record in completed/.
+#[track_caller]
+pub fn assert_each_ran_once(q: &TestQueue, log: &Path, n: usize) {
+    let mut runs: Vec<usize> = fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    runs.sort_unstable();
+    assert_eq!(
+        runs,
+        (0..n).collect::<Vec<_>>(),
+        "every job ran exactly once"
+    );
+    assert_eq!(q.names("completed").len(), n);
+    assert!(q.names("pending").is_empty() && q.names("running").is_empty());
+}

@@ -63,8 +63,6 @@ pub struct Summary {
     pub failed: usize,
     /// Jobs found in `running/` from a drain that died.
     pub recovered: usize,
-    /// Another drain held the lock, so this one did nothing.
-    pub locked_out: bool,
     /// The stop signal that ended this drain early.
     pub stopped_by: Option<i32>,
 }
@@ -154,7 +152,6 @@ fn drain_all(
     loop {
         let Some(held) = lock::acquire(queue, opts.wait_for_lock, shutdown)? else {
             debug!("another drain holds the queue; leaving it the work");
-            summary.locked_out = !summary.touched();
             break;
         };
         let before = summary.completed + summary.failed;

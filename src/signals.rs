@@ -37,11 +37,6 @@ impl Shutdown {
         Ok(shutdown)
     }
 
-    /// A flag no signal sets, for callers that never stop early.
-    pub fn never() -> Self {
-        Self::default()
-    }
-
     /// The stop signal received, if any: once set, it stays set.
     pub fn requested(&self) -> Option<i32> {
         to_signal(self.requested.load(Ordering::SeqCst))

@@ -57,44 +57,33 @@ pub struct Running {
 
 /// Looks at the queue (never creates or changes anything).
 pub fn report(queue: &Queue, service: Option<&ServiceSpec>) -> Result<Report> {
-    let mut problems = Vec::new();
+    let mut report = Report {
+        queue: queue.root.display().to_string(),
+        counts: Counts::default(),
+        oldest_pending: None,
+        drain: None,
+        last_drain: None,
+        service: service.map(service::state),
+        recent_errors: Vec::new(),
+        healthy: false,
+        problems: Vec::new(),
+    };
     if !queue.pending.is_dir() {
-        problems.push(format!(
+        report.problems.push(format!(
             "the queue `{}` does not exist yet (it is created by the first submit or drain)",
             queue.root.display()
         ));
-        return Ok(Report {
-            queue: queue.root.display().to_string(),
-            counts: Counts::default(),
-            oldest_pending: None,
-            drain: None,
-            last_drain: None,
-            service: service.map(service::state),
-            recent_errors: Vec::new(),
-            healthy: false,
-            problems,
-        });
+        return Ok(report);
     }
     let pending = catalog::load(queue, State::Pending)?;
     let running = catalog::load(queue, State::Running)?;
-    let counts = Counts {
+    report.counts = Counts {
         pending: pending.len(),
         running: running.len(),
         completed: catalog::count(queue, State::Completed)?,
         failed: catalog::count(queue, State::Failed)?,
     };
-    let held = lock::is_held(queue)?;
-    let drain = held.then(|| Running {
-        job: running.first().map(|e| e.name.clone()),
-        since: running.first().map(|e| timestamp(e.time.into())),
-    });
-    if !held && !running.is_empty() {
-        problems.push(format!(
-            "`{}` is in running/ but no drain is running: a drain died; the next one records it as interrupted",
-            running[0].name
-        ));
-    }
-    let oldest_pending = pending.first().map(|e| Waiting {
+    report.oldest_pending = pending.first().map(|e| Waiting {
         file: e.name.clone(),
         since: timestamp(e.time.into()),
         age_seconds: SystemTime::now()
@@ -102,46 +91,53 @@ pub fn report(queue: &Queue, service: Option<&ServiceSpec>) -> Result<Report> {
             .unwrap_or_default()
             .as_secs(),
     });
-    if let Some(w) = oldest_pending
+    report.drain = lock::is_held(queue)?.then(|| Running {
+        job: running.first().map(|e| e.name.clone()),
+        since: running.first().map(|e| timestamp(e.time.into())),
+    });
+    report.last_drain = read_last_drain(queue);
+    report.recent_errors = recent_errors(queue, 5);
+    report.problems = problems(&report, running.first().map(|e| e.name.as_str()));
+    report.healthy = report.problems.is_empty();
+    Ok(report)
+}
+
+/// What makes a queue unhealthy, each as a sentence that says what to look at.
+fn problems(r: &Report, running_job: Option<&str>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let (None, Some(job)) = (&r.drain, running_job) {
+        out.push(format!(
+            "`{job}` is in running/ but no drain is running: a drain died; the next one records it as interrupted"
+        ));
+    }
+    if let Some(w) = r
+        .oldest_pending
         .as_ref()
         .filter(|w| w.age_seconds >= STALE_PENDING.as_secs())
     {
-        problems.push(format!(
+        out.push(format!(
             "`{}` has waited {} in pending/: are drains running?",
             w.file,
-            table::age(pending[0].time)
+            table::age_secs(w.age_seconds)
         ));
     }
-    let last_drain = read_last_drain(queue);
-    if last_drain.as_ref().and_then(|d| d["outcome"].as_str()) == Some("error") {
-        problems.push(format!(
+    if let Some(d) = r.last_drain.as_ref().filter(|d| d["outcome"] == "error") {
+        out.push(format!(
             "the last drain failed: {}",
-            last_drain
-                .as_ref()
-                .map_or("", |d| d["error"].as_str().unwrap_or(""))
+            d["error"].as_str().unwrap_or("")
         ));
     }
-    let service = service.map(service::state);
-    if let Some(s) = service
+    if let Some(s) = r
+        .service
         .as_ref()
         .filter(|s| s.installed && s.loaded == Some(false))
     {
-        problems.push(format!(
+        out.push(format!(
             "the {} service `{}` is installed but not loaded",
             s.manager, s.label
         ));
     }
-    Ok(Report {
-        queue: queue.root.display().to_string(),
-        counts,
-        oldest_pending,
-        drain,
-        last_drain,
-        service,
-        recent_errors: recent_errors(queue, 5),
-        healthy: problems.is_empty(),
-        problems,
-    })
+    out
 }
 
 fn read_last_drain(queue: &Queue) -> Option<Value> {
@@ -170,8 +166,13 @@ pub fn status(queue: &Queue, service: Option<&ServiceSpec>, json: bool) -> Resul
     let r = report(queue, service)?;
     if json {
         table::print_json(&r)?;
-        return Ok(r.healthy);
+    } else {
+        table::print(&render(&r))?;
     }
+    Ok(r.healthy)
+}
+
+fn render(r: &Report) -> String {
     let mut out = String::new();
     let mut line = |k: &str, v: String| out.push_str(&format!("{k:<11} {v}\n"));
     line("queue", r.queue.clone());
@@ -179,24 +180,7 @@ pub fn status(queue: &Queue, service: Option<&ServiceSpec>, json: bool) -> Resul
         format!(" (oldest: {} waiting {}s)", w.file, w.age_seconds)
     });
     line("pending", format!("{}{oldest}", r.counts.pending));
-    line(
-        "running",
-        match &r.drain {
-            Some(Running {
-                job: Some(job),
-                since,
-            }) => format!("{job} (since {})", since.as_deref().unwrap_or("?")),
-            Some(_) => "a drain is running (between jobs)".into(),
-            None => format!(
-                "no drain running{}",
-                if r.counts.running > 0 {
-                    " (but running/ is not empty)"
-                } else {
-                    ""
-                }
-            ),
-        },
-    );
+    line("running", running_line(r));
     line("completed", r.counts.completed.to_string());
     line("failed", r.counts.failed.to_string());
     line(
@@ -228,12 +212,14 @@ pub fn status(queue: &Queue, service: Option<&ServiceSpec>, json: bool) -> Resul
             format!("{} ({}): {installed}, {loaded}", s.label, s.manager),
         );
     }
-    let health = if r.healthy {
-        table::paint("ok", "32")
-    } else {
-        table::paint("PROBLEMS", "1;31")
-    };
-    line("health", health);
+    line(
+        "health",
+        if r.healthy {
+            table::paint("ok", "32")
+        } else {
+            table::paint("PROBLEMS", "1;31")
+        },
+    );
     for p in &r.problems {
         out.push_str(&format!("  - {p}\n"));
     }
@@ -243,6 +229,17 @@ pub fn status(queue: &Queue, service: Option<&ServiceSpec>, json: bool) -> Resul
             out.push_str(&format!("  {e}\n"));
         }
     }
-    table::print(&out)?;
-    Ok(r.healthy)
+    out
+}
+
+fn running_line(r: &Report) -> String {
+    match &r.drain {
+        Some(Running {
+            job: Some(job),
+            since,
+        }) => format!("{job} (since {})", since.as_deref().unwrap_or("?")),
+        Some(_) => "a drain is running (between jobs)".into(),
+        None if r.counts.running > 0 => "no drain running (but running/ is not empty)".into(),
+        None => "no drain running".into(),
+    }
 }

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::fsutil::{self, fit_name, free_name, sidecar_path};
 use crate::queue::Queue;
-use crate::record::{self, JobResult, Status};
+use crate::record::{self, JobResult};
 
 /// A job moved into `running/`.
 #[derive(Clone, Debug)]
@@ -257,9 +257,4 @@ fn read_result(path: &Path) -> Result<JobResult> {
     let value = read_json(path)?;
     serde_json::from_value(value["result"].clone())
         .with_context(|| format!("`{}` holds no valid result", path.display()))
-}
-
-/// Whether a status counts as a job failure for `drain --strict`.
-pub fn is_failure(status: Status) -> bool {
-    status != Status::Completed
 }

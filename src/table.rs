@@ -55,10 +55,16 @@ impl Table {
 
 /// "4s", "12m", "3h", "5d".
 pub fn age(since: SystemTime) -> String {
-    let secs = SystemTime::now()
-        .duration_since(since)
-        .unwrap_or(Duration::ZERO)
-        .as_secs();
+    age_secs(
+        SystemTime::now()
+            .duration_since(since)
+            .unwrap_or(Duration::ZERO)
+            .as_secs(),
+    )
+}
+
+/// A number of seconds as "4s", "12m", "3h", "5d".
+pub fn age_secs(secs: u64) -> String {
     match secs {
         0..60 => format!("{secs}s"),
         60..3600 => format!("{}m", secs / 60),

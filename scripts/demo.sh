@@ -17,6 +17,9 @@ echo
 echo "== execq drain"
 "$execq" --queue "$queue" drain -v || true
 echo
+echo "== execq list"
+"$execq" --queue "$queue" list
+echo
 for state in completed failed; do
   echo "== $state/"
   ls -1 "$queue/$state"

@@ -78,9 +78,11 @@ impl Entry {
         if let Some(object) = &self.object {
             return match job::from_json(object) {
                 Ok(spec) => job::summary(&spec.program, Path::new(&self.name)),
-                Err(_) => object
-                    .get("command")
-                    .map_or_else(|| "?".into(), |c| job::shorten(&c.to_string(), 120)),
+                Err(_) => match object.get("command") {
+                    Some(Value::String(command)) => job::shorten(command, 120),
+                    Some(other) => job::shorten(&other.to_string(), 120),
+                    None => "?".into(),
+                },
             };
         }
         match Format::of(OsStr::new(&self.name)) {
@@ -179,11 +181,17 @@ fn entry(dir: &Path, state: State, name: &str) -> Option<Entry> {
     }
     .filter(|_| matches!(state, State::Completed | State::Failed))
     .and_then(|r| serde_json::from_value(r).ok());
-    let time = if state == State::Running {
-        SystemTime::UNIX_EPOCH
-            + std::time::Duration::from_secs(u64::try_from(meta.ctime()).unwrap_or(0))
-    } else {
-        meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)
+    // Running: when it was claimed (the rename set ctime). Finished: when its record was written
+    // (a job file kept beside a sidecar still has its original mtime).
+    let time = match (&sidecar, state) {
+        (_, State::Running) => {
+            SystemTime::UNIX_EPOCH
+                + std::time::Duration::from_secs(u64::try_from(meta.ctime()).unwrap_or(0))
+        }
+        (Some(side), _) => fs::symlink_metadata(side)
+            .and_then(|m| m.modified())
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+        (None, _) => meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
     };
     Some(Entry {
         state,

@@ -14,14 +14,22 @@ pub const NAME_MAX: usize = 255;
 
 /// Flushes a directory's entries to disk, making renames into or out of it durable.
 ///
-/// Some filesystems (macOS among them, for some volume types) refuse fsync on a directory with
-/// EINVAL or ENOTSUP; there is nothing more to do there, so that is not an error.
+/// Some filesystems (macOS among them, for some volume types) refuse to sync a directory with
+/// EINVAL, ENOTSUP or ENOTTY (std uses `F_FULLFSYNC` on macOS); none of these reports a failed
+/// write, only that there is nothing more to do, so they are not errors.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     let file = File::open(dir)
         .with_context(|| format!("failed to open `{}` to sync it", dir.display()))?;
     match file.sync_all() {
         Ok(()) => Ok(()),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOTSUP)) => Ok(()),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EINVAL | libc::ENOTSUP | libc::ENOTTY)
+            ) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(e).with_context(|| format!("failed to sync `{}`", dir.display())),
     }
 }

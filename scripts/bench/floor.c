@@ -1,6 +1,8 @@
 /* The physical floor for running N trivial jobs one after another: posix_spawn + wait of
  * /bin/true, and with a DIR argument one durable record per job as well: write a small file,
- * fsync it, fsync the directory. execq's per-job cost is measured against this. */
+ * sync it, sync the directory. execq's per-job cost is measured against this.
+ * On macOS "sync" is fcntl(F_FULLFSYNC), as Rust's File::sync_all does there: plain fsync does not
+ * flush the drive's cache on macOS, so it would be a weaker floor than what execq does. */
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -9,6 +11,14 @@
 #include <unistd.h>
 
 extern char **environ;
+
+static int sync_fd(int fd) {
+#ifdef __APPLE__
+    return fcntl(fd, F_FULLFSYNC);
+#else
+    return fsync(fd);
+#endif
+}
 
 int main(int argc, char **argv) {
     if (argc < 2) {
@@ -27,10 +37,10 @@ int main(int argc, char **argv) {
         if (dir) {
             snprintf(path, sizeof path, "%s/r%d", dir, i);
             int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
-            if (fd < 0 || write(fd, "{\"returncode\":0}\n", 17) != 17 || fsync(fd) != 0) return 1;
+            if (fd < 0 || write(fd, "{\"returncode\":0}\n", 17) != 17 || sync_fd(fd) != 0) return 1;
             close(fd);
             int dfd = open(dir, O_RDONLY);
-            if (dfd < 0 || fsync(dfd) != 0) return 1;
+            if (dfd < 0 || sync_fd(dfd) != 0) return 1;
             close(dfd);
         }
     }

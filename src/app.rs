@@ -10,6 +10,7 @@ use crate::drain::{self, DrainOptions};
 use crate::exit_code::ExitCode;
 use crate::list::{self, ListOptions};
 use crate::logging::{self, Verbosity};
+use crate::prune::{self, PruneOptions};
 use crate::queue::{self, Queue};
 use crate::service::{self, Platform, ServiceSpec};
 use crate::signals::Shutdown;
@@ -35,6 +36,7 @@ pub enum Verb {
     Show { job: String, json: bool },
     Retry { job: String },
     Logs { lines: usize, follow: bool },
+    Prune { options: PruneOptions, json: bool },
     Service(ServiceRequest),
 }
 
@@ -64,7 +66,10 @@ pub fn run(invocation: Invocation) -> ExitCode {
         Ok(queue) => queue,
         Err(e) => return report(&e),
     };
-    let logs_to_queue = matches!(invocation.verb, Verb::Drain { .. } | Verb::Retry { .. });
+    let logs_to_queue = matches!(
+        invocation.verb,
+        Verb::Drain { .. } | Verb::Retry { .. } | Verb::Prune { .. }
+    );
     let _log = logging::init(
         invocation.verbosity,
         logs_to_queue.then_some(queue.log.as_path()),
@@ -91,6 +96,7 @@ pub fn run(invocation: Invocation) -> ExitCode {
         Verb::Logs { lines, follow } => {
             logs::logs(&queue, lines, follow).map(|()| ExitCode::Success)
         }
+        Verb::Prune { options, json } => run_prune(&queue, &options, json),
         Verb::Service(request) => run_service(&queue, &request),
     };
     outcome.unwrap_or_else(|e| {
@@ -134,6 +140,32 @@ fn run_drain(queue: &Queue, options: &DrainOptions, strict: bool) -> Result<Exit
         None if strict && summary.failed > 0 => ExitCode::JobFailed,
         None => ExitCode::Success,
     })
+}
+
+fn run_prune(queue: &Queue, options: &PruneOptions, json: bool) -> Result<ExitCode> {
+    let pruned = prune::prune(queue, options)?;
+    if json {
+        crate::table::print_json(&pruned)?;
+    } else {
+        let verb = if pruned.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        };
+        let mut out = format!(
+            "{verb} {} jobs ({} files)\n",
+            pruned.jobs,
+            pruned.files.len()
+        );
+        if pruned.dry_run {
+            pruned
+                .files
+                .iter()
+                .for_each(|f| out.push_str(&format!("  {}\n", f.display())));
+        }
+        crate::table::print(&out)?;
+    }
+    Ok(ExitCode::Success)
 }
 
 fn run_submit(queue: &Queue, options: &SubmitOptions, json: bool) -> Result<ExitCode> {

@@ -10,6 +10,7 @@ use execq::catalog::State;
 use execq::drain::DrainOptions;
 use execq::list::ListOptions;
 use execq::logging::Verbosity;
+use execq::prune::PruneOptions;
 use execq::service::{DEFAULT_LABEL, Platform};
 use execq::submit::{SubmitCommand, SubmitOptions};
 
@@ -90,6 +91,21 @@ enum Command {
         #[arg(short, long)]
         follow: bool,
     },
+    /// Delete finished jobs' records older than an age (completed/ and failed/ grow otherwise).
+    Prune {
+        /// Age such as 30d, 12h, 90m or a number of seconds
+        #[arg(long, value_name = "AGE", value_parser = execq::prune::parse_age)]
+        older_than: Duration,
+        /// Only completed or only failed jobs
+        #[arg(long, value_enum)]
+        state: Option<StateArg>,
+        /// List what would be removed, remove nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Install, remove or inspect the background service (launchd on macOS, systemd elsewhere).
     Service(ServiceArgs),
 }
@@ -100,6 +116,17 @@ enum StateArg {
     Running,
     Completed,
     Failed,
+}
+
+impl From<StateArg> for State {
+    fn from(state: StateArg) -> Self {
+        match state {
+            StateArg::Pending => State::Pending,
+            StateArg::Running => State::Running,
+            StateArg::Completed => State::Completed,
+            StateArg::Failed => State::Failed,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -251,15 +278,23 @@ impl Cli {
             },
             Command::Status { json, label } => Verb::Status { json, label },
             Command::List { state, limit, json } => Verb::List(ListOptions {
-                state: state.map(|s| match s {
-                    StateArg::Pending => State::Pending,
-                    StateArg::Running => State::Running,
-                    StateArg::Completed => State::Completed,
-                    StateArg::Failed => State::Failed,
-                }),
+                state: state.map(State::from),
                 limit,
                 json,
             }),
+            Command::Prune {
+                older_than,
+                state,
+                dry_run,
+                json,
+            } => Verb::Prune {
+                options: PruneOptions {
+                    older_than,
+                    state: state.map(State::from),
+                    dry_run,
+                },
+                json,
+            },
             Command::Show { job, json } => Verb::Show { job, json },
             Command::Retry { job } => Verb::Retry { job },
             Command::Logs { lines, follow } => Verb::Logs { lines, follow },

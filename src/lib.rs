@@ -17,6 +17,7 @@ pub mod lock;
 pub mod logging;
 pub mod logs;
 pub mod pending;
+pub mod prune;
 pub mod queue;
 pub mod record;
 pub mod result_file;

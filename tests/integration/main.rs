@@ -13,6 +13,7 @@ mod names;
 mod order;
 mod output;
 mod producers;
+mod prune;
 mod recovery;
 mod security;
 mod seed;

@@ -61,7 +61,13 @@ fn service_print_renders_a_plist_with_absolute_paths_and_the_right_types() {
     assert_eq!(plist["Label"], LABEL);
     assert_eq!(
         plist["ProgramArguments"],
-        serde_json::json!([env!("CARGO_BIN_EXE_execq"), "drain", "--queue", queue])
+        serde_json::json!([
+            env!("CARGO_BIN_EXE_execq"),
+            "drain",
+            "--quiet",
+            "--queue",
+            queue
+        ])
     );
     assert_eq!(
         plist["WatchPaths"],

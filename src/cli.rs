@@ -44,6 +44,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run every pending job, oldest first, then exit. Exits 0 at once if another drain holds the queue.
+    #[command(
+        after_help = "Exit status: 0 done (or nothing to do, or another drain holds the queue); \
+                            1 execq could not work (unsafe or unusable queue, I/O error); 2 usage; \
+                            3 with --strict, a job did not complete; 129/130/143 stopped by \
+                            SIGHUP/SIGINT/SIGTERM (the running job is recorded as interrupted)."
+    )]
     Drain(DrainArgs),
     /// Add a job to the queue atomically and print where it went.
     Submit(SubmitArgs),

@@ -195,6 +195,20 @@ def end_to_end_execq(base, n):
     return elapsed
 
 
+def end_to_end_execq_start(base, n):
+    """N x `execq submit --start`: drains run while submissions continue, as nq's runners do."""
+    q = new_queue(base, 0)
+    completed = os.path.join(q, "completed")
+    start = time.perf_counter()
+    for _ in range(n):
+        subprocess.run([EXECQ, "--queue", q, "submit", "--start", "--", "/bin/true"], check=True, stdout=DEVNULL)
+    while len(os.listdir(completed)) < n:
+        time.sleep(0.0005)
+    elapsed = time.perf_counter() - start
+    subprocess.run([EXECQ, "--queue", q, "drain", "--wait"], check=True)
+    return elapsed
+
+
 def end_to_end_nq(base, n):
     d = tempfile.mkdtemp(dir=base)
     env = dict(os.environ, NQDIR=d)
@@ -249,13 +263,16 @@ def end_to_end_pueue(base, n):
 def bench_peers(rep, base, n, reps):
     peers = [("task-spooler", "tsp", end_to_end_tsp), ("nq", "nq", end_to_end_nq), ("pueue", pueue_bin(), end_to_end_pueue)]
     execq_t = median([end_to_end_execq(base, n) for _ in range(reps)])
+    start_t = median([end_to_end_execq_start(base, n) for _ in range(reps)])
     rep.add(f"submit+drain, {n} jobs, per job", execq_t / n * 1e3, "ms", None, "-")
+    rep.add("submit --start (overlapped), per job", start_t / n * 1e3, "ms", execq_t / n * 1e3, "submit, then drain")
     for name, exe, fn in peers:
         if not exe or not shutil.which(exe) and not os.path.exists(exe):
             rep.note(f"vs {name}", "not installed", "skipped")
             continue
         peer_t = median([fn(base, n) for _ in range(reps)])
         rep.add(f"submit+drain vs {name}", execq_t / n * 1e3, "ms", peer_t / n * 1e3, f"{name}, per job", target=1.0)
+        rep.add(f"submit --start vs {name}", start_t / n * 1e3, "ms", peer_t / n * 1e3, f"{name}, per job")
 
 
 def main():

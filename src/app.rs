@@ -29,14 +29,35 @@ pub struct Invocation {
 /// What to do.
 #[derive(Clone, Debug)]
 pub enum Verb {
-    Drain { options: DrainOptions, strict: bool },
-    Submit { options: SubmitOptions, json: bool },
-    Status { json: bool, label: String },
+    Drain {
+        options: DrainOptions,
+        strict: bool,
+    },
+    Submit {
+        options: SubmitOptions,
+        json: bool,
+        start: bool,
+    },
+    Status {
+        json: bool,
+        label: String,
+    },
     List(ListOptions),
-    Show { job: String, json: bool },
-    Retry { job: String },
-    Logs { lines: usize, follow: bool },
-    Prune { options: PruneOptions, json: bool },
+    Show {
+        job: String,
+        json: bool,
+    },
+    Retry {
+        job: String,
+    },
+    Logs {
+        lines: usize,
+        follow: bool,
+    },
+    Prune {
+        options: PruneOptions,
+        json: bool,
+    },
     Service(ServiceRequest),
 }
 
@@ -76,7 +97,11 @@ pub fn run(invocation: Invocation) -> ExitCode {
     );
     let outcome = match invocation.verb {
         Verb::Drain { options, strict } => run_drain(&queue, &options, strict),
-        Verb::Submit { options, json } => run_submit(&queue, &options, json),
+        Verb::Submit {
+            options,
+            json,
+            start,
+        } => run_submit(&queue, &options, json, start),
         Verb::Status { json, label } => {
             let spec = service_spec(&queue, &label, None, None);
             let healthy = status::status(&queue, spec.as_ref().ok(), json);
@@ -168,8 +193,11 @@ fn run_prune(queue: &Queue, options: &PruneOptions, json: bool) -> Result<ExitCo
     Ok(ExitCode::Success)
 }
 
-fn run_submit(queue: &Queue, options: &SubmitOptions, json: bool) -> Result<ExitCode> {
+fn run_submit(queue: &Queue, options: &SubmitOptions, json: bool, start: bool) -> Result<ExitCode> {
     let submitted = submit::submit(queue, options)?;
+    if start {
+        submit::start_drain(queue)?;
+    }
     let line = if json {
         serde_json::json!({ "task_id": submitted.task_id, "path": submitted.path }).to_string()
     } else {

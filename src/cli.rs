@@ -222,6 +222,10 @@ struct SubmitArgs {
     #[arg(long)]
     json: bool,
 
+    /// Start a drain in the background unless one is running (for machines without the service)
+    #[arg(long)]
+    start: bool,
+
     /// Run COMMAND with /bin/sh -c
     #[arg(long, value_name = "COMMAND", conflicts_with = "argv")]
     shell: Option<String>,
@@ -281,6 +285,7 @@ impl Cli {
                     cwd: args.cwd,
                 },
                 json: args.json,
+                start: args.start,
             },
             Command::Status { json, label } => Verb::Status { json, label },
             Command::List { state, limit, json } => Verb::List(ListOptions {

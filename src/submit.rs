@@ -8,6 +8,7 @@ use std::collections::hash_map::RandomState;
 use std::fs;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -36,6 +37,30 @@ pub struct SubmitOptions {
     pub result_file: Option<String>,
     pub timeout: Option<f64>,
     pub cwd: Option<PathBuf>,
+}
+
+/// Starts a drain in the background unless one holds the queue (`submit --start`).
+///
+/// The job is already in `pending/` when this looks at the lock, so there is no gap: either the
+/// lock is free and the new drain runs the job, or a drain holds it and sees the job — at the
+/// latest when it looks at `pending/` once more after letting go of the lock. The drain runs in its
+/// own process group with no terminal, so closing the terminal or Ctrl-C does not stop it.
+pub fn start_drain(queue: &Queue) -> Result<bool> {
+    if crate::lock::is_held(queue)? {
+        return Ok(false);
+    }
+    let exe = std::env::current_exe().context("cannot tell where this execq binary is")?;
+    std::process::Command::new(exe)
+        .arg("--queue")
+        .arg(&queue.root)
+        .args(["drain", "--quiet"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .context("failed to start a background drain")?;
+    Ok(true)
 }
 
 /// Where a submitted job went.

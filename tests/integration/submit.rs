@@ -83,3 +83,30 @@ fn submit_creates_the_queue_on_first_use_private_to_the_user() {
         assert_eq!(mode, 0o700, "{sub}");
     }
 }
+
+#[test]
+fn submit_start_runs_the_job_without_a_service() {
+    let q = TestQueue::new();
+    for i in 0..5 {
+        run(q.execq(&[
+            "submit",
+            "--start",
+            "--id",
+            &format!("bg{i}"),
+            "--",
+            "echo",
+            "ran",
+        ]))
+        .success();
+    }
+    wait_until("the background drains to run every job", || {
+        q.names("completed").len() == 5 && q.names("pending").is_empty()
+    });
+    wait_until("the background drain to let go of the queue", || {
+        let status = run(q.execq(&["status", "--json"]));
+        serde_json::from_str::<serde_json::Value>(&status.stdout).unwrap()["drain"].is_null()
+    });
+    for name in q.names("completed") {
+        assert_eq!(q.result(&format!("completed/{name}"))["stdout"], "ran\n");
+    }
+}

@@ -24,6 +24,8 @@ use crate::sys;
 const SLICE: Duration = Duration::from_millis(100);
 /// How long to keep reading after the job's group is gone, for pipes an escaped process holds.
 const PIPE_DRAIN: Duration = Duration::from_millis(500);
+/// How long to wait for the main process after SIGKILL before giving up on it.
+const KILL_WAIT: Duration = Duration::from_secs(5);
 /// Reads per stream before the loop looks at the clock again (a job printing without pause must
 /// not starve signal handling).
 const READS_PER_WAKE: usize = 16;
@@ -118,6 +120,7 @@ struct Supervisor<'a> {
     status: Option<ExitStatus>,
     shutdown: &'a Shutdown,
     buf: Vec<u8>,
+    notes: Vec<String>,
 }
 
 /// Starts `command` and supervises it to the end. An error means it could not be started.
@@ -154,11 +157,11 @@ pub fn run(
         status: None,
         shutdown,
         buf: vec![0; 64 * 1024],
+        notes: Vec::new(),
     };
     let end = sup.supervise(started + limits.timeout, limits.grace)?;
-    let mut notes = Vec::new();
-    sup.end_leftovers(limits.grace, &mut notes)?;
-    sup.drain_pipes(&mut notes)?;
+    sup.end_leftovers(limits.grace)?;
+    sup.drain_pipes()?;
     let [out, err] = sup.streams;
     Ok(Execution {
         end,
@@ -167,7 +170,7 @@ pub fn run(
         started_at,
         finished_at: Local::now(),
         duration: started.elapsed(),
-        notes,
+        notes: sup.notes,
         sink: sup.sink,
     })
 }
@@ -231,23 +234,49 @@ impl Supervisor<'_> {
     /// SIGTERM (and SIGCONT, for a stopped job) to the whole group, up to `grace` for it to exit,
     /// then SIGKILL. A second stop signal during the grace skips the rest of it.
     fn terminate(&mut self, grace: Duration) -> io::Result<()> {
-        sys::signal_group(self.pgid, libc::SIGTERM)?;
-        sys::signal_group(self.pgid, libc::SIGCONT)?;
+        self.signal(libc::SIGTERM);
+        self.signal(libc::SIGCONT);
         if let Wake::Exited = self.pump_until(Some(Instant::now() + grace), true)? {
             return Ok(());
         }
         self.shutdown.acknowledge();
-        sys::signal_group(self.pgid, libc::SIGKILL)?;
-        self.pump_until(None, false).map(|_| ())
+        self.signal(libc::SIGKILL);
+        if let Wake::Exited = self.pump_until(Some(Instant::now() + KILL_WAIT), false)? {
+            return Ok(());
+        }
+        // Only a process drain may not signal (another user's, such as a setuid program) gets
+        // here. Waiting longer would hang the queue; say so and move on.
+        self.notes.push(
+            "the job's main process could not be killed (is it another user's, such as a setuid \
+             program?); it may still be running"
+                .into(),
+        );
+        self.status = Some(ExitStatus::from_raw(libc::SIGKILL));
+        Ok(())
+    }
+
+    /// Sends `signal` to the job's group. Returns whether any process was there. A failure is kept
+    /// as a note: there is nothing else to do about it.
+    fn signal(&mut self, signal: i32) -> bool {
+        match sys::signal_group(self.pgid, signal) {
+            Ok(found) => found,
+            Err(e) => {
+                let note = format!("could not signal the job's processes: {e}");
+                if !self.notes.contains(&note) {
+                    self.notes.push(note);
+                }
+                false
+            }
+        }
     }
 
     /// Ends whatever the job left running in its group after its main process exited.
-    fn end_leftovers(&mut self, grace: Duration, notes: &mut Vec<String>) -> io::Result<()> {
+    fn end_leftovers(&mut self, grace: Duration) -> io::Result<()> {
         if !sys::group_alive(self.pgid) {
             return Ok(());
         }
-        sys::signal_group(self.pgid, libc::SIGTERM)?;
-        sys::signal_group(self.pgid, libc::SIGCONT)?;
+        self.signal(libc::SIGTERM);
+        self.signal(libc::SIGCONT);
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             sys::reap_orphans();
@@ -256,9 +285,9 @@ impl Supervisor<'_> {
             }
             self.read_ready(Duration::from_millis(10))?;
         }
-        let killed = sys::signal_group(self.pgid, libc::SIGKILL)?;
+        let killed = self.signal(libc::SIGKILL);
         sys::reap_orphans();
-        notes.push(format!(
+        self.notes.push(format!(
             "processes the job left running in its group were ended{}",
             if killed {
                 " (SIGKILL after the grace period)"
@@ -270,14 +299,14 @@ impl Supervisor<'_> {
     }
 
     /// Reads what is left in the pipes; gives up on a pipe an escaped process still holds open.
-    fn drain_pipes(&mut self, notes: &mut Vec<String>) -> io::Result<()> {
+    fn drain_pipes(&mut self) -> io::Result<()> {
         let deadline = Instant::now() + PIPE_DRAIN;
         while self.pipes_open() && Instant::now() < deadline {
             self.read_ready(deadline.saturating_duration_since(Instant::now()))?;
         }
         for (name, stream) in ["stdout", "stderr"].iter().zip(&mut self.streams) {
             if stream.pipe.take().is_some() {
-                notes.push(format!(
+                self.notes.push(format!(
                     "{name} was still held open by a process outside the job's group; it was not waited for"
                 ));
             }

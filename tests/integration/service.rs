@@ -17,6 +17,18 @@ fn service(q: &TestQueue, home: &Path, args: &[&str]) -> Output {
     run(cmd)
 }
 
+/// Runs `execq service ARGS --dry-run` and returns its output with the temporary queue and home
+/// folders replaced by `QUEUE` and `HOME`, so it can be compared as text.
+fn dry_run(q: &TestQueue, home: &Path, args: &[&str]) -> String {
+    let mut full = args.to_vec();
+    full.push("--dry-run");
+    let out = service(q, home, &full);
+    out.success();
+    out.stdout
+        .replace(&q.root.display().to_string(), "QUEUE")
+        .replace(&home.display().to_string(), "HOME")
+}
+
 /// Parses a plist with Python's plistlib (as CI has python3) into JSON.
 fn plistlib(path: &Path) -> Value {
     let out = Command::new("python3")
@@ -128,17 +140,8 @@ fn a_queue_path_with_xml_characters_is_escaped() {
 fn launchd_install_dry_run_uses_the_modern_launchctl_verbs() {
     let q = TestQueue::new();
     let home = q.scratch("home");
-    let out = service(
-        &q,
-        &home,
-        &["install", "--platform", "launchd", "--dry-run"],
-    );
-    out.success();
     let uid = unsafe { libc::geteuid() };
-    let text = out
-        .stdout
-        .replace(&q.root.display().to_string(), "QUEUE")
-        .replace(&home.display().to_string(), "HOME");
+    let text = dry_run(&q, &home, &["install", "--platform", "launchd"]);
     let expected = format!(
         "mkdir -p -m 0700 QUEUE/{{pending,running,completed,failed,results,tmp}}
 touch QUEUE/server.log
@@ -153,12 +156,7 @@ launchctl bootstrap gui/{uid} HOME/Library/LaunchAgents/{LABEL}.plist
     assert_eq!(text, expected);
     assert!(!home.join("Library").exists(), "a dry run writes nothing");
 
-    let out = service(
-        &q,
-        &home,
-        &["uninstall", "--platform", "launchd", "--dry-run"],
-    );
-    let text = out.stdout.replace(&home.display().to_string(), "HOME");
+    let text = dry_run(&q, &home, &["uninstall", "--platform", "launchd"]);
     assert_eq!(
         text,
         format!(
@@ -174,16 +172,7 @@ rm -f HOME/Library/LaunchAgents/{LABEL}.plist
 fn systemd_install_dry_run_enables_the_path_and_timer_units() {
     let q = TestQueue::new();
     let home = q.scratch("home");
-    let out = service(
-        &q,
-        &home,
-        &["install", "--platform", "systemd", "--dry-run"],
-    );
-    out.success();
-    let text = out
-        .stdout
-        .replace(&q.root.display().to_string(), "QUEUE")
-        .replace(&home.display().to_string(), "HOME");
+    let text = dry_run(&q, &home, &["install", "--platform", "systemd"]);
     let expected = format!(
         "mkdir -p -m 0700 QUEUE/{{pending,running,completed,failed,results,tmp}}
 write HOME/.config/systemd/user/{LABEL}.service (mode 0644)

@@ -134,9 +134,7 @@ fn record_last_drain(
         "error": error,
         "pid": std::process::id(),
     });
-    let tmp = queue
-        .tmp
-        .join(format!("{LAST_DRAIN}.{}", std::process::id()));
+    let tmp = queue.temp_path(LAST_DRAIN);
     std::fs::write(&tmp, serde_json::to_vec_pretty(&value)?)
         .with_context(|| format!("failed to write `{}`", tmp.display()))?;
     crate::fsutil::rename(&tmp, &queue.root.join(LAST_DRAIN))
@@ -202,18 +200,14 @@ fn recover(queue: &Queue, summary: &mut Summary) -> Result<()> {
 }
 
 /// Removes files left in `tmp/` by execq processes that no longer exist (a submit or drain that
-/// was killed mid-write). Every temporary name there ends in `.<pid>.<suffix>`.
+/// was killed mid-write); see `Queue::temp_path`.
 fn sweep_tmp(queue: &Queue) {
     let Ok(entries) = std::fs::read_dir(&queue.tmp) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.rsplit('.').nth(1))
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
+        let Some(pid) = name.to_str().and_then(crate::queue::temp_owner) else {
             continue;
         };
         if !sys::process_exists(pid) {

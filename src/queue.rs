@@ -137,6 +137,13 @@ impl Queue {
         Ok(())
     }
 
+    /// A temporary file in `tmp/` for this process: `STEM.PID.tmp`. Every writer in `tmp/` names
+    /// its files this way, so a drain can tell (with [`temp_owner`]) which were left by a process
+    /// that no longer exists and remove them.
+    pub fn temp_path(&self, stem: &str) -> PathBuf {
+        self.tmp.join(format!("{stem}.{}.tmp", std::process::id()))
+    }
+
     /// Opens (creating if needed) the lock file. Opening an existing file writes nothing.
     pub fn open_lock_file(&self) -> Result<File> {
         OpenOptions::new()
@@ -148,6 +155,11 @@ impl Queue {
             .open(&self.lock)
             .with_context(|| format!("failed to open lock file `{}`", self.lock.display()))
     }
+}
+
+/// The pid that owns a temporary file named by [`Queue::temp_path`].
+pub fn temp_owner(name: &str) -> Option<u32> {
+    name.strip_suffix(".tmp")?.rsplit('.').next()?.parse().ok()
 }
 
 /// The queue used when neither `--queue` nor `EXECQ_QUEUE` names one.
@@ -181,4 +193,21 @@ fn default_root_in(home: &Path, xdg_data_home: Option<PathBuf>) -> PathBuf {
 /// Makes `path` absolute against the current directory without resolving symlinks.
 pub fn absolute(path: &Path) -> io::Result<PathBuf> {
     std::path::absolute(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_names_carry_their_owner() {
+        let queue = Queue::new("/q");
+        for stem in ["last-drain.json", "retry", "20261124-1.2-job"] {
+            let path = queue.temp_path(stem);
+            let name = path.file_name().unwrap().to_str().unwrap();
+            assert_eq!(temp_owner(name), Some(std::process::id()), "{name}");
+        }
+        assert_eq!(temp_owner("notes.txt"), None);
+        assert_eq!(temp_owner("x.json.tmp"), None);
+    }
 }

@@ -57,7 +57,7 @@ fn requeue_file(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
         let mut old = entry.record()?;
         old["retried_at"] = json!(timestamp(chrono::Local::now()));
         old["retried_as"] = json!(dest.file_name().map(|n| n.to_string_lossy()));
-        let tmp = queue.tmp.join(format!("retry.{}.tmp", std::process::id()));
+        let tmp = queue.temp_path("retry");
         std::fs::write(&tmp, serde_json::to_vec_pretty(&old)?)
             .with_context(|| format!("failed to write `{}`", tmp.display()))?;
         fsutil::rename(&tmp, sidecar)?;

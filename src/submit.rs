@@ -97,9 +97,7 @@ pub fn submit(queue: &Queue, opts: &SubmitOptions) -> Result<Submitted> {
 /// Puts `bytes` into `pending/` as `stem + ext` (or `stem-2 + ext`... if taken), atomically and
 /// durably: staged and fsynced in `tmp/`, linked into place, `pending/` fsynced.
 pub fn enqueue(queue: &Queue, stem: &str, ext: &str, bytes: &[u8]) -> Result<PathBuf> {
-    let staged = queue
-        .tmp
-        .join(format!("{}.{}.staged", slug(stem), std::process::id()));
+    let staged = queue.temp_path(&slug(stem));
     fsutil::write_new_synced(&staged, bytes)?;
     let placed = place(&staged, &queue.pending, stem, ext);
     let _ = fs::remove_file(&staged);

@@ -92,3 +92,25 @@ fn a_drain_killed_mid_job_leaves_a_job_the_next_drain_records_once() {
     );
     assert!(q.names("running").is_empty());
 }
+
+#[test]
+fn temporary_files_of_dead_processes_are_swept_and_live_ones_kept() {
+    let q = queue_with_layout();
+    let dead = 999_999; // above any pid_max in use, so no such process
+    let alive = std::process::id();
+    for name in [
+        format!("last-drain.json.{dead}.tmp"),
+        format!("job-x.{dead}.tmp"),
+        format!("retry.{dead}.tmp"),
+        format!("job-y.{alive}.tmp"),
+    ] {
+        fs::write(q.path("tmp").join(name), "partial").unwrap();
+    }
+    q.add("trigger.json", &shell_job("true"));
+    q.drain(&[]).success();
+    assert_eq!(
+        q.names("tmp"),
+        [format!("job-y.{alive}.tmp")],
+        "a live submit's file is left alone"
+    );
+}

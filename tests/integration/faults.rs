@@ -64,6 +64,16 @@ fn drains_killed_at_random_moments_never_run_a_job_twice_nor_lose_one() {
             break;
         }
         let drain = q.spawn_drain(&["--grace", "0.2"]);
+        // Half the kills land at any moment after start; the other half after a job has been
+        // claimed, so that mid-job kills happen however slowly the machine starts processes.
+        if rng.below(2) == 0 {
+            let claimed = std::time::Instant::now();
+            while q.names("running").iter().all(|n| n.starts_with('.'))
+                && claimed.elapsed() < Duration::from_secs(2)
+            {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
         std::thread::sleep(Duration::from_micros(rng.below(20_000)));
         kill(drain.id(), libc::SIGKILL);
         let out = finish(drain);

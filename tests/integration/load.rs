@@ -1,6 +1,7 @@
 //! Load: many drains at once, a producer racing them, a very long queue.
 
 use std::fs;
+use std::time::Duration;
 
 use crate::util::*;
 
@@ -27,7 +28,8 @@ fn ten_thousand_pending_jobs_drain_completely() {
     for i in 0..10_000 {
         fs::write(pending.join(format!("job{i:05}.json")), job).unwrap();
     }
-    q.drain(&[]).success();
+    // Ten thousand jobs take about 15 s on two cores; the guard only has to catch a hang.
+    finish_within(q.spawn_drain(&[]), Duration::from_secs(300)).success();
     assert_eq!(q.names("completed").len(), 10_000);
     assert!(q.names("pending").is_empty() && q.names("failed").is_empty());
     assert!(q.log().contains("drain finished completed=10000 failed=0"));

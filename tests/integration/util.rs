@@ -167,13 +167,18 @@ pub fn run(mut cmd: Command) -> Output {
 
 /// Waits for a spawned child to finish (failing at [`DEADLINE`]) and collects its output.
 pub fn finish(child: Child) -> Output {
+    finish_within(child, DEADLINE)
+}
+
+/// [`finish`] with a longer hang guard, for the few tests that do minutes of work on a slow machine.
+pub fn finish_within(child: Child, deadline: Duration) -> Output {
     let pid = child.id();
     let waiter = std::thread::spawn(move || child.wait_with_output().unwrap());
     let start = Instant::now();
     while !waiter.is_finished() {
-        if start.elapsed() > DEADLINE {
+        if start.elapsed() > deadline {
             kill(pid, libc::SIGKILL);
-            panic!("process {pid} still running after {DEADLINE:?}");
+            panic!("process {pid} still running after {deadline:?}");
         }
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -112,7 +112,7 @@ impl Queue {
 
     /// Whoever can write `pending/` can run commands as this user, so refuse a queue that another
     /// user owns or that group or others may write.
-    fn check_ownership(&self) -> Result<()> {
+    pub fn check_ownership(&self) -> Result<()> {
         for dir in [&self.root, &self.pending] {
             let meta =
                 fs::metadata(dir).with_context(|| format!("failed to stat `{}`", dir.display()))?;

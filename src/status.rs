@@ -98,6 +98,11 @@ pub fn report(queue: &Queue, service: Option<&ServiceSpec>) -> Result<Report> {
     report.last_drain = read_last_drain(queue);
     report.recent_errors = recent_errors(queue, 5);
     report.problems = problems(&report, running.first().map(|e| e.name.as_str()));
+    if let Err(unsafe_queue) = queue.check_ownership() {
+        report
+            .problems
+            .insert(0, format!("drains will not run: {unsafe_queue:#}"));
+    }
     report.healthy = report.problems.is_empty();
     Ok(report)
 }

@@ -347,3 +347,18 @@ fn logs_on_a_queue_without_a_log_says_so() {
     assert_eq!(out.code(), 1);
     assert!(out.stderr.contains("no log yet"));
 }
+
+#[test]
+fn status_says_when_drains_will_refuse_the_queue() {
+    use std::os::unix::fs::PermissionsExt;
+    let q = fixture();
+    fs::set_permissions(q.path("pending"), fs::Permissions::from_mode(0o777)).unwrap();
+    let out = run(q.execq(&["status"]));
+    assert_eq!(out.code(), 4);
+    assert!(
+        out.stdout.contains("drains will not run: refusing to use"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("chmod go-w"));
+}

@@ -7,6 +7,7 @@
 
 use std::ffi::OsStr;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -287,6 +288,7 @@ fn process(
     let Some(claimed) = store::claim(queue, &loaded.name)? else {
         return Ok(false);
     };
+    let loaded = claimed_content(loaded, &claimed)?;
     let (record, spec) = plan(loaded);
     let result = match spec {
         Ok(spec) => run_job(queue, opts, shutdown, &claimed, &spec),
@@ -299,6 +301,21 @@ fn process(
     info!(file = ?claimed.name, status = %result.status.as_str(), to = %stored.path.display(), "job moved");
     summary.count(result.status);
     Ok(true)
+}
+
+/// What was claimed. A producer may rename a new file over the name between the read and the
+/// claim; then the new file is the one in `running/`, and it is the one to run and record.
+fn claimed_content(loaded: Loaded, claimed: &Claimed) -> Result<Loaded> {
+    match std::fs::symlink_metadata(&claimed.path) {
+        Ok(meta) if (meta.dev(), meta.ino()) == loaded.id => Ok(loaded),
+        _ => {
+            warn!(file = ?claimed.name, "the job file was replaced as it was claimed; running the new one");
+            let reloaded = pending::load(&claimed.path, &claimed.name)?;
+            reloaded.map(|(fresh, _)| fresh).with_context(|| {
+                format!("the claimed job `{}` disappeared", claimed.path.display())
+            })
+        }
+    }
 }
 
 /// How a loaded job will be recorded, and what it asks to run (or why it cannot).
@@ -456,5 +473,47 @@ fn spawn_error(spec: &JobSpec, err: &io::Error) -> String {
             format!("program `{program}` is not executable (permission denied)")
         }
         _ => format!("failed to start `{program}`: {err}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_replaced_before_the_claim_is_the_one_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = OsStr::new("job.json");
+        let first = dir.path().join("read.json");
+        std::fs::write(&first, r#"{"command": "echo old"}"#).unwrap();
+        let (loaded, _) = pending::load(&first, name).unwrap().unwrap();
+
+        let claimed = Claimed {
+            name: name.to_owned(),
+            path: dir.path().join("job.json"),
+        };
+        std::fs::write(&claimed.path, r#"{"command": "echo new"}"#).unwrap();
+        let content = claimed_content(loaded, &claimed).unwrap();
+        let object = content.json.unwrap().unwrap();
+        assert_eq!(object["command"], "echo new");
+    }
+
+    #[test]
+    fn the_file_read_is_kept_when_it_is_the_one_claimed() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = OsStr::new("job.json");
+        let path = dir.path().join("job.json");
+        std::fs::write(&path, r#"{"command": "echo same"}"#).unwrap();
+        let (loaded, _) = pending::load(&path, name).unwrap().unwrap();
+        std::fs::write(dir.path().join("other"), "unrelated").unwrap();
+        let content = claimed_content(
+            loaded,
+            &Claimed {
+                name: name.to_owned(),
+                path,
+            },
+        )
+        .unwrap();
+        assert_eq!(content.json.unwrap().unwrap()["command"], "echo same");
     }
 }

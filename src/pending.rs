@@ -76,6 +76,8 @@ pub struct Loaded {
     pub json: Option<Result<Map<String, Value>, JobError>>,
     /// Why the entry cannot be a job at all (symlink, not a file, too big, unreadable, ...).
     pub refusal: Option<JobError>,
+    /// (device, inode) of what was read, to tell whether the file claimed is this one.
+    pub id: (u64, u64),
 }
 
 /// What to do with an entry now.
@@ -129,62 +131,72 @@ impl Settle {
 /// opened (so a device or FIFO is never opened), then opened without following links or blocking,
 /// and checked again on the open descriptor in case it was swapped in between.
 pub fn intake(pending: &Path, name: &OsStr, settle: &mut Settle) -> Result<Intake> {
-    let path = pending.join(name);
+    let Some((loaded, meta)) = load(&pending.join(name), name)? else {
+        return Ok(Intake::Gone);
+    };
+    if !matches!(loaded.json, Some(Ok(_))) {
+        if let Err(when) = settle.quiet(name, meta.len(), modified(&meta)) {
+            return Ok(Intake::NotYet(when));
+        }
+    }
+    Ok(Intake::Ready(loaded))
+}
+
+/// Reads the entry at `path` with the care [`intake`] describes, without judging readiness.
+/// `None` when it is gone. Also returns the metadata readiness is judged by.
+pub fn load(path: &Path, name: &OsStr) -> Result<Option<(Loaded, fs::Metadata)>> {
     let display = || name.to_string_lossy().into_owned();
-    let meta = match fs::symlink_metadata(&path) {
+    let refused = |meta: fs::Metadata, why: JobError| {
+        let loaded = Loaded {
+            name: name.to_owned(),
+            format: Format::of(name),
+            bytes: Vec::new(),
+            json: None,
+            refusal: Some(why),
+            id: (meta.dev(), meta.ino()),
+        };
+        Ok(Some((loaded, meta)))
+    };
+    let meta = match fs::symlink_metadata(path) {
         Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Intake::Gone),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("failed to stat `{}`", path.display())),
     };
     if let Some(why) = refusal(&meta, display) {
-        return refuse_after_settle(name, &meta, settle, why);
+        return refused(meta, why);
     }
-    let file = match sys::open_nofollow(&path) {
+    let file = match sys::open_nofollow(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Intake::Gone),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) if sys::is_symlink_refusal(&e) => {
-            return refuse_after_settle(name, &meta, settle, JobError::Symlink(display()));
+            return refused(meta, JobError::Symlink(display()));
         }
-        Err(e) => {
-            return refuse_after_settle(
-                name,
-                &meta,
-                settle,
-                JobError::Unreadable(display(), e.to_string()),
-            );
-        }
+        Err(e) => return refused(meta, JobError::Unreadable(display(), e.to_string())),
     };
     let meta = file
         .metadata()
         .with_context(|| format!("failed to stat `{}`", path.display()))?;
     if let Some(why) = refusal(&meta, display) {
-        return refuse_after_settle(name, &meta, settle, why);
+        return refused(meta, why);
     }
     let bytes = match read_capped(file) {
         Ok(bytes) => bytes,
-        Err(e) => {
-            return refuse_after_settle(
-                name,
-                &meta,
-                settle,
-                JobError::Unreadable(display(), e.to_string()),
-            );
-        }
+        Err(e) => return refused(meta, JobError::Unreadable(display(), e.to_string())),
     };
     let format = Format::of(name);
     let json = (format == Format::Json).then(|| job::parse_object(&bytes));
-    if !matches!(json, Some(Ok(_))) {
-        if let Err(when) = settle.quiet(name, meta.len(), modified(&meta)) {
-            return Ok(Intake::NotYet(when));
-        }
-    }
-    Ok(Intake::Ready(Loaded {
-        name: name.to_owned(),
-        format,
-        bytes,
-        json,
-        refusal: None,
-    }))
+    let id = (meta.dev(), meta.ino());
+    Ok(Some((
+        Loaded {
+            name: name.to_owned(),
+            format,
+            bytes,
+            json,
+            refusal: None,
+            id,
+        },
+        meta,
+    )))
 }
 
 /// Why an entry with this metadata can never be a job, if it cannot.
@@ -229,25 +241,6 @@ fn read_capped(file: File) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     file.take(MAX_JOB_BYTES + 1).read_to_end(&mut bytes)?;
     Ok(bytes)
-}
-
-fn refuse_after_settle(
-    name: &OsStr,
-    meta: &fs::Metadata,
-    settle: &mut Settle,
-    why: JobError,
-) -> Result<Intake> {
-    if let Err(when) = settle.quiet(name, meta.len(), modified(meta)) {
-        return Ok(Intake::NotYet(when));
-    }
-    let format = Format::of(name);
-    Ok(Intake::Ready(Loaded {
-        name: name.to_owned(),
-        format,
-        bytes: Vec::new(),
-        json: None,
-        refusal: Some(why),
-    }))
 }
 
 fn kind_of(meta: &fs::Metadata) -> &'static str {

@@ -1,9 +1,11 @@
 //! `execq retry JOB`: send a failed job back to `pending/` to run again, keeping its earlier result.
 //!
-//! A JSON job goes back as its object with the old `result` moved to the end of `history` (written
-//! atomically, then the old record is removed). A script or other file goes back byte for byte;
-//! its old sidecar stays in `failed/`, marked with `retried_at`.
+//! The job is first claimed (renamed to a dot-name in `failed/`), so that two retries of one job
+//! cannot both requeue it. A JSON job goes back as its object with the old `result` moved to the
+//! end of `history`; a script or other file goes back byte for byte, its old sidecar staying in
+//! `failed/`, marked with `retried_at`. Both are linked into `pending/` under a free name.
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -31,12 +33,46 @@ pub fn retry(queue: &Queue, job: &str) -> Result<PathBuf> {
             bail!("`{}` is {} already", entry.name, entry.state.as_str())
         }
     }
+    let claimed = claim(queue, &entry)?;
     let path = match (&entry.sidecar, &entry.object) {
         (None, Some(_)) => requeue_record(queue, &entry)?,
-        _ => requeue_file(queue, &entry)?,
+        _ => requeue_file(queue, &entry, &claimed)?,
     };
+    fsutil::remove_if_exists(&claimed)?;
+    fsutil::sync_dir(&queue.failed)?;
     tracing::info!(file = ?entry.name, to = %path.display(), "job retried");
     Ok(path)
+}
+
+/// Takes the job out of `failed/` before anything else, by renaming it to a dot-name only this
+/// process uses: of two retries of one job, only one rename can succeed, so it runs once.
+/// (A retry killed right after this leaves the dot-file in `failed/`; nothing is lost.)
+fn claim(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
+    let suffix = format!(".{}", std::process::id());
+    let claimed = queue.failed.join(fsutil::fit_name(
+        ".retrying-",
+        OsStr::new(&entry.name),
+        &suffix,
+    ));
+    match std::fs::rename(&entry.path, &claimed) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!(
+                "`{}` is being retried by another execq, or was just removed",
+                entry.name
+            )
+        }
+        other => other
+            .with_context(|| format!("failed to take `{}` out of failed/", entry.path.display()))?,
+    }
+    Ok(claimed)
+}
+
+/// `job.tar.gz` → (`job.tar`, `.gz`); a name without an extension has an empty one.
+fn split_name(name: &str) -> (&str, &str) {
+    match name.rfind('.') {
+        Some(i) if i > 0 => name.split_at(i),
+        _ => (name, ""),
+    }
 }
 
 fn requeue_record(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
@@ -44,15 +80,14 @@ fn requeue_record(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
     record::archive_result(&mut object);
     let mut bytes = serde_json::to_vec_pretty(&Value::Object(object))?;
     bytes.push(b'\n');
-    let stem = entry.name.strip_suffix(".json").unwrap_or(&entry.name);
-    let path = submit::enqueue(queue, stem, ".json", &bytes)?;
-    fsutil::remove_if_exists(&entry.path)?;
-    fsutil::sync_dir(&queue.failed)?;
-    Ok(path)
+    let (stem, ext) = split_name(&entry.name);
+    submit::enqueue(queue, stem, ext, &bytes)
 }
 
-fn requeue_file(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
-    let dest = fsutil::free_name(&queue.pending, std::ffi::OsStr::new(&entry.name), false);
+fn requeue_file(queue: &Queue, entry: &Entry, claimed: &std::path::Path) -> Result<PathBuf> {
+    let (stem, ext) = split_name(&entry.name);
+    let dest = submit::place(claimed, &queue.pending, stem, ext)?;
+    fsutil::sync_dir(&queue.pending)?;
     if let Some(sidecar) = &entry.sidecar {
         let mut old = entry.record()?;
         old["retried_at"] = json!(timestamp(chrono::Local::now()));
@@ -62,7 +97,5 @@ fn requeue_file(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
             .with_context(|| format!("failed to write `{}`", tmp.display()))?;
         fsutil::rename(&tmp, sidecar)?;
     }
-    fsutil::rename(&entry.path, &dest)?;
-    fsutil::sync_dir(&queue.pending)?;
     Ok(dest)
 }

@@ -141,7 +141,7 @@ fn job_object(opts: &SubmitOptions, task_id: &str) -> Result<Map<String, Value>>
 }
 
 /// Links `staged` into `pending/` as `stem + ext`, or `stem-2 + ext`... if that name is taken.
-fn place(staged: &Path, pending: &Path, stem: &str, ext: &str) -> Result<PathBuf> {
+pub(crate) fn place(staged: &Path, pending: &Path, stem: &str, ext: &str) -> Result<PathBuf> {
     for n in 1.. {
         let suffix = if n == 1 {
             ext.to_owned()

@@ -362,3 +362,35 @@ fn status_says_when_drains_will_refuse_the_queue() {
     );
     assert!(out.stdout.contains("chmod go-w"));
 }
+
+#[test]
+fn concurrent_retries_of_one_job_requeue_it_once() {
+    for job in ["lint.json", "deploy.sh"] {
+        let q = fixture();
+        let retries: Vec<_> = (0..8)
+            .map(|_| {
+                q.execq(&["retry", job])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outcomes: Vec<Output> = retries.into_iter().map(finish).collect();
+        let succeeded = outcomes.iter().filter(|o| o.status.success()).count();
+        assert_eq!(succeeded, 1, "{job}: exactly one retry wins");
+        let stem = job.split('.').next().unwrap();
+        let copies = q
+            .names("pending")
+            .iter()
+            .filter(|n| n.starts_with(stem))
+            .count();
+        assert_eq!(
+            copies,
+            1,
+            "{job}: one copy in pending/: {:?}",
+            q.names("pending")
+        );
+        assert!(!q.path(&format!("failed/{job}")).exists());
+    }
+}

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use tracing::{debug, error, info, warn};
 
-use crate::exec::{self, Limits};
+use crate::exec::{self, Limits, RunError};
 use crate::job::{self, Format, JobError, JobSpec, Program};
 use crate::lock;
 use crate::pending::{self, Intake, Loaded, Settle};
@@ -397,11 +397,14 @@ fn execute(
     let mut run = match exec::run(command, &limits, shutdown, sink) {
         Ok(run) => run,
         Err(e) => {
-            // The sink went down with the failed spawn; only its temporary file is left.
+            // The sink went down with the failed run; only its temporary file is left.
             if let Some(target) = target {
                 target.discard();
             }
-            return JobResult::error(spawn_error(spec, &e));
+            return JobResult::error(match e {
+                RunError::Spawn(e) => spawn_error(spec, &e),
+                supervise @ RunError::Supervise(_) => supervise.to_string(),
+            });
         }
     };
     let sink = run.sink.take();

@@ -113,7 +113,7 @@ enum Wake {
 }
 
 struct Supervisor<'a> {
-    child: Child,
+    child: &'a mut Child,
     pgid: u32,
     streams: [Stream; 2],
     sink: Option<Sink>,
@@ -123,13 +123,24 @@ struct Supervisor<'a> {
     notes: Vec<String>,
 }
 
-/// Starts `command` and supervises it to the end. An error means it could not be started.
+/// Why a run produced no [`Execution`].
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The program could not be started at all.
+    #[error("{0}")]
+    Spawn(io::Error),
+    /// Supervising it failed (an I/O error from poll or wait); its process group was killed.
+    #[error("lost track of the job ({0}); its processes were killed")]
+    Supervise(io::Error),
+}
+
+/// Starts `command` and supervises it to the end.
 pub fn run(
     mut command: Command,
     limits: &Limits,
     shutdown: &Shutdown,
     sink: Option<Sink>,
-) -> io::Result<Execution> {
+) -> Result<Execution, RunError> {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -137,21 +148,46 @@ pub fn run(
         .process_group(0);
     let started_at = Local::now();
     let started = Instant::now();
-    let mut child = command.spawn()?;
+    let mut child = command.spawn().map_err(RunError::Spawn)?;
     let pgid = child.id();
+    let supervised = supervise_child(&mut child, limits, shutdown, sink, started);
+    let (end, [out, err], notes, sink) = supervised.map_err(|e| {
+        let _ = sys::signal_group(pgid, libc::SIGKILL);
+        let _ = child.wait();
+        RunError::Supervise(e)
+    })?;
+    Ok(Execution {
+        end,
+        stdout: out.capture.finish(),
+        stderr: err.capture.finish(),
+        started_at,
+        finished_at: Local::now(),
+        duration: started.elapsed(),
+        notes,
+        sink,
+    })
+}
+
+type Supervised = (End, [Stream; 2], Vec<String>, Option<Sink>);
+
+fn supervise_child(
+    child: &mut Child,
+    limits: &Limits,
+    shutdown: &Shutdown,
+    sink: Option<Sink>,
+    started: Instant,
+) -> io::Result<Supervised> {
+    let new_stream = |pipe: Option<File>| Stream {
+        pipe,
+        capture: Capture::new(limits.keep, limits.keep),
+    };
     let streams = [
-        Stream {
-            pipe: child.stdout.take().map(pipe_file).transpose()?,
-            capture: Capture::new(limits.keep, limits.keep),
-        },
-        Stream {
-            pipe: child.stderr.take().map(pipe_file).transpose()?,
-            capture: Capture::new(limits.keep, limits.keep),
-        },
+        new_stream(child.stdout.take().map(pipe_file).transpose()?),
+        new_stream(child.stderr.take().map(pipe_file).transpose()?),
     ];
     let mut sup = Supervisor {
+        pgid: child.id(),
         child,
-        pgid,
         streams,
         sink,
         status: None,
@@ -162,17 +198,7 @@ pub fn run(
     let end = sup.supervise(started + limits.timeout, limits.grace)?;
     sup.end_leftovers(limits.grace)?;
     sup.drain_pipes()?;
-    let [out, err] = sup.streams;
-    Ok(Execution {
-        end,
-        stdout: out.capture.finish(),
-        stderr: err.capture.finish(),
-        started_at,
-        finished_at: Local::now(),
-        duration: started.elapsed(),
-        notes: sup.notes,
-        sink: sup.sink,
-    })
+    Ok((end, sup.streams, sup.notes, sup.sink))
 }
 
 fn pipe_file(pipe: impl Into<OwnedFd>) -> io::Result<File> {

@@ -1,12 +1,14 @@
-/* The physical floor for running N trivial jobs one after another: posix_spawn + wait of
- * /bin/true, and with a DIR argument one durable record per job as well: write a small file,
- * sync it, sync the directory. execq's per-job cost is measured against this.
+/* The physical floor for running N trivial jobs one after another: posix_spawn + wait of the same
+ * program a job runs (/bin/true unless PROGRAM is given), and with a DIR one durable record per job
+ * as well: write a small file, sync it, sync the directory. execq's per-job cost is measured
+ * against this.  Usage: floor N [DIR|-] [PROGRAM [ARGS...]]
  * On macOS "sync" is fcntl(F_FULLFSYNC), as Rust's File::sync_all does there: plain fsync does not
  * flush the drive's cache on macOS, so it would be a weaker floor than what execq does. */
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,17 +24,18 @@ static int sync_fd(int fd) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: floor N [DIR]\n");
+        fprintf(stderr, "usage: floor N [DIR|-] [PROGRAM [ARGS...]]\n");
         return 2;
     }
     int n = atoi(argv[1]);
-    const char *dir = argc > 2 ? argv[2] : NULL;
-    char *args[] = {"/bin/true", NULL};
+    const char *dir = argc > 2 && strcmp(argv[2], "-") != 0 ? argv[2] : NULL;
+    char *default_args[] = {"/bin/true", NULL};
+    char **args = argc > 3 ? argv + 3 : default_args;
     char path[4096];
     for (int i = 0; i < n; i++) {
         pid_t pid;
         int status;
-        if (posix_spawn(&pid, "/bin/true", NULL, NULL, args, environ) != 0) return 1;
+        if (posix_spawn(&pid, args[0], NULL, NULL, args, environ) != 0) return 1;
         if (waitpid(pid, &status, 0) < 0) return 1;
         if (dir) {
             snprintf(path, sizeof path, "%s/r%d", dir, i);

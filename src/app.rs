@@ -9,12 +9,13 @@ use anyhow::{Context, Result};
 use crate::drain::{self, DrainOptions};
 use crate::exit_code::ExitCode;
 use crate::list::{self, ListOptions};
+use crate::lock::DrainLock;
 use crate::logging::{self, Verbosity};
 use crate::prune::{self, PruneOptions};
 use crate::queue::{self, Queue};
 use crate::service::{self, Platform, ServiceSpec};
 use crate::signals::Shutdown;
-use crate::submit::{self, SubmitOptions};
+use crate::submit::{self, Start, SubmitOptions};
 use crate::{logs, retry, show, status, sys};
 
 /// A parsed command line.
@@ -87,16 +88,21 @@ pub fn run(invocation: Invocation) -> ExitCode {
         Ok(queue) => queue,
         Err(e) => return report(&e),
     };
+    // `submit --start` may become a drain (see `submit::start_drain`); the log opens lazily, so
+    // the submission itself writes nothing there.
     let logs_to_queue = matches!(
         invocation.verb,
-        Verb::Drain { .. } | Verb::Retry { .. } | Verb::Prune { .. }
+        Verb::Drain { .. }
+            | Verb::Retry { .. }
+            | Verb::Prune { .. }
+            | Verb::Submit { start: true, .. }
     );
     let _log = logging::init(
         invocation.verbosity,
         logs_to_queue.then_some(queue.log.as_path()),
     );
     let outcome = match invocation.verb {
-        Verb::Drain { options, strict } => run_drain(&queue, &options, strict),
+        Verb::Drain { options, strict } => run_drain(&queue, &options, strict, None),
         Verb::Submit {
             options,
             json,
@@ -156,10 +162,15 @@ fn resolve_queue(given: Option<&std::path::Path>) -> Result<Queue> {
     Ok(Queue::new(root))
 }
 
-fn run_drain(queue: &Queue, options: &DrainOptions, strict: bool) -> Result<ExitCode> {
+fn run_drain(
+    queue: &Queue,
+    options: &DrainOptions,
+    strict: bool,
+    held: Option<DrainLock>,
+) -> Result<ExitCode> {
     let shutdown = Shutdown::install().context("failed to install signal handlers")?;
     sys::survive_file_size_limit().context("failed to install signal handlers")?;
-    let summary = drain::drain(queue, options, &shutdown)?;
+    let summary = drain::drain(queue, options, &shutdown, held)?;
     Ok(match summary.stopped_by {
         Some(signal) => ExitCode::Signal(signal),
         None if strict && summary.failed > 0 => ExitCode::JobFailed,
@@ -196,7 +207,10 @@ fn run_prune(queue: &Queue, options: &PruneOptions, json: bool) -> Result<ExitCo
 fn run_submit(queue: &Queue, options: &SubmitOptions, json: bool, start: bool) -> Result<ExitCode> {
     let submitted = submit::submit(queue, options)?;
     if start {
-        submit::start_drain(queue)?;
+        if let Start::Drain(lock) = submit::start_drain(queue)? {
+            // The forked drain: its stdout is /dev/null and nobody waits for its exit code.
+            return run_drain(queue, &DrainOptions::default(), false, Some(lock));
+        }
     }
     let line = if json {
         serde_json::json!({ "task_id": submitted.task_id, "path": submitted.path }).to_string()

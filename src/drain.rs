@@ -85,14 +85,19 @@ impl Summary {
 /// What the last drain that did something recorded, in `QUEUE/last-drain.json`.
 pub const LAST_DRAIN: &str = "last-drain.json";
 
-/// Runs one drain of `queue`.
-pub fn drain(queue: &Queue, opts: &DrainOptions, shutdown: &Shutdown) -> Result<Summary> {
+/// Runs one drain of `queue`, taking its lock (or starting with `held`, a lock already taken).
+pub fn drain(
+    queue: &Queue,
+    opts: &DrainOptions,
+    shutdown: &Shutdown,
+    held: Option<lock::DrainLock>,
+) -> Result<Summary> {
     queue.open()?;
     sys::become_subreaper();
     let started_at = chrono::Local::now();
     let started = Instant::now();
     let mut summary = Summary::default();
-    let outcome = drain_all(queue, opts, shutdown, &mut summary);
+    let outcome = drain_all(queue, opts, shutdown, held, &mut summary);
     summary.stopped_by = shutdown.requested();
     if summary.touched() || summary.stopped_by.is_some() || outcome.is_err() {
         info!(
@@ -145,11 +150,16 @@ fn drain_all(
     queue: &Queue,
     opts: &DrainOptions,
     shutdown: &Shutdown,
+    mut first: Option<lock::DrainLock>,
     summary: &mut Summary,
 ) -> Result<()> {
     let mut settle = Settle::new(opts.settle);
     loop {
-        let Some(held) = lock::acquire(queue, opts.wait_for_lock, shutdown)? else {
+        let taken = match first.take() {
+            Some(lock) => Some(lock),
+            None => lock::acquire(queue, opts.wait_for_lock, shutdown)?,
+        };
+        let Some(held) = taken else {
             debug!("another drain holds the queue; leaving it the work");
             break;
         };
@@ -227,6 +237,40 @@ fn drain_locked(
     settle: &mut Settle,
     summary: &mut Summary,
 ) -> Result<bool> {
+    let mut unsynced = None;
+    let outcome = drain_entries(queue, opts, shutdown, settle, summary, &mut unsynced);
+    let stored = settle_record(unsynced, summary);
+    let gave_up = outcome?;
+    stored?;
+    Ok(gave_up)
+}
+
+/// Syncs and files the last job's record, which [`process`] leaves for the next claim to sync.
+fn settle_record(unsynced: Option<store::Finishing>, summary: &mut Summary) -> Result<()> {
+    let Some(finishing) = unsynced else {
+        return Ok(());
+    };
+    finishing.sync()?;
+    file_record(finishing, summary)
+}
+
+fn file_record(finishing: store::Finishing, summary: &mut Summary) -> Result<()> {
+    let name = finishing.job().name.clone();
+    let status = finishing.status();
+    let stored = finishing.complete()?;
+    info!(file = ?name, status = %status.as_str(), to = %stored.path.display(), "job moved");
+    summary.count(status);
+    Ok(())
+}
+
+fn drain_entries(
+    queue: &Queue,
+    opts: &DrainOptions,
+    shutdown: &Shutdown,
+    settle: &mut Settle,
+    summary: &mut Summary,
+    unsynced: &mut Option<store::Finishing>,
+) -> Result<bool> {
     let mut announced = false;
     let mut waiting_since: Option<Instant> = None;
     loop {
@@ -248,7 +292,7 @@ fn drain_locked(
                 Intake::Gone => {}
                 Intake::NotYet(when) => next_look = Some(next_look.map_or(when, |n| n.min(when))),
                 Intake::Ready(loaded) => {
-                    progressed |= process(queue, opts, shutdown, loaded, summary)?;
+                    progressed |= process(queue, opts, shutdown, loaded, summary, unsynced)?;
                 }
             }
         }
@@ -263,6 +307,7 @@ fn drain_locked(
             return Ok(true);
         }
         debug!("waiting for entries in pending/ to settle");
+        settle_record(unsynced.take(), summary)?;
         store::sync_outboxes(queue)?;
         sleep_until(when, shutdown);
     }
@@ -278,16 +323,37 @@ fn sleep_until(when: Instant, shutdown: &Shutdown) {
 }
 
 /// Claims, runs and records one job. Returns whether anything was done.
+///
+/// One sync per job: the previous job's record is written but left unsynced (`unsynced`) until
+/// this job is claimed, and then one sync of that record makes both durable (on ext4 a single
+/// journal commit; elsewhere the sync of `running/` that follows does the claim's share). The job
+/// starts only after both. A power loss in between leaves both jobs in `running/` — the previous
+/// one's record still a `.tmp` — and the next drain records both as interrupted, which is what it
+/// would do had the power failed a moment earlier, before the record was written.
 fn process(
     queue: &Queue,
     opts: &DrainOptions,
     shutdown: &Shutdown,
     loaded: Loaded,
     summary: &mut Summary,
+    unsynced: &mut Option<store::Finishing>,
 ) -> Result<bool> {
     let Some(claimed) = store::claim(queue, &loaded.name)? else {
         return Ok(false);
     };
+    let previous = unsynced.take();
+    let synced = previous
+        .as_ref()
+        .map_or(Ok(()), store::Finishing::sync)
+        .and_then(|()| store::sync_claims(queue));
+    let filed = synced.and_then(|()| previous.map_or(Ok(()), |f| file_record(f, summary)));
+    if let Err(e) = filed {
+        // The job has not started: give it back rather than leave it to be found "interrupted".
+        if let Err(undo) = store::unclaim(queue, &claimed) {
+            error!(file = ?claimed.name, error = %format!("{undo:#}"), "could not put a claimed job back in pending/");
+        }
+        return Err(e);
+    }
     let loaded = claimed_content(loaded, &claimed)?;
     let (record, spec) = plan(loaded);
     let result = match spec {
@@ -297,9 +363,7 @@ fn process(
             JobResult::error(why.to_string())
         }
     };
-    let stored = store::finish(queue, &claimed, record, &result)?;
-    info!(file = ?claimed.name, status = %result.status.as_str(), to = %stored.path.display(), "job moved");
-    summary.count(result.status);
+    *unsynced = Some(store::prepare(queue, &claimed, record, &result)?);
     Ok(true)
 }
 

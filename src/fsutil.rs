@@ -36,6 +36,12 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Writes `bytes` to a new file at `path` (mode 0600) and syncs it. Fails if `path` exists.
 pub fn write_new_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let file = write_new(path, bytes)?;
+    sync_file(&file, path)
+}
+
+/// Writes `bytes` to a new file at `path` (mode 0600), not yet synced. Fails if `path` exists.
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<File> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -43,7 +49,13 @@ pub fn write_new_synced(path: &Path, bytes: &[u8]) -> Result<()> {
         .open(path)
         .with_context(|| format!("failed to create `{}`", path.display()))?;
     file.write_all(bytes)
-        .and_then(|()| file.sync_all())
+        .with_context(|| format!("failed to write `{}`", path.display()))?;
+    Ok(file)
+}
+
+/// Flushes a file written with [`write_new`] to disk (`path` names it in the error).
+pub fn sync_file(file: &File, path: &Path) -> Result<()> {
+    file.sync_all()
         .with_context(|| format!("failed to write `{}`", path.display()))
 }
 

@@ -17,6 +17,13 @@ pub struct DrainLock {
     _file: File,
 }
 
+impl DrainLock {
+    /// The lock file's descriptor, to keep open across [`crate::sys::fork_detached`].
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self._file)
+    }
+}
+
 /// Takes the lock. Without `wait`, returns `None` at once if another drain holds it; with `wait`,
 /// waits for it (until a stop signal arrives).
 pub fn acquire(queue: &Queue, wait: bool, shutdown: &Shutdown) -> Result<Option<DrainLock>> {

@@ -19,7 +19,9 @@
 //!   `pending/`, and the next drain records it as `interrupted` instead of running it again.
 //! - **Nothing lost.** A job is in exactly one of `pending/`, `running/`, `completed/`, `failed/`
 //!   at every instant. Its record is written to a temporary dot-file in `running/`, fsynced, renamed
-//!   to `running/.x.record` (or `.x.sidecar`), and only then moved to its final folder. The final
+//!   to `running/.x.record` (or `.x.sidecar`), and only then moved to its final folder. The fsync
+//!   of a record waits for the next job's claim, so one sync makes both durable and the next job
+//!   starts after it (one journal commit per job, not two). The final
 //!   folders are fsynced once per batch of jobs (before the lock is released, and before drain
 //!   waits), not per job: until then a power loss can only put a finished record back in
 //!   `running/`, which the next drain files with its real result. This relies, as every

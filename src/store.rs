@@ -37,8 +37,9 @@ pub struct Stored {
     pub path: PathBuf,
 }
 
-/// Claims `pending/name`: moves it to `running/` and makes that durable before anything runs.
-/// `None` when the file vanished first (its producer took it back).
+/// Moves `pending/name` to `running/`. The claim is not durable, and the job must not start,
+/// until [`sync_claims`] has returned. `None` when the file vanished first (its producer took it
+/// back).
 pub fn claim(queue: &Queue, name: &OsStr) -> Result<Option<Claimed>> {
     let from = queue.pending.join(name);
     let to = queue.running.join(name);
@@ -46,11 +47,20 @@ pub fn claim(queue: &Queue, name: &OsStr) -> Result<Option<Claimed>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         other => other.with_context(|| format!("failed to claim `{}`", from.display()))?,
     }
-    fsutil::sync_dir(&queue.running)?;
     Ok(Some(Claimed {
         name: name.to_owned(),
         path: to,
     }))
+}
+
+/// Makes the claims made so far durable: after this, a power loss leaves them in `running/`.
+pub fn sync_claims(queue: &Queue) -> Result<()> {
+    fsutil::sync_dir(&queue.running)
+}
+
+/// Puts a claimed job back in `pending/` (it has not started).
+pub fn unclaim(queue: &Queue, job: &Claimed) -> Result<()> {
+    fsutil::rename(&job.path, &queue.pending.join(&job.name))
 }
 
 fn internal(queue: &Queue, name: &OsStr, suffix: &str) -> PathBuf {
@@ -59,21 +69,92 @@ fn internal(queue: &Queue, name: &OsStr, suffix: &str) -> PathBuf {
 
 /// Stores `result` for a claimed job and moves it to `completed/` or `failed/`.
 pub fn finish(queue: &Queue, job: &Claimed, record: Record, result: &JobResult) -> Result<Stored> {
+    let finishing = prepare(queue, job, record, result)?;
+    finishing.sync()?;
+    finishing.complete()
+}
+
+/// A job's record, written to `running/.NAME.tmp` but neither synced nor moved yet: [`finish`] in
+/// steps, so that a drain can make one record and the next claim durable with one sync (see
+/// `drain::process`). The record is only renamed after [`Finishing::sync`], so a half-written one
+/// is never anything but a `.tmp` file, which recovery removes.
+#[derive(Debug)]
+pub struct Finishing {
+    file: fs::File,
+    tmp: PathBuf,
+    done: PathBuf,
+    job: Claimed,
+    /// The sidecar's destination for a sidecar record; `None` for a merged one.
+    sidecar_dest: Option<PathBuf>,
+    outbox: PathBuf,
+    status: record::Status,
+}
+
+/// Writes the record for `job` (see [`Finishing`]).
+pub fn prepare(
+    queue: &Queue,
+    job: &Claimed,
+    record: Record,
+    result: &JobResult,
+) -> Result<Finishing> {
     let outbox = queue.outbox(result.outbox()).to_owned();
-    match record {
+    let (value, done, sidecar_dest) = match record {
         Record::Merged(mut object) => {
             record::merge(&mut object, result);
             let done = internal(queue, &job.name, ".record");
-            write_via_tmp(queue, &job.name, &done, &Value::Object(object))?;
-            complete_merged(Some(&job.path), &done, &outbox, &job.name)
+            (Value::Object(object), done, None)
         }
         Record::Sidecar => {
             let dest = free_name(&outbox, &job.name, true);
             let sidecar =
                 json!({ "job": dest.file_name().map(|n| n.to_string_lossy()), "result": result });
-            let done = internal(queue, &job.name, ".sidecar");
-            write_via_tmp(queue, &job.name, &done, &sidecar)?;
-            complete_sidecar(Some(&job.path), &done, &dest)
+            (sidecar, internal(queue, &job.name, ".sidecar"), Some(dest))
+        }
+    };
+    let tmp = internal(queue, &job.name, ".tmp");
+    let mut bytes = serde_json::to_vec_pretty(&value).context("failed to serialize a record")?;
+    bytes.push(b'\n');
+    fsutil::remove_if_exists(&tmp)?;
+    let file = fsutil::write_new(&tmp, &bytes)?;
+    Ok(Finishing {
+        file,
+        tmp,
+        done,
+        job: job.clone(),
+        sidecar_dest,
+        outbox,
+        status: result.status,
+    })
+}
+
+impl Finishing {
+    /// The job this record is for.
+    pub fn job(&self) -> &Claimed {
+        &self.job
+    }
+
+    /// The job's status in the record.
+    pub fn status(&self) -> record::Status {
+        self.status
+    }
+
+    /// Flushes the record to disk. On ext4 this one sync also commits every rename made before
+    /// it, a claim included.
+    pub fn sync(&self) -> Result<()> {
+        fsutil::sync_file(&self.file, &self.tmp)
+    }
+
+    /// Moves the synced record and the job into `completed/` or `failed/`.
+    pub fn complete(self) -> Result<Stored> {
+        fsutil::rename(&self.tmp, &self.done)?;
+        match &self.sidecar_dest {
+            None => complete_merged(
+                Some(&self.job.path),
+                &self.done,
+                &self.outbox,
+                &self.job.name,
+            ),
+            Some(dest) => complete_sidecar(Some(&self.job.path), &self.done, dest),
         }
     }
 }
@@ -90,15 +171,6 @@ fn ensure_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("failed to recreate `{}`", dir.display()))?;
     tracing::warn!(folder = %dir.display(), "a queue folder was missing and has been recreated");
     Ok(())
-}
-
-fn write_via_tmp(queue: &Queue, name: &OsStr, done: &Path, value: &Value) -> Result<()> {
-    let tmp = internal(queue, name, ".tmp");
-    let mut bytes = serde_json::to_vec_pretty(value).context("failed to serialize a record")?;
-    bytes.push(b'\n');
-    fsutil::remove_if_exists(&tmp)?;
-    fsutil::write_new_synced(&tmp, &bytes)?;
-    fsutil::rename(&tmp, done)
 }
 
 /// The record is safe in `running/` before this runs, so a folder that cannot be used here loses

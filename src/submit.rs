@@ -8,7 +8,6 @@ use std::collections::hash_map::RandomState;
 use std::fs;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -17,7 +16,10 @@ use serde_json::{Map, Value, json};
 
 use crate::fsutil;
 use crate::job;
+use crate::lock::{self, DrainLock};
 use crate::queue::Queue;
+use crate::signals::Shutdown;
+use crate::sys;
 
 /// What to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,28 +41,38 @@ pub struct SubmitOptions {
     pub cwd: Option<PathBuf>,
 }
 
+/// What `submit --start` did about draining.
+#[derive(Debug)]
+pub enum Start {
+    /// A drain holds the queue already; it will run the job.
+    AlreadyDraining,
+    /// This process forked a drain and goes on as the submitter.
+    Started,
+    /// This process *is* the forked drain, holding the queue's lock: drain, then exit.
+    Drain(DrainLock),
+}
+
 /// Starts a drain in the background unless one holds the queue (`submit --start`).
 ///
-/// The job is already in `pending/` when this looks at the lock, so there is no gap: either the
-/// lock is free and the new drain runs the job, or a drain holds it and sees the job — at the
-/// latest when it looks at `pending/` once more after letting go of the lock. The drain runs in its
-/// own process group with no terminal, so closing the terminal or Ctrl-C does not stop it.
-pub fn start_drain(queue: &Queue) -> Result<bool> {
-    if crate::lock::is_held(queue)? {
-        return Ok(false);
+/// The job is already in `pending/` when this takes the lock, so there is no gap: either the lock
+/// is free and the new drain runs the job, or a drain holds it and sees the job — at the latest
+/// when it looks at `pending/` once more after letting go of the lock. The lock is taken here,
+/// before forking, and the forked copy inherits it, so no other drain can slip in between.
+///
+/// The drain is a fork of this process rather than a new `execq drain`: the submitter returns
+/// without waiting for a program to load, which is most of what a submission costs. The copy runs
+/// in its own session with no terminal, so closing the terminal or Ctrl-C does not stop it.
+pub fn start_drain(queue: &Queue) -> Result<Start> {
+    let Some(lock) = lock::acquire(queue, false, &Shutdown::default())? else {
+        return Ok(Start::AlreadyDraining);
+    };
+    if sys::fork_detached(&[lock.raw_fd()]).context("failed to start a background drain")? {
+        Ok(Start::Drain(lock))
+    } else {
+        // Closing this copy of the descriptor leaves the lock with the forked drain.
+        drop(lock);
+        Ok(Start::Started)
     }
-    let exe = std::env::current_exe().context("cannot tell where this execq binary is")?;
-    std::process::Command::new(exe)
-        .arg("--queue")
-        .arg(&queue.root)
-        .args(["drain", "--quiet"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .process_group(0)
-        .spawn()
-        .context("failed to start a background drain")?;
-    Ok(true)
 }
 
 /// Where a submitted job went.

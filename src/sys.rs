@@ -135,6 +135,50 @@ pub fn reap_orphans() {
     }
 }
 
+/// Forks a detached copy of this process to carry on in the background, as `nq` does: the copy
+/// gets a new session (no controlling terminal, its own process group), stdin, stdout and stderr
+/// on `/dev/null`, and no other inherited descriptor but those in `keep`, so nothing waiting on the
+/// caller's pipes waits on it. Returns `Ok(true)` in the copy and `Ok(false)` in the caller.
+///
+/// Call only while the process has a single thread (execq never starts one outside tests).
+pub fn fork_detached(keep: &[std::os::fd::RawFd]) -> io::Result<bool> {
+    // Listed before forking: in the copy, reading `/dev/fd` would itself open a descriptor.
+    let inherited: Vec<std::os::fd::RawFd> = std::fs::read_dir("/dev/fd")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    // SAFETY: the process has one thread (see above), so the copy cannot inherit a lock held by
+    // another thread; it runs ordinary Rust code afterwards, as after any single-threaded fork.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => {
+            // SAFETY: plain calls on descriptor numbers; failures leave the descriptor as it was.
+            unsafe {
+                libc::setsid();
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if null >= 0 {
+                    for fd in 0..=2 {
+                        libc::dup2(null, fd);
+                    }
+                    if null > 2 {
+                        libc::close(null);
+                    }
+                }
+                for fd in inherited {
+                    if fd > 2 && !keep.contains(&fd) {
+                        libc::close(fd);
+                    }
+                }
+            }
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Whether a process with this pid exists (it may belong to another user).
 pub fn process_exists(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {

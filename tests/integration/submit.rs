@@ -110,3 +110,48 @@ fn submit_start_runs_the_job_without_a_service() {
         assert_eq!(q.result(&format!("completed/{name}"))["stdout"], "ran\n");
     }
 }
+
+#[test]
+fn submit_start_returns_while_its_drain_runs_and_a_busy_drain_takes_later_jobs() {
+    let q = TestQueue::new();
+    let release = q.scratch("release");
+    let ran = q.scratch("ran.log");
+    let gate = format!(
+        "echo first >> '{}'; while [ ! -e '{}' ]; do sleep 0.02; done",
+        ran.display(),
+        release.display()
+    );
+    // `run` reads stdout and stderr to their end: this returns only if the background drain
+    // holds neither, although it is still running the job.
+    run(q.execq(&["submit", "--start", "--id", "first", "--shell", &gate])).success();
+    wait_until("the background drain to start the job", || ran.exists());
+    let status = run(q.execq(&["status", "--json"]));
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert!(
+        !status["drain"].is_null(),
+        "a drain holds the queue: {status}"
+    );
+
+    let second = format!("echo second >> '{}'", ran.display());
+    run(q.execq(&["submit", "--start", "--id", "second", "--shell", &second])).success();
+    assert_eq!(
+        q.names("pending").len(),
+        1,
+        "the busy drain has not got to it yet"
+    );
+    std::fs::write(&release, "").unwrap();
+    wait_until("the same drain to run the second job", || {
+        q.names("completed").len() == 2
+    });
+    assert_eq!(
+        std::fs::read_to_string(&ran).unwrap(),
+        "first\nsecond\n",
+        "each job ran once, in order"
+    );
+    let log = q.log();
+    assert_eq!(
+        log.matches("drain started").count(),
+        1,
+        "one drain ran both jobs:\n{log}"
+    );
+}

@@ -23,13 +23,16 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXECQ = os.path.join(ROOT, "target", "release", "execq")
+EXECQ = None  # set by build(): the binary scripts/build.sh makes
 DEVNULL = subprocess.DEVNULL
 
 
 def build():
-    """Builds execq (release) and the two C helpers; returns the helpers' paths."""
-    subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
+    """Builds execq as scripts/install.sh installs it, and the two C helpers; returns the helpers'
+    paths and sets EXECQ."""
+    global EXECQ
+    out = subprocess.run([os.path.join(ROOT, "scripts", "build.sh")], check=True, capture_output=True, text=True)
+    EXECQ = out.stdout.strip().splitlines()[-1]
     helpers = []
     for name in ("floor", "maxrss"):
         exe = os.path.join(tempfile.gettempdir(), f"execq-bench-{name}-{os.getuid()}")

@@ -209,7 +209,11 @@ fn run_submit(queue: &Queue, options: &SubmitOptions, json: bool, start: bool) -
     if start {
         if let Start::Drain(lock) = submit::start_drain(queue)? {
             // The forked drain: its stdout is /dev/null and nobody waits for its exit code.
-            return run_drain(queue, &DrainOptions::default(), false, Some(lock));
+            let options = DrainOptions {
+                linger: drain::SUBMIT_LINGER,
+                ..DrainOptions::default()
+            };
+            return run_drain(queue, &options, false, Some(lock));
         }
     }
     let line = if json {

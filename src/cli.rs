@@ -190,6 +190,11 @@ struct DrainArgs {
     #[arg(long)]
     wait: bool,
 
+    /// Once pending/ is empty, keep the queue this many seconds for jobs that arrive meanwhile
+    /// (a burst of submissions then shares one drain)
+    #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = seconds_or_zero)]
+    linger: Duration,
+
     /// Exit with status 3 if any job in this drain did not complete (for CI)
     #[arg(long)]
     strict: bool,
@@ -268,6 +273,7 @@ impl Cli {
                     grace: args.grace,
                     settle: args.settle,
                     wait_for_lock: args.wait,
+                    linger: args.linger,
                     ..DrainOptions::default()
                 },
                 strict: args.strict,

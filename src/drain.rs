@@ -43,7 +43,14 @@ pub struct DrainOptions {
     pub wait_for_lock: bool,
     /// Bytes kept at each end of each output stream in the record.
     pub keep: usize,
+    /// How long to keep the lock once `pending/` is empty, for jobs that arrive meanwhile.
+    pub linger: Duration,
 }
+
+/// How long a drain started by `submit --start` lingers: long enough for a tool submitting a
+/// burst of jobs to have them all run by one drain, short enough to let go of the queue at once to
+/// a person's eye.
+pub const SUBMIT_LINGER: Duration = Duration::from_millis(200);
 
 impl Default for DrainOptions {
     fn default() -> Self {
@@ -53,6 +60,7 @@ impl Default for DrainOptions {
             settle: Duration::from_secs(2),
             wait_for_lock: false,
             keep: crate::capture::DEFAULT_KEEP,
+            linger: Duration::ZERO,
         }
     }
 }
@@ -154,6 +162,7 @@ fn drain_all(
     summary: &mut Summary,
 ) -> Result<()> {
     let mut settle = Settle::new(opts.settle);
+    let mut announced = false;
     loop {
         let taken = match first.take() {
             Some(lock) => Some(lock),
@@ -163,13 +172,26 @@ fn drain_all(
             debug!("another drain holds the queue; leaving it the work");
             break;
         };
-        let before = summary.completed + summary.failed;
+        let before = summary.clone();
         recover(queue, summary)?;
         sweep_tmp(queue);
-        let outcome = drain_locked(queue, opts, shutdown, &mut settle, summary);
-        if summary.completed + summary.failed > before {
-            store::sync_outboxes(queue)?;
-        }
+        let outcome = loop {
+            let outcome = drain_locked(queue, opts, shutdown, &mut settle, &mut announced, summary);
+            // Lingering leaves the last records' moves unsynced a little longer; a power loss
+            // meanwhile only puts them back in `running/`, where the next drain files them.
+            if !matches!(outcome, Ok(false))
+                || shutdown.requested().is_some()
+                || !linger(queue, opts.linger, shutdown)?
+            {
+                break outcome;
+            }
+        };
+        let recovered = summary.recovered > before.recovered;
+        store::sync_outboxes(
+            queue,
+            recovered || summary.completed > before.completed,
+            recovered || summary.failed > before.failed,
+        )?;
         let gave_up = outcome?;
         drop(held);
         if gave_up || shutdown.requested().is_some() || !pending::has_entries(&queue.pending)? {
@@ -178,6 +200,19 @@ fn drain_all(
         debug!("a job arrived as the lock was released; draining again");
     }
     Ok(())
+}
+
+/// Waits up to `how_long` for an entry to appear in `pending/` (polling every millisecond: a
+/// directory listing costs microseconds). Returns whether one did.
+fn linger(queue: &Queue, how_long: Duration, shutdown: &Shutdown) -> Result<bool> {
+    let until = Instant::now() + how_long;
+    while Instant::now() < until && shutdown.requested().is_none() {
+        thread::sleep(Duration::from_millis(1));
+        if pending::has_entries(&queue.pending)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn recover(queue: &Queue, summary: &mut Summary) -> Result<()> {
@@ -235,10 +270,19 @@ fn drain_locked(
     opts: &DrainOptions,
     shutdown: &Shutdown,
     settle: &mut Settle,
+    announced: &mut bool,
     summary: &mut Summary,
 ) -> Result<bool> {
     let mut unsynced = None;
-    let outcome = drain_entries(queue, opts, shutdown, settle, summary, &mut unsynced);
+    let outcome = drain_entries(
+        queue,
+        opts,
+        shutdown,
+        settle,
+        announced,
+        summary,
+        &mut unsynced,
+    );
     let stored = settle_record(unsynced, summary);
     let gave_up = outcome?;
     stored?;
@@ -268,19 +312,19 @@ fn drain_entries(
     opts: &DrainOptions,
     shutdown: &Shutdown,
     settle: &mut Settle,
+    announced: &mut bool,
     summary: &mut Summary,
     unsynced: &mut Option<store::Finishing>,
 ) -> Result<bool> {
-    let mut announced = false;
     let mut waiting_since: Option<Instant> = None;
     loop {
         let entries = pending::scan(&queue.pending)?;
         if entries.is_empty() || shutdown.requested().is_some() {
             return Ok(false);
         }
-        if !announced {
+        if !*announced {
             info!(pending = entries.len(), queue = %queue.root.display(), "drain started");
-            announced = true;
+            *announced = true;
         }
         let mut next_look: Option<Instant> = None;
         let mut progressed = false;
@@ -308,7 +352,7 @@ fn drain_entries(
         }
         debug!("waiting for entries in pending/ to settle");
         settle_record(unsynced.take(), summary)?;
-        store::sync_outboxes(queue)?;
+        store::sync_outboxes(queue, true, true)?;
         sleep_until(when, shutdown);
     }
 }

@@ -207,10 +207,16 @@ pub enum Recovered {
 
 /// Makes the moves into `completed/` and `failed/` durable. A drain calls this once per batch rather
 /// than once per job: until it runs, a power loss can only leave a finished record as
-/// `running/.x.record` (its content is already synced), which the next drain files.
-pub fn sync_outboxes(queue: &Queue) -> Result<()> {
-    fsutil::sync_dir(&queue.completed)?;
-    fsutil::sync_dir(&queue.failed)
+/// `running/.x.record` (its content is already synced), which the next drain files. Only the
+/// folders named (those that received something) are synced.
+pub fn sync_outboxes(queue: &Queue, completed: bool, failed: bool) -> Result<()> {
+    if completed {
+        fsutil::sync_dir(&queue.completed)?;
+    }
+    if failed {
+        fsutil::sync_dir(&queue.failed)?;
+    }
+    Ok(())
 }
 
 /// Finishes whatever a killed drain left in `running/`. Never runs a job again.

@@ -155,3 +155,36 @@ fn submit_start_returns_while_its_drain_runs_and_a_busy_drain_takes_later_jobs()
         "one drain ran both jobs:\n{log}"
     );
 }
+
+#[test]
+fn a_lingering_drain_keeps_the_queue_for_jobs_that_arrive_after_it_emptied() {
+    let q = TestQueue::new();
+    q.add("first.json", &shell_job("echo first"));
+    let drain = q.spawn_drain(&["--linger", "600"]);
+    wait_until("the first job to complete", || {
+        q.names("completed").len() == 1
+    });
+    let status = run(q.execq(&["status", "--json"]));
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert!(!status["drain"].is_null(), "still holding the queue");
+
+    q.add("second.json", &shell_job("echo second"));
+    wait_until("the lingering drain to run the second job", || {
+        q.names("completed").len() == 2
+    });
+    kill(drain.id(), libc::SIGTERM);
+    let out = finish(drain);
+    assert_eq!(out.code(), 143, "stopped while lingering: {}", out.stderr);
+    assert_eq!(q.result("completed/second.json")["stdout"], "second\n");
+    let log = q.log();
+    assert_eq!(log.matches("drain started").count(), 1, "{log}");
+    assert_eq!(log.matches("drain finished").count(), 1, "{log}");
+}
+
+#[test]
+fn a_lingering_drain_lets_go_when_nothing_arrives() {
+    let q = TestQueue::new();
+    q.add("only.json", &shell_job("echo only"));
+    q.drain(&["--linger", "0.2"]).success();
+    assert_eq!(q.result("completed/only.json")["stdout"], "only\n");
+}

@@ -137,8 +137,8 @@ pub fn reap_orphans() {
 
 /// Forks a detached copy of this process to carry on in the background, as `nq` does: the copy
 /// gets a new session (no controlling terminal, its own process group), stdin, stdout and stderr
-/// on `/dev/null`, and no other inherited descriptor but those in `keep`, so nothing waiting on the
-/// caller's pipes waits on it. Returns `Ok(true)` in the copy and `Ok(false)` in the caller.
+/// on `/dev/null`, and none of the descriptors this process inherited (but those in `keep`), so
+/// nothing waiting on the caller's pipes waits on it. Returns `Ok(true)` in the copy and `Ok(false)` in the caller.
 ///
 /// Call only while the process has a single thread (execq never starts one outside tests).
 pub fn fork_detached(keep: &[std::os::fd::RawFd]) -> io::Result<bool> {
@@ -167,8 +167,12 @@ pub fn fork_detached(keep: &[std::os::fd::RawFd]) -> io::Result<bool> {
                         libc::close(null);
                     }
                 }
+                // Only descriptors this process was handed: execq's own are all close-on-exec
+                // (std opens them so) and stay usable.
                 for fd in inherited {
-                    if fd > 2 && !keep.contains(&fd) {
+                    let flags = libc::fcntl(fd, libc::F_GETFD);
+                    if fd > 2 && flags >= 0 && flags & libc::FD_CLOEXEC == 0 && !keep.contains(&fd)
+                    {
                         libc::close(fd);
                     }
                 }

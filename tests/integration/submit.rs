@@ -117,9 +117,9 @@ fn submit_start_returns_while_its_drain_runs_and_a_busy_drain_takes_later_jobs()
     let release = q.scratch("release");
     let ran = q.scratch("ran.log");
     let gate = format!(
-        "echo first >> '{}'; while [ ! -e '{}' ]; do sleep 0.02; done",
+        "echo first >> '{}'; {}",
         ran.display(),
-        release.display()
+        wait_for_file(&release)
     );
     // `run` reads stdout and stderr to their end: this returns only if the background drain
     // holds neither, although it is still running the job.
@@ -187,4 +187,38 @@ fn a_lingering_drain_lets_go_when_nothing_arrives() {
     q.add("only.json", &shell_job("echo only"));
     q.drain(&["--linger", "0.2"]).success();
     assert_eq!(q.result("completed/only.json")["stdout"], "only\n");
+}
+
+#[test]
+fn the_forked_drain_keeps_none_of_the_submitters_inherited_pipes() {
+    let q = TestQueue::new();
+    let release = q.scratch("release");
+    let gate = wait_for_file(&release);
+    // fd 3 is a second copy of the captured stdout pipe, inherited (not close-on-exec): `run`
+    // returns only once every copy is closed, so a drain that kept it would hang here until
+    // the job ends, and the job waits for `release`.
+    let script =
+        format!("exec \"$0\" --queue \"$1\" submit --start --shell \"$2\" 3>&1 >/dev/null",);
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_execq"))
+        .arg(q.path(""))
+        .arg(&gate)
+        .stdin(std::process::Stdio::null());
+    run(cmd).success();
+    wait_until("the background drain to start the job", || {
+        q.names("running").len() == 1
+    });
+    std::fs::write(&release, "").unwrap();
+    wait_until("the job to complete", || q.names("completed").len() == 1);
+}
+
+/// A shell loop that waits for `path` to exist, giving up after about a minute so that a failed
+/// test leaves no job behind for long.
+fn wait_for_file(path: &std::path::Path) -> String {
+    format!(
+        "i=0; while [ ! -e '{}' ] && [ $i -lt 3000 ]; do sleep 0.02; i=$((i + 1)); done",
+        path.display()
+    )
 }

@@ -197,8 +197,7 @@ fn the_forked_drain_keeps_none_of_the_submitters_inherited_pipes() {
     // fd 3 is a second copy of the captured stdout pipe, inherited (not close-on-exec): `run`
     // returns only once every copy is closed, so a drain that kept it would hang here until
     // the job ends, and the job waits for `release`.
-    let script =
-        format!("exec \"$0\" --queue \"$1\" submit --start --shell \"$2\" 3>&1 >/dev/null",);
+    let script = "exec \"$0\" --queue \"$1\" submit --start --shell \"$2\" 3>&1 >/dev/null";
     let mut cmd = std::process::Command::new("/bin/sh");
     cmd.arg("-c")
         .arg(script)

@@ -371,9 +371,11 @@ fn sleep_until(when: Instant, shutdown: &Shutdown) {
 /// One sync per job: the previous job's record is written but left unsynced (`unsynced`) until
 /// this job is claimed, and then one sync of that record makes both durable (on ext4 a single
 /// journal commit; elsewhere the sync of `running/` that follows does the claim's share). The job
-/// starts only after both. A power loss in between leaves both jobs in `running/` — the previous
-/// one's record still a `.tmp` — and the next drain records both as interrupted, which is what it
-/// would do had the power failed a moment earlier, before the record was written.
+/// starts only after both. A drain killed in between leaves both jobs in `running/` with the
+/// previous one's record complete in a `.tmp` file: the next drain files that record and records
+/// the claimed job as interrupted (it is never run again). After a power loss the record may be
+/// cut short; then both are recorded as interrupted, as they would be had the power failed a
+/// moment earlier, before the record was written.
 fn process(
     queue: &Queue,
     opts: &DrainOptions,

@@ -27,8 +27,9 @@
 //!   `running/`, which the next drain files with its real result. This relies, as every
 //!   rename-based queue does, on rename being atomic (ext4, XFS, APFS, HFS+ journaled).
 //!   A drain killed at any step leaves a state the next drain finishes:
-//!   a job file alone in `running/` → `interrupted`; a job file with its finished record → the move
-//!   is completed; a finished record alone → it is moved; a `.tmp` file → it is deleted.
+//!   a job file alone in `running/` → `interrupted`; a job file with its finished record (or with
+//!   a complete `.record.tmp`) → the move is completed; a finished record alone → it is moved; any
+//!   other `.tmp` file → it is deleted.
 //! - **Never overwritten.** A name already taken in `completed/` or `failed/` gets a numbered
 //!   variant (`job.1.json`); records never replace anything.
 //! - **Quiet when idle.** Nothing drain writes lives in `pending/` (a write there would re-trigger

@@ -67,6 +67,19 @@ fn internal(queue: &Queue, name: &OsStr, suffix: &str) -> PathBuf {
     queue.running.join(fit_name(".", name, suffix))
 }
 
+/// Where a record is written before it is synced and renamed to `.NAME.record` (or `.sidecar`).
+fn staged(queue: &Queue, name: &OsStr, sidecar: bool) -> PathBuf {
+    internal(
+        queue,
+        name,
+        if sidecar {
+            ".sidecar.tmp"
+        } else {
+            ".record.tmp"
+        },
+    )
+}
+
 /// Stores `result` for a claimed job and moves it to `completed/` or `failed/`.
 pub fn finish(queue: &Queue, job: &Claimed, record: Record, result: &JobResult) -> Result<Stored> {
     let finishing = prepare(queue, job, record, result)?;
@@ -74,10 +87,11 @@ pub fn finish(queue: &Queue, job: &Claimed, record: Record, result: &JobResult) 
     finishing.complete()
 }
 
-/// A job's record, written to `running/.NAME.tmp` but neither synced nor moved yet: [`finish`] in
-/// steps, so that a drain can make one record and the next claim durable with one sync (see
-/// `drain::process`). The record is only renamed after [`Finishing::sync`], so a half-written one
-/// is never anything but a `.tmp` file, which recovery removes.
+/// A job's record, written to `running/.NAME.record.tmp` (or `.sidecar.tmp`) but neither synced nor
+/// moved yet: [`finish`] in steps, so that a drain can make one record and the next claim durable
+/// with one sync (see `drain::process`). The record is only renamed after [`Finishing::sync`], so
+/// a half-written one is never anything but a `.tmp` file. Recovery files a `.tmp` record that is
+/// complete (a drain killed before syncing it) and removes one that is not (a power loss).
 #[derive(Debug)]
 pub struct Finishing {
     file: fs::File,
@@ -111,7 +125,7 @@ pub fn prepare(
             (sidecar, internal(queue, &job.name, ".sidecar"), Some(dest))
         }
     };
-    let tmp = internal(queue, &job.name, ".tmp");
+    let tmp = staged(queue, &job.name, sidecar_dest.is_some());
     let mut bytes = serde_json::to_vec_pretty(&value).context("failed to serialize a record")?;
     bytes.push(b'\n');
     fsutil::remove_if_exists(&tmp)?;
@@ -233,16 +247,17 @@ pub fn recover(queue: &Queue, make_record: impl Fn(&Claimed) -> Record) -> Resul
     names.sort();
     let mut done = Vec::new();
     let is_ours = |n: &&OsString| n.as_encoded_bytes().starts_with(b".");
+    let jobs: Vec<&OsString> = names.iter().filter(|n| !is_ours(n)).collect();
+    for name in &jobs {
+        done.push(recover_job(queue, name, &make_record)?);
+    }
+    // What is left of temporary files was cut short mid-write: nothing to keep.
     for name in names
         .iter()
         .filter(is_ours)
         .filter(|n| n.as_encoded_bytes().ends_with(b".tmp"))
     {
         fsutil::remove_if_exists(&queue.running.join(name))?;
-    }
-    let jobs: Vec<&OsString> = names.iter().filter(|n| !is_ours(n)).collect();
-    for name in &jobs {
-        done.push(recover_job(queue, name, &make_record)?);
     }
     for name in names.iter().filter(is_ours) {
         let path = queue.running.join(name);
@@ -269,6 +284,8 @@ fn recover_job(
     };
     let merged = internal(queue, name, ".record");
     let sidecar = internal(queue, name, ".sidecar");
+    adopt_staged(&staged(queue, name, false), &merged)?;
+    adopt_staged(&staged(queue, name, true), &sidecar)?;
     if fsutil::exists(&merged) {
         let outbox = queue.outbox(read_result(&merged)?.outbox());
         let stored = complete_merged(Some(&job.path), &merged, outbox, name)?;
@@ -294,6 +311,19 @@ fn recover_job(
         name: name.to_owned(),
         stored,
     })
+}
+
+/// A record a killed drain had written in full but not yet synced and renamed (see
+/// [`Finishing`]): it is the job's real result, so it is synced and renamed into place. One cut
+/// short (by a power loss) does not parse and is left to be removed.
+fn adopt_staged(tmp: &Path, done: &Path) -> Result<()> {
+    if !fsutil::exists(tmp) || fsutil::exists(done) || read_result(tmp).is_err() {
+        return Ok(());
+    }
+    let file =
+        fs::File::open(tmp).with_context(|| format!("failed to open `{}`", tmp.display()))?;
+    fsutil::sync_file(&file, tmp)?;
+    fsutil::rename(tmp, done)
 }
 
 /// A finished record whose job file is already gone from `running/`.

@@ -56,10 +56,28 @@ fn a_finished_record_whose_move_was_cut_short_is_completed() {
     fs::write(q.path("running/done.json"), r#"{"command": "true"}"#).unwrap();
     fs::write(q.path("running/.done.json.record"), record).unwrap();
     fs::write(q.path("running/.orphan.json.record"), record).unwrap();
+    // Written in full but not yet synced and renamed when the drain was killed.
+    fs::write(q.path("running/staged.json"), r#"{"command": "true"}"#).unwrap();
+    fs::write(q.path("running/.staged.json.record.tmp"), record).unwrap();
+    fs::write(q.path("running/staged.sh"), "true\n").unwrap();
+    let sidecar = format!(
+        r#"{{"job": "staged.sh", "result": {}}}"#,
+        &record[record.find("{\"status").unwrap()..record.len() - 1]
+    );
+    fs::write(q.path("running/.staged.sh.sidecar.tmp"), sidecar).unwrap();
+    // Cut short: the job is recorded as interrupted.
+    fs::write(q.path("running/cut.json"), r#"{"command": "true"}"#).unwrap();
+    fs::write(q.path("running/.cut.json.record.tmp"), &record[..40]).unwrap();
     q.drain(&[]).success();
     assert_eq!(q.result("completed/done.json")["status"], "completed");
     assert_eq!(q.result("completed/orphan.json")["status"], "completed");
-    assert!(q.names("running").is_empty());
+    assert_eq!(q.result("completed/staged.json")["status"], "completed");
+    assert_eq!(
+        q.result("completed/staged.sh.result.json")["status"],
+        "completed"
+    );
+    assert_eq!(q.result("failed/cut.json")["status"], "interrupted");
+    assert!(q.names("running").is_empty(), "{:?}", q.names("running"));
 }
 
 #[test]

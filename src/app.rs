@@ -207,7 +207,12 @@ fn run_prune(queue: &Queue, options: &PruneOptions, json: bool) -> Result<ExitCo
 fn run_submit(queue: &Queue, options: &SubmitOptions, json: bool, start: bool) -> Result<ExitCode> {
     let submitted = submit::submit(queue, options)?;
     if start {
-        if let Start::Drain(lock) = submit::start_drain(queue)? {
+        let started = submit::start_drain(queue).unwrap_or_else(|e| {
+            // The job is queued either way; failing here would invite a second submission.
+            tracing::warn!("the job is queued, but no drain could be started: {e:#}");
+            Start::AlreadyDraining
+        });
+        if let Start::Drain(lock) = started {
             // The forked drain: its stdout is /dev/null and nobody waits for its exit code.
             let options = DrainOptions {
                 linger: drain::SUBMIT_LINGER,

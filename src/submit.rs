@@ -44,7 +44,8 @@ pub struct SubmitOptions {
 /// What `submit --start` did about draining.
 #[derive(Debug)]
 pub enum Start {
-    /// A drain holds the queue already; it will run the job.
+    /// A drain holds the queue already; it will run the job. (Also: none could be started, and
+    /// the job waits for the next one.)
     AlreadyDraining,
     /// This process forked a drain and goes on as the submitter.
     Started,

@@ -221,3 +221,22 @@ fn wait_for_file(path: &std::path::Path) -> String {
         path.display()
     )
 }
+
+#[test]
+fn submit_start_that_cannot_start_a_drain_still_queues_the_job_and_says_so() {
+    let q = TestQueue::new();
+    run(q.execq(&["submit", "--", "true"])).success();
+    let lock = q.path("drain.lock");
+    let _ = std::fs::remove_file(&lock);
+    std::fs::create_dir(&lock).unwrap();
+    let out = run(q.execq(&["submit", "--start", "--id", "kept", "--", "true"]));
+    out.success();
+    assert!(out.stdout.contains("kept.json"), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("the job is queued, but no drain could be started"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(q.names("pending").len(), 2, "both jobs wait for a drain");
+}

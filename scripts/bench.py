@@ -10,7 +10,8 @@ spawns the same process as the jobs (/bin/true, or /bin/sh -c true) and writes o
 per job; scaling from 1,000 to 10,000 pending jobs;
 drain's peak memory; `execq submit`; and submit + drain end to end against task-spooler, nq and
 pueue through their own front doors, when they are installed (apt-get install nq task-spooler;
-cargo install pueue).
+cargo install pueue); and, with eatmydata installed, submit --start with fsync made a no-op, which
+shows what durability costs end to end.
 """
 import argparse
 import json

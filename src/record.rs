@@ -77,9 +77,10 @@ impl JobResult {
 
     /// A job found in `running/` by a later drain.
     pub fn interrupted_by_crash(claimed_at: Option<DateTime<Local>>) -> Self {
-        let message = "drain stopped (killed, crashed, lost power or could not save the result) while \
-                       this job was running or before its result was saved; it was found in running/ by \
-                       a later drain and was not run again";
+        let message = "drain stopped (killed, crashed, lost power or could not save the result) after \
+                       claiming this job: while it ran, just before it started, or before its result was \
+                       saved; it was found in running/ by a later drain and was not run again (`execq \
+                       retry` runs it again)";
         Self::not_run(
             Status::Interrupted,
             message.into(),

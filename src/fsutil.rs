@@ -65,6 +65,21 @@ pub fn rename(from: &Path, to: &Path) -> Result<()> {
         .with_context(|| format!("failed to move `{}` to `{}`", from.display(), to.display()))
 }
 
+/// Moves `from` to `to` unless something is at `to` already: `Ok(false)` then, and `from` stays.
+/// A hard link and an unlink, which never replace anything; where there are no hard links (a
+/// directory, exFAT) a rename after checking that `to` is free.
+pub fn move_if_free(from: &Path, to: &Path) -> Result<bool> {
+    let moved = match fs::hard_link(from, to) {
+        Ok(()) => fs::remove_file(from),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(_) if !exists(to) => fs::rename(from, to),
+        Err(e) => Err(e),
+    };
+    moved
+        .map(|()| true)
+        .with_context(|| format!("failed to move `{}` to `{}`", from.display(), to.display()))
+}
+
 /// Removes a file; one that is already gone is fine.
 pub fn remove_if_exists(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
@@ -150,6 +165,30 @@ mod tests {
         let fitted = fit_name(".", OsStr::new(&long), ".record.tmp");
         assert!(fitted.len() <= NAME_MAX);
         assert!(fitted.to_str().is_some(), "still valid UTF-8");
+    }
+
+    #[test]
+    fn move_if_free_never_replaces_what_is_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs::write(&a, "old").unwrap();
+        fs::write(&b, "new").unwrap();
+        assert!(!move_if_free(&a, &b).unwrap());
+        assert_eq!(fs::read_to_string(&b).unwrap(), "new");
+        assert_eq!(fs::read_to_string(&a).unwrap(), "old", "the source stays");
+
+        fs::remove_file(&b).unwrap();
+        assert!(move_if_free(&a, &b).unwrap());
+        assert!(!exists(&a));
+        assert_eq!(fs::read_to_string(&b).unwrap(), "old");
+
+        let (d, e) = (dir.path().join("d"), dir.path().join("e"));
+        fs::create_dir(&d).unwrap();
+        assert!(
+            move_if_free(&d, &e).unwrap(),
+            "a directory cannot be linked: renamed"
+        );
+        assert!(e.is_dir() && !exists(&d));
     }
 
     #[test]

@@ -58,9 +58,18 @@ pub fn sync_claims(queue: &Queue) -> Result<()> {
     fsutil::sync_dir(&queue.running)
 }
 
-/// Puts a claimed job back in `pending/` (it has not started).
+/// Puts a claimed job back in `pending/` (it has not started). If a producer has written a new
+/// file under its name meanwhile, that one is not replaced: the job stays in `running/`, where the
+/// next drain records it as interrupted.
 pub fn unclaim(queue: &Queue, job: &Claimed) -> Result<()> {
-    fsutil::rename(&job.path, &queue.pending.join(&job.name))
+    let back = queue.pending.join(&job.name);
+    if !fsutil::move_if_free(&job.path, &back)? {
+        anyhow::bail!(
+            "`{}` was taken by a new job meanwhile; the claimed one stays in running/",
+            back.display()
+        );
+    }
+    Ok(())
 }
 
 fn internal(queue: &Queue, name: &OsStr, suffix: &str) -> PathBuf {

@@ -1,8 +1,9 @@
 //! Reading a queue's contents for people and tools: every job in every state, with what it runs
 //! and how it ended. Used by `status`, `list`, `show` and `retry`; never writes.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -10,6 +11,7 @@ use std::time::SystemTime;
 use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 
+use crate::fsutil;
 use crate::job::{self, Format};
 use crate::pending::MAX_JOB_BYTES;
 use crate::queue::Queue;
@@ -56,7 +58,14 @@ impl State {
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub state: State,
+    /// The file name for people: bytes that are not UTF-8 shown as `\xNN` (see
+    /// [`fsutil::display_name`]).
     pub name: String,
+    /// The file name as it is on disk.
+    pub file_name: OsString,
+    /// A record kept without its job file: the job removed its own file while it ran, or it was
+    /// retried (`retried_as` in the record) and the file went back to `pending/`.
+    pub orphan: bool,
     /// The job file (or, for a JSON job that finished, its record).
     pub path: PathBuf,
     /// `<name>.result.json`, for records kept beside the job.
@@ -75,9 +84,15 @@ impl Entry {
 
     /// What the job runs, in one line.
     pub fn command(&self) -> String {
+        if self.orphan {
+            return match self.retried_as() {
+                Some(new) => format!("(retried as {new})"),
+                None => "(its job file was removed while it ran)".into(),
+            };
+        }
         if let Some(object) = &self.object {
             return match job::from_json(object) {
-                Ok(spec) => job::summary(&spec.program, Path::new(&self.name)),
+                Ok(spec) => job::summary(&spec.program, Path::new(&self.file_name)),
                 Err(_) => match object.get("command") {
                     Some(Value::String(command)) => job::shorten(command, 120),
                     Some(other) => job::shorten(&other.to_string(), 120),
@@ -85,12 +100,19 @@ impl Entry {
                 },
             };
         }
-        match Format::of(OsStr::new(&self.name)) {
+        match Format::of(&self.file_name) {
             Format::Script => {
                 first_line(&self.path).map_or_else(|| "(script)".into(), |l| job::shorten(&l, 120))
             }
             _ => "-".into(),
         }
+    }
+
+    /// For the old record of a retried script: the name it went back to `pending/` under.
+    pub fn retried_as(&self) -> Option<String> {
+        let sidecar = self.sidecar.as_ref().filter(|_| self.orphan)?;
+        let object = read_object(sidecar)?;
+        object.get("retried_as")?.as_str().map(str::to_owned)
     }
 
     /// The whole record: the merged JSON job, or the sidecar.
@@ -133,53 +155,79 @@ fn read_object(path: &Path) -> Option<Map<String, Value>> {
 /// Every job in `state`, oldest first.
 pub fn load(queue: &Queue, state: State) -> Result<Vec<Entry>> {
     let dir = state.dir(queue);
-    let names = match fs::read_dir(dir) {
-        Ok(read) => read
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.starts_with('.'))
-            .collect::<Vec<_>>(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e).with_context(|| format!("failed to read `{}`", dir.display())),
-    };
+    let names = job_names(dir)?;
     let mut entries: Vec<Entry> = names
         .iter()
         .filter(|n| !is_sidecar_of_a_job(dir, n))
         .filter_map(|name| entry(dir, state, name))
         .collect();
-    entries.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.name.cmp(&b.name)));
+    entries.sort_by(|a, b| {
+        a.time
+            .cmp(&b.time)
+            .then_with(|| a.file_name.cmp(&b.file_name))
+    });
     Ok(entries)
 }
 
-/// `x.result.json` is a sidecar when `x` is beside it, or when it looks like one (`job` + `result`
-/// and no `command`: the job was retried and moved away).
-fn is_sidecar_of_a_job(dir: &Path, name: &str) -> bool {
-    let Some(job) = name.strip_suffix(".result.json") else {
-        return false;
-    };
-    if dir.join(job).exists() {
-        return true;
+/// The names in `dir` that are not execq's dot-files (a missing folder holds none).
+fn job_names(dir: &Path) -> Result<Vec<OsString>> {
+    match fs::read_dir(dir) {
+        Ok(read) => Ok(read
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name())
+            .filter(|n| !fsutil::is_internal(n))
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("failed to read `{}`", dir.display())),
     }
-    read_object(&dir.join(name)).is_some_and(|o| {
+}
+
+/// The job name a sidecar's file name is for: `x.sh.result.json` → `x.sh`.
+fn sidecar_job(name: &OsStr) -> Option<&OsStr> {
+    name.as_bytes()
+        .strip_suffix(fsutil::SIDECAR_SUFFIX.as_bytes())
+        .filter(|job| !job.is_empty())
+        .map(OsStr::from_bytes)
+}
+
+/// `x.result.json` belongs to the entry for `x` when `x` is beside it; alone, it is an entry of
+/// its own (see [`Entry::orphan`]).
+fn is_sidecar_of_a_job(dir: &Path, name: &OsStr) -> bool {
+    sidecar_job(name).is_some_and(|job| fsutil::exists(&dir.join(job)))
+}
+
+/// A sidecar alone: a record whose job file is gone.
+fn is_orphan_sidecar(path: &Path) -> bool {
+    read_object(path).is_some_and(|o| {
         o.contains_key("result") && o.contains_key("job") && !o.contains_key("command")
     })
 }
 
-fn entry(dir: &Path, state: State, name: &str) -> Option<Entry> {
+fn entry(dir: &Path, state: State, name: &OsStr) -> Option<Entry> {
     let path = dir.join(name);
     let meta = fs::symlink_metadata(&path).ok()?;
-    let sidecar = crate::fsutil::sidecar_path(&path);
-    let sidecar =
-        (matches!(state, State::Completed | State::Failed) && sidecar.exists()).then_some(sidecar);
-    let object = match Format::of(OsStr::new(name)) {
-        Format::Json => read_object(&path),
+    let finished = matches!(state, State::Completed | State::Failed);
+    let orphan =
+        finished && sidecar_job(name).is_some() && meta.is_file() && is_orphan_sidecar(&path);
+    let (file_name, sidecar) = match sidecar_job(name).filter(|_| orphan) {
+        Some(job) => (job.to_owned(), Some(path.clone())),
+        None => {
+            let sidecar = fsutil::sidecar_path(&path);
+            (
+                name.to_owned(),
+                (finished && sidecar.exists()).then_some(sidecar),
+            )
+        }
+    };
+    let object = match (orphan, Format::of(name)) {
+        (false, Format::Json) => read_object(&path),
         _ => None,
     };
     let result = match &sidecar {
         Some(side) => read_object(side).and_then(|o| o.get("result").cloned()),
         None => object.as_ref().and_then(|o| o.get("result").cloned()),
     }
-    .filter(|_| matches!(state, State::Completed | State::Failed))
+    .filter(|_| finished)
     .and_then(|r| serde_json::from_value(r).ok());
     // Running: when it was claimed (the rename set ctime). Finished: when its record was written
     // (a job file kept beside a sidecar still has its original mtime).
@@ -195,7 +243,9 @@ fn entry(dir: &Path, state: State, name: &str) -> Option<Entry> {
     };
     Some(Entry {
         state,
-        name: name.to_owned(),
+        name: fsutil::display_name(&file_name),
+        file_name,
+        orphan,
         path,
         sidecar,
         time,
@@ -204,21 +254,22 @@ fn entry(dir: &Path, state: State, name: &str) -> Option<Entry> {
     })
 }
 
-/// Finds one job by file name, stem or task_id, in any state.
+/// Finds one job by file name, stem or task_id, in any state. A name that is not UTF-8 is matched
+/// as `list` shows it (`\xNN` for each such byte). The old record of a retried script only
+/// matches when nothing else does.
 pub fn find(queue: &Queue, wanted: &str) -> Result<Entry> {
     let mut matches = Vec::new();
     for state in State::ALL {
         for entry in load(queue, state)? {
-            let stem = Path::new(&entry.name)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned());
-            if entry.name == wanted
-                || stem.as_deref() == Some(wanted)
-                || entry.task_id() == Some(wanted)
+            let (stem, _) = fsutil::split_ext(OsStr::new(&entry.name));
+            if entry.name == wanted || stem == wanted.as_bytes() || entry.task_id() == Some(wanted)
             {
                 matches.push(entry);
             }
         }
+    }
+    if matches.iter().any(|e| e.retried_as().is_none()) {
+        matches.retain(|e| e.retried_as().is_none());
     }
     match matches.len() {
         0 => anyhow::bail!(
@@ -238,17 +289,7 @@ pub fn find(queue: &Queue, wanted: &str) -> Result<Entry> {
 /// How many jobs are in `state`, without parsing their records.
 pub fn count(queue: &Queue, state: State) -> Result<usize> {
     let dir = state.dir(queue);
-    let read = match fs::read_dir(dir) {
-        Ok(read) => read,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e).with_context(|| format!("failed to read `{}`", dir.display())),
-    };
-    let names: Vec<String> = read
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    Ok(names
+    Ok(job_names(dir)?
         .iter()
         .filter(|n| !is_sidecar_of_a_job(dir, n))
         .count())

@@ -7,7 +7,6 @@
 
 use std::ffi::OsStr;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -402,13 +401,20 @@ fn process(
     }
     let loaded = claimed_content(loaded, &claimed)?;
     let (record, spec) = plan(loaded);
-    let result = match spec {
+    let mut result = match spec {
         Ok(spec) => run_job(queue, opts, shutdown, &claimed, &spec),
         Err(why) => {
             error!(file = ?claimed.name, error = %why, "job cannot run");
             JobResult::error(why.to_string())
         }
     };
+    if !store::still_there(&claimed) {
+        result.notes.push(
+            "the job file was removed or replaced in running/ while the job ran (by the job?); \
+             this record is kept without it"
+                .into(),
+        );
+    }
     *unsynced = Some(store::prepare(queue, &claimed, record, &result)?);
     Ok(true)
 }
@@ -416,9 +422,9 @@ fn process(
 /// What was claimed. A producer may rename a new file over the name between the read and the
 /// claim; then the new file is the one in `running/`, and it is the one to run and record.
 fn claimed_content(loaded: Loaded, claimed: &Claimed) -> Result<Loaded> {
-    match std::fs::symlink_metadata(&claimed.path) {
-        Ok(meta) if (meta.dev(), meta.ino()) == loaded.id => Ok(loaded),
-        _ => {
+    match claimed.id == loaded.id {
+        true => Ok(loaded),
+        false => {
             warn!(file = ?claimed.name, "the job file was replaced as it was claimed; running the new one");
             let reloaded = pending::load(&claimed.path, &claimed.name)?;
             reloaded.map(|(fresh, _)| fresh).with_context(|| {
@@ -592,6 +598,7 @@ fn spawn_error(spec: &JobSpec, err: &io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fsutil::FileId;
 
     #[test]
     fn a_file_replaced_before_the_claim_is_the_one_run() {
@@ -601,11 +608,13 @@ mod tests {
         std::fs::write(&first, r#"{"command": "echo old"}"#).unwrap();
         let (loaded, _) = pending::load(&first, name).unwrap().unwrap();
 
+        let path = dir.path().join("job.json");
+        std::fs::write(&path, r#"{"command": "echo new"}"#).unwrap();
         let claimed = Claimed {
             name: name.to_owned(),
-            path: dir.path().join("job.json"),
+            id: FileId::at(&path).unwrap(),
+            path,
         };
-        std::fs::write(&claimed.path, r#"{"command": "echo new"}"#).unwrap();
         let content = claimed_content(loaded, &claimed).unwrap();
         let object = content.json.unwrap().unwrap();
         assert_eq!(object["command"], "echo new");
@@ -623,6 +632,7 @@ mod tests {
             loaded,
             &Claimed {
                 name: name.to_owned(),
+                id: FileId::at(&path).unwrap(),
                 path,
             },
         )

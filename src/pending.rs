@@ -23,6 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 
+use crate::fsutil::FileId;
 use crate::job::{self, Format, JobError};
 use crate::sys;
 
@@ -76,8 +77,8 @@ pub struct Loaded {
     pub json: Option<Result<Map<String, Value>, JobError>>,
     /// Why the entry cannot be a job at all (symlink, not a file, too big, unreadable, ...).
     pub refusal: Option<JobError>,
-    /// (device, inode) of what was read, to tell whether the file claimed is this one.
-    pub id: (u64, u64),
+    /// The identity of what was read, to tell whether the file claimed is this one.
+    pub id: FileId,
 }
 
 /// What to do with an entry now.
@@ -153,7 +154,7 @@ pub fn load(path: &Path, name: &OsStr) -> Result<Option<(Loaded, fs::Metadata)>>
             bytes: Vec::new(),
             json: None,
             refusal: Some(why),
-            id: (meta.dev(), meta.ino()),
+            id: FileId::of(&meta),
         };
         Ok(Some((loaded, meta)))
     };
@@ -185,7 +186,7 @@ pub fn load(path: &Path, name: &OsStr) -> Result<Option<(Loaded, fs::Metadata)>>
     };
     let format = Format::of(name);
     let json = (format == Format::Json).then(|| job::parse_object(&bytes));
-    let id = (meta.dev(), meta.ino());
+    let id = FileId::of(&meta);
     Ok(Some((
         Loaded {
             name: name.to_owned(),

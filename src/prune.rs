@@ -50,7 +50,9 @@ pub fn prune(queue: &Queue, opts: &PruneOptions) -> Result<Pruned> {
             .into_iter()
             .filter(|e| e.time < cutoff)
         {
-            let files: Vec<PathBuf> = std::iter::once(entry.path).chain(entry.sidecar).collect();
+            let mut files: Vec<PathBuf> =
+                std::iter::once(entry.path).chain(entry.sidecar).collect();
+            files.dedup();
             if !opts.dry_run {
                 files.iter().try_for_each(|f| remove(f))?;
             }

@@ -178,6 +178,69 @@ pub fn archive_result(job: &mut Map<String, Value>) {
     }
 }
 
+/// Makes a job object re-queued with its `history` fit in `limit` bytes (as pretty JSON plus a
+/// newline, the way it is written), so it can always run again: the output kept in earlier results
+/// is cut to its last 64 KiB, then 4 KiB, then nothing, and if that is still too much the oldest
+/// results are dropped. Each cut is marked in the result it touched (`trimmed_for_retry`), and
+/// dropped results are counted in `history_dropped`. Returns the bytes to write, or `None` if the
+/// job is over `limit` even without any history.
+pub fn fit_history(job: &mut Map<String, Value>, limit: usize) -> Option<Vec<u8>> {
+    let encode = |job: &Map<String, Value>| {
+        let mut bytes = serde_json::to_vec_pretty(job).expect("a JSON object always serializes");
+        bytes.push(b'\n');
+        bytes
+    };
+    for keep in [None, Some(64 * 1024), Some(4096), Some(0)] {
+        if let (Some(keep), Some(Value::Array(history))) = (keep, job.get_mut("history")) {
+            history
+                .iter_mut()
+                .for_each(|entry| trim_output(entry, keep));
+        }
+        let bytes = encode(job);
+        if bytes.len() <= limit {
+            return Some(bytes);
+        }
+    }
+    while let Some(Value::Array(history)) = job.get_mut("history") {
+        if history.is_empty() {
+            break;
+        }
+        history.remove(0);
+        let dropped = job
+            .get("history_dropped")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        job.insert("history_dropped".into(), Value::from(dropped + 1));
+        let bytes = encode(job);
+        if bytes.len() <= limit {
+            return Some(bytes);
+        }
+    }
+    None
+}
+
+/// Cuts an archived result's `stdout` and `stderr` to their last `keep` bytes.
+fn trim_output(entry: &mut Value, keep: usize) {
+    let Value::Object(result) = entry else { return };
+    let mut trimmed = false;
+    for stream in ["stdout", "stderr"] {
+        if let Some(Value::String(text)) = result.get_mut(stream) {
+            if text.len() > keep {
+                let mut cut = text.len() - keep;
+                while !text.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                text.drain(..cut);
+                result.insert(format!("{stream}_truncated"), Value::Bool(true));
+                trimmed = true;
+            }
+        }
+    }
+    if trimmed {
+        result.insert("trimmed_for_retry".into(), Value::Bool(true));
+    }
+}
+
 /// Adds `result` to a job object, archiving any earlier one (see [`archive_result`]).
 pub fn merge(job: &mut Map<String, Value>, result: &JobResult) {
     archive_result(job);

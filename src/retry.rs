@@ -6,16 +6,18 @@
 //! `failed/`, marked with `retried_at`. Both are linked into `pending/` under a free name.
 
 use std::ffi::OsStr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::catalog::{self, Entry, State};
 use crate::fsutil;
+use crate::pending::MAX_JOB_BYTES;
 use crate::queue::Queue;
 use crate::record::{self, timestamp};
 use crate::submit;
+use crate::sys;
 
 /// Requeues `job` and returns its new path in `pending/`.
 pub fn retry(queue: &Queue, job: &str) -> Result<PathBuf> {
@@ -31,6 +33,15 @@ pub fn retry(queue: &Queue, job: &str) -> Result<PathBuf> {
         }
         State::Pending | State::Running => {
             bail!("`{}` is {} already", entry.name, entry.state.as_str())
+        }
+    }
+    if entry.orphan {
+        match entry.retried_as() {
+            Some(new) => bail!("`{}` was retried already, as `{new}`", entry.name),
+            None => bail!(
+                "`{}` cannot run again: the job removed its own file while it ran, so only its record is left",
+                entry.name
+            ),
         }
     }
     let claimed = claim(queue, &entry)?;
@@ -49,12 +60,10 @@ pub fn retry(queue: &Queue, job: &str) -> Result<PathBuf> {
 /// (A retry killed right after this leaves the dot-file in `failed/`; nothing is lost.)
 fn claim(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
     let suffix = format!(".{}", std::process::id());
-    let claimed = queue.failed.join(fsutil::fit_name(
-        ".retrying-",
-        OsStr::new(&entry.name),
-        &suffix,
-    ));
-    match std::fs::rename(&entry.path, &claimed) {
+    let claimed = queue
+        .failed
+        .join(fsutil::fit_name(".retrying-", &entry.file_name, &suffix));
+    match sys::rename_noreplace(&entry.path, &claimed) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             bail!(
                 "`{}` is being retried by another execq, or was just removed",
@@ -67,34 +76,29 @@ fn claim(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
     Ok(claimed)
 }
 
-/// `job.tar.gz` → (`job.tar`, `.gz`); a name without an extension has an empty one.
-fn split_name(name: &str) -> (&str, &str) {
-    match name.rfind('.') {
-        Some(i) if i > 0 => name.split_at(i),
-        _ => (name, ""),
-    }
-}
-
 fn requeue_record(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
     let mut object = entry.object.clone().expect("a merged record is an object");
     record::archive_result(&mut object);
-    let mut bytes = serde_json::to_vec_pretty(&Value::Object(object))?;
-    bytes.push(b'\n');
-    let (stem, ext) = split_name(&entry.name);
-    submit::enqueue(queue, stem, ext, &bytes)
+    let limit = usize::try_from(MAX_JOB_BYTES).unwrap_or(usize::MAX);
+    let Some(bytes) = record::fit_history(&mut object, limit) else {
+        bail!(
+            "`{}` is over the {MAX_JOB_BYTES}-byte limit for job files even without its earlier results",
+            entry.name
+        );
+    };
+    submit::enqueue(queue, OsStr::new(&entry.name), &bytes)
 }
 
-fn requeue_file(queue: &Queue, entry: &Entry, claimed: &std::path::Path) -> Result<PathBuf> {
-    let (stem, ext) = split_name(&entry.name);
-    let dest = submit::place(claimed, &queue.pending, stem, ext)?;
+fn requeue_file(queue: &Queue, entry: &Entry, claimed: &Path) -> Result<PathBuf> {
+    let dest = submit::place(claimed, &queue.pending, &entry.file_name)?;
     fsutil::sync_dir(&queue.pending)?;
     if let Some(sidecar) = &entry.sidecar {
         let mut old = entry.record()?;
         old["retried_at"] = json!(timestamp(chrono::Local::now()));
         old["retried_as"] = json!(dest.file_name().map(|n| n.to_string_lossy()));
         let tmp = queue.temp_path("retry");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&old)?)
-            .with_context(|| format!("failed to write `{}`", tmp.display()))?;
+        fsutil::write_new_synced(&tmp, &serde_json::to_vec_pretty(&old)?)?;
+        // Replaces the old sidecar with itself, marked: the one file this is meant to replace.
         fsutil::rename(&tmp, sidecar)?;
     }
     Ok(dest)

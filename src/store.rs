@@ -3,22 +3,28 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use chrono::{Local, TimeZone};
 use serde_json::{Map, Value, json};
 
-use crate::fsutil::{self, fit_name, free_name, sidecar_path};
+use crate::fsutil::{self, FileId, Slot, fit_name, free_name, sidecar_path};
 use crate::queue::Queue;
 use crate::record::{self, JobResult};
 
 /// A job moved into `running/`.
 #[derive(Clone, Debug)]
 pub struct Claimed {
+    /// The name it was queued under; its record is filed under it.
     pub name: OsString,
+    /// Where it is in `running/`. The name there is numbered (`same.1.json`) when `same.json` is
+    /// still there (the previous job of that name, whose record is not filed yet), and shortened
+    /// when execq's own `.NAME.sidecar.tmp` would not fit beside it.
     pub path: PathBuf,
+    /// The claimed file's identity: only this file is ever moved or removed as this job.
+    pub id: FileId,
 }
 
 /// How a job's result is stored.
@@ -37,19 +43,26 @@ pub struct Stored {
     pub path: PathBuf,
 }
 
-/// Moves `pending/name` to `running/`. The claim is not durable, and the job must not start,
-/// until [`sync_claims`] has returned. `None` when the file vanished first (its producer took it
-/// back).
+/// Moves `pending/name` into `running/` under a free name (never over another file). The claim is
+/// not durable, and the job must not start, until [`sync_claims`] has returned. `None` when the
+/// file vanished first (its producer took it back).
 pub fn claim(queue: &Queue, name: &OsStr) -> Result<Option<Claimed>> {
     let from = queue.pending.join(name);
-    let to = queue.running.join(name);
-    match fs::rename(&from, &to) {
+    let mut moved = fsutil::try_move_to_free(&from, &queue.running, name, Slot::Running);
+    if matches!(&moved, Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+        && !queue.running.is_dir()
+    {
+        ensure_dir(&queue.running)?;
+        moved = fsutil::try_move_to_free(&from, &queue.running, name, Slot::Running);
+    }
+    let path = match moved {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         other => other.with_context(|| format!("failed to claim `{}`", from.display()))?,
-    }
-    Ok(Some(Claimed {
+    };
+    Ok(FileId::at(&path).map(|id| Claimed {
         name: name.to_owned(),
-        path: to,
+        path,
+        id,
     }))
 }
 
@@ -72,15 +85,16 @@ pub fn unclaim(queue: &Queue, job: &Claimed) -> Result<()> {
     Ok(())
 }
 
-fn internal(queue: &Queue, name: &OsStr, suffix: &str) -> PathBuf {
-    queue.running.join(fit_name(".", name, suffix))
+/// execq's own file `running/.NAME+suffix` for the job at `running/NAME`. Claims leave room for
+/// every suffix (see [`Slot::Running`]), so two jobs never share one.
+fn internal(job: &Path, suffix: &str) -> PathBuf {
+    job.with_file_name(fit_name(".", job.file_name().unwrap_or_default(), suffix))
 }
 
 /// Where a record is written before it is synced and renamed to `.NAME.record` (or `.sidecar`).
-fn staged(queue: &Queue, name: &OsStr, sidecar: bool) -> PathBuf {
+fn staged(job: &Path, sidecar: bool) -> PathBuf {
     internal(
-        queue,
-        name,
+        job,
         if sidecar {
             ".sidecar.tmp"
         } else {
@@ -124,17 +138,19 @@ pub fn prepare(
     let (value, done, sidecar_dest) = match record {
         Record::Merged(mut object) => {
             record::merge(&mut object, result);
-            let done = internal(queue, &job.name, ".record");
+            let done = internal(&job.path, ".record");
             (Value::Object(object), done, None)
         }
         Record::Sidecar => {
-            let dest = free_name(&outbox, &job.name, true);
+            let dest = free_name(&outbox, &job.name, Slot::WithSidecar);
             let sidecar =
                 json!({ "job": dest.file_name().map(|n| n.to_string_lossy()), "result": result });
-            (sidecar, internal(queue, &job.name, ".sidecar"), Some(dest))
+            (sidecar, internal(&job.path, ".sidecar"), Some(dest))
         }
     };
-    let tmp = staged(queue, &job.name, sidecar_dest.is_some());
+    // A job may have removed `running/` itself; its record still needs a place to be written.
+    ensure_dir(&queue.running)?;
+    let tmp = staged(&job.path, sidecar_dest.is_some());
     let mut bytes = serde_json::to_vec_pretty(&value).context("failed to serialize a record")?;
     bytes.push(b'\n');
     fsutil::remove_if_exists(&tmp)?;
@@ -171,13 +187,8 @@ impl Finishing {
     pub fn complete(self) -> Result<Stored> {
         fsutil::rename(&self.tmp, &self.done)?;
         match &self.sidecar_dest {
-            None => complete_merged(
-                Some(&self.job.path),
-                &self.done,
-                &self.outbox,
-                &self.job.name,
-            ),
-            Some(dest) => complete_sidecar(Some(&self.job.path), &self.done, dest),
+            None => complete_merged(Some(&self.job), &self.done, &self.outbox, &self.job.name),
+            Some(dest) => complete_sidecar(Some(&self.job), &self.done, dest),
         }
     }
 }
@@ -187,10 +198,7 @@ fn ensure_dir(dir: &Path) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    fsutil::create_private_dir(dir)
         .with_context(|| format!("failed to recreate `{}`", dir.display()))?;
     tracing::warn!(folder = %dir.display(), "a queue folder was missing and has been recreated");
     Ok(())
@@ -198,25 +206,58 @@ fn ensure_dir(dir: &Path) -> Result<()> {
 
 /// The record is safe in `running/` before this runs, so a folder that cannot be used here loses
 /// nothing: the next drain completes the move.
-fn complete_merged(job: Option<&Path>, done: &Path, outbox: &Path, name: &OsStr) -> Result<Stored> {
+fn complete_merged(
+    job: Option<&Claimed>,
+    done: &Path,
+    outbox: &Path,
+    name: &OsStr,
+) -> Result<Stored> {
     ensure_dir(outbox)?;
     if let Some(job) = job {
-        fsutil::remove_if_exists(job)?;
+        remove_job_file(job)?;
     }
-    let dest = free_name(outbox, name, false);
-    fsutil::rename(done, &dest)?;
+    let dest = fsutil::move_to_free(done, outbox, name, Slot::Plain)?;
     Ok(Stored { path: dest })
 }
 
-fn complete_sidecar(job: Option<&Path>, done: &Path, dest: &Path) -> Result<Stored> {
-    ensure_dir(dest.parent().expect("an outbox path has a parent"))?;
-    if let Some(job) = job {
-        fsutil::rename(job, dest)?;
+/// The job file goes with its sidecar, unless the job removed (or replaced) it while it ran: then
+/// the sidecar alone is the record, under the name picked for the pair.
+fn complete_sidecar(job: Option<&Claimed>, done: &Path, dest: &Path) -> Result<Stored> {
+    let outbox = dest.parent().expect("an outbox path has a parent");
+    ensure_dir(outbox)?;
+    let mut dest = dest.to_owned();
+    if let Some(job) = job.filter(|job| still_there(job)) {
+        let name = dest.file_name().unwrap_or_default().to_owned();
+        dest = fsutil::move_to_free(&job.path, outbox, &name, Slot::WithSidecar)?;
+    } else if let Some(job) = job {
+        warn_replaced(job);
     }
-    fsutil::rename(done, &sidecar_path(dest))?;
-    Ok(Stored {
-        path: dest.to_owned(),
-    })
+    let sidecar = sidecar_path(&dest);
+    if !fsutil::move_if_free(done, &sidecar)? {
+        let name = sidecar.file_name().unwrap_or_default().to_owned();
+        fsutil::move_to_free(done, outbox, &name, Slot::Plain)?;
+    }
+    Ok(Stored { path: dest })
+}
+
+/// Whether the claimed file is still in `running/` (a job may remove or replace its own file).
+pub fn still_there(job: &Claimed) -> bool {
+    FileId::at(&job.path) == Some(job.id)
+}
+
+fn remove_job_file(job: &Claimed) -> Result<()> {
+    if !fsutil::remove_if_same(&job.path, job.id)? {
+        warn_replaced(job);
+    }
+    Ok(())
+}
+
+/// A file the job put in its own place is not the job: it is left in `running/`, where the next
+/// drain records it as interrupted, rather than removed or filed as this job.
+fn warn_replaced(job: &Claimed) {
+    if fsutil::exists(&job.path) {
+        tracing::warn!(file = %job.path.display(), "the job replaced its own file in running/; the new file is left there");
+    }
 }
 
 /// What recovery did with one leftover.
@@ -287,17 +328,19 @@ fn recover_job(
     name: &OsStr,
     make_record: &impl Fn(&Claimed) -> Record,
 ) -> Result<Recovered> {
+    let path = queue.running.join(name);
     let job = Claimed {
         name: name.to_owned(),
-        path: queue.running.join(name),
+        id: FileId::at(&path).with_context(|| format!("`{}` vanished", path.display()))?,
+        path,
     };
-    let merged = internal(queue, name, ".record");
-    let sidecar = internal(queue, name, ".sidecar");
-    adopt_staged(&staged(queue, name, false), &merged)?;
-    adopt_staged(&staged(queue, name, true), &sidecar)?;
+    let merged = internal(&job.path, ".record");
+    let sidecar = internal(&job.path, ".sidecar");
+    adopt_staged(&staged(&job.path, false), &merged)?;
+    adopt_staged(&staged(&job.path, true), &sidecar)?;
     if fsutil::exists(&merged) {
         let outbox = queue.outbox(read_result(&merged)?.outbox());
-        let stored = complete_merged(Some(&job.path), &merged, outbox, name)?;
+        let stored = complete_merged(Some(&job), &merged, outbox, name)?;
         return Ok(Recovered::Completed {
             name: name.to_owned(),
             stored,
@@ -353,11 +396,15 @@ fn recover_orphan(queue: &Queue, path: &Path) -> Result<Option<Stored>> {
         let value = read_json(path)?;
         let result: JobResult = serde_json::from_value(value["result"].clone())
             .with_context(|| format!("`{}` holds no valid result", path.display()))?;
-        let job_name = value["job"].as_str().unwrap_or("unknown-job");
+        // The name is only ever one execq wrote, but it is read back from a file: keep it a name.
+        let job_name = value["job"]
+            .as_str()
+            .and_then(|n| Path::new(n).file_name())
+            .unwrap_or(OsStr::new("unknown-job"));
         let outbox = queue.outbox(result.outbox());
-        let sidecar_name = fit_name("", OsStr::new(job_name), ".result.json");
-        let dest = free_name(outbox, &sidecar_name, false);
-        fsutil::rename(path, &dest)?;
+        ensure_dir(outbox)?;
+        let sidecar_name = fit_name("", job_name, fsutil::SIDECAR_SUFFIX);
+        let dest = fsutil::move_to_free(path, outbox, &sidecar_name, Slot::Plain)?;
         fsutil::sync_dir(outbox)?;
         return Ok(Some(Stored { path: dest }));
     }

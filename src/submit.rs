@@ -5,6 +5,7 @@
 //! never sees a partial file, and a `submit` that returned 0 survives a power loss.
 
 use std::collections::hash_map::RandomState;
+use std::ffi::OsStr;
 use std::fs;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
@@ -99,20 +100,20 @@ pub fn submit(queue: &Queue, opts: &SubmitOptions) -> Result<Submitted> {
     let mut bytes =
         serde_json::to_vec_pretty(&Value::Object(object)).context("failed to serialize the job")?;
     bytes.push(b'\n');
-    let stem = format!(
-        "{stamp}-{}",
+    let name = format!(
+        "{stamp}-{}.json",
         slug(opts.task_id.as_deref().unwrap_or(&random))
     );
-    let path = enqueue(queue, &stem, ".json", &bytes)?;
+    let path = enqueue(queue, OsStr::new(&name), &bytes)?;
     Ok(Submitted { task_id, path })
 }
 
-/// Puts `bytes` into `pending/` as `stem + ext` (or `stem-2 + ext`... if taken), atomically and
-/// durably: staged and fsynced in `tmp/`, linked into place, `pending/` fsynced.
-pub fn enqueue(queue: &Queue, stem: &str, ext: &str, bytes: &[u8]) -> Result<PathBuf> {
-    let staged = queue.temp_path(&slug(stem));
+/// Puts `bytes` into `pending/` as `name` (or `name` numbered, `stem.1.ext`..., if taken),
+/// atomically and durably: staged and fsynced in `tmp/`, linked into place, `pending/` fsynced.
+pub fn enqueue(queue: &Queue, name: &OsStr, bytes: &[u8]) -> Result<PathBuf> {
+    let staged = queue.temp_path(&slug(&name.to_string_lossy()));
     fsutil::write_new_synced(&staged, bytes)?;
-    let placed = place(&staged, &queue.pending, stem, ext);
+    let placed = place(&staged, &queue.pending, name);
     let _ = fs::remove_file(&staged);
     let path = placed?;
     fsutil::sync_dir(&queue.pending)?;
@@ -153,30 +154,27 @@ fn job_object(opts: &SubmitOptions, task_id: &str) -> Result<Map<String, Value>>
     Ok(object)
 }
 
-/// Links `staged` into `pending/` as `stem + ext`, or `stem-2 + ext`... if that name is taken.
-pub(crate) fn place(staged: &Path, pending: &Path, stem: &str, ext: &str) -> Result<PathBuf> {
-    for n in 1.. {
-        let suffix = if n == 1 {
-            ext.to_owned()
-        } else {
-            format!("-{n}{ext}")
-        };
-        let dest = pending.join(fsutil::fit_name("", std::ffi::OsStr::new(stem), &suffix));
+/// Links `staged` into `pending/` as `name`, or `name` numbered (`stem.1.ext`...) if it is taken.
+/// A link never replaces a file; where there are no hard links (exFAT, some network shares) the
+/// file is moved instead, never over another.
+pub(crate) fn place(staged: &Path, pending: &Path, name: &OsStr) -> Result<PathBuf> {
+    for n in 0..=u64::MAX {
+        let dest = pending.join(fsutil::numbered(name, n, fsutil::NAME_MAX));
         match fs::hard_link(staged, &dest) {
             Ok(()) => return Ok(dest),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            // Filesystems without hard links (exFAT, some network shares): rename, after checking.
-            Err(_) if !fsutil::exists(&dest) => {
-                fsutil::rename(staged, &dest)?;
-                return Ok(dest);
-            }
-            Err(e) => {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(e)
                     .with_context(|| format!("failed to place the job at `{}`", dest.display()));
             }
+            Err(_) => {
+                if fsutil::move_if_free(staged, &dest)? {
+                    return Ok(dest);
+                }
+            }
         }
     }
-    unreachable!("the loop above only ends by returning")
+    unreachable!("a folder holds fewer than 2^64 names")
 }
 
 /// A task id made safe for a file name: letters, digits, `-`, `_` and `.` are kept.

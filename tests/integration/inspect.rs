@@ -214,11 +214,28 @@ fn retry_moves_a_script_back_unchanged_and_marks_its_old_sidecar() {
     assert!(old["retried_at"].is_string());
     let listed = run(q.execq(&["list", "--state", "failed", "--json"]));
     let rows: Vec<Value> = serde_json::from_str(&listed.stdout).unwrap();
-    assert_eq!(
-        rows.len(),
-        1,
-        "the old sidecar is not listed as a job: {rows:?}"
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let old_row = rows
+        .iter()
+        .find(|r| {
+            r["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("deploy.sh.result.json")
+        })
+        .expect("the old record is listed, so it can be seen and pruned");
+    assert_eq!(old_row["file"], "deploy.sh");
+    assert_eq!(old_row["command"], "(retried as deploy.sh)");
+    let shown = run(q.execq(&["show", "deploy.sh"]));
+    assert!(
+        shown.stdout.contains("pending"),
+        "the job itself wins over its old record: {}",
+        shown.stdout
     );
+    let pruned = run(q.execq(&["prune", "--older-than", "0", "--state", "failed", "--json"]));
+    let pruned: Value = serde_json::from_str(&pruned.stdout).unwrap();
+    assert_eq!(pruned["jobs"], 2, "{pruned}");
+    assert!(!q.path("failed/deploy.sh.result.json").exists());
 }
 
 #[test]

@@ -120,3 +120,62 @@ fn dot_files_in_pending_are_left_alone() {
     assert_eq!(q.names("pending"), [".in-progress.json"]);
     assert!(q.names("failed").is_empty() && q.names("completed").is_empty());
 }
+
+#[test]
+fn a_script_that_deletes_itself_is_recorded_and_the_queue_goes_on() {
+    let q = TestQueue::new();
+    q.add_aged("selfclean.sh", "rm -- \"$0\"\necho cleaned\n", 20);
+    let next = q.add_aged("next.sh", "echo next\n", 10);
+    assert!(next.exists());
+    q.drain(&[]).success();
+    assert_eq!(
+        q.result("completed/next.sh.result.json")["stdout"],
+        "next\n"
+    );
+    let result = q.result("completed/selfclean.sh.result.json");
+    assert_eq!(result["stdout"], "cleaned\n");
+    assert!(
+        result["notes"][0].as_str().unwrap().contains("removed"),
+        "{result}"
+    );
+    assert!(q.names("running").is_empty());
+
+    let listed = run(q.execq(&["list", "--json"]));
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&listed.stdout).unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["file"] == "selfclean.sh")
+        .unwrap_or_else(|| panic!("the self-deleted script is listed: {rows:?}"));
+    assert_eq!(row["status"], "completed");
+    let shown = run(q.execq(&["show", "selfclean"]));
+    assert!(shown.stdout.contains("cleaned"), "{}", shown.stdout);
+    let status = run(q.execq(&["status", "--json"]));
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["counts"]["completed"], 2);
+    run(q.execq(&["prune", "--older-than", "0"])).success();
+    assert!(q.names("completed").is_empty());
+}
+
+#[test]
+fn a_job_that_removes_running_is_recorded_and_the_queue_goes_on() {
+    let q = TestQueue::new();
+    q.add_aged(
+        "a-wrecker.sh",
+        "rm -rf \"$EXECQ_QUEUE/running\"\necho wrecked\n",
+        20,
+    );
+    q.add_aged(
+        "b-wrecker.json",
+        &shell_job("rm -rf \"$EXECQ_QUEUE/running\"; echo again"),
+        15,
+    );
+    q.add_aged("c-after.json", &shell_job("echo after"), 10);
+    q.drain(&[]).success();
+    assert_eq!(
+        q.result("completed/a-wrecker.sh.result.json")["stdout"],
+        "wrecked\n"
+    );
+    assert_eq!(q.result("completed/b-wrecker.json")["stdout"], "again\n");
+    assert_eq!(q.result("completed/c-after.json")["stdout"], "after\n");
+    assert!(q.names("running").is_empty());
+}

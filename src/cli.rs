@@ -8,6 +8,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use execq::app::{Invocation, ServiceAction, ServiceRequest, Verb};
 use execq::catalog::State;
 use execq::drain::DrainOptions;
+use execq::duration;
 use execq::list::ListOptions;
 use execq::logging::Verbosity;
 use execq::prune::PruneOptions;
@@ -216,7 +217,7 @@ struct SubmitArgs {
     result_file: Option<String>,
 
     /// This job's timeout in seconds
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = job_seconds)]
     timeout: Option<f64>,
 
     /// Directory to run the job in
@@ -241,21 +242,16 @@ struct SubmitArgs {
 }
 
 fn seconds_or_zero(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    Duration::try_from_secs_f64(secs)
-        .map_err(|_| format!("`{text}` is not a valid number of seconds"))
+    duration::parse_secs(text).map_err(|e| e.to_string())
 }
 
 fn seconds(text: &str) -> Result<Duration, String> {
-    seconds_or_zero(text).and_then(|d| {
-        if d.is_zero() {
-            Err("must be more than 0".into())
-        } else {
-            Ok(d)
-        }
-    })
+    duration::parse_positive_secs(text).map_err(|e| e.to_string())
+}
+
+/// A job's timeout as the job file will hold it: a positive, finite number of seconds.
+fn job_seconds(text: &str) -> Result<f64, String> {
+    seconds(text).map(|d| d.as_secs_f64())
 }
 
 impl Cli {

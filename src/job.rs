@@ -78,7 +78,9 @@ pub enum JobError {
     EmptyField(String),
     #[error("`{0}` contains a NUL byte")]
     NulByte(String),
-    #[error("`timeout` must be a positive number of seconds, found {0}")]
+    #[error(
+        "`timeout` must be a positive number of seconds up to 3155760000 (100 years), found {0}"
+    )]
     BadTimeout(String),
     #[error("the script contains NUL bytes; it looks like a binary file, not a shell script")]
     BinaryScript,
@@ -175,7 +177,7 @@ fn timeout(job: &Map<String, Value>) -> Result<Option<Duration>, JobError> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
             .as_f64()
-            .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+            .and_then(|secs| crate::duration::from_secs_f64(secs, "").ok())
             .filter(|d| !d.is_zero())
             .map(Some)
             .ok_or_else(|| JobError::BadTimeout(n.to_string())),
@@ -320,7 +322,11 @@ mod tests {
             ),
             (
                 json!({"command": "echo", "timeout": -1}),
-                "`timeout` must be a positive number of seconds, found -1",
+                "`timeout` must be a positive number of seconds up to 3155760000 (100 years), found -1",
+            ),
+            (
+                serde_json::from_str(r#"{"command": "echo", "timeout": 1e19}"#).unwrap(),
+                "`timeout` must be a positive number of seconds up to 3155760000 (100 years), found 1e+19",
             ),
             (
                 json!({"command": "echo", "result_file": ""}),

@@ -8,6 +8,7 @@ pub mod app;
 pub mod capture;
 pub mod catalog;
 pub mod drain;
+pub mod duration;
 pub mod exec;
 pub mod exit_code;
 pub mod fsutil;

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Result, bail};
 
 use crate::catalog::{self, State};
+use crate::duration;
 use crate::fsutil;
 use crate::queue::Queue;
 
@@ -79,41 +80,7 @@ fn remove(path: &std::path::Path) -> Result<()> {
     }
 }
 
-/// Parses "30d", "12h", "90m", "45s" or a plain number of seconds.
+/// Parses "30d", "12h", "90m", "45s" or a plain number of seconds (see [`duration::parse_age`]).
 pub fn parse_age(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => {
-            return Err(format!(
-                "`{text}`: use a number with s, m, h, d or w (for example 30d)"
-            ));
-        }
-    };
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not an age like 30d or 12h"))?;
-    Ok(Duration::from_secs(number * scale))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ages_read_like_people_write_them() {
-        assert_eq!(parse_age("30d"), Ok(Duration::from_secs(30 * 86_400)));
-        assert_eq!(parse_age("12h"), Ok(Duration::from_secs(12 * 3600)));
-        assert_eq!(parse_age("90"), Ok(Duration::from_secs(90)));
-        assert!(parse_age("3 weeks").is_err());
-        assert!(parse_age("d").is_err());
-    }
+    duration::parse_age(text)
 }

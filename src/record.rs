@@ -210,7 +210,10 @@ pub fn fit_history(job: &mut Map<String, Value>, limit: usize) -> Option<Vec<u8>
             .get("history_dropped")
             .and_then(Value::as_u64)
             .unwrap_or(0);
-        job.insert("history_dropped".into(), Value::from(dropped + 1));
+        job.insert(
+            "history_dropped".into(),
+            Value::from(dropped.saturating_add(1)),
+        );
         let bytes = encode(job);
         if bytes.len() <= limit {
             return Some(bytes);

@@ -10,6 +10,7 @@ mod json_jobs;
 mod load;
 mod logging;
 mod names;
+mod numbers;
 mod order;
 mod output;
 mod producers;

@@ -167,7 +167,7 @@ fn drain_all(
             Some(lock) => Some(lock),
             None => lock::acquire(queue, opts.wait_for_lock, shutdown)?,
         };
-        let Some(held) = taken else {
+        let Some(mut held) = taken else {
             debug!("another drain holds the queue; leaving it the work");
             break;
         };
@@ -176,6 +176,7 @@ fn drain_all(
         sweep_tmp(queue);
         let outcome = loop {
             let outcome = drain_locked(queue, opts, shutdown, &mut settle, &mut announced, summary);
+            lock::reassert(queue, &mut held)?;
             // Lingering leaves the last records' moves unsynced a little longer; a power loss
             // meanwhile only puts them back in `running/`, where the next drain files them.
             if !matches!(outcome, Ok(false))

@@ -61,6 +61,7 @@ pub fn discard_temp(results: &Path, requested: &str) {
 fn resolve(results: &Path, requested: &str) -> Result<PathBuf, String> {
     let requested_path = Path::new(requested);
     if requested_path.is_absolute() {
+        refuse_inside_queue(results, requested_path, requested)?;
         return Ok(requested_path.to_owned());
     }
     let mut path = results.to_owned();
@@ -89,6 +90,26 @@ fn resolve(results: &Path, requested: &str) -> Result<PathBuf, String> {
         }
     }
     Ok(path)
+}
+
+/// An absolute `result_file` may not land among the queue's own files (`drain.lock`,
+/// `daemon.log`, a job in `pending/`...): inside the queue, only `results/` holds result files.
+/// Folders are compared after resolving symlinks, so no spelling of the path gets around it.
+fn refuse_inside_queue(results: &Path, path: &Path, requested: &str) -> Result<(), String> {
+    let (Some(root), Some(dir)) = (results.parent(), path.parent()) else {
+        return Ok(());
+    };
+    // A folder that does not exist cannot hold the file either; creating it fails later, naming it.
+    let (Ok(root), Ok(dir)) = (fs::canonicalize(root), fs::canonicalize(dir)) else {
+        return Ok(());
+    };
+    if dir.starts_with(&root) && !dir.starts_with(root.join("results")) {
+        return Err(format!(
+            "`result_file` `{requested}` is inside the queue `{}`; only its results/ folder may hold result files",
+            root.display()
+        ));
+    }
+    Ok(())
 }
 
 impl Target {

@@ -68,7 +68,7 @@ pub fn start_drain(queue: &Queue) -> Result<Start> {
     let Some(lock) = lock::acquire(queue, false, &Shutdown::default())? else {
         return Ok(Start::AlreadyDraining);
     };
-    if sys::fork_detached(&[lock.raw_fd()]).context("failed to start a background drain")? {
+    if sys::fork_detached(&lock.raw_fds()).context("failed to start a background drain")? {
         Ok(Start::Drain(lock))
     } else {
         // Closing this copy of the descriptor leaves the lock with the forked drain.

@@ -1,7 +1,7 @@
 //! Hostile and odd entries in pending/: none may run, block, or crash drain; the rest still run.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::time::{Duration, SystemTime};
 
 use crate::util::*;
@@ -204,4 +204,96 @@ fn a_world_writable_queue_root_is_refused_before_anything_runs() {
     assert_eq!(out.code(), 1);
     assert!(out.stderr.contains("chmod go-w"), "{}", out.stderr);
     assert!(!marker.exists());
+}
+
+#[test]
+fn a_result_file_may_not_replace_the_queues_own_files() {
+    let q = TestQueue::new();
+    q.drain(&[]).success();
+    fs::write(q.path("drain.lock"), "").unwrap();
+    let lock_inode = fs::metadata(q.path("drain.lock")).unwrap().ino();
+    let link = q.scratch("queue-link");
+    std::os::unix::fs::symlink(&q.root, &link).unwrap();
+    let targets = [
+        q.path("drain.lock"),
+        q.path("daemon.log"),
+        q.path("pending/planted.json"),
+        q.path("results/../drain.lock"),
+        link.join("drain.lock"),
+    ];
+    for (i, target) in targets.iter().enumerate() {
+        let job = serde_json::json!({
+            "command": "echo '{\"command\": \"echo planted\"}'",
+            "result_file": target,
+        });
+        q.add(&format!("job{i}.json"), &job.to_string());
+    }
+    q.drain(&[]).success();
+    for i in 0..targets.len() {
+        let result = q.result(&format!("failed/job{i}.json"));
+        assert_eq!(result["status"], "error", "{result}");
+        assert!(
+            result["error"]
+                .as_str()
+                .unwrap()
+                .contains("inside the queue"),
+            "{result}"
+        );
+    }
+    assert_eq!(
+        fs::metadata(q.path("drain.lock")).unwrap().ino(),
+        lock_inode
+    );
+    assert!(q.names("pending").is_empty(), "nothing was planted");
+    assert!(q.names("completed").is_empty(), "nothing planted ran");
+
+    q.add(
+        "inside-results.json",
+        &serde_json::json!({"command": "echo kept", "result_file": q.path("results/out.txt")})
+            .to_string(),
+    );
+    q.drain(&[]).success();
+    assert_eq!(
+        fs::read_to_string(q.path("results/out.txt")).unwrap(),
+        "kept\n"
+    );
+}
+
+#[test]
+fn replacing_the_lock_file_does_not_let_a_second_drain_in() {
+    let q = TestQueue::new();
+    let (started, go) = (q.scratch("started"), q.scratch("go"));
+    q.add(
+        "a-long.json",
+        &shell_job(&format!(
+            "touch '{}'; while [ ! -e '{}' ]; do sleep 0.01; done; echo done",
+            started.display(),
+            go.display()
+        )),
+    );
+    let first = q.spawn_drain(&[]);
+    wait_until("the first job to start", || started.exists());
+    fs::remove_file(q.path("drain.lock")).unwrap();
+    fs::write(q.path("drain.lock"), "").unwrap();
+    q.add("b-later.json", &shell_job("echo later"));
+
+    let second = q.drain(&[]);
+    second.success();
+    assert!(
+        q.names("failed").is_empty(),
+        "the running job was not called interrupted"
+    );
+    assert_eq!(
+        q.names("pending"),
+        ["b-later.json"],
+        "the second drain ran nothing"
+    );
+    let status = run(q.execq(&["status", "--json"]));
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["drain"]["job"], "a-long.json", "{status}");
+
+    fs::write(&go, "").unwrap();
+    finish(first).success();
+    assert_eq!(q.result("completed/a-long.json")["stdout"], "done\n");
+    assert_eq!(q.result("completed/b-later.json")["stdout"], "later\n");
 }

@@ -134,7 +134,7 @@ pub fn run(invocation: Invocation) -> ExitCode {
         if reader_went_away(&e) {
             return ExitCode::Success;
         }
-        tracing::error!("{e:#}");
+        tracing::error!(target: logging::DAEMON_LOG_ONLY, "{e:#}");
         report(&e)
     })
 }
@@ -222,7 +222,11 @@ fn run_submit(queue: &Queue, options: &SubmitOptions, json: bool, start: bool) -
         }
     }
     let line = if json {
-        serde_json::json!({ "task_id": submitted.task_id, "path": submitted.path }).to_string()
+        serde_json::json!({
+            "task_id": submitted.task_id,
+            "path": crate::fsutil::display_path(&submitted.path),
+        })
+        .to_string()
     } else {
         submitted.path.display().to_string()
     };

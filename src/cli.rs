@@ -25,9 +25,9 @@ use execq::submit::{SubmitCommand, SubmitOptions};
     max_term_width = 100
 )]
 pub struct Cli {
-    /// The queue folder [default: ~/Library/Application Support/execq/queue on macOS,
-    /// $XDG_DATA_HOME/execq/queue elsewhere]
-    #[arg(long, global = true, env = "EXECQ_QUEUE", value_name = "DIR")]
+    /// The queue folder [env: EXECQ_QUEUE, when set and not empty] [default: ~/Library/Application
+    /// Support/execq/queue on macOS, $XDG_DATA_HOME/execq/queue elsewhere]
+    #[arg(long, global = true, value_name = "DIR")]
     queue: Option<PathBuf>,
 
     /// Say more on stderr (-vv for everything)
@@ -327,8 +327,10 @@ impl Cli {
                 dry_run: args.dry_run,
             }),
         };
+        // Read here rather than by clap, which calls an empty variable a missing `--queue` value.
+        let from_env = std::env::var_os("EXECQ_QUEUE").filter(|v| !v.is_empty());
         Invocation {
-            queue: self.queue,
+            queue: self.queue.or(from_env.map(PathBuf::from)),
             verbosity,
             verb,
         }

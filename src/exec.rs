@@ -298,6 +298,9 @@ impl Supervisor<'_> {
 
     /// Ends whatever the job left running in its group after its main process exited.
     fn end_leftovers(&mut self, grace: Duration) -> io::Result<()> {
+        // A child the job never waited for is a zombie, not a process left running: reap it first
+        // (it re-parents to drain, the subreaper, when the job exits).
+        sys::reap_orphans();
         if !sys::group_alive(self.pgid) {
             return Ok(());
         }
@@ -311,7 +314,7 @@ impl Supervisor<'_> {
             }
             self.read_ready(Duration::from_millis(10))?;
         }
-        let killed = self.signal(libc::SIGKILL);
+        let killed = sys::group_alive(self.pgid) && self.signal(libc::SIGKILL);
         sys::reap_orphans();
         self.notes.push(format!(
             "processes the job left running in its group were ended{}",

@@ -212,6 +212,11 @@ pub fn display_name(name: &OsStr) -> String {
     out
 }
 
+/// A path as text for people and JSON, escaped as [`display_name`] does.
+pub fn display_path(path: &Path) -> String {
+    display_name(path.as_os_str())
+}
+
 /// The suffix of a record kept beside its job file: `x.sh` → `x.sh.result.json`.
 pub const SIDECAR_SUFFIX: &str = ".result.json";
 

@@ -39,7 +39,7 @@ pub fn to_json(entry: &Entry) -> Value {
     json!({
         "state": entry.state,
         "file": entry.name,
-        "path": entry.path,
+        "path": crate::fsutil::display_path(&entry.path),
         "task_id": entry.task_id(),
         "command": entry.command(),
         "time": timestamp(entry.time.into()),

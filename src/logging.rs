@@ -27,6 +27,10 @@ pub const ROTATE_BYTES: u64 = 5 * 1024 * 1024;
 /// Rotated files kept: `daemon.log.1` .. `daemon.log.3`.
 pub const KEEP_ROTATED: u32 = 3;
 
+/// The target of events meant for `daemon.log` alone: an error the caller also prints on stderr
+/// in its own words, once.
+pub const DAEMON_LOG_ONLY: &str = "execq::daemon_log_only";
+
 /// How chatty stderr is: `-q` = -1, default 0, `-v` = 1, `-vv` = 2.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Verbosity(pub i8);
@@ -49,11 +53,13 @@ pub fn init(verbosity: Verbosity, daemon_log: Option<&Path>) -> LogGuard {
     };
     let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(io::stderr)
+        .with_writer(Stderr { escape: !color })
         .with_ansi(color)
         .with_target(false)
         .without_time()
-        .with_filter(stderr_level);
+        .with_filter(tracing_subscriber::filter::filter_fn(move |meta| {
+            meta.target() != DAEMON_LOG_ONLY && *meta.level() <= stderr_level
+        }));
     let daemon = daemon_log.map(|path| Arc::new(DaemonLog::new(path)));
     let file = daemon.clone().map(|log| {
         tracing_subscriber::fmt::layer()
@@ -157,12 +163,92 @@ fn rotate_if_large(path: &Path) -> io::Result<()> {
 struct DaemonLogWriter(Arc<DaemonLog>);
 
 impl<'a> MakeWriter<'a> for DaemonLogWriter {
-    type Writer = EitherWriter<RollingWriter<'a>, io::Sink>;
+    type Writer = OneLine<EitherWriter<RollingWriter<'a>, io::Sink>>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        match self.0.appender() {
+        OneLine(match self.0.appender() {
             Some(appender) => EitherWriter::A(appender.make_writer()),
             None => EitherWriter::B(io::sink()),
+        })
+    }
+}
+
+/// Writes each event as exactly one line: a newline, carriage return, escape or other control
+/// character inside it (from a file name, a task_id, an error message) is written escaped
+/// (`\n`, `\x1b`), so no value can forge a line of its own. The formatter hands over each event
+/// whole, ending in its one newline.
+struct OneLine<W>(W);
+
+impl<W: io::Write> io::Write for OneLine<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let (body, end) = match buf.strip_suffix(b"\n") {
+            Some(body) => (body, "\n"),
+            None => (buf, ""),
+        };
+        let mut line = escape_controls(&String::from_utf8_lossy(body));
+        line.push_str(end);
+        self.0.write_all(line.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// `text` with every control character (tab aside) and Unicode line break escaped.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push(c),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
+                out.extend(c.escape_unicode());
+            }
+            c => out.push(c),
         }
+    }
+    out
+}
+
+/// stderr; without colors (a log file under launchd or systemd) it gets the one-line treatment.
+#[derive(Clone, Copy)]
+struct Stderr {
+    escape: bool,
+}
+
+impl<'a> MakeWriter<'a> for Stderr {
+    type Writer = EitherWriter<io::Stderr, OneLine<io::Stderr>>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        if self.escape {
+            EitherWriter::B(OneLine(io::stderr()))
+        } else {
+            EitherWriter::A(io::stderr())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn one_event_is_one_line_whatever_its_values_hold() {
+        let mut out = OneLine(Vec::new());
+        out.write_all(
+            "INFO job moved file=new\nline.json task_id=a\rb\x1b[31m\u{2028}x\n".as_bytes(),
+        )
+        .unwrap();
+        let text = String::from_utf8(out.0).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text:?}");
+        assert!(text.ends_with('\n'));
+        assert_eq!(
+            text,
+            "INFO job moved file=new\\nline.json task_id=a\\rb\\u{1b}[31m\\u{2028}x\n"
+        );
     }
 }

@@ -25,8 +25,13 @@ pub struct PruneOptions {
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Pruned {
     pub jobs: usize,
+    #[serde(serialize_with = "display_paths")]
     pub files: Vec<PathBuf>,
     pub dry_run: bool,
+}
+
+fn display_paths<S: serde::Serializer>(paths: &[PathBuf], to: S) -> Result<S::Ok, S::Error> {
+    to.collect_seq(paths.iter().map(|p| fsutil::display_path(p)))
 }
 
 /// Removes every finished job recorded before `now - older_than`.

@@ -5,7 +5,6 @@
 //! end of `history`; a script or other file goes back byte for byte, its old sidecar staying in
 //! `failed/`, marked with `retried_at`. Both are linked into `pending/` under a free name.
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -86,7 +85,7 @@ fn requeue_record(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
             entry.name
         );
     };
-    submit::enqueue(queue, OsStr::new(&entry.name), &bytes)
+    submit::enqueue(queue, &entry.file_name, &bytes)
 }
 
 fn requeue_file(queue: &Queue, entry: &Entry, claimed: &Path) -> Result<PathBuf> {

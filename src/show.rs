@@ -14,13 +14,13 @@ pub fn show(queue: &Queue, job: &str, json: bool) -> Result<()> {
         return table::print_json(&serde_json::json!({
             "state": entry.state,
             "file": entry.name,
-            "path": entry.path,
+            "path": crate::fsutil::display_path(&entry.path),
             "record": record,
         }));
     }
     let mut out = String::new();
     let mut line = |k: &str, v: String| out.push_str(&format!("{k:<12} {v}\n"));
-    line("file", entry.path.display().to_string());
+    line("file", crate::fsutil::display_path(&entry.path));
     line("state", entry.state.as_str().to_owned());
     line("task_id", entry.task_id().unwrap_or("-").to_owned());
     line("command", entry.command());

@@ -205,8 +205,12 @@ fn render(r: &Report) -> String {
         let loaded = match s.loaded {
             Some(true) => "loaded",
             Some(false) => "not loaded",
-            None => "unknown (cannot ask the service manager)",
+            None => "unknown",
         };
+        let why = s
+            .unknown_because
+            .as_deref()
+            .map_or(String::new(), |why| format!(" ({why})"));
         let installed = if s.installed {
             "installed"
         } else {
@@ -214,7 +218,7 @@ fn render(r: &Report) -> String {
         };
         line(
             "service",
-            format!("{} ({}): {installed}, {loaded}", s.label, s.manager),
+            format!("{} ({}): {installed}, {loaded}{why}", s.label, s.manager),
         );
     }
     line(

@@ -135,11 +135,21 @@ fn job_object(opts: &SubmitOptions, task_id: &str) -> Result<Map<String, Value>>
             object.insert("command".into(), json!(line));
         }
     }
+    // The drain runs elsewhere (its own folder, or the service's): a relative folder means the
+    // submitter's.
+    let cwd = opts
+        .cwd
+        .as_deref()
+        .map(|c| {
+            std::path::absolute(c)
+                .with_context(|| format!("cannot make `--cwd {}` absolute", c.display()))
+        })
+        .transpose()?;
     let optional = [
         ("description", opts.description.as_ref().map(|d| json!(d))),
         ("result_file", opts.result_file.as_ref().map(|f| json!(f))),
         ("timeout", opts.timeout.map(|t| json!(t))),
-        ("cwd", opts.cwd.as_ref().map(|c| json!(c.to_string_lossy()))),
+        ("cwd", cwd.map(|c| json!(c.to_string_lossy()))),
     ];
     for (key, value) in optional {
         if let Some(value) = value {

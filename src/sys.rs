@@ -17,8 +17,10 @@ pub fn signal_group(pgid: u32, signal: i32) -> io::Result<bool> {
     let err = io::Error::last_os_error();
     match err.raw_os_error() {
         Some(libc::ESRCH) => Ok(false),
-        // macOS answers EPERM for a group whose only members are zombies.
+        // macOS answers EPERM for a group whose only members are zombies, for every signal: a
+        // group with no process left to signal is empty, not an error.
         Some(libc::EPERM) if signal == 0 => Ok(false),
+        Some(libc::EPERM) if !group_alive(pgid as u32) => Ok(false),
         _ => Err(err),
     }
 }

@@ -191,6 +191,9 @@ pub struct ServiceState {
     pub installed: bool,
     /// The manager has it loaded and watching; `None` if the manager could not be asked.
     pub loaded: Option<bool>,
+    /// Why `loaded` is unknown (the manager's own words), when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_because: Option<String>,
     pub files: Vec<PathBuf>,
 }
 
@@ -202,20 +205,43 @@ pub fn state(spec: &ServiceSpec) -> ServiceState {
         Platform::Launchd => ("launchd", launchd::probe(spec)),
         Platform::Systemd => ("systemd", systemd::probe(spec)),
     };
-    let loaded = Command::new(&probe[0])
+    let (loaded, unknown_because) = match Command::new(&probe[0])
         .args(&probe[1..])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .ok()
-        .map(|s| s.success());
+        .stderr(Stdio::piped())
+        .output()
+    {
+        Err(e) => (None, Some(format!("cannot run `{}`: {e}", probe[0]))),
+        Ok(out) if out.status.success() => (Some(true), None),
+        Ok(out) if not_loaded(spec.platform, out.status.code()) => (Some(false), None),
+        Ok(out) => (
+            None,
+            Some(format!(
+                "`{}` failed ({}): {}",
+                join_argv(&probe),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+        ),
+    };
     ServiceState {
         label: spec.label.clone(),
         manager,
         installed,
         loaded,
+        unknown_because,
         files,
+    }
+}
+
+/// Whether the probe's exit status means "not loaded" rather than "could not ask" (no user bus
+/// over ssh or cron, no GUI session): `systemctl is-active` answers 3 (inactive) or 4 (no such
+/// unit); `launchctl print` answers 113 (no such service).
+fn not_loaded(platform: Platform, code: Option<i32>) -> bool {
+    match platform {
+        Platform::Systemd => matches!(code, Some(3 | 4)),
+        Platform::Launchd => code == Some(113),
     }
 }
 

@@ -411,3 +411,100 @@ fn concurrent_retries_of_one_job_requeue_it_once() {
         assert!(!q.path(&format!("failed/{job}")).exists());
     }
 }
+
+#[test]
+fn inspection_works_on_a_read_only_queue_and_creates_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let q = fixture();
+    let _ = fs::remove_file(q.path("drain.lock"));
+    fs::write(
+        q.path("daemon.log"),
+        "2026-11-20T10:00:00.000+01:00  INFO drain started\n",
+    )
+    .unwrap();
+    let before: Vec<Vec<String>> = ["", "pending", "completed", "failed"]
+        .iter()
+        .map(|f| q.names(f))
+        .collect();
+    let dirs = ["", "pending", "running", "completed", "failed"];
+    for dir in dirs {
+        if q.path(dir).exists() {
+            fs::set_permissions(q.path(dir), fs::Permissions::from_mode(0o500)).unwrap();
+        }
+    }
+    let outputs = [
+        run(q.execq(&["status", "--json"])),
+        run(q.execq(&["list"])),
+        run(q.execq(&["list", "--json"])),
+        run(q.execq(&["show", "build"])),
+        run(q.execq(&["logs"])),
+    ];
+    for dir in dirs {
+        if q.path(dir).exists() {
+            fs::set_permissions(q.path(dir), fs::Permissions::from_mode(0o700)).unwrap();
+        }
+    }
+    for out in &outputs {
+        assert!(
+            !out.stderr.contains("error"),
+            "{}\n{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+    assert!(outputs[1].status.success() && outputs[3].status.success());
+    let after: Vec<Vec<String>> = ["", "pending", "completed", "failed"]
+        .iter()
+        .map(|f| q.names(f))
+        .collect();
+    assert_eq!(before, after, "nothing was created");
+}
+
+#[test]
+fn every_verb_sees_a_job_whose_name_is_not_utf8() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let q = TestQueue::new();
+    let name = OsStr::from_bytes(b"caf\xe9.json");
+    fs::write(q.path("pending").join(name), shell_job("exit 1")).unwrap();
+    let listed = run(q.execq(&["list", "--json"]));
+    let rows: Vec<Value> = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["file"], "caf\\xe9.json");
+    q.drain(&[]).success();
+    let table = run(q.execq(&["list"]));
+    assert!(table.stdout.contains("caf\\xe9.json"), "{}", table.stdout);
+    let shown = run(q.execq(&["show", "caf\\xe9.json"]));
+    shown.success();
+    assert!(shown.stdout.contains("exit 1"), "{}", shown.stdout);
+    run(q.execq(&["retry", "caf\\xe9"])).success();
+    assert!(q.path("pending").join(name).exists());
+    let status = run(q.execq(&["status", "--json"]));
+    let status: Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["counts"]["pending"], 1);
+    assert_eq!(status["oldest_pending"]["file"], "caf\\xe9.json");
+}
+
+#[test]
+fn a_failed_job_with_a_mebibyte_of_output_can_be_retried_and_run() {
+    let q = TestQueue::new();
+    let flag = q.scratch("flag");
+    q.add(
+        "loud.json",
+        &shell_job(&format!(
+            "head -c 3000000 /dev/zero | tr '\\0' x; echo; test -e '{}'",
+            flag.display()
+        )),
+    );
+    q.drain(&[]).success();
+    assert!(fs::metadata(q.path("failed/loud.json")).unwrap().len() > 1024 * 1024);
+    fs::write(&flag, "").unwrap();
+    run(q.execq(&["retry", "loud"])).success();
+    let requeued = fs::metadata(q.path("pending/loud.json")).unwrap().len();
+    assert!(requeued <= 1024 * 1024, "{requeued} bytes");
+    q.drain(&[]).success();
+    let record = q.json("completed/loud.json");
+    assert_eq!(record["result"]["status"], "completed");
+    assert_eq!(record["history"][0]["status"], "failed");
+    assert_eq!(record["history"][0]["trimmed_for_retry"], true);
+}

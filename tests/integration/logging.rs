@@ -120,3 +120,50 @@ fn a_queue_others_can_write_is_refused() {
     );
     assert_eq!(q.names("pending"), ["job.json"], "nothing ran");
 }
+
+#[test]
+fn an_error_is_printed_once() {
+    let q = TestQueue::new();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&q.root, fs::Permissions::from_mode(0o777)).unwrap();
+    let out = q.drain(&[]);
+    assert_eq!(out.code(), 1);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("execq: error: refusing to use"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        q.log().contains("ERROR refusing to use"),
+        "still in daemon.log"
+    );
+}
+
+#[test]
+fn values_with_newlines_cannot_forge_log_lines() {
+    let q = TestQueue::new();
+    let forged = "2026-01-01T00:00:00.000+00:00 ERROR forged";
+    q.add(
+        &format!("evil\n{forged}.json"),
+        &serde_json::json!({"command": "exit 3", "task_id": format!("id\r\n{forged}")}).to_string(),
+    );
+    q.add(&format!("bad\n{forged}.json"), r#"{"command": 5}"#);
+    q.drain(&[]).success();
+    let log = q.log();
+    for line in log.lines() {
+        assert!(
+            line.starts_with("20") && !line.starts_with("2026-01-01T00:00:00.000"),
+            "a forged line: {line:?}\n{log}"
+        );
+    }
+    assert!(
+        log.contains("forged"),
+        "the values are still logged, escaped"
+    );
+    let status = run(q.execq(&["status", "--json"]));
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    for line in status["recent_errors"].as_array().unwrap() {
+        assert!(!line.as_str().unwrap().starts_with("2026-01-01"), "{line}");
+    }
+}

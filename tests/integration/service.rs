@@ -264,3 +264,55 @@ fn an_unsafe_label_is_refused() {
     assert_eq!(out.code(), 1);
     assert!(out.stderr.contains("invalid label"));
 }
+
+/// A `systemctl` and a `launchctl` that cannot reach their manager, as over ssh or from cron.
+fn unreachable_managers(dir: &Path) -> String {
+    fs::create_dir_all(dir).unwrap();
+    for (tool, message, code) in [
+        ("systemctl", "Failed to connect to bus: No medium found", 1),
+        ("launchctl", "Bad request.", 5),
+    ] {
+        let path = dir.join(tool);
+        fs::write(
+            &path,
+            format!("#!/bin/sh\necho '{message}' >&2\nexit {code}\n"),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap())
+}
+
+#[test]
+fn an_unreachable_service_manager_is_unknown_not_unloaded() {
+    let q = TestQueue::new();
+    let home = q.scratch("home");
+    q.drain(&[]).success();
+    let path = unreachable_managers(&q.scratch("bin"));
+    let files: Value = serde_json::from_str(&service(&q, &home, &["status"]).stdout).unwrap();
+    for file in files["files"].as_array().unwrap() {
+        let file = Path::new(file.as_str().unwrap());
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(file, "").unwrap();
+    }
+
+    let mut cmd = q.execq(&["status", "--json", "--label", LABEL]);
+    cmd.env("HOME", &home).env("PATH", &path);
+    let out = run(cmd);
+    assert_eq!(out.code(), 0, "unknown is not a problem: {}", out.stdout);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["service"]["installed"], true);
+    assert_eq!(report["service"]["loaded"], Value::Null);
+    let why = report["service"]["unknown_because"].as_str().unwrap();
+    assert!(
+        why.contains("Failed to connect to bus") || why.contains("Bad request"),
+        "{why}"
+    );
+
+    let mut cmd = q.execq(&["status", "--label", LABEL]);
+    cmd.env("HOME", &home).env("PATH", &path);
+    let text = run(cmd).stdout;
+    assert!(text.contains("installed, unknown ("), "{text}");
+    assert!(!text.contains("not loaded"), "{text}");
+}

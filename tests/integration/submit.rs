@@ -1,3 +1,5 @@
+use std::fs;
+
 use crate::util::*;
 
 #[test]
@@ -239,4 +241,43 @@ fn submit_start_that_cannot_start_a_drain_still_queues_the_job_and_says_so() {
         out.stderr
     );
     assert_eq!(q.names("pending").len(), 2, "both jobs wait for a drain");
+}
+
+#[test]
+fn a_relative_cwd_is_stored_absolute() {
+    let q = TestQueue::new();
+    fs::create_dir_all(q.scratch("build")).unwrap();
+    let mut cmd = q.execq(&["submit", "--cwd", "build", "--json", "--", "pwd"]);
+    cmd.current_dir(&q.scratch);
+    let out = run(cmd);
+    out.success();
+    let submitted: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let job: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(submitted["path"].as_str().unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(job["cwd"], q.scratch("build").display().to_string());
+    q.drain(&[]).success();
+    let name = q.names("completed").remove(0);
+    assert_eq!(
+        q.result(&format!("completed/{name}"))["stdout"],
+        format!("{}\n", q.scratch("build").display())
+    );
+}
+
+#[test]
+fn an_empty_execq_queue_is_treated_as_unset() {
+    let q = TestQueue::new();
+    let home = q.scratch("home");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_execq"));
+    cmd.args(["submit", "--", "true"])
+        .env("EXECQ_QUEUE", "")
+        .env("HOME", &home)
+        .env_remove("XDG_DATA_HOME");
+    let out = run(cmd);
+    out.success();
+    assert!(
+        out.stdout.starts_with(&home.display().to_string()),
+        "the default queue was used: {}",
+        out.stdout
+    );
 }

@@ -66,7 +66,7 @@ pub fn list(queue: &Queue, opts: &ListOptions) -> Result<()> {
         };
         t.row(vec![
             state,
-            e.name.replace('\n', "⏎"),
+            e.name.clone(),
             e.task_id().unwrap_or("-").to_owned(),
             table::age(e.time),
             result

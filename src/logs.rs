@@ -14,9 +14,9 @@ use crate::table;
 /// Prints the last `lines` lines; with `follow`, keeps printing new ones until interrupted.
 pub fn logs(queue: &Queue, lines: usize, follow: bool) -> Result<()> {
     let path = &queue.log;
-    let text = match fs::read(path) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && follow => String::new(),
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && follow => Vec::new(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             anyhow::bail!(
                 "no log yet at `{}`: no drain has run jobs in this queue",
@@ -25,13 +25,14 @@ pub fn logs(queue: &Queue, lines: usize, follow: bool) -> Result<()> {
         }
         Err(e) => return Err(e).with_context(|| format!("failed to read `{}`", path.display())),
     };
+    let text = String::from_utf8_lossy(&bytes);
     let all: Vec<&str> = text.lines().collect();
     let tail = all[all.len().saturating_sub(lines)..].join("\n");
     if !tail.is_empty() {
         table::print(&(tail + "\n"))?;
     }
     if follow {
-        follow_from(path, text.len() as u64)
+        follow_from(path, bytes.len() as u64)
     } else {
         Ok(())
     }

@@ -37,11 +37,16 @@ pub struct Entry {
     pub mtime: SystemTime,
 }
 
-/// Lists the non-dot entries of `pending/`, oldest first.
+/// Lists the non-dot entries of `pending/`, oldest first. A `pending/` that is gone (a job
+/// removed it) holds nothing; the next drain creates it again.
 pub fn scan(pending: &Path) -> Result<Vec<Entry>> {
     let read = || -> io::Result<Vec<Entry>> {
         let mut entries = Vec::new();
-        for entry in fs::read_dir(pending)? {
+        let dir = match fs::read_dir(pending) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(entries),
+            other => other?,
+        };
+        for entry in dir {
             let entry = entry?;
             let name = entry.file_name();
             if name.as_encoded_bytes().starts_with(b".") {
@@ -62,8 +67,10 @@ pub fn scan(pending: &Path) -> Result<Vec<Entry>> {
 
 /// Whether `pending/` holds any entry that is not a dot-file.
 pub fn has_entries(pending: &Path) -> Result<bool> {
-    let mut dir =
-        fs::read_dir(pending).with_context(|| format!("failed to read `{}`", pending.display()))?;
+    let mut dir = match fs::read_dir(pending) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        other => other.with_context(|| format!("failed to read `{}`", pending.display()))?,
+    };
     Ok(dir.any(|e| e.is_ok_and(|e| !e.file_name().as_encoded_bytes().starts_with(b"."))))
 }
 

@@ -18,8 +18,15 @@ impl Table {
         }
     }
 
+    /// Adds a row. Control characters in a cell (a newline in a file name, an escape sequence in
+    /// a task id) are shown escaped, so each row is one line and nothing reaches the terminal raw.
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows.push(
+            cells
+                .iter()
+                .map(|c| crate::logging::escape_controls(c))
+                .collect(),
+        );
     }
 
     pub fn render(&self) -> String {
@@ -118,6 +125,15 @@ mod tests {
         let mut t = Table::new(&["A", "LONGER", "C"]);
         t.row(vec!["xyz".into(), "1".into(), "end".into()]);
         assert_eq!(t.render(), "A    LONGER  C\nxyz  1       end\n");
+    }
+
+    #[test]
+    fn a_cell_cannot_break_its_row_or_reach_the_terminal_raw() {
+        let mut t = Table::new(&["A", "B"]);
+        t.row(vec!["new\nline".into(), "\x1b[2Jclear".into()]);
+        let out = t.render();
+        assert_eq!(out.lines().count(), 2, "{out:?}");
+        assert!(!out.contains('\x1b'), "{out:?}");
     }
 
     #[test]

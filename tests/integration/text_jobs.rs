@@ -179,3 +179,17 @@ fn a_job_that_removes_running_is_recorded_and_the_queue_goes_on() {
     assert_eq!(q.result("completed/c-after.json")["stdout"], "after\n");
     assert!(q.names("running").is_empty());
 }
+
+#[test]
+fn a_job_that_removes_pending_is_recorded_and_the_queue_recovers() {
+    let q = TestQueue::new();
+    q.add(
+        "wipe.json",
+        &shell_job("rm -rf \"$EXECQ_QUEUE/pending\"; echo wiped"),
+    );
+    q.drain(&[]).success();
+    assert_eq!(q.result("completed/wipe.json")["stdout"], "wiped\n");
+    run(q.execq(&["submit", "--id", "after", "--", "echo", "after"])).success();
+    q.drain(&[]).success();
+    assert_eq!(q.names("completed").len(), 2);
+}

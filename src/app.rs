@@ -255,9 +255,11 @@ fn service_spec(
         .context("HOME is not set")?;
     let bin = match bin {
         Some(bin) => queue::absolute(bin)?,
-        None => {
-            std::env::current_exe().context("cannot tell where this execq binary is; pass --bin")?
-        }
+        // Absolute (macOS may report `./target/release/execq`), but not canonical, so a Homebrew
+        // symlink keeps pointing at the current version.
+        None => std::env::current_exe()
+            .and_then(std::path::absolute)
+            .context("cannot tell where this execq binary is; pass --bin")?,
     };
     Ok(ServiceSpec {
         platform: platform.unwrap_or_else(Platform::native),

@@ -16,23 +16,15 @@ pub const NAME_MAX: usize = 255;
 
 /// Flushes a directory's entries to disk, making renames into or out of it durable.
 ///
-/// Some filesystems (macOS among them, for some volume types) refuse to sync a directory with
-/// EINVAL, ENOTSUP or ENOTTY (std uses `F_FULLFSYNC` on macOS); none of these reports a failed
-/// write, only that there is nothing more to do, so they are not errors.
+/// Some filesystems refuse to sync a directory at all (EINVAL, ENOTSUP, EOPNOTSUPP, ENOTTY, after
+/// the fallback of [`sys::full_sync`]); none of these reports a failed write, only that there is
+/// nothing more to do, so they are not errors.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     let file = File::open(dir)
         .with_context(|| format!("failed to open `{}` to sync it", dir.display()))?;
-    match file.sync_all() {
-        Ok(()) => Ok(()),
-        Err(e)
-            if matches!(
-                e.raw_os_error(),
-                Some(libc::EINVAL | libc::ENOTSUP | libc::ENOTTY)
-            ) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(e).with_context(|| format!("failed to sync `{}`", dir.display())),
+    match sys::full_sync(&file) {
+        Err(e) if sys::is_sync_unsupported(&e) => Ok(()),
+        other => other.with_context(|| format!("failed to sync `{}`", dir.display())),
     }
 }
 
@@ -57,8 +49,7 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<File> {
 
 /// Flushes a file written with [`write_new`] to disk (`path` names it in the error).
 pub fn sync_file(file: &File, path: &Path) -> Result<()> {
-    file.sync_all()
-        .with_context(|| format!("failed to write `{}`", path.display()))
+    sys::full_sync(file).with_context(|| format!("failed to write `{}`", path.display()))
 }
 
 /// Renames, naming both paths in the error.

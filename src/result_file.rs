@@ -125,7 +125,7 @@ impl Target {
         if let Some(e) = &sink.error {
             return Err(fail(e));
         }
-        sink.file.sync_all().map_err(|e| fail(&e))?;
+        crate::sys::full_sync(&sink.file).map_err(|e| fail(&e))?;
         fsutil::rename(&self.tmp, &self.path).map_err(|e| fail(&format!("{e:#}")))?;
         Ok(sink.truncated)
     }

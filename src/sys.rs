@@ -95,6 +95,35 @@ fn rename_exclusive(_from: &Path, _to: &Path) -> io::Result<()> {
     Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
+/// Flushes a file (or folder) to stable storage. On macOS std asks for `F_FULLFSYNC`, which
+/// flushes the drive's own cache too; filesystems that do not support it (SMB, some FUSE and
+/// external volumes) answer ENOTSUP, EOPNOTSUPP, ENOTTY or EINVAL, and then plain `fsync(2)` is
+/// the most they offer, so that is used. Elsewhere this is `fsync(2)`.
+pub fn full_sync(file: &File) -> io::Result<()> {
+    match file.sync_all() {
+        Err(e) if cfg!(target_os = "macos") && is_sync_unsupported(&e) => fsync(file),
+        other => other,
+    }
+}
+
+/// The errors that mean "this kind of sync is not supported here" rather than "the write failed".
+pub fn is_sync_unsupported(err: &io::Error) -> bool {
+    // ENOTSUP and EOPNOTSUPP are one number on Linux and two on macOS.
+    err.raw_os_error().is_some_and(|code| {
+        [libc::EINVAL, libc::ENOTSUP, libc::EOPNOTSUPP, libc::ENOTTY].contains(&code)
+    })
+}
+
+fn fsync(file: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fsync on a descriptor `file` owns for the duration of the call.
+    if unsafe { libc::fsync(file.as_raw_fd()) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Whether any process is left in the group `pgid`.
 pub fn group_alive(pgid: u32) -> bool {
     signal_group(pgid, 0).unwrap_or(false)

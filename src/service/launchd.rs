@@ -30,34 +30,44 @@ fn launchctl(args: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Reloads with the modern verbs: bootout (if loaded), wait until gone, enable, bootstrap.
+/// What to check when `launchctl bootstrap` keeps failing.
+const BOOTSTRAP_HINT: &str = "Check the plist with `plutil -lint`; allow execq under System Settings \
+     → General → Login Items → Allow in the Background; and install from a GUI login session (over \
+     ssh there is no gui/UID domain to load into).";
+
+/// Reloads with the modern verbs: wait for a running job, bootout (if loaded), wait until gone,
+/// enable, bootstrap (retried: launchd sometimes refuses it right after a bootout).
 pub fn load(spec: &ServiceSpec) -> Vec<Action> {
     let plist = plist(spec).path.display().to_string();
     let domain = format!("gui/{}", spec.uid);
     vec![
+        Action::HoldQueue(spec.queue.clone()),
         Action::Run {
             argv: launchctl(&["bootout", &target(spec)]),
             may_fail: true,
         },
         Action::WaitUntilFails(probe(spec)),
+        Action::ReleaseQueue,
         Action::Run {
             argv: launchctl(&["enable", &target(spec)]),
             may_fail: false,
         },
-        Action::Run {
+        Action::Retry {
             argv: launchctl(&["bootstrap", &domain, &plist]),
-            may_fail: false,
+            hint: BOOTSTRAP_HINT.into(),
         },
     ]
 }
 
 pub fn unload(spec: &ServiceSpec) -> Vec<Action> {
     vec![
+        Action::HoldQueue(spec.queue.clone()),
         Action::Run {
             argv: launchctl(&["bootout", &target(spec)]),
             may_fail: true,
         },
         Action::WaitUntilFails(probe(spec)),
+        Action::ReleaseQueue,
         Action::Remove(plist(spec).path),
     ]
 }

@@ -58,7 +58,8 @@ impl ServiceSpec {
         let home = self.home.display();
         let system = match self.platform {
             Platform::Launchd => {
-                "/opt/homebrew/bin:/opt/homebrew/sbin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+                "/opt/homebrew/bin:/opt/homebrew/sbin:/usr/local/bin:/usr/local/sbin:/opt/local/bin:\
+                 /opt/local/sbin:/usr/bin:/bin:/usr/sbin:/sbin"
             }
             Platform::Systemd => "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         };
@@ -98,7 +99,25 @@ pub enum Action {
     },
     /// Run a command until it fails (the service is gone), for up to 10 s.
     WaitUntilFails(Vec<String>),
+    /// Run a command that may fail for a moment (`launchctl bootstrap` right after `bootout`
+    /// answers "5: Input/output error" now and then): up to [`RETRIES`] tries with backoff, then
+    /// fail with `hint`.
+    Retry {
+        argv: Vec<String>,
+        hint: String,
+    },
+    /// Wait (up to [`DRAIN_WAIT`]) for the drain running a job in this queue to finish, and keep
+    /// the queue locked until [`Action::ReleaseQueue`], so that stopping the service does not
+    /// interrupt a job.
+    HoldQueue(PathBuf),
+    ReleaseQueue,
 }
+
+/// Tries of an [`Action::Retry`]; the waits between them double from 250 ms (about 4 s in all).
+pub const RETRIES: u32 = 5;
+
+/// How long reinstalling waits for a running job before giving up (see [`Action::HoldQueue`]).
+pub const DRAIN_WAIT: Duration = Duration::from_secs(60);
 
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -106,7 +125,7 @@ impl fmt::Display for Action {
             Self::CreateQueue(p) => write!(
                 f,
                 "mkdir -p -m 0700 {}/{{pending,running,completed,failed,results,tmp}}",
-                p.display()
+                shell_quote(&p.display().to_string())
             ),
             Self::Touch(p) => write!(f, "touch {}", shell_quote(&p.display().to_string())),
             Self::Write(unit) => write!(
@@ -128,6 +147,16 @@ impl fmt::Display for Action {
                 "while {} >/dev/null 2>&1; do sleep 0.1; done",
                 join_argv(argv)
             ),
+            Self::Retry { argv, .. } => {
+                write!(f, "{} # tried up to {RETRIES} times", join_argv(argv))
+            }
+            Self::HoldQueue(queue) => write!(
+                f,
+                "# wait up to {} s for a job running in {} to finish, and lock the queue",
+                DRAIN_WAIT.as_secs(),
+                shell_quote(&queue.display().to_string())
+            ),
+            Self::ReleaseQueue => write!(f, "# unlock the queue"),
         }
     }
 }
@@ -247,18 +276,77 @@ fn not_loaded(platform: Platform, code: Option<i32>) -> bool {
 
 /// Carries out a plan, or prints it with `dry_run`.
 pub fn execute(plan: &[Action], dry_run: bool, out: &mut dyn Write) -> Result<()> {
+    let mut held = None;
     for action in plan {
         if dry_run {
             writeln!(out, "{action}")?;
-        } else {
-            perform(action)?;
+            continue;
+        }
+        match action {
+            Action::HoldQueue(root) => held = Some(hold_queue(&Queue::new(root))?),
+            Action::ReleaseQueue => held = None,
+            other => perform(other)?,
         }
     }
+    drop(held);
     Ok(())
+}
+
+/// Takes the queue's lock, waiting up to [`DRAIN_WAIT`] for a drain that holds it.
+fn hold_queue(queue: &Queue) -> Result<Option<crate::lock::DrainLock>> {
+    if !queue.pending.is_dir() {
+        return Ok(None);
+    }
+    let deadline = Instant::now() + DRAIN_WAIT;
+    loop {
+        let shutdown = crate::signals::Shutdown::default();
+        if let Some(lock) = crate::lock::acquire(queue, false, &shutdown)? {
+            return Ok(Some(lock));
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "a drain of `{}` has been running a job for over {} s; stopping the service now would \
+                 interrupt it. Run this again once `execq status` shows no job running",
+                queue.root.display(),
+                DRAIN_WAIT.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn retry(argv: &[String], hint: &str) -> Result<()> {
+    let mut wait = Duration::from_millis(250);
+    let mut last = String::new();
+    for attempt in 1..=RETRIES {
+        let out = Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("failed to run `{}`", join_argv(argv)))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        last = format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        if attempt < RETRIES {
+            std::thread::sleep(wait);
+            wait *= 2;
+        }
+    }
+    bail!(
+        "`{}` failed {RETRIES} times (last: {last}). {hint}",
+        join_argv(argv)
+    )
 }
 
 fn perform(action: &Action) -> Result<()> {
     match action {
+        Action::Retry { argv, hint } => retry(argv, hint),
+        Action::HoldQueue(_) | Action::ReleaseQueue => Ok(()),
         Action::CreateQueue(root) => Queue::new(root).open(),
         Action::Touch(path) => OpenOptions::new()
             .create(true)
@@ -297,7 +385,7 @@ fn write_unit(unit: &UnitFile) -> Result<()> {
         .open(&tmp)
         .with_context(|| format!("failed to write `{}`", tmp.display()))?;
     file.write_all(unit.content.as_bytes())
-        .and_then(|()| file.sync_all())
+        .and_then(|()| crate::sys::full_sync(&file))
         .with_context(|| format!("failed to write `{}`", tmp.display()))?;
     crate::fsutil::rename(&tmp, &unit.path)
 }

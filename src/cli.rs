@@ -5,15 +5,12 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
-use execq::app::{Invocation, ServiceAction, ServiceRequest, Verb};
-use execq::catalog::State;
-use execq::drain::DrainOptions;
 use execq::duration;
-use execq::list::ListOptions;
-use execq::logging::Verbosity;
-use execq::prune::PruneOptions;
-use execq::service::{DEFAULT_LABEL, Platform};
-use execq::submit::{SubmitCommand, SubmitOptions};
+use execq::options::{
+    self, DEFAULT_LABEL, DrainOptions, Platform, PruneOptions, ServiceAction, ServiceRequest,
+    State, SubmitCommand, SubmitOptions, Verbosity,
+};
+use execq::{Invocation, Verb};
 
 /// A local command queue: programs drop job files into QUEUE/pending/, `execq drain` runs them one
 /// at a time, oldest first, and files each result in completed/ or failed/.
@@ -101,7 +98,7 @@ enum Command {
     /// Delete finished jobs' records older than an age (completed/ and failed/ grow otherwise).
     Prune {
         /// Age such as 30d, 12h, 90m or a number of seconds
-        #[arg(long, value_name = "AGE", value_parser = execq::prune::parse_age)]
+        #[arg(long, value_name = "AGE", value_parser = duration::parse_age)]
         older_than: Duration,
         /// Only completed or only failed jobs
         #[arg(long, value_enum)]
@@ -262,35 +259,23 @@ impl Cli {
         } else {
             i8::try_from(self.verbose).unwrap_or(i8::MAX)
         });
-        let verb = match self.command {
-            Command::Drain(args) => Verb::Drain {
-                options: DrainOptions {
-                    timeout: args.timeout,
-                    grace: args.grace,
-                    settle: args.settle,
-                    wait_for_lock: args.wait,
-                    linger: args.linger,
-                    ..DrainOptions::default()
-                },
-                strict: args.strict,
-            },
-            Command::Submit(args) => Verb::Submit {
-                options: SubmitOptions {
-                    command: match args.shell {
-                        Some(line) => SubmitCommand::Shell(line),
-                        None => SubmitCommand::Argv(args.argv),
-                    },
-                    task_id: args.task_id,
-                    description: args.description,
-                    result_file: args.result_file,
-                    timeout: args.timeout,
-                    cwd: args.cwd,
-                },
-                json: args.json,
-                start: args.start,
-            },
-            Command::Status { json, label } => Verb::Status { json, label },
-            Command::List { state, limit, json } => Verb::List(ListOptions {
+        // Read here rather than by clap, which calls an empty variable a missing `--queue` value.
+        let from_env = std::env::var_os("EXECQ_QUEUE").filter(|v| !v.is_empty());
+        Invocation {
+            queue: self.queue.or(from_env.map(PathBuf::from)),
+            verbosity,
+            verb: self.command.into(),
+        }
+    }
+}
+
+impl From<Command> for Verb {
+    fn from(command: Command) -> Self {
+        match command {
+            Command::Drain(args) => Verb::Drain(args.into()),
+            Command::Submit(args) => Verb::Submit(args.into()),
+            Command::Status { json, label } => Verb::Status(options::Status { json, label }),
+            Command::List { state, limit, json } => Verb::List(options::List {
                 state: state.map(State::from),
                 limit,
                 json,
@@ -300,39 +285,74 @@ impl Cli {
                 state,
                 dry_run,
                 json,
-            } => Verb::Prune {
-                options: PruneOptions {
+            } => Verb::Prune(options::Prune {
+                prune: PruneOptions {
                     older_than,
                     state: state.map(State::from),
                     dry_run,
                 },
                 json,
-            },
-            Command::Show { job, json } => Verb::Show { job, json },
-            Command::Retry { job } => Verb::Retry { job },
-            Command::Logs { lines, follow } => Verb::Logs { lines, follow },
-            Command::Service(args) => Verb::Service(ServiceRequest {
-                action: match args.action {
-                    ServiceVerb::Print => ServiceAction::Print,
-                    ServiceVerb::Install => ServiceAction::Install,
-                    ServiceVerb::Uninstall => ServiceAction::Uninstall,
-                    ServiceVerb::Status => ServiceAction::Status,
-                },
-                label: args.label,
-                bin: args.bin,
-                platform: args.platform.map(|p| match p {
-                    PlatformArg::Launchd => Platform::Launchd,
-                    PlatformArg::Systemd => Platform::Systemd,
-                }),
-                dry_run: args.dry_run,
             }),
-        };
-        // Read here rather than by clap, which calls an empty variable a missing `--queue` value.
-        let from_env = std::env::var_os("EXECQ_QUEUE").filter(|v| !v.is_empty());
-        Invocation {
-            queue: self.queue.or(from_env.map(PathBuf::from)),
-            verbosity,
-            verb,
+            Command::Show { job, json } => Verb::Show(options::Show { job, json }),
+            Command::Retry { job } => Verb::Retry { job },
+            Command::Logs { lines, follow } => Verb::Logs(options::Logs { lines, follow }),
+            Command::Service(args) => Verb::Service(args.into()),
+        }
+    }
+}
+
+impl From<DrainArgs> for options::Drain {
+    fn from(args: DrainArgs) -> Self {
+        Self {
+            options: DrainOptions {
+                timeout: args.timeout,
+                grace: args.grace,
+                settle: args.settle,
+                wait_for_lock: args.wait,
+                linger: args.linger,
+                ..DrainOptions::default()
+            },
+            strict: args.strict,
+        }
+    }
+}
+
+impl From<SubmitArgs> for options::Submit {
+    fn from(args: SubmitArgs) -> Self {
+        Self {
+            job: SubmitOptions {
+                command: match args.shell {
+                    Some(line) => SubmitCommand::Shell(line),
+                    None => SubmitCommand::Argv(args.argv),
+                },
+                task_id: args.task_id,
+                description: args.description,
+                result_file: args.result_file,
+                timeout: args.timeout,
+                cwd: args.cwd,
+            },
+            json: args.json,
+            start: args.start,
+        }
+    }
+}
+
+impl From<ServiceArgs> for ServiceRequest {
+    fn from(args: ServiceArgs) -> Self {
+        Self {
+            action: match args.action {
+                ServiceVerb::Print => ServiceAction::Print,
+                ServiceVerb::Install => ServiceAction::Install,
+                ServiceVerb::Uninstall => ServiceAction::Uninstall,
+                ServiceVerb::Status => ServiceAction::Status,
+            },
+            label: args.label,
+            bin: args.bin,
+            platform: args.platform.map(|p| match p {
+                PlatformArg::Launchd => Platform::Launchd,
+                PlatformArg::Systemd => Platform::Systemd,
+            }),
+            dry_run: args.dry_run,
         }
     }
 }

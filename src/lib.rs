@@ -2,32 +2,48 @@
 //!
 //! Producers drop job files into `QUEUE/pending/`; `execq drain` takes the queue's lock, runs every
 //! ready job oldest first with a timeout, records each result in `completed/` or `failed/`, logs
-//! to `daemon.log`, and exits. See the `queue` module for the layout and its guarantees.
+//! to `daemon.log`, and exits. See the `queue` module for the layout and its guarantees, and the
+//! README's "Where things are" for a map of the modules.
+//!
+//! The library exists for the `execq` binary and its tests: it exports the entry point, the
+//! options each verb takes, and job parsing; everything else is private.
 
-pub mod app;
-pub mod capture;
-pub mod catalog;
-pub mod drain;
+mod app;
+mod commands;
+mod drain;
 pub mod duration;
-pub mod exec;
-pub mod exit_code;
-pub mod fsutil;
-pub mod job;
-pub mod list;
-pub mod lock;
-pub mod logging;
-pub mod logs;
-pub mod pending;
-pub mod prune;
-pub mod queue;
-pub mod record;
-pub mod result_file;
-pub mod retry;
-pub mod service;
-pub mod show;
-pub mod signals;
-pub mod status;
-pub mod store;
-pub mod submit;
-pub mod sys;
-pub mod table;
+mod exec;
+mod exit_code;
+mod fsutil;
+mod job;
+mod logging;
+mod output;
+mod queue;
+mod service;
+mod signals;
+mod sys;
+
+pub use app::{Invocation, Verb, run};
+pub use exit_code::ExitCode;
+pub use sys::reset_sigchld;
+
+/// The options of each verb, as the command-line parser fills them in.
+pub mod options {
+    pub use crate::commands::drain::Opts as Drain;
+    pub use crate::commands::list::ListOptions as List;
+    pub use crate::commands::logs::Opts as Logs;
+    pub use crate::commands::prune::{Opts as Prune, PruneOptions};
+    pub use crate::commands::service::{ServiceAction, ServiceRequest};
+    pub use crate::commands::show::Opts as Show;
+    pub use crate::commands::status::Opts as Status;
+    pub use crate::commands::submit::{Opts as Submit, SubmitCommand, SubmitOptions};
+    pub use crate::drain::DrainOptions;
+    pub use crate::logging::Verbosity;
+    pub use crate::queue::catalog::State;
+    pub use crate::service::{DEFAULT_LABEL, Platform};
+}
+
+/// Job parsing: any bytes give a job or an error naming what is wrong (the property tests).
+pub mod parse {
+    pub use crate::job::{JobError, JobSpec, Program, from_json, from_script, parse_object};
+}

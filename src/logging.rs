@@ -51,7 +51,7 @@ pub fn init(verbosity: Verbosity, daemon_log: Option<&Path>) -> LogGuard {
         1 => LevelFilter::DEBUG,
         _ => LevelFilter::TRACE,
     };
-    let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let color = terminal && crate::output::color_allowed();
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(Stderr { escape: !color })
         .with_ansi(color)

@@ -3,7 +3,18 @@ mod cli;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    execq::sys::reset_sigchld();
-    let invocation = cli::Cli::parse().into_invocation();
-    execq::app::run(invocation).into()
+    execq::reset_sigchld();
+    let invocation = match cli::Cli::try_parse() {
+        Ok(cli) => cli.into_invocation(),
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                execq::ExitCode::Usage
+            } else {
+                execq::ExitCode::Success
+            }
+            .into();
+        }
+    };
+    execq::run(invocation).into()
 }

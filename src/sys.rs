@@ -3,6 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -129,6 +130,13 @@ pub fn group_alive(pgid: u32) -> bool {
     signal_group(pgid, 0).unwrap_or(false)
 }
 
+/// The user's home folder: `HOME`, when it is set and not empty.
+pub fn home() -> Option<std::path::PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(std::path::PathBuf::from)
+}
+
 /// The effective user id of this process.
 pub fn euid() -> u32 {
     // SAFETY: geteuid cannot fail and touches no memory.
@@ -151,8 +159,9 @@ pub fn is_symlink_refusal(err: &io::Error) -> bool {
 }
 
 /// Puts a file descriptor in non-blocking mode.
-pub fn set_nonblocking(fd: std::os::fd::RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on a descriptor we own; F_GETFL/F_SETFL take plain integers.
+pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let fd = fd.as_raw_fd();
+    // SAFETY: fcntl on a descriptor that is open for the borrow; F_GETFL/F_SETFL take integers.
     unsafe {
         let flags = libc::fcntl(fd, libc::F_GETFL);
         if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
@@ -173,11 +182,11 @@ pub fn reset_sigchld() {
 
 /// Waits until one of `fds` is readable or hung up, or `timeout_ms` passes. Returns which
 /// descriptors are ready. An interrupting signal returns an empty set so the caller re-checks.
-pub fn poll_readable(fds: &[std::os::fd::RawFd], timeout_ms: i32) -> io::Result<Vec<bool>> {
+pub fn poll_readable(fds: &[BorrowedFd<'_>], timeout_ms: i32) -> io::Result<Vec<bool>> {
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()
-        .map(|&fd| libc::pollfd {
-            fd,
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         })
@@ -242,9 +251,10 @@ pub fn reap_orphans() {
 /// nothing waiting on the caller's pipes waits on it. Returns `Ok(true)` in the copy and `Ok(false)` in the caller.
 ///
 /// Call only while the process has a single thread (execq never starts one outside tests).
-pub fn fork_detached(keep: &[std::os::fd::RawFd]) -> io::Result<bool> {
+pub fn fork_detached(keep: &[BorrowedFd<'_>]) -> io::Result<bool> {
+    let keep: Vec<RawFd> = keep.iter().map(AsRawFd::as_raw_fd).collect();
     // Listed before forking: in the copy, reading `/dev/fd` would itself open a descriptor.
-    let inherited: Vec<std::os::fd::RawFd> = std::fs::read_dir("/dev/fd")
+    let inherited: Vec<RawFd> = std::fs::read_dir("/dev/fd")
         .map(|dir| {
             dir.flatten()
                 .filter_map(|e| e.file_name().to_str()?.parse().ok())

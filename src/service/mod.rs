@@ -293,14 +293,14 @@ pub fn execute(plan: &[Action], dry_run: bool, out: &mut dyn Write) -> Result<()
 }
 
 /// Takes the queue's lock, waiting up to [`DRAIN_WAIT`] for a drain that holds it.
-fn hold_queue(queue: &Queue) -> Result<Option<crate::lock::DrainLock>> {
+fn hold_queue(queue: &Queue) -> Result<Option<crate::queue::lock::DrainLock>> {
     if !queue.pending.is_dir() {
         return Ok(None);
     }
     let deadline = Instant::now() + DRAIN_WAIT;
     loop {
         let shutdown = crate::signals::Shutdown::default();
-        if let Some(lock) = crate::lock::acquire(queue, false, &shutdown)? {
+        if let Some(lock) = crate::queue::lock::acquire(queue, false, &shutdown)? {
             return Ok(Some(lock));
         }
         if Instant::now() >= deadline {

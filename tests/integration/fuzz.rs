@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use serde_json::Value;
 
-use execq::job;
+use execq::parse as job;
 
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![

@@ -30,9 +30,9 @@ pub struct DrainLock {
 
 impl DrainLock {
     /// The descriptors to keep open across [`crate::sys::fork_detached`].
-    pub fn raw_fds(&self) -> [std::os::fd::RawFd; 2] {
-        use std::os::fd::AsRawFd;
-        [self.file.as_raw_fd(), self.folder.as_raw_fd()]
+    pub fn fds(&self) -> [std::os::fd::BorrowedFd<'_>; 2] {
+        use std::os::fd::AsFd;
+        [self.file.as_fd(), self.folder.as_fd()]
     }
 }
 

@@ -64,6 +64,18 @@ pub struct JobResult {
     pub notes: Vec<String>,
 }
 
+/// An error and its causes, as one line for a record: `outer: cause: root cause`.
+pub fn describe(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}
+
 /// RFC 3339 with microseconds and the local offset.
 pub fn timestamp(at: DateTime<Local>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, false)

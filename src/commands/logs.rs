@@ -8,11 +8,27 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use crate::exit_code::ExitCode;
+use crate::output;
 use crate::queue::Queue;
-use crate::table;
+
+/// `execq logs`'s options.
+#[derive(Clone, Copy, Debug)]
+pub struct Opts {
+    /// How many of the last lines to print.
+    pub lines: usize,
+    /// Keep printing new lines until interrupted.
+    pub follow: bool,
+}
+
+/// Runs `execq logs`.
+pub fn run(queue: &Queue, opts: Opts) -> Result<ExitCode> {
+    logs(queue, opts.lines, opts.follow)?;
+    Ok(ExitCode::Success)
+}
 
 /// Prints the last `lines` lines; with `follow`, keeps printing new ones until interrupted.
-pub fn logs(queue: &Queue, lines: usize, follow: bool) -> Result<()> {
+fn logs(queue: &Queue, lines: usize, follow: bool) -> Result<()> {
     let path = &queue.log;
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
@@ -29,7 +45,7 @@ pub fn logs(queue: &Queue, lines: usize, follow: bool) -> Result<()> {
     let all: Vec<&str> = text.lines().collect();
     let tail = all[all.len().saturating_sub(lines)..].join("\n");
     if !tail.is_empty() {
-        table::print(&(tail + "\n"))?;
+        output::print(&(tail + "\n"))?;
     }
     if follow {
         follow_from(path, bytes.len() as u64)
@@ -58,7 +74,7 @@ fn follow_from(path: &std::path::Path, mut pos: u64) -> Result<()> {
         let mut new = Vec::new();
         file.read_to_end(&mut new)?;
         pos += new.len() as u64;
-        table::print(&String::from_utf8_lossy(&new))?;
+        output::print(&String::from_utf8_lossy(&new))?;
         if std::io::Write::flush(&mut std::io::stdout()).is_err() {
             return Ok(());
         }

@@ -1,5 +1,6 @@
-//! Running one job's process: its own process group, stdin from /dev/null, stdout and stderr read
-//! in one poll loop into bounded captures, a deadline, and a group kill that leaves nothing behind.
+//! Watching one job's process to the end: its output read in one poll loop into bounded captures,
+//! its deadline (the timeout: SIGTERM to the whole group, the grace, SIGKILL), a stop signal, and
+//! whatever it leaves running in its group when it exits.
 //!
 //! The loop never blocks for longer than [`SLICE`], so a stop signal or the deadline is noticed
 //! promptly (`wait-timeout` itself retries through signals). When the job's main process exits,
@@ -7,103 +8,37 @@
 //! open by a process that escaped the group (`setsid`, daemons) are waited for only briefly.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Local};
 use wait_timeout::ChildExt;
 
-use crate::capture::{Capture, Captured};
+use crate::exec::capture::Capture;
+use crate::exec::result_file::Sink;
+use crate::exec::{End, Limits};
 use crate::signals::Shutdown;
 use crate::sys;
 
 /// The longest the supervisor waits without re-checking signals and deadlines.
 const SLICE: Duration = Duration::from_millis(100);
+
 /// How long to keep reading after the job's group is gone, for pipes an escaped process holds.
 const PIPE_DRAIN: Duration = Duration::from_millis(500);
+
 /// How long to wait for the main process after SIGKILL before giving up on it.
 const KILL_WAIT: Duration = Duration::from_secs(5);
+
 /// Reads per stream before the loop looks at the clock again (a job printing without pause must
 /// not starve signal handling).
 const READS_PER_WAKE: usize = 16;
 
-/// Limits applied to one run.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    pub timeout: Duration,
-    /// Between SIGTERM and SIGKILL when ending a job's group.
-    pub grace: Duration,
-    /// Bytes kept at each end of each stream.
-    pub keep: usize,
-}
-
-/// How the job's main process ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum End {
-    Exited(ExitStatus),
-    TimedOut(ExitStatus),
-    /// Drain was asked to stop (by `signal`) while the job ran.
-    Interrupted {
-        signal: i32,
-        status: ExitStatus,
-    },
-}
-
-/// Where a job's full stdout is copied (its `result_file`), up to `limit` bytes.
-#[derive(Debug)]
-pub struct Sink {
-    pub file: File,
-    pub limit: u64,
-    pub written: u64,
-    pub truncated: bool,
-    pub error: Option<io::Error>,
-}
-
-impl Sink {
-    pub fn new(file: File, limit: u64) -> Self {
-        Self {
-            file,
-            limit,
-            written: 0,
-            truncated: false,
-            error: None,
-        }
-    }
-
-    fn write(&mut self, chunk: &[u8]) {
-        if self.error.is_some() {
-            return;
-        }
-        let room = usize::try_from(self.limit - self.written).unwrap_or(usize::MAX);
-        let part = &chunk[..chunk.len().min(room)];
-        self.truncated |= part.len() < chunk.len();
-        match self.file.write_all(part) {
-            Ok(()) => self.written += part.len() as u64,
-            Err(e) => self.error = Some(e),
-        }
-    }
-}
-
-/// What came of a run.
-#[derive(Debug)]
-pub struct Execution {
-    pub end: End,
-    pub stdout: Captured,
-    pub stderr: Captured,
-    pub started_at: DateTime<Local>,
-    pub finished_at: DateTime<Local>,
-    pub duration: Duration,
-    /// Things the user should know that are not errors of the job (e.g. an escaped process).
-    pub notes: Vec<String>,
-    pub sink: Option<Sink>,
-}
-
-struct Stream {
+/// One of the job's output pipes and what has been kept of it.
+pub(super) struct Stream {
     pipe: Option<File>,
-    capture: Capture,
+    pub(super) capture: Capture,
 }
 
 enum Wake {
@@ -116,65 +51,23 @@ struct Supervisor<'a> {
     child: &'a mut Child,
     pgid: u32,
     streams: [Stream; 2],
-    sink: Option<Sink>,
+    /// Where stdout is also copied (the job's `result_file`), lent for the run.
+    sink: Option<&'a mut Sink>,
     status: Option<ExitStatus>,
     shutdown: &'a Shutdown,
     buf: Vec<u8>,
     notes: Vec<String>,
 }
 
-/// Why a run produced no [`Execution`].
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// The program could not be started at all.
-    #[error("{0}")]
-    Spawn(io::Error),
-    /// Supervising it failed (an I/O error from poll or wait); its process group was killed.
-    #[error("lost track of the job ({0}); its processes were killed")]
-    Supervise(io::Error),
-}
+/// How the run ended, the two streams (stdout, stderr) and the notes for the record.
+pub(super) type Supervised = (End, [Stream; 2], Vec<String>);
 
-/// Starts `command` and supervises it to the end.
-pub fn run(
-    mut command: Command,
-    limits: &Limits,
-    shutdown: &Shutdown,
-    sink: Option<Sink>,
-) -> Result<Execution, RunError> {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let started_at = Local::now();
-    let started = Instant::now();
-    let mut child = command.spawn().map_err(RunError::Spawn)?;
-    let pgid = child.id();
-    let supervised = supervise_child(&mut child, limits, shutdown, sink, started);
-    let (end, [out, err], notes, sink) = supervised.map_err(|e| {
-        let _ = sys::signal_group(pgid, libc::SIGKILL);
-        let _ = child.wait();
-        RunError::Supervise(e)
-    })?;
-    Ok(Execution {
-        end,
-        stdout: out.capture.finish(),
-        stderr: err.capture.finish(),
-        started_at,
-        finished_at: Local::now(),
-        duration: started.elapsed(),
-        notes,
-        sink,
-    })
-}
-
-type Supervised = (End, [Stream; 2], Vec<String>, Option<Sink>);
-
-fn supervise_child(
+/// Watches `child` (the leader of its own process group) to the end (see the module docs).
+pub(super) fn supervise_child(
     child: &mut Child,
     limits: &Limits,
     shutdown: &Shutdown,
-    sink: Option<Sink>,
+    sink: Option<&mut Sink>,
     started: Instant,
 ) -> io::Result<Supervised> {
     let new_stream = |pipe: Option<File>| Stream {
@@ -198,12 +91,12 @@ fn supervise_child(
     let end = sup.supervise(started + limits.timeout, limits.grace)?;
     sup.end_leftovers(limits.grace)?;
     sup.drain_pipes()?;
-    Ok((end, sup.streams, sup.notes, sup.sink))
+    Ok((end, sup.streams, sup.notes))
 }
 
 fn pipe_file(pipe: impl Into<OwnedFd>) -> io::Result<File> {
     let file = File::from(pipe.into());
-    sys::set_nonblocking(file.as_raw_fd())?;
+    sys::set_nonblocking(file.as_fd())?;
     Ok(file)
 }
 
@@ -351,7 +244,7 @@ impl Supervisor<'_> {
         let open: Vec<usize> = (0..2).filter(|&i| self.streams[i].pipe.is_some()).collect();
         let fds: Vec<_> = open
             .iter()
-            .map(|&i| self.streams[i].pipe.as_ref().map_or(-1, AsRawFd::as_raw_fd))
+            .filter_map(|&i| self.streams[i].pipe.as_ref().map(AsFd::as_fd))
             .collect();
         let millis = i32::try_from(timeout.as_millis().max(1)).unwrap_or(i32::MAX);
         let ready = sys::poll_readable(&fds, millis)?;
@@ -385,9 +278,4 @@ impl Supervisor<'_> {
             return;
         }
     }
-}
-
-/// The signal that ended a process, if one did.
-pub fn signal_of(status: ExitStatus) -> Option<i32> {
-    status.signal()
 }

@@ -1,4 +1,4 @@
-//! Human output: aligned tables and short ages. Writes that fail because the reader went away
+//! Output for people and tools: aligned tables, short ages, JSON, colors. Writes that fail because the reader went away
 //! (`execq list | head`) are not errors.
 
 use std::io::{self, IsTerminal, Write};
@@ -89,6 +89,26 @@ pub fn duration_ms(ms: u64) -> String {
     }
 }
 
+/// Prints a line on stdout; a reader that went away (`| head`) is not an error.
+pub fn print_line(line: &str) -> Result<()> {
+    print(&format!("{line}\n"))
+}
+
+/// Whether an error comes from the reader closing the pipe (`execq list | head`): the reader's
+/// choice, not a failure.
+pub fn reader_went_away(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Whether color is allowed at all: `NO_COLOR` unset or empty (<https://no-color.org>).
+pub fn color_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// Writes `text` to stdout as is; a closed pipe ends output quietly.
 pub fn print(text: &str) -> Result<()> {
     match io::stdout().lock().write_all(text.as_bytes()) {
@@ -104,7 +124,7 @@ pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
 
 /// Whether to color stdout: a terminal, and NO_COLOR unset.
 pub fn color() -> bool {
-    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    io::stdout().is_terminal() && color_allowed()
 }
 
 /// `text` in bold red/green/yellow when coloring.

@@ -7,10 +7,12 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Result, bail};
 
-use crate::catalog::{self, State};
-use crate::duration;
+use crate::exit_code::ExitCode;
 use crate::fsutil;
+use crate::output;
 use crate::queue::Queue;
+use crate::queue::catalog::{self, State};
+use crate::queue::names::display_path;
 
 /// What to prune.
 #[derive(Clone, Debug)]
@@ -31,7 +33,41 @@ pub struct Pruned {
 }
 
 fn display_paths<S: serde::Serializer>(paths: &[PathBuf], to: S) -> Result<S::Ok, S::Error> {
-    to.collect_seq(paths.iter().map(|p| fsutil::display_path(p)))
+    to.collect_seq(paths.iter().map(|p| display_path(p)))
+}
+
+/// `execq prune`'s options.
+#[derive(Clone, Debug)]
+pub struct Opts {
+    pub prune: PruneOptions,
+    /// Print the result as JSON.
+    pub json: bool,
+}
+
+/// Runs `execq prune`.
+pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
+    let pruned = prune(queue, &opts.prune)?;
+    if opts.json {
+        output::print_json(&pruned)?;
+        return Ok(ExitCode::Success);
+    }
+    let verb = if pruned.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    let mut out = format!(
+        "{verb} {} jobs ({} files)\n",
+        pruned.jobs,
+        pruned.files.len()
+    );
+    if pruned.dry_run {
+        for file in &pruned.files {
+            out.push_str(&format!("  {}\n", display_path(file)));
+        }
+    }
+    output::print(&out)?;
+    Ok(ExitCode::Success)
 }
 
 /// Removes every finished job recorded before `now - older_than`.
@@ -83,9 +119,4 @@ fn remove(path: &std::path::Path) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("failed to remove `{}`: {e}", path.display())),
         _ => fsutil::remove_if_exists(path),
     }
-}
-
-/// Parses "30d", "12h", "90m", "45s" or a plain number of seconds (see [`duration::parse_age`]).
-pub fn parse_age(text: &str) -> Result<Duration, String> {
-    duration::parse_age(text)
 }

@@ -3,10 +3,11 @@
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use crate::catalog::{self, Entry, State};
+use crate::exit_code::ExitCode;
+use crate::job::result::timestamp;
+use crate::output::{self, Table};
 use crate::queue::Queue;
-use crate::record::timestamp;
-use crate::table::{self, Table};
+use crate::queue::catalog::{self, Entry, State};
 
 /// Options for `list`.
 #[derive(Clone, Debug, Default)]
@@ -39,7 +40,7 @@ pub fn to_json(entry: &Entry) -> Value {
     json!({
         "state": entry.state,
         "file": entry.name,
-        "path": crate::fsutil::display_path(&entry.path),
+        "path": crate::queue::names::display_path(&entry.path),
         "task_id": entry.task_id(),
         "command": entry.command(),
         "time": timestamp(entry.time.into()),
@@ -49,11 +50,12 @@ pub fn to_json(entry: &Entry) -> Value {
     })
 }
 
-/// Runs `list`.
-pub fn list(queue: &Queue, opts: &ListOptions) -> Result<()> {
+/// Runs `execq list`.
+pub fn run(queue: &Queue, opts: &ListOptions) -> Result<ExitCode> {
     let entries = entries(queue, opts)?;
     if opts.json {
-        return table::print_json(&entries.iter().map(to_json).collect::<Vec<_>>());
+        output::print_json(&entries.iter().map(to_json).collect::<Vec<_>>())?;
+        return Ok(ExitCode::Success);
     }
     let mut t = Table::new(&[
         "STATE", "FILE", "TASK_ID", "AGE", "RC", "DURATION", "COMMAND",
@@ -68,13 +70,14 @@ pub fn list(queue: &Queue, opts: &ListOptions) -> Result<()> {
             state,
             e.name.clone(),
             e.task_id().unwrap_or("-").to_owned(),
-            table::age(e.time),
+            output::age(e.time),
             result
                 .and_then(|r| r.returncode)
                 .map_or_else(|| "-".into(), |c| c.to_string()),
-            result.map_or_else(|| "-".into(), |r| table::duration_ms(r.duration_ms)),
+            result.map_or_else(|| "-".into(), |r| output::duration_ms(r.duration_ms)),
             crate::job::shorten(&e.command(), 60),
         ]);
     }
-    table::print(&t.render())
+    output::print(&t.render())?;
+    Ok(ExitCode::Success)
 }

@@ -4,6 +4,8 @@
 //! object whose `command` is a string and has no `args` (run with `/bin/sh -c`); a `.sh` or `.txt`
 //! script (run by `/bin/sh`, or by the interpreter its `#!` line names).
 
+pub mod result;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -10,16 +10,25 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use crate::catalog::{self, Entry, State};
+use crate::exit_code::ExitCode;
 use crate::fsutil;
-use crate::pending::MAX_JOB_BYTES;
+use crate::job::result::{self as record, timestamp};
+use crate::output;
 use crate::queue::Queue;
-use crate::record::{self, timestamp};
-use crate::submit;
+use crate::queue::catalog::{self, Entry, State};
+use crate::queue::enqueue;
+use crate::queue::pending::MAX_JOB_BYTES;
 use crate::sys;
 
+/// Runs `execq retry JOB` (a file name, its stem, or a task_id): prints the job's new path.
+pub fn run(queue: &Queue, job: &str) -> Result<ExitCode> {
+    let path = retry(queue, job)?;
+    output::print_line(&path.display().to_string())?;
+    Ok(ExitCode::Success)
+}
+
 /// Requeues `job` and returns its new path in `pending/`.
-pub fn retry(queue: &Queue, job: &str) -> Result<PathBuf> {
+fn retry(queue: &Queue, job: &str) -> Result<PathBuf> {
     queue.open()?;
     let entry = catalog::find(queue, job)?;
     match entry.state {
@@ -59,9 +68,11 @@ pub fn retry(queue: &Queue, job: &str) -> Result<PathBuf> {
 /// (A retry killed right after this leaves the dot-file in `failed/`; nothing is lost.)
 fn claim(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
     let suffix = format!(".{}", std::process::id());
-    let claimed = queue
-        .failed
-        .join(fsutil::fit_name(".retrying-", &entry.file_name, &suffix));
+    let claimed = queue.failed.join(crate::queue::names::fit_name(
+        ".retrying-",
+        &entry.file_name,
+        &suffix,
+    ));
     match sys::rename_noreplace(&entry.path, &claimed) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             bail!(
@@ -85,11 +96,11 @@ fn requeue_record(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
             entry.name
         );
     };
-    submit::enqueue(queue, &entry.file_name, &bytes)
+    enqueue::enqueue(queue, &entry.file_name, &bytes)
 }
 
 fn requeue_file(queue: &Queue, entry: &Entry, claimed: &Path) -> Result<PathBuf> {
-    let dest = submit::place(claimed, &queue.pending, &entry.file_name)?;
+    let dest = enqueue::place(claimed, &queue.pending, &entry.file_name)?;
     fsutil::sync_dir(&queue.pending)?;
     if let Some(sidecar) = &entry.sidecar {
         let mut old = entry.record()?;

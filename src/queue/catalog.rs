@@ -12,10 +12,10 @@ use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 
 use crate::fsutil;
+use crate::job::result::JobResult;
 use crate::job::{self, Format};
-use crate::pending::MAX_JOB_BYTES;
 use crate::queue::Queue;
-use crate::record::JobResult;
+use crate::queue::pending::MAX_JOB_BYTES;
 
 /// Where a job is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -59,7 +59,7 @@ impl State {
 pub struct Entry {
     pub state: State,
     /// The file name for people: bytes that are not UTF-8 shown as `\xNN` (see
-    /// [`fsutil::display_name`]).
+    /// [`crate::queue::names::display_name`]).
     pub name: String,
     /// The file name as it is on disk.
     pub file_name: OsString,
@@ -128,7 +128,7 @@ impl Entry {
 }
 
 fn first_line(path: &Path) -> Option<String> {
-    let text = crate::pending::read_regular(path)?;
+    let text = crate::queue::pending::read_regular(path)?;
     let text = String::from_utf8_lossy(&text[..text.len().min(4096)]).into_owned();
     text.lines()
         .find(|l| !l.trim().is_empty() && !l.starts_with("#!"))
@@ -175,7 +175,7 @@ fn job_names(dir: &Path) -> Result<Vec<OsString>> {
         Ok(read) => Ok(read
             .filter_map(|e| e.ok())
             .map(|e| e.file_name())
-            .filter(|n| !fsutil::is_internal(n))
+            .filter(|n| !crate::queue::names::is_internal(n))
             .collect()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(e).with_context(|| format!("failed to read `{}`", dir.display())),
@@ -185,7 +185,7 @@ fn job_names(dir: &Path) -> Result<Vec<OsString>> {
 /// The job name a sidecar's file name is for: `x.sh.result.json` → `x.sh`.
 fn sidecar_job(name: &OsStr) -> Option<&OsStr> {
     name.as_bytes()
-        .strip_suffix(fsutil::SIDECAR_SUFFIX.as_bytes())
+        .strip_suffix(crate::queue::names::SIDECAR_SUFFIX.as_bytes())
         .filter(|job| !job.is_empty())
         .map(OsStr::from_bytes)
 }
@@ -212,7 +212,7 @@ fn entry(dir: &Path, state: State, name: &OsStr) -> Option<Entry> {
     let (file_name, sidecar) = match sidecar_job(name).filter(|_| orphan) {
         Some(job) => (job.to_owned(), Some(path.clone())),
         None => {
-            let sidecar = fsutil::sidecar_path(&path);
+            let sidecar = crate::queue::names::sidecar_path(&path);
             (
                 name.to_owned(),
                 (finished && sidecar.exists()).then_some(sidecar),
@@ -243,7 +243,7 @@ fn entry(dir: &Path, state: State, name: &OsStr) -> Option<Entry> {
     };
     Some(Entry {
         state,
-        name: fsutil::display_name(&file_name),
+        name: crate::queue::names::display_name(&file_name),
         file_name,
         orphan,
         path,
@@ -261,7 +261,7 @@ pub fn find(queue: &Queue, wanted: &str) -> Result<Entry> {
     let mut matches = Vec::new();
     for state in State::ALL {
         for entry in load(queue, state)? {
-            let (stem, _) = fsutil::split_ext(OsStr::new(&entry.name));
+            let (stem, _) = crate::queue::names::split_ext(OsStr::new(&entry.name));
             if entry.name == wanted || stem == wanted.as_bytes() || entry.task_id() == Some(wanted)
             {
                 matches.push(entry);

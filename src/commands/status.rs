@@ -8,13 +8,15 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::catalog::{self, State};
-use crate::drain::LAST_DRAIN;
-use crate::lock;
+use crate::commands;
+use crate::exit_code::ExitCode;
+use crate::job::result::timestamp;
+use crate::output;
 use crate::queue::Queue;
-use crate::record::timestamp;
+use crate::queue::catalog::{self, State};
+use crate::queue::last_drain;
+use crate::queue::lock;
 use crate::service::{self, ServiceSpec, ServiceState};
-use crate::table;
 
 /// A pending job older than this makes the queue unhealthy: drains are not running, or are stuck.
 pub const STALE_PENDING: Duration = Duration::from_secs(10 * 60);
@@ -95,7 +97,7 @@ pub fn report(queue: &Queue, service: Option<&ServiceSpec>) -> Result<Report> {
         job: running.first().map(|e| e.name.clone()),
         since: running.first().map(|e| timestamp(e.time.into())),
     });
-    report.last_drain = read_last_drain(queue);
+    report.last_drain = last_drain::read(queue);
     report.recent_errors = recent_errors(queue, 5);
     report.problems = problems(&report, running.first().map(|e| e.name.as_str()));
     if let Err(unsafe_queue) = queue.check_ownership() {
@@ -123,7 +125,7 @@ fn problems(r: &Report, running_job: Option<&str>) -> Vec<String> {
         out.push(format!(
             "`{}` has waited {} in pending/: are drains running?",
             w.file,
-            table::age_secs(w.age_seconds)
+            output::age_secs(w.age_seconds)
         ));
     }
     if let Some(d) = r.last_drain.as_ref().filter(|d| d["outcome"] == "error") {
@@ -145,10 +147,6 @@ fn problems(r: &Report, running_job: Option<&str>) -> Vec<String> {
     out
 }
 
-fn read_last_drain(queue: &Queue) -> Option<Value> {
-    serde_json::from_slice(&fs::read(queue.root.join(LAST_DRAIN)).ok()?).ok()
-}
-
 /// The newest `n` warning and error lines of `daemon.log`.
 fn recent_errors(queue: &Queue, n: usize) -> Vec<String> {
     let Ok(bytes) = fs::read(&queue.log) else {
@@ -166,15 +164,28 @@ fn recent_errors(queue: &Queue, n: usize) -> Vec<String> {
     lines
 }
 
-/// Prints the report; returns whether the queue is healthy.
-pub fn status(queue: &Queue, service: Option<&ServiceSpec>, json: bool) -> Result<bool> {
-    let r = report(queue, service)?;
-    if json {
-        table::print_json(&r)?;
+/// `execq status`'s options.
+#[derive(Clone, Debug)]
+pub struct Opts {
+    pub json: bool,
+    /// The service label to ask about.
+    pub label: String,
+}
+
+/// Runs `execq status`: prints the report; exits 4 when the queue is not healthy.
+pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
+    let service = commands::service::spec(queue, &opts.label, None, None).ok();
+    let r = report(queue, service.as_ref())?;
+    if opts.json {
+        output::print_json(&r)?;
     } else {
-        table::print(&render(&r))?;
+        output::print(&render(&r))?;
     }
-    Ok(r.healthy)
+    Ok(if r.healthy {
+        ExitCode::Success
+    } else {
+        ExitCode::Unhealthy
+    })
 }
 
 fn render(r: &Report) -> String {
@@ -224,9 +235,9 @@ fn render(r: &Report) -> String {
     line(
         "health",
         if r.healthy {
-            table::paint("ok", "32")
+            output::paint("ok", "32")
         } else {
-            table::paint("PROBLEMS", "1;31")
+            output::paint("PROBLEMS", "1;31")
         },
     );
     for p in &r.problems {

@@ -35,8 +35,17 @@
 //! - **Quiet when idle.** Nothing drain writes lives in `pending/` (a write there would re-trigger
 //!   launchd's WatchPaths), and a drain that finds no work creates, writes and logs nothing.
 
+pub mod catalog;
+pub mod claim;
+pub mod enqueue;
+pub mod last_drain;
+pub mod lock;
+pub mod names;
+pub mod pending;
+pub mod record;
+pub mod recover;
+
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -170,9 +179,7 @@ pub fn temp_owner(name: &str) -> Option<u32> {
 /// macOS: `~/Library/Application Support/execq/queue` (launchd jobs may not read ~/Documents or
 /// ~/Desktop). Elsewhere: `$XDG_DATA_HOME/execq/queue`, else `~/.local/share/execq/queue`.
 pub fn default_root() -> Result<PathBuf> {
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
+    let home = sys::home()
         .context("no queue given: pass --queue DIR or set EXECQ_QUEUE (HOME is not set either)")?;
     Ok(default_root_in(
         &home,
@@ -191,11 +198,6 @@ fn default_root_in(home: &Path, xdg_data_home: Option<PathBuf>) -> PathBuf {
         .filter(|p| p.is_absolute())
         .unwrap_or_else(|| home.join(".local/share"))
         .join("execq/queue")
-}
-
-/// Makes `path` absolute against the current directory without resolving symlinks.
-pub fn absolute(path: &Path) -> io::Result<PathBuf> {
-    std::path::absolute(path)
 }
 
 #[cfg(test)]

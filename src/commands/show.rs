@@ -2,25 +2,35 @@
 
 use anyhow::Result;
 
-use crate::catalog;
+use crate::exit_code::ExitCode;
+use crate::output;
 use crate::queue::Queue;
-use crate::table;
+use crate::queue::catalog;
 
-/// Runs `show`.
-pub fn show(queue: &Queue, job: &str, json: bool) -> Result<()> {
-    let entry = catalog::find(queue, job)?;
+/// `execq show`'s options.
+#[derive(Clone, Debug)]
+pub struct Opts {
+    /// A file name, its stem, or a task_id.
+    pub job: String,
+    pub json: bool,
+}
+
+/// Runs `execq show`.
+pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
+    let entry = catalog::find(queue, &opts.job)?;
     let record = entry.record()?;
-    if json {
-        return table::print_json(&serde_json::json!({
+    if opts.json {
+        output::print_json(&serde_json::json!({
             "state": entry.state,
             "file": entry.name,
-            "path": crate::fsutil::display_path(&entry.path),
+            "path": crate::queue::names::display_path(&entry.path),
             "record": record,
-        }));
+        }))?;
+        return Ok(ExitCode::Success);
     }
     let mut out = String::new();
     let mut line = |k: &str, v: String| out.push_str(&format!("{k:<12} {v}\n"));
-    line("file", crate::fsutil::display_path(&entry.path));
+    line("file", crate::queue::names::display_path(&entry.path));
     line("state", entry.state.as_str().to_owned());
     line("task_id", entry.task_id().unwrap_or("-").to_owned());
     line("command", entry.command());
@@ -45,7 +55,7 @@ pub fn show(queue: &Queue, job: &str, json: bool) -> Result<()> {
             r.started_at.clone().unwrap_or_else(|| "-".into()),
         );
         line("completed_at", r.completed_at.clone());
-        line("duration", table::duration_ms(r.duration_ms));
+        line("duration", output::duration_ms(r.duration_ms));
         if let Some(e) = &r.error {
             line("error", e.clone());
         }
@@ -66,5 +76,6 @@ pub fn show(queue: &Queue, job: &str, json: bool) -> Result<()> {
             }
         }
     }
-    table::print(&out)
+    output::print(&out)?;
+    Ok(ExitCode::Success)
 }

@@ -1,0 +1,12 @@
+//! One module per verb of the command line. Each takes the queue and its options, does its work,
+//! prints its own output and returns the exit code.
+
+pub mod drain;
+pub mod list;
+pub mod logs;
+pub mod prune;
+pub mod retry;
+pub mod service;
+pub mod show;
+pub mod status;
+pub mod submit;

@@ -1,0 +1,153 @@
+//! `execq submit`: write a JSON job into `pending/` atomically and durably (see
+//! `queue::enqueue`), print where it went, and with `--start` make sure a drain will run it.
+
+use std::collections::hash_map::RandomState;
+use std::ffi::OsStr;
+use std::hash::{BuildHasher, Hasher};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use chrono::Local;
+use serde_json::{Map, Value, json};
+
+use crate::commands::drain as drain_command;
+use crate::drain::background::{self, Start};
+use crate::drain::{DrainOptions, SUBMIT_LINGER};
+use crate::exit_code::ExitCode;
+use crate::job;
+use crate::output;
+use crate::queue::Queue;
+use crate::queue::enqueue::{enqueue, slug};
+use crate::queue::names::display_path;
+
+/// What to run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SubmitCommand {
+    /// A program and its arguments, run without a shell.
+    Argv(Vec<String>),
+    /// A command line for `/bin/sh -c`.
+    Shell(String),
+}
+
+/// A job to submit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubmitOptions {
+    pub command: SubmitCommand,
+    pub task_id: Option<String>,
+    pub description: Option<String>,
+    pub result_file: Option<String>,
+    pub timeout: Option<f64>,
+    pub cwd: Option<PathBuf>,
+}
+
+/// Where a submitted job went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    pub task_id: String,
+    pub path: PathBuf,
+}
+
+/// `execq submit`'s options.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Opts {
+    pub job: SubmitOptions,
+    /// Print `{"task_id", "path"}` as JSON.
+    pub json: bool,
+    /// Start a drain in the background unless one holds the queue.
+    pub start: bool,
+}
+
+/// Runs `execq submit`.
+pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
+    let submitted = submit(queue, &opts.job)?;
+    if opts.start {
+        let started = background::start_drain(queue).unwrap_or_else(|e| {
+            // The job is queued either way; failing here would invite a second submission.
+            tracing::warn!("the job is queued, but no drain could be started: {e:#}");
+            Start::AlreadyDraining
+        });
+        if let Start::Drain(lock) = started {
+            // The forked drain: its stdout is /dev/null and nobody waits for its exit code.
+            let options = DrainOptions {
+                linger: SUBMIT_LINGER,
+                ..DrainOptions::default()
+            };
+            return drain_command::drain_with(queue, &options, false, Some(lock));
+        }
+    }
+    let line = if opts.json {
+        json!({ "task_id": submitted.task_id, "path": display_path(&submitted.path) }).to_string()
+    } else {
+        submitted.path.display().to_string()
+    };
+    output::print_line(&line)?;
+    Ok(ExitCode::Success)
+}
+
+/// Writes the job into `queue`'s `pending/`.
+pub fn submit(queue: &Queue, opts: &SubmitOptions) -> Result<Submitted> {
+    queue.open()?;
+    let stamp = Local::now().format("%Y%m%d-%H%M%S%.6f").to_string();
+    let random = format!(
+        "{:06x}",
+        RandomState::new().build_hasher().finish() & 0xff_ffff
+    );
+    let task_id = opts
+        .task_id
+        .clone()
+        .unwrap_or_else(|| format!("{stamp}-{random}"));
+    let object = job_object(opts, &task_id)?;
+    let mut bytes =
+        serde_json::to_vec_pretty(&Value::Object(object)).context("failed to serialize the job")?;
+    bytes.push(b'\n');
+    let name = format!(
+        "{stamp}-{}.json",
+        slug(opts.task_id.as_deref().unwrap_or(&random))
+    );
+    let path = enqueue(queue, OsStr::new(&name), &bytes)?;
+    Ok(Submitted { task_id, path })
+}
+
+fn job_object(opts: &SubmitOptions, task_id: &str) -> Result<Map<String, Value>> {
+    let mut object = Map::new();
+    object.insert("task_id".into(), json!(task_id));
+    match &opts.command {
+        SubmitCommand::Argv(argv) => {
+            let Some((program, args)) = argv.split_first() else {
+                bail!("no program given to run")
+            };
+            object.insert("command".into(), json!(program));
+            object.insert("args".into(), json!(args));
+        }
+        SubmitCommand::Shell(line) => {
+            object.insert("command".into(), json!(line));
+        }
+    }
+    // The drain runs elsewhere (its own folder, or the service's): a relative folder means the
+    // submitter's.
+    let cwd = opts
+        .cwd
+        .as_deref()
+        .map(|c| {
+            std::path::absolute(c)
+                .with_context(|| format!("cannot make `--cwd {}` absolute", c.display()))
+        })
+        .transpose()?;
+    let optional = [
+        ("description", opts.description.as_ref().map(|d| json!(d))),
+        ("result_file", opts.result_file.as_ref().map(|f| json!(f))),
+        ("timeout", opts.timeout.map(|t| json!(t))),
+        ("cwd", cwd.map(|c| json!(c.to_string_lossy()))),
+    ];
+    for (key, value) in optional {
+        if let Some(value) = value {
+            object.insert(key.into(), value);
+        }
+    }
+    object.insert(
+        "submitted_at".into(),
+        json!(crate::job::result::timestamp(Local::now())),
+    );
+    job::from_json(&object).map_err(|e| anyhow::anyhow!("invalid job: {e}"))?;
+    Ok(object)
+}

@@ -1,0 +1,247 @@
+//! One job's way through a drain: claimed, run, its record written.
+//!
+//! One sync per job: the previous job's record is written but left unsynced until this job is
+//! claimed, and then one sync of that record makes both durable (on ext4 a single journal commit;
+//! elsewhere the sync of `running/` that follows does the claim's share). The job starts only
+//! after both. A drain killed in between leaves both jobs in `running/` with the previous one's
+//! record complete in a `.tmp` file: the next drain files that record and records the claimed job
+//! as interrupted (it is never run again). After a power loss the record may be cut short; then
+//! both are recorded as interrupted, as they would be had the power failed a moment earlier,
+//! before the record was written.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tracing::{error, info, warn};
+
+use super::{DrainOptions, Drainer};
+use crate::exec::{self, Limits, StartError, command, result_file};
+use crate::job::result::{JobResult, Status, describe};
+use crate::job::{self, Format, JobError, JobSpec};
+use crate::queue::Queue;
+use crate::queue::claim::{self, Claimed};
+use crate::queue::pending::{self, Loaded};
+use crate::queue::record::{self, Record};
+use crate::signals::Shutdown;
+
+/// What became of an entry that was ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Step {
+    /// It was claimed, and run (or refused) and recorded.
+    Ran,
+    /// It vanished before it could be claimed (its producer took it back).
+    Vanished,
+}
+
+impl Drainer<'_> {
+    /// Claims, runs and records one job (see the module docs for the one sync per job).
+    pub(super) fn process(&mut self, loaded: Loaded) -> Result<Step> {
+        let Some(claimed) = claim::claim(self.queue, &loaded.name)? else {
+            return Ok(Step::Vanished);
+        };
+        self.make_durable(&claimed)?;
+        let loaded = claimed_content(loaded, &claimed)?;
+        let (record, spec) = plan(loaded);
+        let mut result = match spec {
+            Ok(spec) => run_job(self.queue, self.opts, self.shutdown, &claimed, &spec),
+            Err(why) => {
+                error!(file = ?claimed.name, error = %why, "job cannot run");
+                JobResult::error(why.to_string())
+            }
+        };
+        if !claim::still_there(&claimed) {
+            result.notes.push(
+                "the job file was removed or replaced in running/ while the job ran (by the job?); \
+                 this record is kept without it"
+                    .into(),
+            );
+        }
+        self.unsynced = Some(record::prepare(self.queue, &claimed, record, &result)?);
+        Ok(Step::Ran)
+    }
+
+    /// Syncs the previous record together with this claim, then files the previous record. If
+    /// that fails, the job (not started) goes back to `pending/` rather than being found
+    /// "interrupted" later.
+    fn make_durable(&mut self, claimed: &Claimed) -> Result<()> {
+        let previous = self.unsynced.take();
+        let synced = previous
+            .as_ref()
+            .map_or(Ok(()), record::Finishing::sync)
+            .and_then(|()| claim::sync_claims(self.queue));
+        let filed = synced.and_then(|()| previous.map_or(Ok(()), |f| self.file_record(f)));
+        if let Err(e) = filed {
+            if let Err(undo) = claim::unclaim(self.queue, claimed) {
+                error!(file = ?claimed.name, error = %format!("{undo:#}"), "could not put a claimed job back in pending/");
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+/// What was claimed. A producer may rename a new file over the name between the read and the
+/// claim; then the new file is the one in `running/`, and it is the one to run and record.
+fn claimed_content(loaded: Loaded, claimed: &Claimed) -> Result<Loaded> {
+    if claimed.id == loaded.id {
+        return Ok(loaded);
+    }
+    warn!(file = ?claimed.name, "the job file was replaced as it was claimed; running the new one");
+    let reloaded = pending::load(&claimed.path, &claimed.name)?;
+    reloaded
+        .map(|(fresh, _)| fresh)
+        .with_context(|| format!("the claimed job `{}` disappeared", claimed.path.display()))
+}
+
+/// How a loaded job will be recorded, and what it asks to run (or why it cannot).
+fn plan(loaded: Loaded) -> (Record, Result<JobSpec, JobError>) {
+    if let Some(why) = loaded.refusal {
+        return (Record::Sidecar, Err(why));
+    }
+    match (loaded.format, loaded.json) {
+        (Format::Json, Some(Ok(object))) => {
+            let spec = job::from_json(&object);
+            (Record::Merged(object), spec)
+        }
+        (_, Some(Err(why))) => (Record::Sidecar, Err(why)),
+        (Format::Script, _) => (Record::Sidecar, job::from_script(&loaded.bytes)),
+        (Format::Json | Format::Unsupported, _) => (
+            Record::Sidecar,
+            Err(JobError::Unsupported(loaded.name.to_string_lossy().into())),
+        ),
+    }
+}
+
+/// How the record of a job found in `running/` after a crash is stored, given what its file
+/// holds; a temporary result file it may have left is removed.
+pub(super) fn record_shape_after_crash(queue: &Queue, job: &Claimed) -> Record {
+    let bytes = pending::read_regular(&job.path).unwrap_or_default();
+    let record = match (Format::of(&job.name), job::parse_object(&bytes)) {
+        (Format::Json, Ok(object)) => Record::Merged(object),
+        _ => Record::Sidecar,
+    };
+    if let Record::Merged(object) = &record {
+        if let Some(requested) = job::from_json(object).ok().and_then(|s| s.result_file) {
+            result_file::discard_temp(&queue.results, &requested);
+        }
+    }
+    record
+}
+
+fn run_job(
+    queue: &Queue,
+    opts: &DrainOptions,
+    shutdown: &Shutdown,
+    job: &Claimed,
+    spec: &JobSpec,
+) -> JobResult {
+    let summary = job::summary(&spec.program, &job.path);
+    info!(file = ?job.name, task_id = %spec.task_id.as_deref().unwrap_or("-"), command = %summary, "job started");
+    let limits = Limits {
+        timeout: spec.timeout.unwrap_or(opts.timeout),
+        grace: opts.grace,
+        keep: opts.keep,
+    };
+    let result = execute(queue, &limits, shutdown, job, spec)
+        .unwrap_or_else(|e| JobResult::error(describe(&e)));
+    let returncode = result
+        .returncode
+        .map_or_else(|| "-".into(), |c| c.to_string());
+    let error = result.error.as_deref().unwrap_or("-");
+    if result.status == Status::Completed {
+        info!(file = ?job.name, status = %"completed", %returncode, duration_ms = result.duration_ms, "job finished");
+    } else {
+        warn!(file = ?job.name, status = %result.status.as_str(), %returncode, duration_ms = result.duration_ms, %error, "job finished");
+    }
+    result
+}
+
+/// Builds the job's command, opens its result file, runs it, and turns what happened into its
+/// result.
+fn execute(
+    queue: &Queue,
+    limits: &Limits,
+    shutdown: &Shutdown,
+    job: &Claimed,
+    spec: &JobSpec,
+) -> Result<JobResult, StartError> {
+    let env = [
+        ("EXECQ_QUEUE", queue.root.as_os_str()),
+        ("EXECQ_JOB", job.name.as_os_str()),
+    ];
+    let command = command::build(spec, &job.path, &env)?;
+    let program = command::program_name(&spec.program);
+    let Some(requested) = spec.result_file.as_deref() else {
+        let run = exec::run(command, program, limits, shutdown, None)?;
+        return Ok(JobResult::from_execution(run, secs(limits.timeout)));
+    };
+    let (target, mut sink) = result_file::open(&queue.results, requested)?;
+    let run = match exec::run(command, program, limits, shutdown, Some(&mut sink)) {
+        Ok(run) => run,
+        Err(e) => {
+            target.discard();
+            return Err(e);
+        }
+    };
+    let mut result = JobResult::from_execution(run, secs(limits.timeout));
+    result.result_file = Some(target.path.display().to_string());
+    match target.commit(sink) {
+        Ok(truncated) => result.result_file_truncated = Some(truncated),
+        Err(e) => {
+            result.result_file_truncated = Some(false);
+            result.error.get_or_insert(describe(&e));
+        }
+    }
+    Ok(result)
+}
+
+fn secs(timeout: Duration) -> f64 {
+    timeout.as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsutil::FileId;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn a_file_replaced_before_the_claim_is_the_one_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = OsStr::new("job.json");
+        let first = dir.path().join("read.json");
+        std::fs::write(&first, r#"{"command": "echo old"}"#).unwrap();
+        let (loaded, _) = pending::load(&first, name).unwrap().unwrap();
+
+        let path = dir.path().join("job.json");
+        std::fs::write(&path, r#"{"command": "echo new"}"#).unwrap();
+        let claimed = Claimed {
+            name: name.to_owned(),
+            id: FileId::at(&path).unwrap(),
+            path,
+        };
+        let content = claimed_content(loaded, &claimed).unwrap();
+        let object = content.json.unwrap().unwrap();
+        assert_eq!(object["command"], "echo new");
+    }
+
+    #[test]
+    fn the_file_read_is_kept_when_it_is_the_one_claimed() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = OsStr::new("job.json");
+        let path = dir.path().join("job.json");
+        std::fs::write(&path, r#"{"command": "echo same"}"#).unwrap();
+        let (loaded, _) = pending::load(&path, name).unwrap().unwrap();
+        std::fs::write(dir.path().join("other"), "unrelated").unwrap();
+        let content = claimed_content(
+            loaded,
+            &Claimed {
+                name: name.to_owned(),
+                id: FileId::at(&path).unwrap(),
+                path,
+            },
+        )
+        .unwrap();
+        assert_eq!(content.json.unwrap().unwrap()["command"], "echo same");
+    }
+}

@@ -1,0 +1,369 @@
+//! `execq drain`: take the queue's lock, finish what a killed drain left behind, run every ready
+//! job oldest first, and exit.
+//!
+//! The drain loops until `pending/` holds nothing ready, then lets go of the lock and looks once
+//! more: a job that landed just as it let go (while a second drain, started by that job's trigger,
+//! found the lock still taken and left) is picked up instead of waiting for the next trigger.
+//! One job's way through it (claim, run, record) is in [`job`].
+
+pub mod background;
+mod job;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use tracing::{debug, info, warn};
+
+use crate::job::result::Status;
+use crate::queue::lock::{self, DrainLock};
+use crate::queue::pending::{self, Intake, Settle};
+use crate::queue::record::{self, Finishing};
+use crate::queue::recover::{self, Recovered};
+use crate::queue::{Queue, last_drain};
+use crate::signals::Shutdown;
+use crate::sys;
+
+/// How long a drain waits for entries that are not ready yet (see `pending`) before leaving them
+/// to the next trigger.
+pub const MAX_SETTLE_WAIT: Duration = Duration::from_secs(30);
+
+/// Settings for one drain.
+#[derive(Clone, Debug)]
+pub struct DrainOptions {
+    /// Default per-job timeout (a job's own `timeout` field overrides it).
+    pub timeout: Duration,
+    /// Between SIGTERM and SIGKILL when ending a job's process group.
+    pub grace: Duration,
+    /// How long a not-yet-parseable file must stay unchanged before it is acted on.
+    pub settle: Duration,
+    /// Wait for another drain to finish instead of leaving at once.
+    pub wait_for_lock: bool,
+    /// Bytes kept at each end of each output stream in the record.
+    pub keep: usize,
+    /// How long to keep the lock once `pending/` is empty, for jobs that arrive meanwhile.
+    pub linger: Duration,
+}
+
+/// How long a drain started by `submit --start` lingers: long enough for a tool submitting a
+/// burst of jobs to have them all run by one drain, short enough to let go of the queue at once to
+/// a person's eye.
+pub const SUBMIT_LINGER: Duration = Duration::from_millis(200);
+
+impl Default for DrainOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(300),
+            grace: Duration::from_secs(5),
+            settle: Duration::from_secs(2),
+            wait_for_lock: false,
+            keep: crate::exec::capture::DEFAULT_KEEP,
+            linger: Duration::ZERO,
+        }
+    }
+}
+
+/// What a drain did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub completed: usize,
+    pub failed: usize,
+    /// Jobs found in `running/` from a drain that died.
+    pub recovered: usize,
+    /// The stop signal that ended this drain early.
+    pub stopped_by: Option<i32>,
+}
+
+impl Summary {
+    fn count(&mut self, status: Status) {
+        if status == Status::Completed {
+            self.completed += 1
+        } else {
+            self.failed += 1
+        }
+    }
+
+    fn touched(&self) -> bool {
+        self.completed + self.failed + self.recovered > 0
+    }
+}
+
+/// Why a pass over `pending/` ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    /// Nothing ready is left (or a stop signal came).
+    Empty,
+    /// Entries stayed not-ready for [`MAX_SETTLE_WAIT`]; they are left to the next trigger.
+    GaveUp,
+}
+
+/// One drain: what its steps share.
+struct Drainer<'a> {
+    queue: &'a Queue,
+    opts: &'a DrainOptions,
+    shutdown: &'a Shutdown,
+    settle: Settle,
+    announced: bool,
+    summary: Summary,
+    /// The last job's record, written but not yet synced: the next claim's sync covers it (see
+    /// [`job`]).
+    unsynced: Option<Finishing>,
+}
+
+/// Runs one drain of `queue`, taking its lock (or starting with `held`, a lock already taken).
+pub fn drain(
+    queue: &Queue,
+    opts: &DrainOptions,
+    shutdown: &Shutdown,
+    held: Option<DrainLock>,
+) -> Result<Summary> {
+    queue.open()?;
+    sys::become_subreaper();
+    let started_at = chrono::Local::now();
+    let started = Instant::now();
+    let mut drainer = Drainer {
+        queue,
+        opts,
+        shutdown,
+        settle: Settle::new(opts.settle),
+        announced: false,
+        summary: Summary::default(),
+        unsynced: None,
+    };
+    let outcome = drainer.run(held);
+    let mut summary = drainer.summary;
+    summary.stopped_by = shutdown.requested();
+    if summary.touched() || summary.stopped_by.is_some() || outcome.is_err() {
+        info!(
+            completed = summary.completed,
+            failed = summary.failed,
+            recovered = summary.recovered,
+            duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            peak_rss_kib = sys::peak_rss_bytes() / 1024,
+            stopped_by = %summary.stopped_by.map_or_else(|| "-".into(), |s| s.to_string()),
+            "drain finished"
+        );
+        let error = outcome.as_ref().err().map(|e| format!("{e:#}"));
+        if let Err(e) = record_last_drain(queue, &summary, started_at, error) {
+            warn!("could not record the drain's outcome: {e:#}");
+        }
+    }
+    outcome.map(|()| summary)
+}
+
+fn record_last_drain(
+    queue: &Queue,
+    summary: &Summary,
+    started_at: chrono::DateTime<chrono::Local>,
+    error: Option<String>,
+) -> Result<()> {
+    let outcome = match (&error, summary.stopped_by) {
+        (Some(_), _) => "error".to_owned(),
+        (None, Some(signal)) => format!("stopped by signal {signal}"),
+        (None, None) if summary.failed > 0 => "some jobs failed".to_owned(),
+        (None, None) => "ok".to_owned(),
+    };
+    last_drain::write(
+        queue,
+        &serde_json::json!({
+            "started_at": crate::job::result::timestamp(started_at),
+            "finished_at": crate::job::result::timestamp(chrono::Local::now()),
+            "outcome": outcome,
+            "completed": summary.completed,
+            "failed": summary.failed,
+            "recovered": summary.recovered,
+            "stopped_by": summary.stopped_by,
+            "error": error,
+            "pid": std::process::id(),
+        }),
+    )
+}
+
+impl Drainer<'_> {
+    fn stopping(&self) -> bool {
+        self.shutdown.requested().is_some()
+    }
+
+    /// Takes the lock and drains until nothing is left, looking once more each time it lets go.
+    fn run(&mut self, mut first: Option<DrainLock>) -> Result<()> {
+        loop {
+            let taken = match first.take() {
+                Some(lock) => Some(lock),
+                None => lock::acquire(self.queue, self.opts.wait_for_lock, self.shutdown)?,
+            };
+            let Some(mut held) = taken else {
+                debug!("another drain holds the queue; leaving it the work");
+                return Ok(());
+            };
+            let pass = self.drain_held(&mut held)?;
+            drop(held);
+            if pass == Pass::GaveUp
+                || self.stopping()
+                || !pending::has_entries(&self.queue.pending)?
+            {
+                return Ok(());
+            }
+            debug!("a job arrived as the lock was released; draining again");
+        }
+    }
+
+    /// Everything done under one hold of the lock: recovery, then passes over `pending/` for as
+    /// long as jobs keep arriving within the linger time, then one sync of the folders filled.
+    fn drain_held(&mut self, held: &mut DrainLock) -> Result<Pass> {
+        let before = self.summary.clone();
+        self.recover()?;
+        sweep_tmp(self.queue);
+        let outcome = loop {
+            let outcome = self.drain_locked();
+            lock::reassert(self.queue, held)?;
+            // Lingering leaves the last records' moves unsynced a little longer; a power loss
+            // meanwhile only puts them back in `running/`, where the next drain files them.
+            if !matches!(outcome, Ok(Pass::Empty)) || self.stopping() || !self.linger()? {
+                break outcome;
+            }
+        };
+        let recovered = self.summary.recovered > before.recovered;
+        record::sync_outboxes(
+            self.queue,
+            recovered || self.summary.completed > before.completed,
+            recovered || self.summary.failed > before.failed,
+        )?;
+        outcome
+    }
+
+    /// Waits up to the linger time for an entry to appear in `pending/` (polling every
+    /// millisecond: a directory listing costs microseconds). Returns whether one did.
+    fn linger(&self) -> Result<bool> {
+        let until = Instant::now() + self.opts.linger;
+        while Instant::now() < until && !self.stopping() {
+            thread::sleep(Duration::from_millis(1));
+            if pending::has_entries(&self.queue.pending)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn recover(&mut self) -> Result<()> {
+        let queue = self.queue;
+        for item in recover::recover(queue, |job| job::record_shape_after_crash(queue, job))? {
+            self.summary.recovered += 1;
+            match item {
+                Recovered::Interrupted { name, stored } => {
+                    self.summary.failed += 1;
+                    warn!(file = ?name, to = %stored.path.display(), "job was running when a drain died; recorded as interrupted, not re-run");
+                }
+                Recovered::Completed { name, stored } => {
+                    info!(file = ?name, to = %stored.path.display(), "finished moving a job a killed drain had completed");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drains `pending/` while holding the lock, then files the last record.
+    fn drain_locked(&mut self) -> Result<Pass> {
+        let outcome = self.drain_pending();
+        let stored = self.settle_record();
+        let pass = outcome?;
+        stored?;
+        Ok(pass)
+    }
+
+    /// Syncs and files the last job's record, which [`Drainer::process`] leaves for the next
+    /// claim to sync.
+    fn settle_record(&mut self) -> Result<()> {
+        let Some(finishing) = self.unsynced.take() else {
+            return Ok(());
+        };
+        finishing.sync()?;
+        self.file_record(finishing)
+    }
+
+    fn file_record(&mut self, finishing: Finishing) -> Result<()> {
+        let name = finishing.job().name.clone();
+        let status = finishing.status();
+        let stored = finishing.complete()?;
+        info!(file = ?name, status = %status.as_str(), to = %stored.path.display(), "job moved");
+        self.summary.count(status);
+        Ok(())
+    }
+
+    /// Passes over `pending/` until nothing is ready, waiting (up to [`MAX_SETTLE_WAIT`]) for
+    /// entries still being written.
+    fn drain_pending(&mut self) -> Result<Pass> {
+        let mut waiting_since: Option<Instant> = None;
+        loop {
+            let entries = pending::scan(&self.queue.pending)?;
+            if entries.is_empty() || self.stopping() {
+                return Ok(Pass::Empty);
+            }
+            if !self.announced {
+                info!(pending = entries.len(), queue = %self.queue.root.display(), "drain started");
+                self.announced = true;
+            }
+            let (ran, next_look) = self.pass(entries)?;
+            if ran {
+                waiting_since = None;
+                continue;
+            }
+            let Some(when) = next_look else { continue };
+            let since = *waiting_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= MAX_SETTLE_WAIT {
+                warn!(
+                    "entries in pending/ are still being written; leaving them for the next drain"
+                );
+                return Ok(Pass::GaveUp);
+            }
+            debug!("waiting for entries in pending/ to settle");
+            self.settle_record()?;
+            record::sync_outboxes(self.queue, true, true)?;
+            self.sleep_until(when);
+        }
+    }
+
+    /// One pass over the entries found: runs each that is ready. Returns whether any job ran, and
+    /// when to look again at those that were not ready.
+    fn pass(&mut self, entries: Vec<pending::Entry>) -> Result<(bool, Option<Instant>)> {
+        let mut next_look: Option<Instant> = None;
+        let mut ran = false;
+        for entry in entries {
+            if self.stopping() {
+                break;
+            }
+            match pending::intake(&self.queue.pending, &entry.name, &mut self.settle)? {
+                Intake::Gone => {}
+                Intake::NotYet(when) => next_look = Some(next_look.map_or(when, |n| n.min(when))),
+                Intake::Ready(loaded) => ran |= self.process(loaded)? == job::Step::Ran,
+            }
+        }
+        Ok((ran, next_look))
+    }
+
+    fn sleep_until(&self, when: Instant) {
+        while Instant::now() < when && !self.stopping() {
+            thread::sleep(
+                when.saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(100)),
+            );
+        }
+    }
+}
+
+/// Removes files left in `tmp/` by execq processes that no longer exist (a submit or drain that
+/// was killed mid-write); see `Queue::temp_path`.
+fn sweep_tmp(queue: &Queue) {
+    let Ok(entries) = std::fs::read_dir(&queue.tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(crate::queue::temp_owner) else {
+            continue;
+        };
+        if !sys::process_exists(pid) {
+            debug!(file = ?name, "removing a temporary file left by a killed execq");
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The command a job runs: its program and arguments, working folder and environment.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::Command;
+
+use crate::exec::StartError;
+use crate::job::{JobSpec, Program};
+
+/// The program that is started for `program` (the interpreter, for a script).
+pub fn program_name(program: &Program) -> &str {
+    match program {
+        Program::Argv { program, .. } => program,
+        Program::Shell(_) => "/bin/sh",
+        Program::Script { interpreter } => &interpreter[0],
+    }
+}
+
+/// The command for `spec`; `script` is the job file (run by a script's interpreter), `env` is added
+/// to the environment.
+pub fn build(spec: &JobSpec, script: &Path, env: &[(&str, &OsStr)]) -> Result<Command, StartError> {
+    let mut command = match &spec.program {
+        Program::Argv { program, args } => {
+            let mut c = Command::new(program);
+            c.args(args);
+            c
+        }
+        Program::Shell(line) => {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c").arg(line);
+            c
+        }
+        Program::Script { interpreter } => {
+            let mut c = Command::new(&interpreter[0]);
+            c.args(&interpreter[1..]).arg(script);
+            c
+        }
+    };
+    if let Some(dir) = &spec.cwd {
+        if !dir.is_dir() {
+            return Err(StartError::NoWorkingDir(dir.clone()));
+        }
+        command.current_dir(dir);
+    }
+    command.envs(env.iter().copied());
+    if let Some(id) = &spec.task_id {
+        command.env("EXECQ_TASK_ID", id);
+    }
+    Ok(command)
+}

@@ -1,0 +1,138 @@
+//! Running one job's process: built from the job ([`command`]), started in its own process group
+//! with stdin from /dev/null, and watched to the end ([`supervisor`]: output, deadline, leftovers).
+//! Its stdout may also be copied to a `result_file` ([`result_file`]).
+
+pub mod capture;
+pub mod command;
+pub mod result_file;
+mod supervisor;
+
+use std::io;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Local};
+
+use crate::exec::capture::Captured;
+use crate::exec::result_file::{ResultFileError, Sink};
+use crate::signals::Shutdown;
+use crate::sys;
+
+/// Limits applied to one run.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub timeout: Duration,
+    /// Between SIGTERM and SIGKILL when ending a job's group.
+    pub grace: Duration,
+    /// Bytes kept at each end of each stream.
+    pub keep: usize,
+}
+
+/// How the job's main process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    Exited(ExitStatus),
+    TimedOut(ExitStatus),
+    /// Drain was asked to stop (by `signal`) while the job ran.
+    Interrupted {
+        signal: i32,
+        status: ExitStatus,
+    },
+}
+
+/// What came of a run.
+#[derive(Debug)]
+pub struct Execution {
+    pub end: End,
+    pub stdout: Captured,
+    pub stderr: Captured,
+    pub started_at: DateTime<Local>,
+    pub finished_at: DateTime<Local>,
+    pub duration: Duration,
+    /// Things the user should know that are not errors of the job (e.g. an escaped process).
+    pub notes: Vec<String>,
+}
+
+/// Why a job could not be run, or not watched to its end. Recorded as the job's `error`.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("working directory `{}` does not exist", .0.display())]
+    NoWorkingDir(PathBuf),
+    #[error(transparent)]
+    ResultFile(#[from] ResultFileError),
+    #[error("program `{0}` not found")]
+    NotFound(String),
+    #[error("program `{program}` not found in PATH (`{path}`)")]
+    NotInPath { program: String, path: String },
+    #[error("program `{0}` is not executable (permission denied)")]
+    NotExecutable(String),
+    #[error("failed to start `{program}`")]
+    Spawn {
+        program: String,
+        #[source]
+        source: io::Error,
+    },
+    /// Supervising it failed (an I/O error from poll or wait); its process group was killed.
+    #[error("lost track of the job, so its processes were killed")]
+    Supervise(#[source] io::Error),
+}
+
+impl StartError {
+    /// The error for `program` failing to start with `err`.
+    pub fn spawn(program: &str, err: io::Error) -> Self {
+        let program = program.to_owned();
+        match err.kind() {
+            io::ErrorKind::NotFound if program.contains('/') => Self::NotFound(program),
+            io::ErrorKind::NotFound => Self::NotInPath {
+                program,
+                path: std::env::var("PATH").unwrap_or_default(),
+            },
+            io::ErrorKind::PermissionDenied => Self::NotExecutable(program),
+            _ => Self::Spawn {
+                program,
+                source: err,
+            },
+        }
+    }
+}
+
+/// Starts `command` as `program` and supervises it to the end, copying stdout to `sink` if given.
+pub fn run(
+    mut command: Command,
+    program: &str,
+    limits: &Limits,
+    shutdown: &Shutdown,
+    sink: Option<&mut Sink>,
+) -> Result<Execution, StartError> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let started_at = Local::now();
+    let started = Instant::now();
+    let mut child = command.spawn().map_err(|e| StartError::spawn(program, e))?;
+    let pgid = child.id();
+    let supervised = supervisor::supervise_child(&mut child, limits, shutdown, sink, started);
+    let (end, [out, err], notes) = supervised.map_err(|e| {
+        let _ = sys::signal_group(pgid, libc::SIGKILL);
+        let _ = child.wait();
+        StartError::Supervise(e)
+    })?;
+    Ok(Execution {
+        end,
+        stdout: out.capture.finish(),
+        stderr: err.capture.finish(),
+        started_at,
+        finished_at: Local::now(),
+        duration: started.elapsed(),
+        notes,
+    })
+}
+
+/// The signal that ended a process, if one did.
+pub fn signal_of(status: ExitStatus) -> Option<i32> {
+    status.signal()
+}

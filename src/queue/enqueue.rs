@@ -1,0 +1,78 @@
+//! Putting a job into `pending/` atomically and durably, under a name no one holds.
+//!
+//! The job is written and fsynced in `tmp/`, then hard-linked into `pending/` (a link never
+//! replaces an existing file), and `pending/` is fsynced. A drain therefore never sees a partial
+//! file, and a job whose enqueue returned survives a power loss.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::fsutil;
+use crate::queue::Queue;
+use crate::queue::names::{NAME_MAX, numbered};
+
+/// Puts `bytes` into `pending/` as `name` (or `name` numbered, `stem.1.ext`..., if taken).
+pub fn enqueue(queue: &Queue, name: &OsStr, bytes: &[u8]) -> Result<PathBuf> {
+    let staged = queue.temp_path(&slug(&name.to_string_lossy()));
+    fsutil::write_new_synced(&staged, bytes)?;
+    let placed = place(&staged, &queue.pending, name);
+    let _ = fs::remove_file(&staged);
+    let path = placed?;
+    fsutil::sync_dir(&queue.pending)?;
+    Ok(path)
+}
+
+/// Links `file` into `pending/` as `name`, or `name` numbered (`stem.1.ext`...) if it is taken.
+/// A link never replaces a file; where there are no hard links (exFAT, some network shares) the
+/// file is moved instead, never over another.
+pub fn place(file: &Path, pending: &Path, name: &OsStr) -> Result<PathBuf> {
+    for n in 0..=u64::MAX {
+        let dest = pending.join(numbered(name, n, NAME_MAX));
+        match fs::hard_link(file, &dest) {
+            Ok(()) => return Ok(dest),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(e)
+                    .with_context(|| format!("failed to place the job at `{}`", dest.display()));
+            }
+            Err(_) => {
+                if fsutil::move_if_free(file, &dest)? {
+                    return Ok(dest);
+                }
+            }
+        }
+    }
+    unreachable!("a folder holds fewer than 2^64 names")
+}
+
+/// A task id made safe for a file name: letters, digits, `-`, `_` and `.` are kept.
+pub fn slug(id: &str) -> String {
+    let slug: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    slug.trim_start_matches('.').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_safe_file_names() {
+        assert_eq!(slug("build #42/linux"), "build__42_linux");
+        assert_eq!(slug("..hidden"), "hidden");
+        assert_eq!(slug(&"x".repeat(100)).len(), 64);
+    }
+}

@@ -1,0 +1,227 @@
+//! Recording a finished job: its record is written and synced in `running/`, then filed in
+//! `completed/` or `failed/` with the job file (see the `queue` module for the crash states).
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde_json::{Map, Value, json};
+
+use crate::fsutil;
+use crate::job::result::{self as job_result, JobResult, Status};
+use crate::queue::Queue;
+use crate::queue::claim::{Claimed, still_there};
+use crate::queue::names::{self, Slot, fit_name, free_name, sidecar_path};
+
+/// How a job's result is stored.
+#[derive(Clone, Debug)]
+pub enum Record {
+    /// A JSON job: the object itself, with `result` added.
+    Merged(Map<String, Value>),
+    /// Anything else: the job file moves unchanged, with `<name>.result.json` beside it.
+    Sidecar,
+}
+
+/// Where a finished job ended up.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    /// The record (JSON job) or the job file (sidecar records).
+    pub path: PathBuf,
+}
+
+/// execq's own file `running/.NAME+suffix` for the job at `running/NAME`. Claims leave room for
+/// every suffix (see [`Slot::Running`]), so two jobs never share one.
+pub(crate) fn internal(job: &Path, suffix: &str) -> PathBuf {
+    job.with_file_name(fit_name(".", job.file_name().unwrap_or_default(), suffix))
+}
+
+/// Where a record is written before it is synced and renamed to `.NAME.record` (or `.sidecar`).
+pub(crate) fn staged(job: &Path, sidecar: bool) -> PathBuf {
+    internal(
+        job,
+        if sidecar {
+            ".sidecar.tmp"
+        } else {
+            ".record.tmp"
+        },
+    )
+}
+
+/// Stores `result` for a claimed job and moves it to `completed/` or `failed/`.
+pub fn finish(queue: &Queue, job: &Claimed, record: Record, result: &JobResult) -> Result<Stored> {
+    let finishing = prepare(queue, job, record, result)?;
+    finishing.sync()?;
+    finishing.complete()
+}
+
+/// A job's record, written to `running/.NAME.record.tmp` (or `.sidecar.tmp`) but neither synced nor
+/// moved yet: [`finish`] in steps, so that a drain can make one record and the next claim durable
+/// with one sync (see `drain::process`). The record is only renamed after [`Finishing::sync`], so
+/// a half-written one is never anything but a `.tmp` file. Recovery files a `.tmp` record that is
+/// complete (a drain killed before syncing it) and removes one that is not (a power loss).
+#[derive(Debug)]
+pub struct Finishing {
+    file: fs::File,
+    tmp: PathBuf,
+    done: PathBuf,
+    job: Claimed,
+    /// The sidecar's destination for a sidecar record; `None` for a merged one.
+    sidecar_dest: Option<PathBuf>,
+    outbox: PathBuf,
+    status: Status,
+}
+
+/// Writes the record for `job` (see [`Finishing`]).
+pub fn prepare(
+    queue: &Queue,
+    job: &Claimed,
+    record: Record,
+    result: &JobResult,
+) -> Result<Finishing> {
+    let outbox = queue.outbox(result.outbox()).to_owned();
+    let (value, done, sidecar_dest) = match record {
+        Record::Merged(mut object) => {
+            job_result::merge(&mut object, result);
+            let done = internal(&job.path, ".record");
+            (Value::Object(object), done, None)
+        }
+        Record::Sidecar => {
+            let dest = free_name(&outbox, &job.name, Slot::WithSidecar);
+            let sidecar =
+                json!({ "job": dest.file_name().map(|n| n.to_string_lossy()), "result": result });
+            (sidecar, internal(&job.path, ".sidecar"), Some(dest))
+        }
+    };
+    // A job may have removed `running/` itself; its record still needs a place to be written.
+    ensure_dir(&queue.running)?;
+    let tmp = staged(&job.path, sidecar_dest.is_some());
+    let mut bytes = serde_json::to_vec_pretty(&value).context("failed to serialize a record")?;
+    bytes.push(b'\n');
+    fsutil::remove_if_exists(&tmp)?;
+    let file = fsutil::write_new(&tmp, &bytes)?;
+    Ok(Finishing {
+        file,
+        tmp,
+        done,
+        job: job.clone(),
+        sidecar_dest,
+        outbox,
+        status: result.status,
+    })
+}
+
+impl Finishing {
+    /// The job this record is for.
+    pub fn job(&self) -> &Claimed {
+        &self.job
+    }
+
+    /// The job's status in the record.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// Flushes the record to disk. On ext4 this one sync also commits every rename made before
+    /// it, a claim included.
+    pub fn sync(&self) -> Result<()> {
+        fsutil::sync_file(&self.file, &self.tmp)
+    }
+
+    /// Moves the synced record and the job into `completed/` or `failed/`.
+    pub fn complete(self) -> Result<Stored> {
+        fsutil::rename(&self.tmp, &self.done)?;
+        match &self.sidecar_dest {
+            None => complete_merged(Some(&self.job), &self.done, &self.outbox, &self.job.name),
+            Some(dest) => complete_sidecar(Some(&self.job), &self.done, dest),
+        }
+    }
+}
+
+/// Recreates a queue folder someone removed (say, to clean up `completed/`) mid-drain.
+pub(crate) fn ensure_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fsutil::create_private_dir(dir)
+        .with_context(|| format!("failed to recreate `{}`", dir.display()))?;
+    tracing::warn!(folder = %dir.display(), "a queue folder was missing and has been recreated");
+    Ok(())
+}
+
+/// The record is safe in `running/` before this runs, so a folder that cannot be used here loses
+/// nothing: the next drain completes the move.
+pub(crate) fn complete_merged(
+    job: Option<&Claimed>,
+    done: &Path,
+    outbox: &Path,
+    name: &OsStr,
+) -> Result<Stored> {
+    ensure_dir(outbox)?;
+    if let Some(job) = job {
+        remove_job_file(job)?;
+    }
+    let dest = names::move_to_free(done, outbox, name, Slot::Plain)?;
+    Ok(Stored { path: dest })
+}
+
+/// The job file goes with its sidecar, unless the job removed (or replaced) it while it ran: then
+/// the sidecar alone is the record, under the name picked for the pair.
+fn complete_sidecar(job: Option<&Claimed>, done: &Path, dest: &Path) -> Result<Stored> {
+    let outbox = dest.parent().expect("an outbox path has a parent");
+    ensure_dir(outbox)?;
+    let mut dest = dest.to_owned();
+    if let Some(job) = job.filter(|job| still_there(job)) {
+        let name = dest.file_name().unwrap_or_default().to_owned();
+        dest = names::move_to_free(&job.path, outbox, &name, Slot::WithSidecar)?;
+    } else if let Some(job) = job {
+        warn_replaced(job);
+    }
+    let sidecar = sidecar_path(&dest);
+    if !fsutil::move_if_free(done, &sidecar)? {
+        let name = sidecar.file_name().unwrap_or_default().to_owned();
+        names::move_to_free(done, outbox, &name, Slot::Plain)?;
+    }
+    Ok(Stored { path: dest })
+}
+
+fn remove_job_file(job: &Claimed) -> Result<()> {
+    if !fsutil::remove_if_same(&job.path, job.id)? {
+        warn_replaced(job);
+    }
+    Ok(())
+}
+
+/// A file the job put in its own place is not the job: it is left in `running/`, where the next
+/// drain records it as interrupted, rather than removed or filed as this job.
+fn warn_replaced(job: &Claimed) {
+    if fsutil::exists(&job.path) {
+        tracing::warn!(file = %job.path.display(), "the job replaced its own file in running/; the new file is left there");
+    }
+}
+
+/// Makes the moves into `completed/` and `failed/` durable. A drain calls this once per batch rather
+/// than once per job: until it runs, a power loss can only leave a finished record as
+/// `running/.x.record` (its content is already synced), which the next drain files. Only the
+/// folders named (those that received something) are synced.
+pub fn sync_outboxes(queue: &Queue, completed: bool, failed: bool) -> Result<()> {
+    if completed {
+        fsutil::sync_dir(&queue.completed)?;
+    }
+    if failed {
+        fsutil::sync_dir(&queue.failed)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn read_json(path: &Path) -> Result<Value> {
+    let bytes = fs::read(path).with_context(|| format!("failed to read `{}`", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("`{}` is not valid JSON", path.display()))
+}
+
+pub(crate) fn read_result(path: &Path) -> Result<JobResult> {
+    let value = read_json(path)?;
+    serde_json::from_value(value["result"].clone())
+        .with_context(|| format!("`{}` holds no valid result", path.display()))
+}

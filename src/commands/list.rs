@@ -26,7 +26,7 @@ pub fn entries(queue: &Queue, opts: &ListOptions) -> Result<Vec<Entry>> {
     for state in states {
         all.extend(catalog::load(queue, state)?);
     }
-    all.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.name.cmp(&b.name)));
+    crate::queue::oldest_first(&mut all, |e| (e.time, &e.file_name));
     if let Some(limit) = opts.limit {
         let skip = all.len().saturating_sub(limit);
         all.drain(..skip);

@@ -3,9 +3,11 @@
 use anyhow::Result;
 
 use crate::exit_code::ExitCode;
+use crate::job::result::JobResult;
 use crate::output;
 use crate::queue::Queue;
-use crate::queue::catalog;
+use crate::queue::catalog::{self, Entry};
+use crate::queue::names::display_path;
 
 /// `execq show`'s options.
 #[derive(Clone, Debug)]
@@ -18,19 +20,23 @@ pub struct Opts {
 /// Runs `execq show`.
 pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
     let entry = catalog::find(queue, &opts.job)?;
-    let record = entry.record()?;
     if opts.json {
         output::print_json(&serde_json::json!({
             "state": entry.state,
             "file": entry.name,
-            "path": crate::queue::names::display_path(&entry.path),
-            "record": record,
+            "path": display_path(&entry.path),
+            "record": entry.record()?,
         }))?;
-        return Ok(ExitCode::Success);
+    } else {
+        output::print(&render(&entry))?;
     }
+    Ok(ExitCode::Success)
+}
+
+fn render(entry: &Entry) -> String {
     let mut out = String::new();
     let mut line = |k: &str, v: String| out.push_str(&format!("{k:<12} {v}\n"));
-    line("file", crate::queue::names::display_path(&entry.path));
+    line("file", display_path(&entry.path));
     line("state", entry.state.as_str().to_owned());
     line("task_id", entry.task_id().unwrap_or("-").to_owned());
     line("command", entry.command());
@@ -44,38 +50,42 @@ pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
             line(key, text.to_owned());
         }
     }
-    if let Some(r) = &entry.result {
-        line("status", r.status.as_str().to_owned());
-        line(
-            "returncode",
-            r.returncode.map_or_else(|| "-".into(), |c| c.to_string()),
-        );
-        line(
-            "started_at",
-            r.started_at.clone().unwrap_or_else(|| "-".into()),
-        );
-        line("completed_at", r.completed_at.clone());
-        line("duration", output::duration_ms(r.duration_ms));
-        if let Some(e) = &r.error {
-            line("error", e.clone());
-        }
-        if let Some(f) = &r.result_file {
-            line("result_file", f.clone());
-        }
-        for note in &r.notes {
-            line("note", note.clone());
-        }
-        for (name, text, truncated, bytes) in [
-            ("stdout", &r.stdout, r.stdout_truncated, r.stdout_bytes),
-            ("stderr", &r.stderr, r.stderr_truncated, r.stderr_bytes),
-        ] {
-            let cut = if truncated { ", truncated" } else { "" };
-            out.push_str(&format!("--- {name} ({bytes} bytes{cut}) ---\n{text}"));
-            if !text.is_empty() && !text.ends_with('\n') {
-                out.push('\n');
-            }
+    if let Some(result) = &entry.result {
+        render_result(result, &mut out);
+    }
+    out
+}
+
+fn render_result(r: &JobResult, out: &mut String) {
+    let mut line = |k: &str, v: String| out.push_str(&format!("{k:<12} {v}\n"));
+    line("status", r.status.as_str().to_owned());
+    line(
+        "returncode",
+        r.returncode.map_or_else(|| "-".into(), |c| c.to_string()),
+    );
+    line(
+        "started_at",
+        r.started_at.clone().unwrap_or_else(|| "-".into()),
+    );
+    line("completed_at", r.completed_at.clone());
+    line("duration", output::duration_ms(r.duration_ms));
+    if let Some(e) = &r.error {
+        line("error", e.clone());
+    }
+    if let Some(f) = &r.result_file {
+        line("result_file", f.clone());
+    }
+    for note in &r.notes {
+        line("note", note.clone());
+    }
+    for (name, text, truncated, bytes) in [
+        ("stdout", &r.stdout, r.stdout_truncated, r.stdout_bytes),
+        ("stderr", &r.stderr, r.stderr_truncated, r.stderr_bytes),
+    ] {
+        let cut = if truncated { ", truncated" } else { "" };
+        out.push_str(&format!("--- {name} ({bytes} bytes{cut}) ---\n{text}"));
+        if !text.is_empty() && !text.ends_with('\n') {
+            out.push('\n');
         }
     }
-    output::print(&out)?;
-    Ok(ExitCode::Success)
 }

@@ -213,24 +213,7 @@ fn render(r: &Report) -> String {
         },
     );
     if let Some(s) = &r.service {
-        let loaded = match s.loaded {
-            Some(true) => "loaded",
-            Some(false) => "not loaded",
-            None => "unknown",
-        };
-        let why = s
-            .unknown_because
-            .as_deref()
-            .map_or(String::new(), |why| format!(" ({why})"));
-        let installed = if s.installed {
-            "installed"
-        } else {
-            "not installed"
-        };
-        line(
-            "service",
-            format!("{} ({}): {installed}, {loaded}{why}", s.label, s.manager),
-        );
+        line("service", service_line(s));
     }
     line(
         "health",
@@ -250,6 +233,24 @@ fn render(r: &Report) -> String {
         }
     }
     out
+}
+
+fn service_line(s: &ServiceState) -> String {
+    let loaded = match s.loaded {
+        Some(true) => "loaded",
+        Some(false) => "not loaded",
+        None => "unknown",
+    };
+    let why = s
+        .unknown_because
+        .as_deref()
+        .map_or(String::new(), |why| format!(" ({why})"));
+    let installed = if s.installed {
+        "installed"
+    } else {
+        "not installed"
+    };
+    format!("{} ({}): {installed}, {loaded}{why}", s.label, s.manager)
 }
 
 fn running_line(r: &Report) -> String {

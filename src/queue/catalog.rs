@@ -14,8 +14,9 @@ use serde_json::{Map, Value};
 use crate::fsutil;
 use crate::job::result::JobResult;
 use crate::job::{self, Format};
-use crate::queue::Queue;
 use crate::queue::pending::MAX_JOB_BYTES;
+use crate::queue::record::read_json;
+use crate::queue::{self, Queue};
 
 /// Where a job is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -135,12 +136,6 @@ fn first_line(path: &Path) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn read_json(path: &Path) -> Result<Value> {
-    let bytes = fs::read(path).with_context(|| format!("failed to read `{}`", path.display()))?;
-    serde_json::from_slice(&bytes)
-        .with_context(|| format!("`{}` is not valid JSON", path.display()))
-}
-
 fn read_object(path: &Path) -> Option<Map<String, Value>> {
     let meta = fs::symlink_metadata(path).ok()?;
     if !meta.is_file() || meta.len() > 64 * MAX_JOB_BYTES {
@@ -161,11 +156,7 @@ pub fn load(queue: &Queue, state: State) -> Result<Vec<Entry>> {
         .filter(|n| !is_sidecar_of_a_job(dir, n))
         .filter_map(|name| entry(dir, state, name))
         .collect();
-    entries.sort_by(|a, b| {
-        a.time
-            .cmp(&b.time)
-            .then_with(|| a.file_name.cmp(&b.file_name))
-    });
+    queue::oldest_first(&mut entries, |e| (e.time, &e.file_name));
     Ok(entries)
 }
 

@@ -45,12 +45,15 @@ pub mod pending;
 pub mod record;
 pub mod recover;
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 
+use crate::fsutil;
 use crate::sys;
 
 /// The folders and files of one queue.
@@ -112,10 +115,7 @@ impl Queue {
         ];
         for dir in dirs {
             if !dir.is_dir() {
-                DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(dir)
+                fsutil::create_private_dir(dir)
                     .with_context(|| format!("failed to create `{}`", dir.display()))?;
             }
         }
@@ -167,6 +167,11 @@ impl Queue {
             .open(&self.lock)
             .with_context(|| format!("failed to open lock file `{}`", self.lock.display()))
     }
+}
+
+/// Sorts `items` the way the queue orders jobs: oldest first, ties broken by name (byte order).
+pub fn oldest_first<T>(items: &mut [T], key: impl Fn(&T) -> (SystemTime, &OsStr)) {
+    items.sort_by(|a, b| key(a).cmp(&key(b)));
 }
 
 /// The pid that owns a temporary file named by [`Queue::temp_path`].

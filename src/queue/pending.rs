@@ -25,6 +25,7 @@ use serde_json::{Map, Value};
 
 use crate::fsutil::FileId;
 use crate::job::{self, Format, JobError};
+use crate::queue::names::is_internal;
 use crate::sys;
 
 /// Largest job file execq reads (1 MiB); a bigger one fails without being read.
@@ -49,7 +50,7 @@ pub fn scan(pending: &Path) -> Result<Vec<Entry>> {
         for entry in dir {
             let entry = entry?;
             let name = entry.file_name();
-            if name.as_encoded_bytes().starts_with(b".") {
+            if is_internal(&name) {
                 continue;
             }
             let mtime = match entry.metadata() {
@@ -59,7 +60,7 @@ pub fn scan(pending: &Path) -> Result<Vec<Entry>> {
             };
             entries.push(Entry { name, mtime });
         }
-        entries.sort_by(|a, b| a.mtime.cmp(&b.mtime).then_with(|| a.name.cmp(&b.name)));
+        crate::queue::oldest_first(&mut entries, |e| (e.mtime, &e.name));
         Ok(entries)
     };
     read().with_context(|| format!("failed to read `{}`", pending.display()))
@@ -71,7 +72,7 @@ pub fn has_entries(pending: &Path) -> Result<bool> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         other => other.with_context(|| format!("failed to read `{}`", pending.display()))?,
     };
-    Ok(dir.any(|e| e.is_ok_and(|e| !e.file_name().as_encoded_bytes().starts_with(b"."))))
+    Ok(dir.any(|e| e.is_ok_and(|e| !is_internal(&e.file_name()))))
 }
 
 /// A job file read from `pending/` and judged ready.

@@ -39,7 +39,7 @@ pub fn recover(queue: &Queue, make_record: impl Fn(&Claimed) -> Record) -> Resul
     }
     names.sort();
     let mut done = Vec::new();
-    let is_ours = |n: &&OsString| n.as_encoded_bytes().starts_with(b".");
+    let is_ours = |n: &&OsString| names::is_internal(n);
     let jobs: Vec<&OsString> = names.iter().filter(|n| !is_ours(n)).collect();
     for name in &jobs {
         done.push(recover_job(queue, name, &make_record)?);

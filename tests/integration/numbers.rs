@@ -32,8 +32,7 @@ fn submit_refuses_timeouts_that_are_not_finite_positive_and_bounded() {
     let q = TestQueue::new();
     for bad in ["1e19", "nan", "inf", "-5", "0"] {
         let out = run(q.execq(&["submit", "--timeout", bad, "--", "true"]));
-        assert_eq!(out.code(), 2, "--timeout {bad}: {}", out.stderr);
-        assert!(out.stderr.contains(bad), "names the value: {}", out.stderr);
+        assert_fails_with(&out, 2, bad);
     }
     assert!(q.names("pending").is_empty());
 }
@@ -49,8 +48,7 @@ fn drain_refuses_durations_that_are_not_finite_and_bounded() {
         ("--linger", "1e300"),
     ] {
         let out = q.drain(&[&format!("{flag}={bad}")]);
-        assert_eq!(out.code(), 2, "{flag} {bad}: {}", out.stderr);
-        assert!(out.stderr.contains(flag), "{}", out.stderr);
+        assert_fails_with(&out, 2, &format!("invalid value '{bad}' for '{flag}"));
     }
 }
 
@@ -65,19 +63,17 @@ fn prune_refuses_an_age_that_would_wrap() {
         std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400),
     );
     let out = run(q.execq(&["prune", "--older-than", "213503982334602d"]));
-    assert_eq!(out.code(), 2, "{}", out.stderr);
-    assert!(out.stderr.contains("213503982334602d"), "{}", out.stderr);
+    assert_fails_with(&out, 2, "`213503982334602d` is more than the limit");
     assert!(record.exists(), "nothing was pruned");
 }
 
 #[test]
 fn unknown_fields_keep_their_numbers_exactly() {
     let q = TestQueue::new();
-    q.add(
+    q.run_job(
         "big.json",
         r#"{"command": "true", "meta": {"id": 123456789012345678901234567890, "ratio": 0.1}}"#,
     );
-    q.drain(&[]).success();
     let text = fs::read_to_string(q.path("completed/big.json")).unwrap();
     assert!(
         text.contains("123456789012345678901234567890"),

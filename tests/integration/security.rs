@@ -56,8 +56,7 @@ fn a_symlinked_job_is_not_run_and_its_target_is_untouched() {
 fn fifos_sockets_and_directories_neither_block_nor_crash_drain() {
     let q = TestQueue::new();
     let fifo = q.path("pending/pipe.json");
-    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    mkfifo(&fifo);
     let _socket = std::os::unix::net::UnixListener::bind(q.path("pending/sock.sh")).unwrap();
     fs::create_dir(q.path("pending/dir.json")).unwrap();
     fs::write(
@@ -148,7 +147,7 @@ fn garbage_and_empty_json_files_get_clear_errors() {
 
 #[test]
 fn a_job_file_owned_by_another_user_is_not_run() {
-    if unsafe { libc::geteuid() } != 0 {
+    if euid() != 0 {
         eprintln!("skipping: only root can give a file to another user");
         return;
     }
@@ -174,7 +173,7 @@ fn a_job_file_owned_by_another_user_is_not_run() {
 
 #[test]
 fn a_queue_owned_by_another_user_is_refused() {
-    if unsafe { libc::geteuid() } != 0 {
+    if euid() != 0 {
         eprintln!("skipping: only root can give a folder to another user");
         return;
     }

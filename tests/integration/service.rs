@@ -154,7 +154,7 @@ fn a_queue_path_with_xml_characters_is_escaped() {
 fn launchd_install_dry_run_uses_the_modern_launchctl_verbs() {
     let q = TestQueue::new();
     let home = q.scratch("home");
-    let uid = unsafe { libc::geteuid() };
+    let uid = euid();
     let text = dry_run(&q, &home, &["install", "--platform", "launchd"]);
     let expected = format!(
         "mkdir -p -m 0700 QUEUE/{{pending,running,completed,failed,results,tmp}}

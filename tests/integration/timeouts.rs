@@ -109,12 +109,10 @@ fn an_escaped_process_holding_stdout_does_not_make_drain_wait() {
 #[test]
 fn a_child_left_unwaited_is_not_reported_as_left_running() {
     let q = TestQueue::new();
-    q.add(
+    let result = q.run_job(
         "zombie.json",
         r#"{"command": "perl", "args": ["-e", "if (fork() == 0) { exit 0 } select(undef, undef, undef, 0.3); print qq(parent done\n)"]}"#,
     );
-    q.drain(&[]).success();
-    let result = q.result("completed/zombie.json");
     assert_eq!(result["stdout"], "parent done\n");
     assert!(
         result.get("notes").is_none(),

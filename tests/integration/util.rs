@@ -119,12 +119,33 @@ impl TestQueue {
     pub fn log(&self) -> String {
         fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
     }
+
+    /// Adds `name`, runs a drain to completion, and returns the job's `result` (a merged record's,
+    /// or a sidecar's), from `completed/` or `failed/`.
+    #[track_caller]
+    pub fn run_job(&self, name: &str, content: &str) -> Value {
+        self.add(name, content);
+        self.drain(&[]).success();
+        for folder in ["completed", "failed"] {
+            for record in [name.to_owned(), format!("{name}.result.json")] {
+                let rel = format!("{folder}/{record}");
+                if self.path(&rel).is_file() && (record != name || name.ends_with(".json")) {
+                    return self.result(&rel);
+                }
+            }
+        }
+        panic!(
+            "no record for {name}: completed {:?}, failed {:?}",
+            self.names("completed"),
+            self.names("failed")
+        )
+    }
 }
 
 /// `drain ARGS`, with a 1 s kill grace unless ARGS set one (keeps timeout tests quick).
 fn drain_args<'a>(args: &[&'a str]) -> Vec<&'a str> {
     let mut full = vec!["drain"];
-    if !args.contains(&"--grace") {
+    if !args.iter().any(|a| a.starts_with("--grace")) {
         full.extend(["--grace", "1"]);
     }
     full.extend_from_slice(args);
@@ -198,6 +219,31 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
         assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// This test process's effective user id.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
+/// Makes a FIFO at `path`.
+pub fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path that outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+}
+
+/// Asserts that `out` exited with `code` and said `text` on stderr.
+#[track_caller]
+pub fn assert_fails_with(out: &Output, code: i32, text: &str) {
+    assert_eq!(out.code(), code, "stderr:\n{}", out.stderr);
+    assert!(
+        out.stderr.contains(text),
+        "expected {text:?} on stderr:\n{}",
+        out.stderr
+    );
 }
 
 pub fn kill(pid: u32, signal: i32) {

@@ -204,44 +204,43 @@ mod tests {
     use super::*;
     use crate::fsutil::FileId;
     use std::ffi::OsStr;
+    use std::path::Path;
+
+    fn write_job(path: &Path, command: &str) {
+        std::fs::write(path, serde_json::json!({ "command": command }).to_string()).unwrap();
+    }
+
+    fn claimed_at(path: &Path) -> Claimed {
+        Claimed {
+            name: "job.json".into(),
+            id: FileId::at(path).unwrap(),
+            path: path.to_owned(),
+        }
+    }
 
     #[test]
     fn a_file_replaced_before_the_claim_is_the_one_run() {
         let dir = tempfile::tempdir().unwrap();
-        let name = OsStr::new("job.json");
-        let first = dir.path().join("read.json");
-        std::fs::write(&first, r#"{"command": "echo old"}"#).unwrap();
-        let (loaded, _) = pending::load(&first, name).unwrap().unwrap();
-
-        let path = dir.path().join("job.json");
-        std::fs::write(&path, r#"{"command": "echo new"}"#).unwrap();
-        let claimed = Claimed {
-            name: name.to_owned(),
-            id: FileId::at(&path).unwrap(),
-            path,
-        };
-        let content = claimed_content(loaded, &claimed).unwrap();
-        let object = content.json.unwrap().unwrap();
-        assert_eq!(object["command"], "echo new");
+        let (read, claimed) = (dir.path().join("read.json"), dir.path().join("job.json"));
+        write_job(&read, "echo old");
+        let (loaded, _) = pending::load(&read, OsStr::new("job.json"))
+            .unwrap()
+            .unwrap();
+        write_job(&claimed, "echo new");
+        let content = claimed_content(loaded, &claimed_at(&claimed)).unwrap();
+        assert_eq!(content.json.unwrap().unwrap()["command"], "echo new");
     }
 
     #[test]
     fn the_file_read_is_kept_when_it_is_the_one_claimed() {
         let dir = tempfile::tempdir().unwrap();
-        let name = OsStr::new("job.json");
         let path = dir.path().join("job.json");
-        std::fs::write(&path, r#"{"command": "echo same"}"#).unwrap();
-        let (loaded, _) = pending::load(&path, name).unwrap().unwrap();
+        write_job(&path, "echo same");
+        let (loaded, _) = pending::load(&path, OsStr::new("job.json"))
+            .unwrap()
+            .unwrap();
         std::fs::write(dir.path().join("other"), "unrelated").unwrap();
-        let content = claimed_content(
-            loaded,
-            &Claimed {
-                name: name.to_owned(),
-                id: FileId::at(&path).unwrap(),
-                path,
-            },
-        )
-        .unwrap();
+        let content = claimed_content(loaded, &claimed_at(&path)).unwrap();
         assert_eq!(content.json.unwrap().unwrap()["command"], "echo same");
     }
 }

@@ -186,23 +186,8 @@ pub fn temp_owner(name: &str) -> Option<u32> {
 pub fn default_root() -> Result<PathBuf> {
     let home = sys::home()
         .context("no queue given: pass --queue DIR or set EXECQ_QUEUE (HOME is not set either)")?;
-    Ok(default_root_in(
-        &home,
-        std::env::var_os("XDG_DATA_HOME").map(PathBuf::from),
-    ))
-}
-
-#[cfg(target_os = "macos")]
-fn default_root_in(home: &Path, _xdg_data_home: Option<PathBuf>) -> PathBuf {
-    home.join("Library/Application Support/execq/queue")
-}
-
-#[cfg(not(target_os = "macos"))]
-fn default_root_in(home: &Path, xdg_data_home: Option<PathBuf>) -> PathBuf {
-    xdg_data_home
-        .filter(|p| p.is_absolute())
-        .unwrap_or_else(|| home.join(".local/share"))
-        .join("execq/queue")
+    let xdg_data_home = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from);
+    Ok(sys::data_home(&home, xdg_data_home).join("execq/queue"))
 }
 
 #[cfg(test)]

@@ -35,11 +35,9 @@ const BOOTSTRAP_HINT: &str = "Check the plist with `plutil -lint`; allow execq u
      → General → Login Items → Allow in the Background; and install from a GUI login session (over \
      ssh there is no gui/UID domain to load into).";
 
-/// Reloads with the modern verbs: wait for a running job, bootout (if loaded), wait until gone,
-/// enable, bootstrap (retried: launchd sometimes refuses it right after a bootout).
-pub fn load(spec: &ServiceSpec) -> Vec<Action> {
-    let plist = plist(spec).path.display().to_string();
-    let domain = format!("gui/{}", spec.uid);
+/// Stops the agent if it is loaded, without interrupting a job: wait for a running job (holding
+/// the queue meanwhile), bootout, wait until it is gone.
+fn stop(spec: &ServiceSpec) -> Vec<Action> {
     vec![
         Action::HoldQueue(spec.queue.clone()),
         Action::Run {
@@ -48,6 +46,16 @@ pub fn load(spec: &ServiceSpec) -> Vec<Action> {
         },
         Action::WaitUntilFails(probe(spec)),
         Action::ReleaseQueue,
+    ]
+}
+
+/// Reloads with the modern verbs: stop (see [`stop`]), enable, bootstrap (retried: launchd
+/// sometimes refuses it right after a bootout).
+pub fn load(spec: &ServiceSpec) -> Vec<Action> {
+    let plist = plist(spec).path.display().to_string();
+    let domain = format!("gui/{}", spec.uid);
+    let mut plan = stop(spec);
+    plan.extend([
         Action::Run {
             argv: launchctl(&["enable", &target(spec)]),
             may_fail: false,
@@ -56,20 +64,14 @@ pub fn load(spec: &ServiceSpec) -> Vec<Action> {
             argv: launchctl(&["bootstrap", &domain, &plist]),
             hint: BOOTSTRAP_HINT.into(),
         },
-    ]
+    ]);
+    plan
 }
 
 pub fn unload(spec: &ServiceSpec) -> Vec<Action> {
-    vec![
-        Action::HoldQueue(spec.queue.clone()),
-        Action::Run {
-            argv: launchctl(&["bootout", &target(spec)]),
-            may_fail: true,
-        },
-        Action::WaitUntilFails(probe(spec)),
-        Action::ReleaseQueue,
-        Action::Remove(plist(spec).path),
-    ]
+    let mut plan = stop(spec);
+    plan.push(Action::Remove(plist(spec).path));
+    plan
 }
 
 /// Succeeds when the agent is loaded.

@@ -1,5 +1,20 @@
-//! The few POSIX calls execq makes directly. Everything here exists with the same meaning on
-//! macOS and Linux; nothing reads `/proc` or calls Linux-only interfaces.
+//! The few POSIX calls execq makes directly. Everything in this file exists with the same meaning
+//! on macOS and Linux; what differs lives in `linux.rs` and `macos.rs`, which provide the same
+//! functions. Any other system is a compile error, not a silent fallback.
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+use linux as platform;
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(target_os = "macos")]
+use macos as platform;
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+compile_error!("execq runs on macOS and Linux: give src/sys/ a module for this system");
+
+use platform::rename_exclusive;
+pub use platform::{become_subreaper, data_home};
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -53,47 +68,11 @@ fn is_unsupported(err: &io::Error) -> bool {
     ) || err.kind() == io::ErrorKind::Unsupported
 }
 
-fn c_path(path: &Path) -> io::Result<std::ffi::CString> {
+/// `path` as a C string, for the calls std does not wrap.
+pub(crate) fn c_path(path: &Path) -> io::Result<std::ffi::CString> {
     use std::os::unix::ffi::OsStrExt;
     std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
-}
-
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn rename_exclusive(from: &Path, to: &Path) -> io::Result<()> {
-    let (from, to) = (c_path(from)?, c_path(to)?);
-    // SAFETY: both are valid NUL-terminated paths that outlive the call.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            from.as_ptr(),
-            libc::AT_FDCWD,
-            to.as_ptr(),
-            libc::RENAME_NOREPLACE as _,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-#[cfg(target_os = "macos")]
-fn rename_exclusive(from: &Path, to: &Path) -> io::Result<()> {
-    let (from, to) = (c_path(from)?, c_path(to)?);
-    // SAFETY: both are valid NUL-terminated paths that outlive the call.
-    let rc = unsafe { libc::renamex_np(from.as_ptr(), to.as_ptr(), libc::RENAME_EXCL) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "macos")))]
-fn rename_exclusive(_from: &Path, _to: &Path) -> io::Result<()> {
-    Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 /// Flushes a file (or folder) to stable storage. On macOS std asks for `F_FULLFSYNC`, which
@@ -218,20 +197,6 @@ pub fn peak_rss_bytes() -> u64 {
         maxrss * 1024
     }
 }
-
-/// Makes processes orphaned by a job re-parent to this process instead of PID 1, so drain can reap
-/// them the moment they die and tell at once that a job's group is empty.
-#[cfg(target_os = "linux")]
-pub fn become_subreaper() {
-    // SAFETY: PR_SET_CHILD_SUBREAPER takes a plain integer argument.
-    unsafe {
-        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    }
-}
-
-/// macOS has no subreaper; orphans re-parent to launchd, which reaps them at once.
-#[cfg(not(target_os = "linux"))]
-pub fn become_subreaper() {}
 
 /// Reaps every child that has exited. Only call once the job's own main process has been waited
 /// for, so this cannot take its status away from `std::process::Child`.

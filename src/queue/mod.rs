@@ -9,13 +9,16 @@
 //! ├── results/      where a relative `result_file` lands
 //! ├── tmp/          staging for atomic submission (`execq submit` writes here, then links)
 //! ├── daemon.log    one line per event (rotated: daemon.log.1 .. .3)
-//! └── drain.lock    held (flock) by the one drain working on the queue
+//! ├── last-drain.json   what the last drain that did something recorded
+//! └── drain.lock    held (flock) by the one drain working on the queue, which also locks QUEUE/
 //! ```
 //!
 //! Invariants, given a local filesystem (flock and rename are not trustworthy over NFS):
 //!
 //! - **At most once.** A job is claimed by `rename(pending/x, running/x)` followed by an fsync of
-//!   `running/`, before it starts. After a crash it is found in `running/`, never back in
+//!   `running/`, before it starts ([`claim`]). The claim never replaces a file: if `running/x` is
+//!   still there (the previous job of that name, not yet filed), the job is claimed as
+//!   `running/x.1` and so on. After a crash it is found in `running/`, never back in
 //!   `pending/`, and the next drain records it as `interrupted` instead of running it again.
 //! - **Nothing lost.** A job is in exactly one of `pending/`, `running/`, `completed/`, `failed/`
 //!   at every instant. Its record is written to a temporary dot-file in `running/`, fsynced, renamed
@@ -30,8 +33,11 @@
 //!   a job file alone in `running/` → `interrupted`; a job file with its finished record (or with
 //!   a complete `.record.tmp`) → the move is completed; a finished record alone → it is moved; any
 //!   other `.tmp` file → it is deleted.
-//! - **Never overwritten.** A name already taken in `completed/` or `failed/` gets a numbered
-//!   variant (`job.1.json`); records never replace anything.
+//! - **Never overwritten.** Every move execq makes is a no-replace rename to a free name
+//!   ([`names`]): a name already taken gets a numbered variant (`job.1.json`). A file in
+//!   `running/` is moved or removed as a job only while it is still the file claimed (device,
+//!   inode): a job may remove or replace its own file, and its record is filed all the same
+//!   ([`record`]). Dot-files in `running/` are execq's own.
 //! - **Quiet when idle.** Nothing drain writes lives in `pending/` (a write there would re-trigger
 //!   launchd's WatchPaths), and a drain that finds no work creates, writes and logs nothing.
 

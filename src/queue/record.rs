@@ -57,7 +57,7 @@ pub fn finish(queue: &Queue, job: &Claimed, record: Record, result: &JobResult) 
 
 /// A job's record, written to `running/.NAME.record.tmp` (or `.sidecar.tmp`) but neither synced nor
 /// moved yet: [`finish`] in steps, so that a drain can make one record and the next claim durable
-/// with one sync (see `drain::process`). The record is only renamed after [`Finishing::sync`], so
+/// with one sync (see `drain::job`). The record is only renamed after [`Finishing::sync`], so
 /// a half-written one is never anything but a `.tmp` file. Recovery files a `.tmp` record that is
 /// complete (a drain killed before syncing it) and removes one that is not (a power loss).
 #[derive(Debug)]

@@ -112,3 +112,36 @@ fn a_producer_racing_looping_drains_loses_nothing() {
     q.drain(&[]).success();
     assert_each_ran_once(&q, &log, n);
 }
+
+/// What launchd does with a producer that always writes `pending/agent-task.json`: each write
+/// triggers a drain; the new job lands while its namesake still runs.
+#[test]
+fn a_fixed_name_resubmitted_while_its_namesake_runs_is_never_lost() {
+    let q = TestQueue::new();
+    let log = q.scratch("runs.log");
+    let n = 8;
+    let mut triggers = Vec::new();
+    for i in 0..n {
+        let release = q.scratch(&format!("release{i}"));
+        let job = format!(
+            "echo {i} >> '{}'; while [ ! -e '{}' ]; do sleep 0.01; done",
+            log.display(),
+            release.display()
+        );
+        q.add("agent-task.json", &shell_job(&job));
+        triggers.push(q.spawn_drain(&[]));
+        if i > 0 {
+            fs::write(q.scratch(&format!("release{}", i - 1)), "").unwrap();
+        }
+        wait_until(&format!("job {i} to start"), || {
+            fs::read_to_string(&log).is_ok_and(|l| l.lines().any(|l| l == i.to_string()))
+        });
+    }
+    fs::write(q.scratch(&format!("release{}", n - 1)), "").unwrap();
+    for trigger in triggers {
+        finish(trigger).success();
+    }
+    q.drain(&[]).success();
+    assert_each_ran_once(&q, &log, n);
+    assert!(q.names("failed").is_empty(), "{:?}", q.names("failed"));
+}

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chrono::{DateTime, FixedOffset};
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use execq::duration;
@@ -217,9 +218,29 @@ struct SubmitArgs {
     #[arg(long, value_name = "SECONDS", value_parser = job_seconds)]
     timeout: Option<f64>,
 
-    /// Directory to run the job in
+    /// Directory to run the job in [default: this one]
     #[arg(long, value_name = "DIR")]
     cwd: Option<PathBuf>,
+
+    /// Run before jobs of lower priority (default 0; higher runs first)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    priority: Option<i64>,
+
+    /// Run only once this job (a task_id, file name or stem) has completed; repeatable
+    #[arg(long, value_name = "REF")]
+    after: Vec<String>,
+
+    /// Not before this time (RFC 3339, such as 2026-11-24T14:00:00+01:00)
+    #[arg(long, value_name = "TIME", value_parser = rfc3339, conflicts_with = "delay")]
+    at: Option<DateTime<FixedOffset>>,
+
+    /// Not before this long from now (such as 90s, 10m, 2h, 1d)
+    #[arg(long, value_name = "AGE", value_parser = duration::parse_age)]
+    delay: Option<Duration>,
+
+    /// Also pass NAME from this environment, or set NAME=VALUE (PATH is always passed); repeatable
+    #[arg(long, value_name = "NAME[=VALUE]")]
+    env: Vec<String>,
 
     /// Print {"task_id", "path"} as JSON
     #[arg(long)]
@@ -244,6 +265,16 @@ fn seconds_or_zero(text: &str) -> Result<Duration, String> {
 
 fn seconds(text: &str) -> Result<Duration, String> {
     duration::parse_positive_secs(text).map_err(|e| e.to_string())
+}
+
+fn rfc3339(text: &str) -> Result<DateTime<FixedOffset>, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map_err(|_| format!("`{text}` is not an RFC 3339 time such as 2026-11-24T14:00:00+01:00"))
+}
+
+/// The local time `delay` from now (a delay is at most 100 years: see `duration`).
+fn from_now(delay: Duration) -> DateTime<FixedOffset> {
+    (chrono::Local::now() + delay).fixed_offset()
 }
 
 /// A job's timeout as the job file will hold it: a positive, finite number of seconds.
@@ -330,6 +361,10 @@ impl From<SubmitArgs> for options::Submit {
                 result_file: args.result_file,
                 timeout: args.timeout,
                 cwd: args.cwd,
+                priority: args.priority,
+                after: args.after,
+                not_before: args.at.or_else(|| args.delay.map(from_now)),
+                env: args.env,
             },
             json: args.json,
             start: args.start,

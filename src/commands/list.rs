@@ -8,6 +8,7 @@ use crate::job::result::timestamp;
 use crate::output::{self, Table};
 use crate::queue::Queue;
 use crate::queue::catalog::{self, Entry, State};
+use crate::queue::schedule::Wait;
 
 /// Options for `list`.
 #[derive(Clone, Debug, Default)]
@@ -34,9 +35,10 @@ pub fn entries(queue: &Queue, opts: &ListOptions) -> Result<Vec<Entry>> {
     Ok(all)
 }
 
-/// One entry as JSON.
-pub fn to_json(entry: &Entry) -> Value {
+/// One entry as JSON; `waiting` says why a pending job waits.
+pub fn to_json(entry: &Entry, waiting: Option<&Wait>) -> Value {
     let result = entry.result.as_ref();
+    let schedule = entry.schedule();
     json!({
         "state": entry.state,
         "file": entry.name,
@@ -47,14 +49,28 @@ pub fn to_json(entry: &Entry) -> Value {
         "status": result.map(|r| r.status),
         "returncode": result.and_then(|r| r.returncode),
         "duration_ms": result.map(|r| r.duration_ms),
+        "priority": schedule.priority,
+        "after": schedule.after,
+        "not_before": schedule.not_before.map(|t| t.to_rfc3339()),
+        "waiting": waiting.map(ToString::to_string),
     })
 }
 
 /// Runs `execq list`.
 pub fn run(queue: &Queue, opts: &ListOptions) -> Result<ExitCode> {
     let entries = entries(queue, opts)?;
+    let pending: Vec<Entry> = entries
+        .iter()
+        .filter(|e| e.state == State::Pending)
+        .cloned()
+        .collect();
+    let waiting = catalog::waiting(queue, &pending)?;
     if opts.json {
-        output::print_json(&entries.iter().map(to_json).collect::<Vec<_>>())?;
+        let rows: Vec<Value> = entries
+            .iter()
+            .map(|e| to_json(e, waiting.get(&e.file_name)))
+            .collect();
+        output::print_json(&rows)?;
         return Ok(ExitCode::Success);
     }
     let mut t = Table::new(&[
@@ -64,6 +80,7 @@ pub fn run(queue: &Queue, opts: &ListOptions) -> Result<ExitCode> {
         let result = e.result.as_ref();
         let state = match result.map(|r| r.status.as_str()) {
             Some(status) if status != e.state.as_str() => status.to_owned(),
+            _ if waiting.contains_key(&e.file_name) => "waiting".to_owned(),
             _ => e.state.as_str().to_owned(),
         };
         t.row(vec![

@@ -8,6 +8,7 @@ use crate::output;
 use crate::queue::Queue;
 use crate::queue::catalog::{self, Entry};
 use crate::queue::names::display_path;
+use crate::queue::schedule::Wait;
 
 /// `execq show`'s options.
 #[derive(Clone, Debug)]
@@ -20,26 +21,43 @@ pub struct Opts {
 /// Runs `execq show`.
 pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
     let entry = catalog::find(queue, &opts.job)?;
+    let waiting = catalog::waiting(queue, std::slice::from_ref(&entry))?
+        .remove(&entry.file_name)
+        .filter(|_| entry.state == catalog::State::Pending);
     if opts.json {
         output::print_json(&serde_json::json!({
             "state": entry.state,
             "file": entry.name,
             "path": display_path(&entry.path),
+            "waiting": waiting.as_ref().map(ToString::to_string),
             "record": entry.record()?,
         }))?;
     } else {
-        output::print(&render(&entry))?;
+        output::print(&render(&entry, waiting.as_ref()))?;
     }
     Ok(ExitCode::Success)
 }
 
-fn render(entry: &Entry) -> String {
+fn render(entry: &Entry, waiting: Option<&Wait>) -> String {
     let mut out = String::new();
     let mut line = |k: &str, v: String| out.push_str(&format!("{k:<12} {v}\n"));
     line("file", display_path(&entry.path));
     line("state", entry.state.as_str().to_owned());
+    if let Some(why) = waiting {
+        line("waiting", why.to_string());
+    }
     line("task_id", entry.task_id().unwrap_or("-").to_owned());
     line("command", entry.command());
+    let schedule = entry.schedule();
+    if schedule.priority != 0 {
+        line("priority", schedule.priority.to_string());
+    }
+    if !schedule.after.is_empty() {
+        line("after", schedule.after.join(", "));
+    }
+    if let Some(at) = schedule.not_before {
+        line("not_before", at.to_rfc3339());
+    }
     for key in ["description", "purpose"] {
         if let Some(text) = entry
             .object

@@ -38,6 +38,8 @@ pub struct Report {
 #[derive(Debug, Default, Serialize)]
 pub struct Counts {
     pub pending: usize,
+    /// Of `pending`, those waiting for a time or a dependency (see `queue::schedule`).
+    pub waiting: usize,
     pub running: usize,
     pub completed: usize,
     pub failed: usize,
@@ -50,11 +52,19 @@ pub struct Waiting {
     pub age_seconds: u64,
 }
 
-/// The drain holding the lock now, and the job it runs.
+/// The drain holding the lock now, and the jobs it runs.
 #[derive(Debug, Serialize)]
 pub struct Running {
+    /// The first running job (also in `jobs`).
     pub job: Option<String>,
     pub since: Option<String>,
+    pub jobs: Vec<RunningJob>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunningJob {
+    pub file: String,
+    pub since: String,
 }
 
 /// Looks at the queue (never creates or changes anything).
@@ -79,13 +89,18 @@ pub fn report(queue: &Queue, service: Option<&ServiceSpec>) -> Result<Report> {
     }
     let pending = catalog::load(queue, State::Pending)?;
     let running = catalog::load(queue, State::Running)?;
+    let waiting = catalog::waiting(queue, &pending)?;
     report.counts = Counts {
         pending: pending.len(),
+        waiting: waiting.len(),
         running: running.len(),
         completed: catalog::count(queue, State::Completed)?,
         failed: catalog::count(queue, State::Failed)?,
     };
-    report.oldest_pending = pending.first().map(|e| Waiting {
+    let ready = pending
+        .iter()
+        .filter(|e| !waiting.contains_key(&e.file_name));
+    report.oldest_pending = ready.min_by_key(|e| e.time).map(|e| Waiting {
         file: e.name.clone(),
         since: timestamp(e.time.into()),
         age_seconds: SystemTime::now()
@@ -93,10 +108,7 @@ pub fn report(queue: &Queue, service: Option<&ServiceSpec>) -> Result<Report> {
             .unwrap_or_default()
             .as_secs(),
     });
-    report.drain = lock::is_held(queue)?.then(|| Running {
-        job: running.first().map(|e| e.name.clone()),
-        since: running.first().map(|e| timestamp(e.time.into())),
-    });
+    report.drain = lock::is_held(queue)?.then(|| running_now(&running));
     report.last_drain = last_drain::read(queue);
     report.recent_errors = recent_errors(queue, 5);
     report.problems = problems(&report, running.first().map(|e| e.name.as_str()));
@@ -107,6 +119,20 @@ pub fn report(queue: &Queue, service: Option<&ServiceSpec>) -> Result<Report> {
     }
     report.healthy = report.problems.is_empty();
     Ok(report)
+}
+
+fn running_now(running: &[catalog::Entry]) -> Running {
+    Running {
+        job: running.first().map(|e| e.name.clone()),
+        since: running.first().map(|e| timestamp(e.time.into())),
+        jobs: running
+            .iter()
+            .map(|e| RunningJob {
+                file: e.name.clone(),
+                since: timestamp(e.time.into()),
+            })
+            .collect(),
+    }
 }
 
 /// What makes a queue unhealthy, each as a sentence that says what to look at.
@@ -195,7 +221,11 @@ fn render(r: &Report) -> String {
     let oldest = r.oldest_pending.as_ref().map_or(String::new(), |w| {
         format!(" (oldest: {} waiting {}s)", w.file, w.age_seconds)
     });
-    line("pending", format!("{}{oldest}", r.counts.pending));
+    let waiting = match r.counts.waiting {
+        0 => String::new(),
+        n => format!(", {n} waiting for a time or a dependency"),
+    };
+    line("pending", format!("{}{waiting}{oldest}", r.counts.pending));
     line("running", running_line(r));
     line("completed", r.counts.completed.to_string());
     line("failed", r.counts.failed.to_string());
@@ -255,10 +285,11 @@ fn service_line(s: &ServiceState) -> String {
 
 fn running_line(r: &Report) -> String {
     match &r.drain {
-        Some(Running {
-            job: Some(job),
-            since,
-        }) => format!("{job} (since {})", since.as_deref().unwrap_or("?")),
+        Some(Running { jobs, .. }) if !jobs.is_empty() => jobs
+            .iter()
+            .map(|j| format!("{} (since {})", j.file, j.since))
+            .collect::<Vec<_>>()
+            .join(", "),
         Some(_) => "a drain is running (between jobs)".into(),
         None if r.counts.running > 0 => "no drain running (but running/ is not empty)".into(),
         None => "no drain running".into(),

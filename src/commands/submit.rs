@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use chrono::Local;
+use chrono::{DateTime, FixedOffset, Local};
 use serde_json::{Map, Value, json};
 
 use crate::commands::drain as drain_command;
@@ -38,6 +38,14 @@ pub struct SubmitOptions {
     pub result_file: Option<String>,
     pub timeout: Option<f64>,
     pub cwd: Option<PathBuf>,
+    /// Higher runs first.
+    pub priority: Option<i64>,
+    /// Jobs that must complete first.
+    pub after: Vec<String>,
+    /// Not to start before (from `--at` or `--delay`).
+    pub not_before: Option<DateTime<FixedOffset>>,
+    /// `NAME` (copied from this environment) or `NAME=VALUE`.
+    pub env: Vec<String>,
 }
 
 /// Where a submitted job went.
@@ -123,21 +131,15 @@ fn job_object(opts: &SubmitOptions, task_id: &str) -> Result<Map<String, Value>>
             object.insert("command".into(), json!(line));
         }
     }
-    // The drain runs elsewhere (its own folder, or the service's): a relative folder means the
-    // submitter's.
-    let cwd = opts
-        .cwd
-        .as_deref()
-        .map(|c| {
-            std::path::absolute(c)
-                .with_context(|| format!("cannot make `--cwd {}` absolute", c.display()))
-        })
-        .transpose()?;
     let optional = [
         ("description", opts.description.as_ref().map(|d| json!(d))),
         ("result_file", opts.result_file.as_ref().map(|f| json!(f))),
         ("timeout", opts.timeout.map(|t| json!(t))),
-        ("cwd", cwd.map(|c| json!(c.to_string_lossy()))),
+        ("cwd", Some(json!(cwd(opts)?.to_string_lossy()))),
+        ("env", Some(Value::Object(env(opts)?))),
+        ("priority", opts.priority.map(|p| json!(p))),
+        ("after", (!opts.after.is_empty()).then(|| json!(opts.after))),
+        ("not_before", opts.not_before.map(|t| json!(t.to_rfc3339()))),
     ];
     for (key, value) in optional {
         if let Some(value) = value {
@@ -150,4 +152,41 @@ fn job_object(opts: &SubmitOptions, task_id: &str) -> Result<Map<String, Value>>
     );
     job::from_json(&object).map_err(|e| anyhow::anyhow!("invalid job: {e}"))?;
     Ok(object)
+}
+
+/// The folder the job runs in: `--cwd` made absolute, else the submitter's own (the drain runs
+/// elsewhere: its own folder, or the service's).
+fn cwd(opts: &SubmitOptions) -> Result<PathBuf> {
+    let dir = match &opts.cwd {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().context("cannot tell the current folder; pass --cwd")?,
+    };
+    std::path::absolute(&dir)
+        .with_context(|| format!("cannot make `--cwd {}` absolute", dir.display()))
+}
+
+/// The job's `env`: the submitter's `PATH` (under launchd a job would otherwise get launchd's),
+/// then each `--env NAME` (copied) or `--env NAME=VALUE`. Nothing else of the environment is
+/// kept: it may hold secrets.
+fn env(opts: &SubmitOptions) -> Result<Map<String, Value>> {
+    let mut vars = Map::new();
+    if let Some(path) = std::env::var_os("PATH") {
+        vars.insert("PATH".into(), json!(path.to_string_lossy()));
+    }
+    for given in &opts.env {
+        let (name, value) = match given.split_once('=') {
+            Some((name, value)) => (name.to_owned(), value.to_owned()),
+            None => {
+                let value = std::env::var(given).with_context(|| {
+                    format!("--env {given}: `{given}` is not set in this environment (give --env {given}=VALUE)")
+                })?;
+                (given.clone(), value)
+            }
+        };
+        if name.is_empty() {
+            bail!("--env `{given}`: the variable needs a name");
+        }
+        vars.insert(name, json!(value));
+    }
+    Ok(vars)
 }

@@ -24,6 +24,14 @@ use crate::queue::pending::{self, Loaded};
 use crate::queue::record::{self, Record};
 use crate::signals::Shutdown;
 
+/// What to do with a job once claimed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Outcome {
+    Run,
+    /// File it without running, with this status and error (a failed dependency, a cycle).
+    Skip(Status, String),
+}
+
 /// What became of an entry that was ready.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Step {
@@ -35,16 +43,22 @@ pub(super) enum Step {
 
 impl Drainer<'_> {
     /// Claims, runs and records one job (see the module docs for the one sync per job).
-    pub(super) fn process(&mut self, loaded: Loaded) -> Result<Step> {
+    pub(super) fn process(&mut self, loaded: Loaded, outcome: Outcome) -> Result<Step> {
         let Some(claimed) = claim::claim(self.queue, &loaded.name)? else {
             return Ok(Step::Vanished);
         };
         self.make_durable(&claimed)?;
         let loaded = claimed_content(loaded, &claimed)?;
         let (record, spec) = plan(loaded);
-        let mut result = match spec {
-            Ok(spec) => run_job(self.queue, self.opts, self.shutdown, &claimed, &spec),
-            Err(why) => {
+        let mut result = match (outcome, spec) {
+            (Outcome::Skip(status, why), _) => {
+                warn!(file = ?claimed.name, status = %status.as_str(), error = %why, "job not run");
+                JobResult::skipped(status, why)
+            }
+            (Outcome::Run, Ok(spec)) => {
+                run_job(self.queue, self.opts, self.shutdown, &claimed, &spec)
+            }
+            (Outcome::Run, Err(why)) => {
                 error!(file = ?claimed.name, error = %why, "job cannot run");
                 JobResult::error(why.to_string())
             }

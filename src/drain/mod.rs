@@ -8,7 +8,10 @@
 
 pub mod background;
 mod job;
+mod pass;
 
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -17,9 +20,10 @@ use tracing::{debug, info, warn};
 
 use crate::job::result::Status;
 use crate::queue::lock::{self, DrainLock};
-use crate::queue::pending::{self, Intake, Settle};
+use crate::queue::pending::{self, Settle};
 use crate::queue::record::{self, Finishing};
 use crate::queue::recover::{self, Recovered};
+use crate::queue::schedule::Known;
 use crate::queue::{Queue, last_drain};
 use crate::signals::Shutdown;
 use crate::sys;
@@ -103,7 +107,14 @@ struct Drainer<'a> {
     opts: &'a DrainOptions,
     shutdown: &'a Shutdown,
     settle: Settle,
+    /// Whether "drain started" was logged (on the first job: a drain that only finds jobs waiting
+    /// writes nothing).
     announced: bool,
+    /// The jobs in `running/`, `completed/` and `failed/`, read once the first `after` needs them.
+    known: Option<Vec<Known>>,
+    /// The jobs the last pass left waiting (for a time or a dependency): only an entry not among
+    /// them makes the drain look again.
+    waiting: HashSet<OsString>,
     summary: Summary,
     /// The last job's record, written but not yet synced: the next claim's sync covers it (see
     /// [`job`]).
@@ -127,6 +138,8 @@ pub fn drain(
         shutdown,
         settle: Settle::new(opts.settle),
         announced: false,
+        known: None,
+        waiting: HashSet::new(),
         summary: Summary::default(),
         unsynced: None,
     };
@@ -199,7 +212,7 @@ impl Drainer<'_> {
             drop(held);
             if pass == Pass::GaveUp
                 || self.stopping()
-                || !pending::has_entries(&self.queue.pending)?
+                || !pending::has_new_entries(&self.queue.pending, &self.waiting)?
             {
                 return Ok(());
             }
@@ -231,13 +244,13 @@ impl Drainer<'_> {
         outcome
     }
 
-    /// Waits up to the linger time for an entry to appear in `pending/` (polling every
+    /// Waits up to the linger time for a new entry to appear in `pending/` (polling every
     /// millisecond: a directory listing costs microseconds). Returns whether one did.
     fn linger(&self) -> Result<bool> {
         let until = Instant::now() + self.opts.linger;
         while Instant::now() < until && !self.stopping() {
             thread::sleep(Duration::from_millis(1));
-            if pending::has_entries(&self.queue.pending)? {
+            if pending::has_new_entries(&self.queue.pending, &self.waiting)? {
                 return Ok(true);
             }
         }
@@ -286,11 +299,13 @@ impl Drainer<'_> {
         let stored = finishing.complete()?;
         info!(file = ?name, status = %status.as_str(), to = %stored.path.display(), "job moved");
         self.summary.count(status);
+        self.remember(&stored.path, status);
         Ok(())
     }
 
-    /// Passes over `pending/` until nothing is ready, waiting (up to [`MAX_SETTLE_WAIT`]) for
-    /// entries still being written.
+    /// Passes over `pending/` until nothing is ready, waiting (up to [`MAX_SETTLE_WAIT`]) only for
+    /// entries still being written; jobs that wait for a time or a dependency are left for the
+    /// next start (see `queue::schedule`).
     fn drain_pending(&mut self) -> Result<Pass> {
         let mut waiting_since: Option<Instant> = None;
         loop {
@@ -298,16 +313,14 @@ impl Drainer<'_> {
             if entries.is_empty() || self.stopping() {
                 return Ok(Pass::Empty);
             }
-            if !self.announced {
-                info!(pending = entries.len(), queue = %self.queue.root.display(), "drain started");
-                self.announced = true;
-            }
             let (ran, next_look) = self.pass(entries)?;
             if ran {
                 waiting_since = None;
                 continue;
             }
-            let Some(when) = next_look else { continue };
+            let Some(when) = next_look else {
+                return Ok(Pass::Empty);
+            };
             let since = *waiting_since.get_or_insert_with(Instant::now);
             if since.elapsed() >= MAX_SETTLE_WAIT {
                 warn!(
@@ -319,33 +332,6 @@ impl Drainer<'_> {
             self.settle_record()?;
             record::sync_outboxes(self.queue, true, true)?;
             self.sleep_until(when);
-        }
-    }
-
-    /// One pass over the entries found: runs each that is ready. Returns whether any job ran, and
-    /// when to look again at those that were not ready.
-    fn pass(&mut self, entries: Vec<pending::Entry>) -> Result<(bool, Option<Instant>)> {
-        let mut next_look: Option<Instant> = None;
-        let mut ran = false;
-        for entry in entries {
-            if self.stopping() {
-                break;
-            }
-            match pending::intake(&self.queue.pending, &entry.name, &mut self.settle)? {
-                Intake::Gone => {}
-                Intake::NotYet(when) => next_look = Some(next_look.map_or(when, |n| n.min(when))),
-                Intake::Ready(loaded) => ran |= self.process(loaded)? == job::Step::Ran,
-            }
-        }
-        Ok((ran, next_look))
-    }
-
-    fn sleep_until(&self, when: Instant) {
-        while Instant::now() < when && !self.stopping() {
-            thread::sleep(
-                when.saturating_duration_since(Instant::now())
-                    .min(Duration::from_millis(100)),
-            );
         }
     }
 }

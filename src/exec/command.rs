@@ -43,6 +43,7 @@ pub fn build(spec: &JobSpec, script: &Path, env: &[(&str, &OsStr)]) -> Result<Co
         command.current_dir(dir);
     }
     command.envs(env.iter().copied());
+    command.envs(spec.env.iter().map(|(k, v)| (k, v)));
     if let Some(id) = &spec.task_id {
         command.env("EXECQ_TASK_ID", id);
     }

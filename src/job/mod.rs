@@ -5,6 +5,7 @@
 //! script (run by `/bin/sh`, or by the interpreter its `#!` line names).
 
 pub mod result;
+pub mod schedule;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,10 @@ pub struct JobSpec {
     pub timeout: Option<Duration>,
     /// Working directory (`cwd`); drain's own when absent.
     pub cwd: Option<PathBuf>,
+    /// Variables added to the job's environment (`env`).
+    pub env: Vec<(String, String)>,
+    /// When it may run, and in what order (`priority`, `after`, `not_before`).
+    pub schedule: schedule::Schedule,
 }
 
 /// The kinds of job file, told apart by name.
@@ -98,6 +103,12 @@ pub enum JobError {
     ForeignOwner { name: String, uid: u32 },
     #[error("cannot read `{0}`: {1}")]
     Unreadable(String, String),
+    #[error("`priority` must be a whole number (64-bit), found {0}")]
+    BadPriority(String),
+    #[error("`not_before` must be an RFC 3339 time such as 2026-11-24T14:00:00+01:00, found `{0}`")]
+    BadTime(String),
+    #[error("`env` name `{0}` must not be empty or contain `=` or a NUL byte")]
+    BadEnvName(String),
 }
 
 /// The name of a JSON value's type, for messages.
@@ -128,7 +139,7 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, JobError> {
     }
 }
 
-fn text(field: &str, value: &Value) -> Result<String, JobError> {
+pub(crate) fn text(field: &str, value: &Value) -> Result<String, JobError> {
     match value {
         Value::String(s) if s.contains('\0') => Err(JobError::NulByte(field.to_owned())),
         Value::String(s) => Ok(s.clone()),
@@ -210,6 +221,8 @@ pub fn from_json(job: &Map<String, Value>) -> Result<JobSpec, JobError> {
         result_file,
         timeout: timeout(job)?,
         cwd: optional_text(job, "cwd")?.map(PathBuf::from),
+        env: schedule::env(job)?,
+        schedule: schedule::Schedule::of(job)?,
     })
 }
 
@@ -241,6 +254,8 @@ pub fn from_script(bytes: &[u8]) -> Result<JobSpec, JobError> {
         result_file: None,
         timeout: None,
         cwd: None,
+        env: Vec::new(),
+        schedule: schedule::Schedule::default(),
     })
 }
 
@@ -270,125 +285,4 @@ pub fn shorten(text: &str, max: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn spec(value: Value) -> Result<JobSpec, JobError> {
-        from_json(value.as_object().unwrap())
-    }
-
-    #[test]
-    fn args_run_directly_and_a_lone_command_uses_the_shell() {
-        let direct = spec(json!({"command": "echo", "args": ["hi"]})).unwrap();
-        assert_eq!(
-            direct.program,
-            Program::Argv {
-                program: "echo".into(),
-                args: vec!["hi".into()]
-            }
-        );
-        let shell = spec(json!({"command": "echo hi | tr a-z A-Z", "task_id": "t1"})).unwrap();
-        assert_eq!(shell.program, Program::Shell("echo hi | tr a-z A-Z".into()));
-        assert_eq!(shell.task_id.as_deref(), Some("t1"));
-    }
-
-    #[test]
-    fn every_malformed_field_is_named() {
-        let cases = [
-            (json!({}), "`command` is missing"),
-            (
-                json!({"command": null}),
-                "`command` must be a string, found null",
-            ),
-            (json!({"command": ""}), "`command` is empty"),
-            (
-                json!({"command": 3}),
-                "`command` must be a string, found a number",
-            ),
-            (
-                json!({"command": "echo", "args": "hi"}),
-                "`args` must be a list of strings, found a string",
-            ),
-            (
-                json!({"command": "echo", "args": ["a", 1]}),
-                "`args[1]` must be a string, found a number",
-            ),
-            (
-                json!({"command": "echo", "args": ["a\u{0}b"]}),
-                "`args[0]` contains a NUL byte",
-            ),
-            (
-                json!({"command": "echo", "task_id": 7}),
-                "`task_id` must be a string, found a number",
-            ),
-            (
-                json!({"command": "echo", "timeout": -1}),
-                "`timeout` must be a positive number of seconds up to 3155760000 (100 years), found -1",
-            ),
-            (
-                serde_json::from_str(r#"{"command": "echo", "timeout": 1e19}"#).unwrap(),
-                "`timeout` must be a positive number of seconds up to 3155760000 (100 years), found 1e+19",
-            ),
-            (
-                json!({"command": "echo", "result_file": ""}),
-                "`result_file` is empty",
-            ),
-        ];
-        for (job, message) in cases {
-            assert_eq!(
-                spec(job.clone()).unwrap_err().to_string(),
-                message,
-                "for {job}"
-            );
-        }
-    }
-
-    #[test]
-    fn non_objects_and_garbage_are_refused() {
-        assert_eq!(
-            parse_object(b"[1]").unwrap_err(),
-            JobError::NotAnObject("list")
-        );
-        assert_eq!(parse_object(b"  \n").unwrap_err(), JobError::Empty);
-        assert!(matches!(
-            parse_object(b"{\"command\": \"ec").unwrap_err(),
-            JobError::InvalidJson(_)
-        ));
-        assert!(matches!(
-            parse_object(&[0xff, 0xfe, 0x00]).unwrap_err(),
-            JobError::InvalidJson(_)
-        ));
-    }
-
-    #[test]
-    fn a_shebang_picks_the_interpreter() {
-        let spec = from_script(b"#!/usr/bin/env python3 -u\nprint(1)\n").unwrap();
-        assert_eq!(
-            spec.program,
-            Program::Script {
-                interpreter: vec!["/usr/bin/env".into(), "python3".into(), "-u".into()]
-            }
-        );
-        let plain = from_script(b"echo hi\n").unwrap();
-        assert_eq!(
-            plain.program,
-            Program::Script {
-                interpreter: vec!["/bin/sh".into()]
-            }
-        );
-        assert_eq!(
-            from_script(b"#!\necho").unwrap_err(),
-            JobError::EmptyShebang
-        );
-        assert_eq!(from_script(b"echo \0").unwrap_err(), JobError::BinaryScript);
-    }
-
-    #[test]
-    fn formats_follow_the_extension() {
-        assert_eq!(Format::of(OsStr::new("a.json")), Format::Json);
-        assert_eq!(Format::of(OsStr::new("a.sh")), Format::Script);
-        assert_eq!(Format::of(OsStr::new("a.txt")), Format::Script);
-        assert_eq!(Format::of(OsStr::new("a.py")), Format::Unsupported);
-    }
-}
+mod tests;

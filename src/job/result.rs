@@ -21,6 +21,11 @@ pub enum Status {
     Interrupted,
     /// Could not run at all.
     Error,
+    /// Not run: a job it had to wait for (`after`) did not complete.
+    #[serde(rename = "dependency_failed")]
+    DependencyFailed,
+    /// Stopped (or never started) by `execq cancel`.
+    Cancelled,
 }
 
 impl Status {
@@ -31,6 +36,8 @@ impl Status {
             Self::Timeout => "timeout",
             Self::Interrupted => "interrupted",
             Self::Error => "error",
+            Self::DependencyFailed => "dependency_failed",
+            Self::Cancelled => "cancelled",
         }
     }
 }
@@ -98,6 +105,11 @@ impl JobResult {
             message.into(),
             claimed_at.map(timestamp),
         )
+    }
+
+    /// A job filed without running: `dependency_failed` or `cancelled` while pending.
+    pub fn skipped(status: Status, message: impl Into<String>) -> Self {
+        Self::not_run(status, message.into(), None)
     }
 
     fn not_run(status: Status, error: String, started_at: Option<String>) -> Self {

@@ -1,6 +1,7 @@
 //! Reading a queue's contents for people and tools: every job in every state, with what it runs
 //! and how it ended. Used by `status`, `list`, `show` and `retry`; never writes.
 
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -13,9 +14,11 @@ use serde_json::{Map, Value};
 
 use crate::fsutil;
 use crate::job::result::JobResult;
+use crate::job::schedule::Schedule;
 use crate::job::{self, Format};
 use crate::queue::pending::MAX_JOB_BYTES;
 use crate::queue::record::read_json;
+use crate::queue::schedule::{self, Known, Pending, Verdict, Wait};
 use crate::queue::{self, Queue};
 
 /// Where a job is.
@@ -109,6 +112,14 @@ impl Entry {
         }
     }
 
+    /// The job's scheduling fields (the defaults for anything but a valid JSON job).
+    pub fn schedule(&self) -> Schedule {
+        self.object
+            .as_ref()
+            .and_then(|o| Schedule::of(o).ok())
+            .unwrap_or_default()
+    }
+
     /// For the old record of a retried script: the name it went back to `pending/` under.
     pub fn retried_as(&self) -> Option<String> {
         let sidecar = self.sidecar.as_ref().filter(|_| self.orphan)?;
@@ -136,7 +147,7 @@ fn first_line(path: &Path) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn read_object(path: &Path) -> Option<Map<String, Value>> {
+pub(crate) fn read_object(path: &Path) -> Option<Map<String, Value>> {
     let meta = fs::symlink_metadata(path).ok()?;
     if !meta.is_file() || meta.len() > 64 * MAX_JOB_BYTES {
         return None;
@@ -243,6 +254,42 @@ fn entry(dir: &Path, state: State, name: &OsStr) -> Option<Entry> {
         object,
         result,
     })
+}
+
+/// Why each pending job waits, by file name (jobs that may run now are not in the map), by the
+/// same rules the drain applies (`queue::schedule`).
+pub fn waiting(queue: &Queue, pending: &[Entry]) -> Result<HashMap<OsString, Wait>> {
+    let jobs: Vec<Pending> = pending
+        .iter()
+        .map(|e| Pending {
+            name: e.file_name.clone(),
+            mtime: e.time,
+            task_id: e.task_id().map(str::to_owned),
+            schedule: e.schedule(),
+        })
+        .collect();
+    if jobs.iter().all(|j| j.schedule.is_default()) {
+        return Ok(HashMap::new());
+    }
+    let mut known = Vec::new();
+    for state in [State::Running, State::Completed, State::Failed] {
+        known.extend(load(queue, state)?.into_iter().map(|e| Known {
+            task_id: e.task_id().map(str::to_owned),
+            name: e.file_name,
+            state,
+            time: e.time,
+            status: e.result.map(|r| r.status),
+        }));
+    }
+    let verdicts = schedule::verdicts(&jobs, &known, SystemTime::now());
+    Ok(jobs
+        .into_iter()
+        .zip(verdicts)
+        .filter_map(|(job, verdict)| match verdict {
+            Verdict::Wait(why) => Some((job.name, why)),
+            _ => None,
+        })
+        .collect())
 }
 
 /// Finds one job by file name, stem or task_id, in any state. A name that is not UTF-8 is matched

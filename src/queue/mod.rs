@@ -50,6 +50,7 @@ pub mod names;
 pub mod pending;
 pub mod record;
 pub mod recover;
+pub mod schedule;
 
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};

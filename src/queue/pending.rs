@@ -12,7 +12,7 @@
 //!   pause longer than that between writes; writing elsewhere and renaming in is always safe.
 //! - Names starting with `.` are never touched.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -66,13 +66,27 @@ pub fn scan(pending: &Path) -> Result<Vec<Entry>> {
     read().with_context(|| format!("failed to read `{}`", pending.display()))
 }
 
-/// Whether `pending/` holds any entry that is not a dot-file.
-pub fn has_entries(pending: &Path) -> Result<bool> {
+/// Whether `pending/` holds an entry (not a dot-file) that is not in `known` — a job that arrived
+/// since the names in `known` were looked at.
+pub fn has_new_entries(pending: &Path, known: &HashSet<OsString>) -> Result<bool> {
     let mut dir = match fs::read_dir(pending) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         other => other.with_context(|| format!("failed to read `{}`", pending.display()))?,
     };
-    Ok(dir.any(|e| e.is_ok_and(|e| !is_internal(&e.file_name()))))
+    Ok(dir.any(|e| {
+        e.is_ok_and(|e| {
+            let name = e.file_name();
+            !is_internal(&name) && !known.contains(&name)
+        })
+    }))
+}
+
+/// How many entries (not dot-files) `pending/` holds; 0 if it cannot be read.
+pub fn count(pending: &Path) -> usize {
+    fs::read_dir(pending).map_or(0, |dir| {
+        dir.filter(|e| e.as_ref().is_ok_and(|e| !is_internal(&e.file_name())))
+            .count()
+    })
 }
 
 /// A job file read from `pending/` and judged ready.

@@ -16,6 +16,7 @@ mod output;
 mod producers;
 mod prune;
 mod recovery;
+mod schedule;
 mod security;
 mod seed;
 mod service;

@@ -33,6 +33,8 @@ pub enum Verb {
     Logs(commands::logs::Opts),
     Prune(commands::prune::Opts),
     Service(ServiceRequest),
+    Cancel { jobs: Vec<String> },
+    Wait(commands::wait::Opts),
 }
 
 impl Verb {
@@ -41,8 +43,8 @@ impl Verb {
     /// there.
     fn logs_to_queue(&self) -> bool {
         match self {
-            Self::Drain(_) | Self::Retry { .. } | Self::Prune(_) => true,
-            Self::Submit(opts) => opts.start,
+            Self::Drain(_) | Self::Retry { .. } | Self::Prune(_) | Self::Cancel { .. } => true,
+            Self::Submit(opts) => opts.start || opts.wait,
             _ => false,
         }
     }
@@ -81,6 +83,8 @@ fn dispatch(queue: &Queue, verb: Verb) -> Result<ExitCode> {
         Verb::Logs(opts) => commands::logs::run(queue, opts),
         Verb::Prune(opts) => commands::prune::run(queue, &opts),
         Verb::Service(request) => commands::service::run(queue, &request),
+        Verb::Cancel { jobs } => commands::cancel::run(queue, &jobs),
+        Verb::Wait(opts) => commands::wait::run(queue, &opts),
     }
 }
 

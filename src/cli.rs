@@ -82,6 +82,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Cancel jobs: a pending one is filed as cancelled without running; a running one is ended
+    /// (its whole process group) and recorded as cancelled with the output it had produced.
+    Cancel {
+        /// File names, stems or task_ids
+        #[arg(required = true, value_name = "JOB")]
+        jobs: Vec<String>,
+    },
+    /// Wait until every job named has a record; print one line per job as it finishes.
+    #[command(
+        after_help = "Exit status: 0 every job completed; 1 some job did not complete (or execq \
+                      could not look); 124 the timeout ran out first."
+    )]
+    Wait {
+        /// File names, stems or task_ids
+        #[arg(required = true, value_name = "JOB")]
+        jobs: Vec<String>,
+        /// Give up after this many seconds (exit 124)
+        #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+        timeout: Option<Duration>,
+    },
     /// Send a failed job back to pending/ to run again; its earlier result is kept.
     Retry {
         /// A file name, its stem, or a task_id
@@ -250,6 +270,12 @@ struct SubmitArgs {
     #[arg(long)]
     start: bool,
 
+    /// Wait for the job (starting a drain as --start does), print its stdout and stderr, and
+    /// exit with its exit code: 124 timeout, 125 could not run, 121 cancelled, 122 interrupted,
+    /// 123 dependency failed
+    #[arg(long, conflicts_with = "json")]
+    wait: bool,
+
     /// Run COMMAND with /bin/sh -c
     #[arg(long, value_name = "COMMAND", conflicts_with = "argv")]
     shell: Option<String>,
@@ -328,6 +354,8 @@ impl From<Command> for Verb {
             Command::Retry { job } => Verb::Retry { job },
             Command::Logs { lines, follow } => Verb::Logs(options::Logs { lines, follow }),
             Command::Service(args) => Verb::Service(args.into()),
+            Command::Cancel { jobs } => Verb::Cancel { jobs },
+            Command::Wait { jobs, timeout } => Verb::Wait(options::Wait { jobs, timeout }),
         }
     }
 }
@@ -368,6 +396,7 @@ impl From<SubmitArgs> for options::Submit {
             },
             json: args.json,
             start: args.start,
+            wait: args.wait,
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The process exit codes execq documents (see the README's "Exit status").
 
+use crate::job::result::{JobResult, Status};
+
 /// How an `execq` invocation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitCode {
@@ -15,6 +17,10 @@ pub enum ExitCode {
     Unhealthy,
     /// Stopped by a signal (128 + its number: 129 SIGHUP, 130 SIGINT, 143 SIGTERM).
     Signal(i32),
+    /// `wait`, `submit --wait`: the time given ran out first.
+    TimedOut,
+    /// `submit --wait`: the job's own outcome (see [`ExitCode::of_job`]).
+    Job(u8),
 }
 
 impl ExitCode {
@@ -27,7 +33,28 @@ impl ExitCode {
             Self::JobFailed => 3,
             Self::Unhealthy => 4,
             Self::Signal(n) => u8::try_from(128 + n).unwrap_or(255),
+            Self::TimedOut => 124,
+            Self::Job(code) => code,
         }
+    }
+
+    /// How `submit --wait` exits for a finished job: its own exit code when it ran to its end
+    /// (128 + N when a signal N ended it); 124 when it timed out; 125 when it could not run
+    /// (`error`); 121 `cancelled`; 122 `interrupted`; 123 `dependency_failed`.
+    pub fn of_job(result: &JobResult) -> Self {
+        Self::Job(match result.status {
+            Status::Completed => 0,
+            Status::Failed => match (result.returncode, result.signal) {
+                (_, Some(signal)) => u8::try_from(128 + signal).unwrap_or(255),
+                (Some(code), None) => u8::try_from(code).unwrap_or(1).max(1),
+                (None, None) => 1,
+            },
+            Status::Timeout => 124,
+            Status::Error => 125,
+            Status::Cancelled => 121,
+            Status::Interrupted => 122,
+            Status::DependencyFailed => 123,
+        })
     }
 }
 

@@ -37,6 +37,7 @@ pub mod options {
     pub use crate::commands::show::Opts as Show;
     pub use crate::commands::status::Opts as Status;
     pub use crate::commands::submit::{Opts as Submit, SubmitCommand, SubmitOptions};
+    pub use crate::commands::wait::Opts as Wait;
     pub use crate::drain::DrainOptions;
     pub use crate::logging::Verbosity;
     pub use crate::queue::catalog::State;

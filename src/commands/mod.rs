@@ -1,6 +1,7 @@
 //! One module per verb of the command line. Each takes the queue and its options, does its work,
 //! prints its own output and returns the exit code.
 
+pub mod cancel;
 pub mod drain;
 pub mod list;
 pub mod logs;
@@ -10,3 +11,4 @@ pub mod service;
 pub mod show;
 pub mod status;
 pub mod submit;
+pub mod wait;

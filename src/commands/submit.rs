@@ -11,14 +11,18 @@ use chrono::{DateTime, FixedOffset, Local};
 use serde_json::{Map, Value, json};
 
 use crate::commands::drain as drain_command;
+use crate::commands::wait;
 use crate::drain::background::{self, Start};
 use crate::drain::{DrainOptions, SUBMIT_LINGER};
 use crate::exit_code::ExitCode;
+use crate::fsutil::FileId;
 use crate::job;
+use crate::job::result::Status;
 use crate::output;
 use crate::queue::Queue;
-use crate::queue::enqueue::{enqueue, slug};
+use crate::queue::enqueue::{enqueue_identified, slug};
 use crate::queue::names::display_path;
+use crate::queue::watch::Tracked;
 
 /// What to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,11 +52,34 @@ pub struct SubmitOptions {
     pub env: Vec<String>,
 }
 
+/// `submit --wait`: the job's output on this process's stdout and stderr, its exit code as this
+/// process's (see [`ExitCode::of_job`]).
+fn wait_for(queue: &Queue, submitted: &Submitted) -> Result<ExitCode> {
+    let name = submitted.path.file_name().unwrap_or_default().to_owned();
+    let job = Tracked::pending(submitted.task_id.clone(), name, submitted.id);
+    let entry = wait::until_finished(queue, &job)?;
+    let Some(result) = entry.result else {
+        anyhow::bail!("`{}` finished without a readable result", entry.name);
+    };
+    output::print(&result.stdout)?;
+    eprint!("{}", result.stderr);
+    if let Some(error) = result
+        .error
+        .as_deref()
+        .filter(|_| result.status != Status::Completed)
+    {
+        eprintln!("execq: {} {}: {error}", entry.name, result.status.as_str());
+    }
+    Ok(ExitCode::of_job(&result))
+}
+
 /// Where a submitted job went.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Submitted {
     pub task_id: String,
     pub path: PathBuf,
+    /// The job file's identity, which it keeps through the claim (see `queue::watch`).
+    pub id: Option<FileId>,
 }
 
 /// `execq submit`'s options.
@@ -63,12 +90,15 @@ pub struct Opts {
     pub json: bool,
     /// Start a drain in the background unless one holds the queue.
     pub start: bool,
+    /// Wait for the job's record, print its output and exit with its exit code (starts a drain
+    /// as `start` does).
+    pub wait: bool,
 }
 
 /// Runs `execq submit`.
 pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
     let submitted = submit(queue, &opts.job)?;
-    if opts.start {
+    if opts.start || opts.wait {
         let started = background::start_drain(queue).unwrap_or_else(|e| {
             // The job is queued either way; failing here would invite a second submission.
             tracing::warn!("the job is queued, but no drain could be started: {e:#}");
@@ -82,6 +112,9 @@ pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
             };
             return drain_command::drain_with(queue, &options, false, Some(lock));
         }
+    }
+    if opts.wait {
+        return wait_for(queue, &submitted);
     }
     let line = if opts.json {
         json!({ "task_id": submitted.task_id, "path": display_path(&submitted.path) }).to_string()
@@ -112,8 +145,8 @@ pub fn submit(queue: &Queue, opts: &SubmitOptions) -> Result<Submitted> {
         "{stamp}-{}.json",
         slug(opts.task_id.as_deref().unwrap_or(&random))
     );
-    let path = enqueue(queue, OsStr::new(&name), &bytes)?;
-    Ok(Submitted { task_id, path })
+    let (path, id) = enqueue_identified(queue, OsStr::new(&name), &bytes)?;
+    Ok(Submitted { task_id, path, id })
 }
 
 fn job_object(opts: &SubmitOptions, task_id: &str) -> Result<Map<String, Value>> {

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use tracing::{error, info, warn};
 
 use super::{DrainOptions, Drainer};
-use crate::exec::{self, Limits, StartError, command, result_file};
+use crate::exec::{self, Limits, StartError, Watch, command, result_file};
 use crate::job::result::{JobResult, Status, describe};
 use crate::job::{self, Format, JobError, JobSpec};
 use crate::queue::Queue;
@@ -185,12 +185,17 @@ fn execute(
     ];
     let command = command::build(spec, &job.path, &env)?;
     let program = command::program_name(&spec.program);
+    let cancel = record::cancel_marker(&job.path);
+    let watch = Watch {
+        shutdown,
+        cancel: Some(&cancel),
+    };
     let Some(requested) = spec.result_file.as_deref() else {
-        let run = exec::run(command, program, limits, shutdown, None)?;
+        let run = exec::run(command, program, limits, watch, None)?;
         return Ok(JobResult::from_execution(run, secs(limits.timeout)));
     };
     let (target, mut sink) = result_file::open(&queue.results, requested)?;
-    let run = match exec::run(command, program, limits, shutdown, Some(&mut sink)) {
+    let run = match exec::run(command, program, limits, watch, Some(&mut sink)) {
         Ok(run) => run,
         Err(e) => {
             target.discard();

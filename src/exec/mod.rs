@@ -9,7 +9,7 @@ mod supervisor;
 
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,8 @@ pub enum End {
         signal: i32,
         status: ExitStatus,
     },
+    /// `execq cancel` asked for it while it ran.
+    Cancelled(ExitStatus),
 }
 
 /// What came of a run.
@@ -98,12 +100,21 @@ impl StartError {
     }
 }
 
+/// What a running job watches for besides its own end and deadline.
+#[derive(Clone, Copy, Debug)]
+pub struct Watch<'a> {
+    /// Stop signals to drain.
+    pub shutdown: &'a Shutdown,
+    /// The file whose appearance cancels the job (written by `execq cancel`).
+    pub cancel: Option<&'a Path>,
+}
+
 /// Starts `command` as `program` and supervises it to the end, copying stdout to `sink` if given.
 pub fn run(
     mut command: Command,
     program: &str,
     limits: &Limits,
-    shutdown: &Shutdown,
+    watch: Watch<'_>,
     sink: Option<&mut Sink>,
 ) -> Result<Execution, StartError> {
     command
@@ -115,7 +126,14 @@ pub fn run(
     let started = Instant::now();
     let mut child = command.spawn().map_err(|e| StartError::spawn(program, e))?;
     let pgid = child.id();
-    let supervised = supervisor::supervise_child(&mut child, limits, shutdown, sink, started);
+    let supervised = supervisor::supervise_child(
+        &mut child,
+        limits,
+        watch.shutdown,
+        sink,
+        watch.cancel,
+        started,
+    );
     let (end, [out, err], notes) = supervised.map_err(|e| {
         let _ = sys::signal_group(pgid, libc::SIGKILL);
         let _ = child.wait();

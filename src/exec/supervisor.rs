@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
@@ -45,7 +46,13 @@ enum Wake {
     Exited,
     Deadline,
     Signal(i32),
+    /// `execq cancel` asked for this job.
+    Cancelled,
 }
+
+/// How long a cancelled job's group gets between SIGTERM and SIGKILL: `execq cancel` promises
+/// the job is gone within a second.
+const CANCEL_GRACE: Duration = Duration::from_millis(500);
 
 struct Supervisor<'a> {
     child: &'a mut Child,
@@ -53,6 +60,8 @@ struct Supervisor<'a> {
     streams: [Stream; 2],
     /// Where stdout is also copied (the job's `result_file`), lent for the run.
     sink: Option<&'a mut Sink>,
+    /// The file whose appearance means "cancel this job" (see `execq cancel`).
+    cancel: Option<&'a Path>,
     status: Option<ExitStatus>,
     shutdown: &'a Shutdown,
     buf: Vec<u8>,
@@ -68,6 +77,7 @@ pub(super) fn supervise_child(
     limits: &Limits,
     shutdown: &Shutdown,
     sink: Option<&mut Sink>,
+    cancel: Option<&Path>,
     started: Instant,
 ) -> io::Result<Supervised> {
     let new_stream = |pipe: Option<File>| Stream {
@@ -83,6 +93,7 @@ pub(super) fn supervise_child(
         child,
         streams,
         sink,
+        cancel,
         status: None,
         shutdown,
         buf: vec![0; 64 * 1024],
@@ -116,6 +127,11 @@ impl Supervisor<'_> {
                     status: self.exit_status(),
                 })
             }
+            Wake::Cancelled => {
+                self.cancel = None;
+                self.terminate(grace.min(CANCEL_GRACE))?;
+                Ok(End::Cancelled(self.exit_status()))
+            }
         }
     }
 
@@ -136,6 +152,9 @@ impl Supervisor<'_> {
             }
             if let Some(signal) = self.shutdown.fresh().filter(|_| watch_signals) {
                 return Ok(Wake::Signal(signal));
+            }
+            if watch_signals && self.cancel.is_some_and(|c| c.exists()) {
+                return Ok(Wake::Cancelled);
             }
             let slice = match deadline {
                 Some(d) if Instant::now() >= d => return Ok(Wake::Deadline),

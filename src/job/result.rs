@@ -148,6 +148,11 @@ impl JobResult {
                 st,
                 Some(format!("timed out after {timeout_secs} s")),
             ),
+            End::Cancelled(st) => (
+                Status::Cancelled,
+                st,
+                Some("cancelled by `execq cancel` while it ran".to_owned()),
+            ),
             End::Interrupted { signal, status } => (
                 Status::Interrupted,
                 status,

@@ -292,23 +292,39 @@ pub fn waiting(queue: &Queue, pending: &[Entry]) -> Result<HashMap<OsString, Wai
         .collect())
 }
 
-/// Finds one job by file name, stem or task_id, in any state. A name that is not UTF-8 is matched
-/// as `list` shows it (`\xNN` for each such byte). The old record of a retried script only
-/// matches when nothing else does.
-pub fn find(queue: &Queue, wanted: &str) -> Result<Entry> {
+/// Every job `wanted` names (a file name, its stem, or a task_id), in any state. A name that is
+/// not UTF-8 is matched as `list` shows it (`\xNN` for each such byte).
+pub fn find_all(queue: &Queue, wanted: &str) -> Result<Vec<Entry>> {
     let mut matches = Vec::new();
     for state in State::ALL {
         for entry in load(queue, state)? {
-            let (stem, _) = crate::queue::names::split_ext(OsStr::new(&entry.name));
-            if entry.name == wanted || stem == wanted.as_bytes() || entry.task_id() == Some(wanted)
-            {
+            let (stem, _) = fsutil_split(&entry.name);
+            if entry.name == wanted || stem == wanted || entry.task_id() == Some(wanted) {
                 matches.push(entry);
             }
         }
     }
+    Ok(matches)
+}
+
+fn fsutil_split(name: &str) -> (&str, &str) {
+    let (stem, ext) = crate::queue::names::split_ext(OsStr::new(name));
+    let stem = std::str::from_utf8(stem).unwrap_or(name);
+    (stem, std::str::from_utf8(ext).unwrap_or(""))
+}
+
+/// Finds one job by file name, stem or task_id, in any state. The old record of a retried
+/// script only matches when nothing else does.
+pub fn find(queue: &Queue, wanted: &str) -> Result<Entry> {
+    let mut matches = find_all(queue, wanted)?;
     if matches.iter().any(|e| e.retried_as().is_none()) {
         matches.retain(|e| e.retried_as().is_none());
     }
+    one(matches, wanted)
+}
+
+/// The one entry of `matches`, or an error saying there is none or which ones there are.
+pub fn one(mut matches: Vec<Entry>, wanted: &str) -> Result<Entry> {
     match matches.len() {
         0 => anyhow::bail!(
             "no job matches `{wanted}` (give a file name, its stem, or a task_id; see `execq list`)"

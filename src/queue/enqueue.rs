@@ -11,19 +11,30 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::fsutil;
+use crate::fsutil::{self, FileId};
 use crate::queue::Queue;
 use crate::queue::names::{NAME_MAX, numbered};
 
 /// Puts `bytes` into `pending/` as `name` (or `name` numbered, `stem.1.ext`..., if taken).
 pub fn enqueue(queue: &Queue, name: &OsStr, bytes: &[u8]) -> Result<PathBuf> {
+    enqueue_identified(queue, name, bytes).map(|(path, _)| path)
+}
+
+/// [`enqueue`], also returning the identity of the job's file, taken before it is in `pending/`
+/// (a drain may claim it at once; the claim keeps the identity, so the job can be followed).
+pub fn enqueue_identified(
+    queue: &Queue,
+    name: &OsStr,
+    bytes: &[u8],
+) -> Result<(PathBuf, Option<FileId>)> {
     let staged = queue.temp_path(&slug(&name.to_string_lossy()));
     fsutil::write_new_synced(&staged, bytes)?;
+    let id = FileId::at(&staged);
     let placed = place(&staged, &queue.pending, name);
     let _ = fs::remove_file(&staged);
     let path = placed?;
     fsutil::sync_dir(&queue.pending)?;
-    Ok(path)
+    Ok((path, id))
 }
 
 /// Links `file` into `pending/` as `name`, or `name` numbered (`stem.1.ext`...) if it is taken.

@@ -51,6 +51,7 @@ pub mod pending;
 pub mod record;
 pub mod recover;
 pub mod schedule;
+pub mod watch;
 
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};

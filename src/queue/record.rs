@@ -36,6 +36,12 @@ pub(crate) fn internal(job: &Path, suffix: &str) -> PathBuf {
     job.with_file_name(fit_name(".", job.file_name().unwrap_or_default(), suffix))
 }
 
+/// The file `execq cancel` writes to ask the drain running the job at `running/NAME` to end it:
+/// `running/.NAME.cancel`.
+pub fn cancel_marker(job: &Path) -> PathBuf {
+    internal(job, ".cancel")
+}
+
 /// Where a record is written before it is synced and renamed to `.NAME.record` (or `.sidecar`).
 pub(crate) fn staged(job: &Path, sidecar: bool) -> PathBuf {
     internal(
@@ -131,10 +137,12 @@ impl Finishing {
     /// Moves the synced record and the job into `completed/` or `failed/`.
     pub fn complete(self) -> Result<Stored> {
         fsutil::rename(&self.tmp, &self.done)?;
-        match &self.sidecar_dest {
+        let stored = match &self.sidecar_dest {
             None => complete_merged(Some(&self.job), &self.done, &self.outbox, &self.job.name),
             Some(dest) => complete_sidecar(Some(&self.job), &self.done, dest),
-        }
+        }?;
+        fsutil::remove_if_exists(&cancel_marker(&self.job.path))?;
+        Ok(stored)
     }
 }
 

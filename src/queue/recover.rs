@@ -44,12 +44,12 @@ pub fn recover(queue: &Queue, make_record: impl Fn(&Claimed) -> Record) -> Resul
     for name in &jobs {
         done.push(recover_job(queue, name, &make_record)?);
     }
-    // What is left of temporary files was cut short mid-write: nothing to keep.
-    for name in names
-        .iter()
-        .filter(is_ours)
-        .filter(|n| n.as_encoded_bytes().ends_with(b".tmp"))
-    {
+    // What is left of temporary files was cut short mid-write, and a cancel request is moot
+    // once its job is recorded: nothing to keep.
+    for name in names.iter().filter(is_ours).filter(|n| {
+        let n = n.as_encoded_bytes();
+        n.ends_with(b".tmp") || n.ends_with(b".cancel")
+    }) {
         fsutil::remove_if_exists(&queue.running.join(name))?;
     }
     for name in names.iter().filter(is_ours) {

@@ -2,6 +2,7 @@
 
 mod util;
 
+mod cancel_wait;
 mod concurrency;
 mod faults;
 mod fuzz;

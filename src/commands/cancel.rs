@@ -1,0 +1,163 @@
+//! `execq cancel REF…`: a pending job is filed in `failed/` as `cancelled` without running; a
+//! running job's drain is asked (through `running/.NAME.cancel`) to end its whole process group
+//! (TERM, then KILL half a second later) and records it as `cancelled` with the output it had
+//! produced. Works while a drain holds the queue, from any process of the same user.
+
+use std::ffi::OsStr;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use crate::exit_code::ExitCode;
+use crate::fsutil;
+use crate::job::result::{self as job_result, JobResult, Status};
+use crate::output;
+use crate::queue::catalog::{self, Entry, State};
+use crate::queue::names::{Slot, fit_name, move_to_free, sidecar_path};
+use crate::queue::watch::{Phase, Tracked};
+use crate::queue::{Queue, lock, record};
+use crate::sys;
+
+/// How long `cancel` waits for a running job's record before saying it was asked.
+const RECORD_WAIT: Duration = Duration::from_secs(10);
+
+/// Runs `execq cancel`: every job is tried; exits 1 if any could not be cancelled.
+pub fn run(queue: &Queue, jobs: &[String]) -> Result<ExitCode> {
+    let mut all = true;
+    for reference in jobs {
+        match cancel(queue, reference) {
+            Ok(done) => output::print_line(&done)?,
+            Err(e) => {
+                eprintln!("execq: error: {e:#}");
+                all = false;
+            }
+        }
+    }
+    Ok(if all {
+        ExitCode::Success
+    } else {
+        ExitCode::Error
+    })
+}
+
+fn cancel(queue: &Queue, reference: &str) -> Result<String> {
+    queue.open()?;
+    let entry = catalog::find(queue, reference)?;
+    match entry.state {
+        State::Pending => match cancel_pending(queue, &entry)? {
+            Some(done) => Ok(done),
+            // A drain claimed it meanwhile: it is running now.
+            None => cancel_running(queue, &catalog::find(queue, reference)?),
+        },
+        State::Running => cancel_running(queue, &entry),
+        State::Completed | State::Failed => bail!(
+            "`{}` has already finished ({}); only pending and running jobs can be cancelled",
+            entry.name,
+            entry.result.as_ref().map_or("done", |r| r.status.as_str())
+        ),
+    }
+}
+
+/// Takes the job out of `pending/` (a rename, so a drain claiming it at the same instant gets it
+/// or this does, never both) and files it. `None` if a drain took it first.
+fn cancel_pending(queue: &Queue, entry: &Entry) -> Result<Option<String>> {
+    let suffix = format!(".{}", std::process::id());
+    let taken = queue
+        .failed
+        .join(fit_name(".cancelling-", &entry.file_name, &suffix));
+    match sys::rename_noreplace(&entry.path, &taken) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !fsutil::exists(&entry.path) => {
+            return Ok(None);
+        }
+        other => other.with_context(|| format!("failed to take `{}`", entry.path.display()))?,
+    }
+    let result = JobResult::skipped(
+        Status::Cancelled,
+        "cancelled by `execq cancel` before it started",
+    );
+    let dest = match entry.object.clone() {
+        Some(mut object) => file_merged(queue, &taken, &mut object, &result, &entry.file_name)?,
+        None => file_sidecar(queue, &taken, &result, &entry.file_name)?,
+    };
+    fsutil::sync_dir(&queue.failed)?;
+    tracing::info!(file = ?entry.file_name, to = %dest.display(), "pending job cancelled");
+    Ok(Some(format!(
+        "{}\tcancelled\t(was pending; recorded in {})",
+        entry.name,
+        dest.display()
+    )))
+}
+
+fn file_merged(
+    queue: &Queue,
+    taken: &Path,
+    object: &mut serde_json::Map<String, Value>,
+    result: &JobResult,
+    name: &OsStr,
+) -> Result<PathBuf> {
+    job_result::merge(object, result);
+    let tmp = queue.temp_path("cancel");
+    fsutil::write_new_synced(&tmp, &pretty(&Value::Object(object.clone()))?)?;
+    let dest = move_to_free(&tmp, &queue.failed, name, Slot::Plain)?;
+    fsutil::remove_if_exists(taken)?;
+    Ok(dest)
+}
+
+fn file_sidecar(queue: &Queue, taken: &Path, result: &JobResult, name: &OsStr) -> Result<PathBuf> {
+    let dest = move_to_free(taken, &queue.failed, name, Slot::WithSidecar)?;
+    let sidecar = json!({ "job": dest.file_name().map(|n| n.to_string_lossy()), "result": result });
+    let tmp = queue.temp_path("cancel");
+    fsutil::write_new_synced(&tmp, &pretty(&sidecar)?)?;
+    if !fsutil::move_if_free(&tmp, &sidecar_path(&dest))? {
+        fsutil::remove_if_exists(&tmp)?;
+        bail!("`{}` appeared meanwhile", sidecar_path(&dest).display());
+    }
+    Ok(dest)
+}
+
+fn pretty(value: &Value) -> Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// Asks the drain running the job to end it, and waits (briefly) for its record.
+fn cancel_running(queue: &Queue, entry: &Entry) -> Result<String> {
+    if !lock::is_held(queue)? {
+        bail!(
+            "`{}` is in running/ but no drain is running it: the next drain records it as interrupted",
+            entry.name
+        );
+    }
+    let marker = record::cancel_marker(&entry.path);
+    match fsutil::write_new(&marker, b"") {
+        Ok(_) => {}
+        Err(e) if fsutil::exists(&marker) => drop(e),
+        Err(e) => return Err(e),
+    }
+    let job = Tracked::at(
+        entry
+            .task_id()
+            .map_or_else(|| entry.name.clone(), str::to_owned),
+        entry,
+    );
+    let deadline = Instant::now() + RECORD_WAIT;
+    while Instant::now() < deadline {
+        if let Phase::Finished(done) = job.phase(queue)? {
+            let status = done
+                .result
+                .as_ref()
+                .map_or("unknown", |r| r.status.as_str());
+            return Ok(format!("{}\t{status}\t(was running)", entry.name));
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    Ok(format!(
+        "{}\tcancelling\t(the drain was asked to end it)",
+        entry.name
+    ))
+}

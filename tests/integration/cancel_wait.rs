@@ -1,0 +1,171 @@
+//! `cancel`, `wait` and `submit --wait`.
+
+use std::fs;
+
+use serde_json::{Value, json};
+
+use crate::util::*;
+
+fn later() -> String {
+    (chrono::Local::now() + chrono::Duration::hours(1)).to_rfc3339()
+}
+
+#[test]
+fn cancelling_a_pending_job_files_it_without_running_it() {
+    let q = TestQueue::new();
+    let marker = q.scratch("ran");
+    q.add(
+        "held.json",
+        &json!({"command": format!("touch '{}'", marker.display()), "task_id": "held", "not_before": later()})
+            .to_string(),
+    );
+    q.add_aged("script.sh", "touch /nonexistent/never\n", 10);
+    let out = run(q.execq(&["cancel", "held", "script.sh"]));
+    out.success();
+    assert!(
+        out.stdout.contains("held.json\tcancelled"),
+        "{}",
+        out.stdout
+    );
+    let result = q.result("failed/held.json");
+    assert_eq!(result["status"], "cancelled");
+    assert!(
+        result["error"]
+            .as_str()
+            .unwrap()
+            .contains("before it started")
+    );
+    assert_eq!(
+        q.result("failed/script.sh.result.json")["status"],
+        "cancelled"
+    );
+    assert!(q.names("pending").is_empty());
+    q.drain(&[]).success();
+    assert!(!marker.exists(), "a cancelled job never runs");
+    assert_fails_with(
+        &run(q.execq(&["cancel", "held"])),
+        1,
+        "has already finished (cancelled)",
+    );
+}
+
+#[test]
+fn cancelling_a_running_job_ends_its_whole_group_and_keeps_its_output() {
+    let q = TestQueue::new();
+    let pids = q.scratch("pids");
+    q.add(
+        "busy.json",
+        &json!({
+            "task_id": "busy",
+            "command": format!("echo started; sleep 60 & echo $$ $! > '{}'; wait", pids.display()),
+        })
+        .to_string(),
+    );
+    let drain = q.spawn_drain(&["--grace", "5"]);
+    wait_until("the job to start", || {
+        fs::read_to_string(&pids).is_ok_and(|p| p.split_whitespace().count() == 2)
+    });
+    let out = run(q.execq(&["cancel", "busy"]));
+    out.success();
+    assert!(
+        out.stdout.contains("\tcancelled\t(was running)"),
+        "{}",
+        out.stdout
+    );
+    finish(drain).success();
+    let result = q.result("failed/busy.json");
+    assert_eq!(result["status"], "cancelled");
+    assert_eq!(result["stdout"], "started\n");
+    for pid in fs::read_to_string(&pids).unwrap().split_whitespace() {
+        let pid: u32 = pid.parse().unwrap();
+        wait_until("the job's processes to be gone", || !alive(pid));
+    }
+    assert!(
+        q.names("running").is_empty(),
+        "the cancel request is cleaned up: {:?}",
+        q.names("running")
+    );
+}
+
+#[test]
+fn wait_reports_each_job_and_exits_by_how_they_ended() {
+    let q = TestQueue::new();
+    q.add(
+        "good.json",
+        &json!({"command": "true", "task_id": "good"}).to_string(),
+    );
+    q.add(
+        "bad.json",
+        &json!({"command": "exit 4", "task_id": "bad"}).to_string(),
+    );
+    let waiter = q
+        .execq(&["wait", "good", "bad"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    q.drain(&[]).success();
+    let out = finish(waiter);
+    assert_eq!(out.code(), 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("good.json\tcompleted\t0"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("bad.json\tfailed\t4"), "{}", out.stdout);
+    assert_eq!(run(q.execq(&["wait", "good"])).code(), 0);
+
+    q.add(
+        "tomorrow.json",
+        &json!({"command": "true", "not_before": later()}).to_string(),
+    );
+    let out = run(q.execq(&["wait", "tomorrow", "--timeout", "0.2"]));
+    assert_fails_with(&out, 124, "`tomorrow` has not finished");
+}
+
+fn submit_wait(q: &TestQueue, args: &[&str]) -> Output {
+    let mut full = vec!["submit", "--wait"];
+    full.extend_from_slice(args);
+    run(q.execq(&full))
+}
+
+#[test]
+fn submit_wait_runs_the_job_and_exits_with_its_code() {
+    let q = TestQueue::new();
+    let out = submit_wait(
+        &q,
+        &["--shell", "echo to-stdout; echo to-stderr >&2; exit 7"],
+    );
+    assert_eq!(out.code(), 7);
+    assert_eq!(out.stdout, "to-stdout\n");
+    assert!(out.stderr.starts_with("to-stderr\n"), "{}", out.stderr);
+
+    assert_eq!(submit_wait(&q, &["--", "true"]).code(), 0);
+    assert_eq!(
+        submit_wait(&q, &["--timeout", "0.2", "--", "sleep", "10"]).code(),
+        124
+    );
+    let missing = submit_wait(&q, &["--", "/no/such/program"]);
+    assert_fails_with(&missing, 125, "not found");
+    assert_eq!(submit_wait(&q, &["--shell", "kill -9 $$"]).code(), 128 + 9);
+}
+
+#[test]
+fn submit_wait_exits_121_when_the_job_is_cancelled() {
+    let q = TestQueue::new();
+    let started = q.scratch("started");
+    let job = format!("touch '{}'; sleep 60", started.display());
+    let waiter = q
+        .execq(&["submit", "--wait", "--id", "victim", "--shell", &job])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the job to start", || started.exists());
+    run(q.execq(&["cancel", "victim"])).success();
+    let out = finish(waiter);
+    assert_eq!(out.code(), 121, "{}", out.stderr);
+    let listed: Vec<Value> =
+        serde_json::from_str(&run(q.execq(&["list", "--json"])).stdout).unwrap();
+    assert_eq!(listed[0]["status"], "cancelled");
+}

@@ -217,6 +217,11 @@ struct DrainArgs {
     /// Exit with status 3 if any job in this drain did not complete (for CI)
     #[arg(long)]
     strict: bool,
+
+    /// Run up to N jobs at once (each with its own timeout, process group and record)
+    #[arg(long, short = 'j', value_name = "N", default_value = "1",
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: u16,
 }
 
 #[derive(Debug, Args)]
@@ -369,6 +374,7 @@ impl From<DrainArgs> for options::Drain {
                 settle: args.settle,
                 wait_for_lock: args.wait,
                 linger: args.linger,
+                jobs: usize::from(args.jobs),
                 ..DrainOptions::default()
             },
             strict: args.strict,

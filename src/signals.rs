@@ -14,8 +14,10 @@ pub const STOP_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 pub struct Shutdown {
     /// The first stop signal; never cleared.
     requested: Arc<AtomicUsize>,
-    /// The latest stop signal not yet acknowledged, so a second one can escalate.
-    fresh: Arc<AtomicUsize>,
+    /// How many stop signals have arrived. Each watcher (every running job's supervisor) keeps
+    /// its own count of those it has acted on, so one signal reaches them all and a second one
+    /// escalates for all of them.
+    count: Arc<AtomicUsize>,
 }
 
 impl Shutdown {
@@ -25,14 +27,10 @@ impl Shutdown {
         for signal in STOP_SIGNALS {
             signal_hook::flag::register_usize(
                 signal,
-                Arc::clone(&shutdown.fresh),
-                signal as usize,
-            )?;
-            signal_hook::flag::register_usize(
-                signal,
                 Arc::clone(&shutdown.requested),
                 signal as usize,
             )?;
+            crate::sys::count_signal(signal, Arc::clone(&shutdown.count))?;
         }
         Ok(shutdown)
     }
@@ -42,14 +40,9 @@ impl Shutdown {
         to_signal(self.requested.load(Ordering::SeqCst))
     }
 
-    /// A stop signal that arrived since the last [`Shutdown::acknowledge`].
-    pub fn fresh(&self) -> Option<i32> {
-        to_signal(self.fresh.load(Ordering::SeqCst))
-    }
-
-    /// Marks the fresh signal as handled, so that the next one can be told apart.
-    pub fn acknowledge(&self) {
-        self.fresh.store(0, Ordering::SeqCst);
+    /// How many stop signals have arrived so far.
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
     }
 }
 

@@ -41,28 +41,82 @@ pub(super) enum Step {
     Vanished,
 }
 
+/// A claimed job, ready to run (on the drain's thread, or on a worker's with `--jobs`).
+pub(super) struct Work {
+    pub(super) claimed: Claimed,
+    pub(super) record: Record,
+    spec: JobSpec,
+}
+
+impl Work {
+    /// Runs the job to its end and returns its result.
+    pub(super) fn run(&self, queue: &Queue, opts: &DrainOptions, shutdown: &Shutdown) -> JobResult {
+        run_job(queue, opts, shutdown, &self.claimed, &self.spec)
+    }
+}
+
+/// What [`Drainer::start`] did.
+pub(super) enum Started {
+    /// The entry was gone before it could be claimed.
+    Vanished,
+    /// Claimed and recorded without running (a failed dependency, a job that cannot run).
+    Recorded,
+    /// Claimed: run it, then hand the result to [`Drainer::record_result`].
+    Run(Box<Work>),
+}
+
 impl Drainer<'_> {
-    /// Claims, runs and records one job (see the module docs for the one sync per job).
+    /// Claims, runs and records one job on this thread (see the module docs for the one sync
+    /// per job).
     pub(super) fn process(&mut self, loaded: Loaded, outcome: Outcome) -> Result<Step> {
+        match self.start(loaded, outcome)? {
+            Started::Vanished => Ok(Step::Vanished),
+            Started::Recorded => Ok(Step::Ran),
+            Started::Run(work) => {
+                let result = work.run(self.queue, self.opts, self.shutdown);
+                self.record_result(work.claimed, work.record, result)?;
+                Ok(Step::Ran)
+            }
+        }
+    }
+
+    /// Claims the job durably and decides what to do with it.
+    pub(super) fn start(&mut self, loaded: Loaded, outcome: Outcome) -> Result<Started> {
         let Some(claimed) = claim::claim(self.queue, &loaded.name)? else {
-            return Ok(Step::Vanished);
+            return Ok(Started::Vanished);
         };
         self.make_durable(&claimed)?;
         let loaded = claimed_content(loaded, &claimed)?;
         let (record, spec) = plan(loaded);
-        let mut result = match (outcome, spec) {
+        let result = match (outcome, spec) {
             (Outcome::Skip(status, why), _) => {
                 warn!(file = ?claimed.name, status = %status.as_str(), error = %why, "job not run");
                 JobResult::skipped(status, why)
             }
             (Outcome::Run, Ok(spec)) => {
-                run_job(self.queue, self.opts, self.shutdown, &claimed, &spec)
+                return Ok(Started::Run(Box::new(Work {
+                    claimed,
+                    record,
+                    spec,
+                })));
             }
             (Outcome::Run, Err(why)) => {
                 error!(file = ?claimed.name, error = %why, "job cannot run");
                 JobResult::error(why.to_string())
             }
         };
+        self.record_result(claimed, record, result)?;
+        Ok(Started::Recorded)
+    }
+
+    /// Writes the job's record, leaving it for the next claim to sync (a record already waiting
+    /// is filed first).
+    pub(super) fn record_result(
+        &mut self,
+        claimed: Claimed,
+        record: Record,
+        mut result: JobResult,
+    ) -> Result<()> {
         if !claim::still_there(&claimed) {
             result.notes.push(
                 "the job file was removed or replaced in running/ while the job ran (by the job?); \
@@ -70,8 +124,10 @@ impl Drainer<'_> {
                     .into(),
             );
         }
-        self.unsynced = Some(record::prepare(self.queue, &claimed, record, &result)?);
-        Ok(Step::Ran)
+        self.settle_record()?;
+        let finishing = record::prepare(self.queue, &claimed, record, &result)?;
+        self.unsynced = Some(finishing);
+        Ok(())
     }
 
     /// Syncs the previous record together with this claim, then files the previous record. If

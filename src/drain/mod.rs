@@ -47,6 +47,8 @@ pub struct DrainOptions {
     pub keep: usize,
     /// How long to keep the lock once `pending/` is empty, for jobs that arrive meanwhile.
     pub linger: Duration,
+    /// How many jobs run at once (`--jobs`, at least 1).
+    pub jobs: usize,
 }
 
 /// How long a drain started by `submit --start` lingers: long enough for a tool submitting a
@@ -63,6 +65,7 @@ impl Default for DrainOptions {
             wait_for_lock: false,
             keep: crate::exec::capture::DEFAULT_KEEP,
             linger: Duration::ZERO,
+            jobs: 1,
         }
     }
 }
@@ -301,38 +304,6 @@ impl Drainer<'_> {
         self.summary.count(status);
         self.remember(&stored.path, status);
         Ok(())
-    }
-
-    /// Passes over `pending/` until nothing is ready, waiting (up to [`MAX_SETTLE_WAIT`]) only for
-    /// entries still being written; jobs that wait for a time or a dependency are left for the
-    /// next start (see `queue::schedule`).
-    fn drain_pending(&mut self) -> Result<Pass> {
-        let mut waiting_since: Option<Instant> = None;
-        loop {
-            let entries = pending::scan(&self.queue.pending)?;
-            if entries.is_empty() || self.stopping() {
-                return Ok(Pass::Empty);
-            }
-            let (ran, next_look) = self.pass(entries)?;
-            if ran {
-                waiting_since = None;
-                continue;
-            }
-            let Some(when) = next_look else {
-                return Ok(Pass::Empty);
-            };
-            let since = *waiting_since.get_or_insert_with(Instant::now);
-            if since.elapsed() >= MAX_SETTLE_WAIT {
-                warn!(
-                    "entries in pending/ are still being written; leaving them for the next drain"
-                );
-                return Ok(Pass::GaveUp);
-            }
-            debug!("waiting for entries in pending/ to settle");
-            self.settle_record()?;
-            record::sync_outboxes(self.queue, true, true)?;
-            self.sleep_until(when);
-        }
     }
 }
 

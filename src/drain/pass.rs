@@ -12,18 +12,102 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 
-use super::Drainer;
-use super::job::{Outcome, Step};
+use super::job::{Outcome, Started, Step, Work};
+use super::{Drainer, MAX_SETTLE_WAIT, Pass};
+use crate::job::result::JobResult;
 use crate::job::result::Status;
 use crate::job::schedule::Schedule;
 use crate::queue::catalog::{self, State};
 use crate::queue::pending::{self, Entry, Intake, Loaded};
+use crate::queue::record;
 use crate::queue::schedule::{self, Known, Pending, Verdict};
+use std::sync::mpsc;
+use tracing::{debug, warn};
 
-impl Drainer<'_> {
+/// A finished job handed back by a worker: what was run, and its result.
+type Done = (Box<Work>, JobResult);
+
+/// The workers of a drain with `--jobs N` (N > 1): each runs one job on its own thread, with its
+/// own supervisor (timeout, group kill, bounded capture); claims and records stay on the drain's
+/// thread, in order.
+struct Pool<'scope, 'env> {
+    scope: &'scope thread::Scope<'scope, 'env>,
+    done_tx: mpsc::Sender<Done>,
+    done_rx: mpsc::Receiver<Done>,
+    running: usize,
+}
+
+impl<'a> Drainer<'a> {
+    /// Passes over `pending/` until nothing is ready, waiting (up to [`MAX_SETTLE_WAIT`]) only for
+    /// entries still being written; jobs that wait for a time or a dependency are left for the
+    /// next start (see `queue::schedule`). With `--jobs N`, up to N run at once.
+    pub(super) fn drain_pending(&mut self) -> Result<Pass> {
+        thread::scope(|scope| {
+            let (done_tx, done_rx) = mpsc::channel();
+            let mut pool = Pool {
+                scope,
+                done_tx,
+                done_rx,
+                running: 0,
+            };
+            let outcome = self.drain_with(&mut pool);
+            // On an error or a stop signal the running jobs still end and are recorded.
+            let mut collected = Ok(());
+            while pool.running > 0 {
+                let result = self.collect(&mut pool, false);
+                collected = collected.and(result.map(drop));
+            }
+            let pass = outcome?;
+            collected.map(|()| pass)
+        })
+    }
+
+    fn drain_with<'s>(&mut self, pool: &mut Pool<'s, '_>) -> Result<Pass>
+    where
+        'a: 's,
+    {
+        let mut waiting_since: Option<Instant> = None;
+        loop {
+            if self.stopping() {
+                return Ok(Pass::Empty);
+            }
+            let entries = pending::scan(&self.queue.pending)?;
+            let (ran, next_look) = self.pass(entries, pool)?;
+            if ran {
+                waiting_since = None;
+                continue;
+            }
+            if pool.running > 0 {
+                self.collect(pool, true)?;
+                continue;
+            }
+            let Some(when) = next_look else {
+                return Ok(Pass::Empty);
+            };
+            let since = *waiting_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= MAX_SETTLE_WAIT {
+                warn!(
+                    "entries in pending/ are still being written; leaving them for the next drain"
+                );
+                return Ok(Pass::GaveUp);
+            }
+            debug!("waiting for entries in pending/ to settle");
+            self.settle_record()?;
+            record::sync_outboxes(self.queue, true, true)?;
+            self.sleep_until(when);
+        }
+    }
+
     /// Runs what is ready among `entries`, in scheduling order. Returns whether any job was
     /// claimed, and when to look again at entries still being written.
-    pub(super) fn pass(&mut self, entries: Vec<Entry>) -> Result<(bool, Option<Instant>)> {
+    fn pass<'s>(
+        &mut self,
+        entries: Vec<Entry>,
+        pool: &mut Pool<'s, '_>,
+    ) -> Result<(bool, Option<Instant>)>
+    where
+        'a: 's,
+    {
         let mut next_look: Option<Instant> = None;
         let mut candidates = Vec::new();
         for entry in &entries {
@@ -49,30 +133,88 @@ impl Drainer<'_> {
             .collect();
         let mut ran = false;
         for i in schedule::run_order(&candidates) {
-            if self.stopping() {
-                break;
-            }
             let outcome = match &verdicts[i] {
                 Verdict::Wait(_) => continue,
                 Verdict::Ready => Outcome::Run,
                 Verdict::Fail(status, why) => Outcome::Skip(*status, why.clone()),
             };
-            ran |= self.take(&candidates[i].name, entries.len(), outcome)? == Step::Ran;
+            while pool.running >= self.opts.jobs.max(1) {
+                self.collect(pool, false)?;
+            }
+            if self.stopping() {
+                break;
+            }
+            ran |= self.take(&candidates[i].name, entries.len(), outcome, pool)?;
         }
         Ok((ran, next_look))
     }
 
     /// Reads the entry again (the pass kept only its scheduling fields; it may also have gone)
-    /// and runs or files it. Its readiness was judged by the pass.
-    fn take(&mut self, name: &OsStr, pending: usize, outcome: Outcome) -> Result<Step> {
+    /// and runs or files it: on this thread with `--jobs 1`, else on a worker. Its readiness was
+    /// judged by the pass. Returns whether it was claimed.
+    fn take<'s>(
+        &mut self,
+        name: &OsStr,
+        pending: usize,
+        outcome: Outcome,
+        pool: &mut Pool<'s, '_>,
+    ) -> Result<bool>
+    where
+        'a: 's,
+    {
         let Some((loaded, _)) = pending::load(&self.queue.pending.join(name), name)? else {
-            return Ok(Step::Vanished);
+            return Ok(false);
         };
         if !self.announced {
             tracing::info!(pending, queue = %self.queue.root.display(), "drain started");
             self.announced = true;
         }
-        self.process(loaded, outcome)
+        if self.opts.jobs <= 1 {
+            return Ok(self.process(loaded, outcome)? == Step::Ran);
+        }
+        match self.start(loaded, outcome)? {
+            Started::Vanished => Ok(false),
+            Started::Recorded => Ok(true),
+            Started::Run(work) => {
+                let (queue, opts, shutdown) = (self.queue, self.opts, self.shutdown);
+                let done = pool.done_tx.clone();
+                pool.running += 1;
+                pool.scope.spawn(move || {
+                    let result = work.run(queue, opts, shutdown);
+                    // The drain's thread waits for every worker, so the receiver is there.
+                    let _ = done.send((work, result));
+                });
+                Ok(true)
+            }
+        }
+    }
+
+    /// Waits for a worker's job to end and records it. With `watch`, gives up after a moment
+    /// (returning `false`) when a new entry has appeared in `pending/`, so a free slot takes it
+    /// at once. A record is filed at once while other jobs still run: the next claim, which
+    /// would sync it, may be a long way off.
+    fn collect(&mut self, pool: &mut Pool<'_, '_>, watch: bool) -> Result<bool> {
+        let done = loop {
+            match pool.done_rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(done) => break done,
+                Err(mpsc::RecvTimeoutError::Timeout)
+                    if watch && pending::has_new_entries(&self.queue.pending, &self.waiting)? =>
+                {
+                    return Ok(false);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    anyhow::bail!("a job's worker thread ended without a result")
+                }
+            }
+        };
+        pool.running -= 1;
+        let (work, result) = done;
+        self.record_result(work.claimed, work.record, result)?;
+        if pool.running > 0 {
+            self.settle_record()?;
+        }
+        Ok(true)
     }
 
     /// The jobs outside `pending/`, read on first use and kept up to date as records are filed.

@@ -62,6 +62,8 @@ struct Supervisor<'a> {
     sink: Option<&'a mut Sink>,
     /// The file whose appearance means "cancel this job" (see `execq cancel`).
     cancel: Option<&'a Path>,
+    /// How many stop signals this supervisor has acted on (see `Shutdown::count`).
+    signals_seen: usize,
     status: Option<ExitStatus>,
     shutdown: &'a Shutdown,
     buf: Vec<u8>,
@@ -94,6 +96,7 @@ pub(super) fn supervise_child(
         streams,
         sink,
         cancel,
+        signals_seen: 0,
         status: None,
         shutdown,
         buf: vec![0; 64 * 1024],
@@ -120,7 +123,6 @@ impl Supervisor<'_> {
                 Ok(End::TimedOut(self.exit_status()))
             }
             Wake::Signal(signal) => {
-                self.shutdown.acknowledge();
                 self.terminate(grace)?;
                 Ok(End::Interrupted {
                     signal,
@@ -150,7 +152,10 @@ impl Supervisor<'_> {
             if self.status.is_some() {
                 return Ok(Wake::Exited);
             }
-            if let Some(signal) = self.shutdown.fresh().filter(|_| watch_signals) {
+            let signals = self.shutdown.count();
+            if watch_signals && signals > self.signals_seen {
+                self.signals_seen = signals;
+                let signal = self.shutdown.requested().unwrap_or(libc::SIGTERM);
                 return Ok(Wake::Signal(signal));
             }
             if watch_signals && self.cancel.is_some_and(|c| c.exists()) {
@@ -177,7 +182,6 @@ impl Supervisor<'_> {
         if let Wake::Exited = self.pump_until(Some(Instant::now() + grace), true)? {
             return Ok(());
         }
-        self.shutdown.acknowledge();
         self.signal(libc::SIGKILL);
         if let Wake::Exited = self.pump_until(Some(Instant::now() + KILL_WAIT), false)? {
             return Ok(());
@@ -212,7 +216,7 @@ impl Supervisor<'_> {
     fn end_leftovers(&mut self, grace: Duration) -> io::Result<()> {
         // A child the job never waited for is a zombie, not a process left running: reap it first
         // (it re-parents to drain, the subreaper, when the job exits).
-        sys::reap_orphans();
+        sys::reap_group(self.pgid);
         if !sys::group_alive(self.pgid) {
             return Ok(());
         }
@@ -220,14 +224,14 @@ impl Supervisor<'_> {
         self.signal(libc::SIGCONT);
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
-            sys::reap_orphans();
+            sys::reap_group(self.pgid);
             if !sys::group_alive(self.pgid) {
                 break;
             }
             self.read_ready(Duration::from_millis(10))?;
         }
         let killed = sys::group_alive(self.pgid) && self.signal(libc::SIGKILL);
-        sys::reap_orphans();
+        sys::reap_group(self.pgid);
         self.notes.push(format!(
             "processes the job left running in its group were ended{}",
             if killed {

@@ -21,6 +21,8 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Sends `signal` to every process in the group `pgid`. `Ok(false)` means the group is empty.
 pub fn signal_group(pgid: u32, signal: i32) -> io::Result<bool> {
@@ -198,12 +200,17 @@ pub fn peak_rss_bytes() -> u64 {
     }
 }
 
-/// Reaps every child that has exited. Only call once the job's own main process has been waited
-/// for, so this cannot take its status away from `std::process::Child`.
-pub fn reap_orphans() {
+/// Reaps every child in the process group `pgid` that has exited: the orphans a job left, which
+/// re-parent to drain (the subreaper). Only call once the job's own main process has been waited
+/// for, so this cannot take its status away from `std::process::Child`; other jobs' processes
+/// (other groups) are never touched.
+pub fn reap_group(pgid: u32) {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+        return;
+    };
     loop {
         // SAFETY: waitpid with a null status pointer is allowed and touches no memory.
-        let pid = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+        let pid = unsafe { libc::waitpid(-pgid, std::ptr::null_mut(), libc::WNOHANG) };
         if pid <= 0 {
             return;
         }
@@ -269,6 +276,16 @@ pub fn process_exists(pid: u32) -> bool {
         return true;
     }
     io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Adds one to `count` each time `signal` arrives.
+pub fn count_signal(signal: i32, count: Arc<AtomicUsize>) -> io::Result<()> {
+    let action = move || {
+        count.fetch_add(1, Ordering::SeqCst);
+    };
+    // SAFETY: the action only does an atomic add, which is async-signal-safe; it allocates,
+    // locks and blocks on nothing.
+    unsafe { signal_hook::low_level::register(signal, action) }.map(drop)
 }
 
 /// Makes a write past RLIMIT_FSIZE fail with EFBIG instead of killing drain with SIGXFSZ, so a

@@ -145,3 +145,87 @@ fn a_fixed_name_resubmitted_while_its_namesake_runs_is_never_lost() {
     assert_each_ran_once(&q, &log, n);
     assert!(q.names("failed").is_empty(), "{:?}", q.names("failed"));
 }
+
+/// Each job writes `start N` when it starts and `end N` when it ends, into one trace.
+fn traced_sleepers(q: &TestQueue, n: usize) -> std::path::PathBuf {
+    let trace = q.scratch("trace");
+    for i in 0..n {
+        let job = format!(
+            "echo start {i} >> '{0}'; sleep 1; echo end {i} >> '{0}'",
+            trace.display()
+        );
+        q.add(&format!("sleep{i}.json"), &shell_job(&job));
+    }
+    trace
+}
+
+#[test]
+fn jobs_3_runs_three_sleeps_at_once_each_claimed_once() {
+    let q = TestQueue::new();
+    let trace = traced_sleepers(&q, 3);
+    q.drain(&["--jobs", "3"]).success();
+    let events: Vec<String> = fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(events.len(), 6, "{events:?}");
+    let first_end = events.iter().position(|e| e.starts_with("end")).unwrap();
+    assert_eq!(
+        first_end, 3,
+        "all three started before any ended: {events:?}"
+    );
+    assert_eq!(
+        q.names("completed"),
+        ["sleep0.json", "sleep1.json", "sleep2.json"]
+    );
+    let log = q.log();
+    for i in 0..3 {
+        let started = format!("job started file=\"sleep{i}.json\"");
+        assert_eq!(log.matches(&started).count(), 1, "claimed once: {log}");
+    }
+}
+
+#[test]
+fn a_stop_signal_interrupts_every_running_job_and_records_each() {
+    let q = TestQueue::new();
+    let trace = traced_sleepers(&q, 2);
+    q.add("waits.json", &shell_job("true"));
+    let drain = q.spawn_drain(&["--jobs", "2"]);
+    wait_until("both jobs to start", || {
+        fs::read_to_string(&trace).is_ok_and(|t| t.matches("start").count() == 2)
+    });
+    kill(drain.id(), libc::SIGTERM);
+    let out = finish(drain);
+    assert_eq!(out.code(), 143, "{}", out.stderr);
+    for i in 0..2 {
+        let result = q.result(&format!("failed/sleep{i}.json"));
+        assert_eq!(result["status"], "interrupted", "{result}");
+    }
+    assert_eq!(q.names("pending"), ["waits.json"]);
+    assert!(q.names("running").is_empty());
+}
+
+#[test]
+fn a_free_slot_takes_a_new_job_while_a_long_one_runs() {
+    let q = TestQueue::new();
+    let (started, go) = (q.scratch("started"), q.scratch("go"));
+    q.add(
+        "long.json",
+        &shell_job(&format!(
+            "touch '{}'; while [ ! -e '{}' ]; do sleep 0.01; done",
+            started.display(),
+            go.display()
+        )),
+    );
+    let drain = q.spawn_drain(&["--jobs", "2"]);
+    wait_until("the long job to start", || started.exists());
+    q.add("short.json", &shell_job("echo short"));
+    wait_until("the short job's record while the long one runs", || {
+        q.path("completed/short.json").exists()
+    });
+    assert_eq!(q.names("running"), ["long.json"]);
+    fs::write(&go, "").unwrap();
+    finish(drain).success();
+    assert_eq!(q.names("completed"), ["long.json", "short.json"]);
+}

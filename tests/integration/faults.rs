@@ -54,6 +54,16 @@ fn mixed_jobs(q: &TestQueue, n: usize) {
 
 #[test]
 fn drains_killed_at_random_moments_never_run_a_job_twice_nor_lose_one() {
+    killed_at_random_moments(&[], 1);
+}
+
+#[test]
+fn parallel_drains_killed_at_random_moments_never_run_a_job_twice_nor_lose_one() {
+    killed_at_random_moments(&["--jobs", "4"], 4);
+}
+
+/// `parallel`: how many jobs one kill can interrupt.
+fn killed_at_random_moments(extra: &[&str], parallel: usize) {
     let q = TestQueue::new();
     let jobs = 60;
     mixed_jobs(&q, jobs);
@@ -63,7 +73,9 @@ fn drains_killed_at_random_moments_never_run_a_job_twice_nor_lose_one() {
         if q.names("pending").iter().all(|n| n.starts_with('.')) {
             break;
         }
-        let drain = q.spawn_drain(&["--grace", "0.2"]);
+        let mut args = vec!["--grace", "0.2"];
+        args.extend_from_slice(extra);
+        let drain = q.spawn_drain(&args);
         // Half the kills land at any moment after start; the other half after a job has been
         // claimed, so that mid-job kills happen however slowly the machine starts processes.
         if rng.below(2) == 0 {
@@ -99,7 +111,7 @@ fn drains_killed_at_random_moments_never_run_a_job_twice_nor_lose_one() {
         mid_job_kills >= 3,
         "the schedule must kill drains mid-job to test anything (got {mid_job_kills})"
     );
-    assert!(interrupted >= 1 && interrupted <= mid_job_kills);
+    assert!(interrupted >= 1 && interrupted <= mid_job_kills * parallel);
 
     let runs = fs::read_to_string(q.scratch("runs.log")).unwrap_or_default();
     let mut seen: HashMap<&str, usize> = HashMap::new();

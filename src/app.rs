@@ -34,6 +34,7 @@ pub enum Verb {
     Prune(commands::prune::Opts),
     Service(ServiceRequest),
     Cancel { jobs: Vec<String> },
+    Follow { job: String },
     Wait(commands::wait::Opts),
 }
 
@@ -84,6 +85,7 @@ fn dispatch(queue: &Queue, verb: Verb) -> Result<ExitCode> {
         Verb::Prune(opts) => commands::prune::run(queue, &opts),
         Verb::Service(request) => commands::service::run(queue, &request),
         Verb::Cancel { jobs } => commands::cancel::run(queue, &jobs),
+        Verb::Follow { job } => commands::follow::run(queue, &job),
         Verb::Wait(opts) => commands::wait::run(queue, &opts),
     }
 }

@@ -89,6 +89,16 @@ enum Command {
         #[arg(required = true, value_name = "JOB")]
         jobs: Vec<String>,
     },
+    /// Print a job's output as it runs (then its final status); a finished job's recorded output.
+    #[command(
+        after_help = "Exit status: the job's own, as `submit --wait` (0 completed; its exit code; \
+                      124 timeout, 125 could not run, 121 cancelled, 122 interrupted, 123 \
+                      dependency failed)."
+    )]
+    Follow {
+        /// A file name, its stem, or a task_id
+        job: String,
+    },
     /// Wait until every job named has a record; print one line per job as it finishes.
     #[command(
         after_help = "Exit status: 0 every job completed; 1 some job did not complete (or execq \
@@ -360,6 +370,7 @@ impl From<Command> for Verb {
             Command::Logs { lines, follow } => Verb::Logs(options::Logs { lines, follow }),
             Command::Service(args) => Verb::Service(args.into()),
             Command::Cancel { jobs } => Verb::Cancel { jobs },
+            Command::Follow { job } => Verb::Follow { job },
             Command::Wait { jobs, timeout } => Verb::Wait(options::Wait { jobs, timeout }),
         }
     }

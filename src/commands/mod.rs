@@ -3,6 +3,7 @@
 
 pub mod cancel;
 pub mod drain;
+pub mod follow;
 pub mod list;
 pub mod logs;
 pub mod prune;

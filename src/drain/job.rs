@@ -245,6 +245,7 @@ fn execute(
     let watch = Watch {
         shutdown,
         cancel: Some(&cancel),
+        spool: Some(record::spool_paths(&job.path)),
     };
     let Some(requested) = spec.result_file.as_deref() else {
         let run = exec::run(command, program, limits, watch, None)?;

@@ -5,6 +5,7 @@
 pub mod capture;
 pub mod command;
 pub mod result_file;
+pub mod spool;
 mod supervisor;
 
 use std::io;
@@ -101,12 +102,14 @@ impl StartError {
 }
 
 /// What a running job watches for besides its own end and deadline.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Watch<'a> {
     /// Stop signals to drain.
     pub shutdown: &'a Shutdown,
     /// The file whose appearance cancels the job (written by `execq cancel`).
     pub cancel: Option<&'a Path>,
+    /// Where the live copies of stdout and stderr go (read by `execq follow`).
+    pub spool: Option<[PathBuf; 2]>,
 }
 
 /// Starts `command` as `program` and supervises it to the end, copying stdout to `sink` if given.
@@ -132,6 +135,7 @@ pub fn run(
         watch.shutdown,
         sink,
         watch.cancel,
+        watch.spool,
         started,
     );
     let (end, [out, err], notes) = supervised.map_err(|e| {

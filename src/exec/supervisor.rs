@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ use wait_timeout::ChildExt;
 
 use crate::exec::capture::Capture;
 use crate::exec::result_file::Sink;
+use crate::exec::spool::Spool;
 use crate::exec::{End, Limits};
 use crate::signals::Shutdown;
 use crate::sys;
@@ -36,10 +37,11 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 /// not starve signal handling).
 const READS_PER_WAKE: usize = 16;
 
-/// One of the job's output pipes and what has been kept of it.
+/// One of the job's output pipes, what has been kept of it, and its live copy.
 pub(super) struct Stream {
     pipe: Option<File>,
     pub(super) capture: Capture,
+    spool: Option<Spool>,
 }
 
 enum Wake {
@@ -80,15 +82,18 @@ pub(super) fn supervise_child(
     shutdown: &Shutdown,
     sink: Option<&mut Sink>,
     cancel: Option<&Path>,
+    spool: Option<[PathBuf; 2]>,
     started: Instant,
 ) -> io::Result<Supervised> {
-    let new_stream = |pipe: Option<File>| Stream {
+    let new_stream = |pipe: Option<File>, spool: Option<PathBuf>| Stream {
         pipe,
         capture: Capture::new(limits.keep, limits.keep),
+        spool: spool.map(Spool::new),
     };
+    let [out_spool, err_spool] = spool.map_or([None, None], |[o, e]| [Some(o), Some(e)]);
     let streams = [
-        new_stream(child.stdout.take().map(pipe_file).transpose()?),
-        new_stream(child.stderr.take().map(pipe_file).transpose()?),
+        new_stream(child.stdout.take().map(pipe_file).transpose()?, out_spool),
+        new_stream(child.stderr.take().map(pipe_file).transpose()?, err_spool),
     ];
     let mut sup = Supervisor {
         pgid: child.id(),
@@ -287,6 +292,9 @@ impl Supervisor<'_> {
                 Ok(0) => stream.pipe = None,
                 Ok(n) => {
                     stream.capture.push(&self.buf[..n]);
+                    if let Some(spool) = stream.spool.as_mut() {
+                        spool.write(&self.buf[..n]);
+                    }
                     if index == 0 {
                         if let Some(sink) = self.sink.as_mut() {
                             sink.write(&self.buf[..n]);

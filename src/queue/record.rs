@@ -42,6 +42,12 @@ pub fn cancel_marker(job: &Path) -> PathBuf {
     internal(job, ".cancel")
 }
 
+/// The live copies of a running job's stdout and stderr (see `exec::spool`):
+/// `running/.NAME.stdout` and `.stderr`.
+pub fn spool_paths(job: &Path) -> [PathBuf; 2] {
+    [internal(job, ".stdout"), internal(job, ".stderr")]
+}
+
 /// Where a record is written before it is synced and renamed to `.NAME.record` (or `.sidecar`).
 pub(crate) fn staged(job: &Path, sidecar: bool) -> PathBuf {
     internal(
@@ -142,6 +148,9 @@ impl Finishing {
             Some(dest) => complete_sidecar(Some(&self.job), &self.done, dest),
         }?;
         fsutil::remove_if_exists(&cancel_marker(&self.job.path))?;
+        for spool in spool_paths(&self.job.path) {
+            fsutil::remove_if_exists(&spool)?;
+        }
         Ok(stored)
     }
 }

@@ -48,7 +48,9 @@ pub fn recover(queue: &Queue, make_record: impl Fn(&Claimed) -> Record) -> Resul
     // once its job is recorded: nothing to keep.
     for name in names.iter().filter(is_ours).filter(|n| {
         let n = n.as_encoded_bytes();
-        n.ends_with(b".tmp") || n.ends_with(b".cancel")
+        [&b".tmp"[..], b".cancel", b".stdout", b".stderr"]
+            .iter()
+            .any(|suffix| n.ends_with(suffix))
     }) {
         fsutil::remove_if_exists(&queue.running.join(name))?;
     }

@@ -5,6 +5,7 @@
 
 use std::ffi::OsString;
 use std::fs;
+use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 
@@ -68,6 +69,11 @@ impl Tracked {
         }
     }
 
+    /// Where the job's file is in `running/`, while it runs.
+    pub fn running_path(&self, queue: &Queue) -> Option<PathBuf> {
+        running_path(queue, self.id?)
+    }
+
     /// Where the job is now. Between leaving `running/` and its record appearing (a moment) it
     /// still counts as running.
     pub fn phase(&self, queue: &Queue) -> Result<Phase> {
@@ -90,11 +96,16 @@ impl Tracked {
 }
 
 fn in_running(queue: &Queue, id: FileId) -> bool {
-    fs::read_dir(&queue.running).is_ok_and(|dir| {
-        dir.flatten()
-            .filter(|e| !is_internal(&e.file_name()))
-            .any(|e| FileId::at(&e.path()) == Some(id))
-    })
+    running_path(queue, id).is_some()
+}
+
+fn running_path(queue: &Queue, id: FileId) -> Option<PathBuf> {
+    fs::read_dir(&queue.running)
+        .ok()?
+        .flatten()
+        .filter(|e| !is_internal(&e.file_name()))
+        .map(|e| e.path())
+        .find(|p| FileId::at(p) == Some(id))
 }
 
 /// The newest record in `completed/` or `failed/` that `reference` names.

@@ -169,3 +169,56 @@ fn submit_wait_exits_121_when_the_job_is_cancelled() {
         serde_json::from_str(&run(q.execq(&["list", "--json"])).stdout).unwrap();
     assert_eq!(listed[0]["status"], "cancelled");
 }
+
+#[test]
+fn follow_prints_a_running_jobs_output_as_it_comes_then_its_status() {
+    use std::io::{BufRead, BufReader};
+    let q = TestQueue::new();
+    let go = q.scratch("go");
+    let job = format!(
+        "echo first; echo oops >&2; while [ ! -e '{}' ]; do sleep 0.01; done; echo second; exit 3",
+        go.display()
+    );
+    q.add(
+        "slow.json",
+        &json!({"command": job, "task_id": "slow"}).to_string(),
+    );
+    let drain = q.spawn_drain(&[]);
+    let mut follow = q
+        .execq(&["follow", "slow"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(follow.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "first\n", "printed while the job still runs");
+    assert!(!q.path("completed/slow.json").exists() && !q.path("failed/slow.json").exists());
+    fs::write(&go, "").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert_eq!(rest, "second\n");
+    let out = finish(follow);
+    assert_eq!(out.code(), 3);
+    assert!(out.stderr.contains("oops\n"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("slow.json failed (returncode 3)"),
+        "{}",
+        out.stderr
+    );
+    finish(drain).success();
+    assert!(
+        q.names("running").is_empty(),
+        "the live copies are removed: {:?}",
+        q.names("running")
+    );
+    assert_eq!(q.result("failed/slow.json")["stdout"], "first\nsecond\n");
+
+    let again = run(q.execq(&["follow", "slow"]));
+    assert_eq!(again.code(), 3);
+    assert_eq!(
+        again.stdout, "first\nsecond\n",
+        "a finished job's recorded output"
+    );
+}

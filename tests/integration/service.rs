@@ -287,7 +287,7 @@ fn the_systemd_units_pass_systemd_analyze_verify() {
     assert!(unit.contains("drain --wait --queue"), "{unit}");
     assert!(unit.contains("StartLimitIntervalSec=0"));
     let path_unit = fs::read_to_string(dir.join(format!("{LABEL}.path"))).unwrap();
-    assert!(path_unit.contains(&format!("DirectoryNotEmpty={}/pending", q.root.display())));
+    assert!(path_unit.contains(&format!("PathChanged={}/pending", q.root.display())));
 
     let runtime = q.scratch("runtime");
     fs::create_dir_all(&runtime).unwrap();

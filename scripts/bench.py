@@ -63,21 +63,32 @@ def run(argv, env=None):
     return elapsed, usage
 
 
-def new_queue(base, n, shell=False):
+def new_queue(base, n, shell=False, scheduled=False, waiting=False, command=None):
+    """A queue with n jobs. scheduled: priorities from -3 to 3, and every tenth job after the one
+    before it (by task_id); waiting: every job not before next year; command: a shell command."""
     q = tempfile.mkdtemp(dir=base)
     pending = os.path.join(q, "pending")
     os.makedirs(pending)
-    job = json.dumps({"command": "true"} if shell else {"command": "/bin/true", "args": []})
     for i in range(n):
+        if command:
+            job = {"command": command}
+        else:
+            job = {"command": "true"} if shell else {"command": "/bin/true", "args": []}
+        if scheduled:
+            job.update(task_id=f"t{i}", priority=i % 7 - 3)
+            if i % 10 == 0 and i > 0:
+                job["after"] = [f"t{i - 1}"]
+        if waiting:
+            job["not_before"] = "2099-01-01T00:00:00+00:00"
         tmp = os.path.join(pending, ".job")
         with open(tmp, "w") as f:
-            f.write(job)
+            f.write(json.dumps(job))
         os.rename(tmp, os.path.join(pending, f"job{i:06d}.json"))
     return q
 
 
-def drain(q):
-    return run([EXECQ, "--queue", q, "drain"])
+def drain(q, *args):
+    return run([EXECQ, "--queue", q, "drain", *args])
 
 
 def check_drained(q, n):
@@ -138,6 +149,17 @@ def bench_idle(rep, base, runs):
     written = "nothing" if snapshot(q) == before and blocks == 0 else f"{blocks} blocks, tree changed"
     rep.add("idle drain", median(drain_t) * 1e3, "ms", median(true_t) * 1e3, "/bin/true", target=2.0)
     rep.note("idle drain writes", written, "met" if written == "nothing" else "MISSED")
+    q = new_queue(base, 1000, waiting=True)
+    drain(q)
+    before = snapshot(q)
+    waiting_t, blocks = [], 0
+    for _ in range(max(10, runs // 10)):
+        t, usage = drain(q)
+        waiting_t.append(t)
+        blocks += usage.ru_oublock
+    written = "nothing" if snapshot(q) == before and blocks == 0 else f"{blocks} blocks, tree changed"
+    rep.add("idle drain, 1000 jobs waiting", median(waiting_t) * 1e3, "ms", median(drain_t) * 1e3, "idle drain, empty queue")
+    rep.note("idle drain with waiting jobs writes", written, "met" if written == "nothing" else "MISSED")
 
 
 def bench_throughput(rep, base, floor, n, reps, n_large):
@@ -160,6 +182,15 @@ def bench_throughput(rep, base, floor, n, reps, n_large):
         check_drained(q, n_large)
         large_t.append(t / n_large)
         shutil.rmtree(q)
+    sched_t = []
+    for _ in range(max(1, reps // 2)):
+        q = new_queue(base, n_large, scheduled=True)
+        t, _ = drain(q)
+        check_drained(q, n_large)
+        sched_t.append(t / n_large)
+        shutil.rmtree(q)
+    rep.add(f"per job, {n_large} pending with priorities and dependencies", median(sched_t) * 1e3, "ms",
+            median(args_t) * 1e3, f"per job, {n} plain pending", target=1.10)
     q = new_queue(base, n_large)
     rss_large.append(drain_peak_rss_mib(q))
     check_drained(q, n_large)
@@ -268,6 +299,55 @@ def end_to_end_pueue(base, n):
         daemon.wait()
 
 
+PARALLEL_JOB = "sleep 0.01"
+
+
+def parallel_execq(base, n):
+    q = new_queue(base, n, command=PARALLEL_JOB)
+    t = drain(q, "--jobs", "2")[0]
+    check_drained(q, n)
+    return t
+
+
+def parallel_xargs(base, n):
+    start = time.perf_counter()
+    subprocess.run(["xargs", "-P", "2", "-n", "1", "sh", "-c", PARALLEL_JOB, "job"], input="x\n" * n,
+                   text=True, check=True)
+    return time.perf_counter() - start
+
+
+def parallel_tsp(base, n):
+    d = tempfile.mkdtemp(dir=base)
+    env = dict(os.environ, TS_SOCKET=os.path.join(d, "ts.sock"), TMPDIR=d, TS_MAXFINISHED=str(n + 10))
+    try:
+        subprocess.run(["tsp", "-S", "2"], check=True, env=env, stdout=DEVNULL)
+        start = time.perf_counter()
+        for _ in range(n):
+            subprocess.run(["tsp", "sh", "-c", PARALLEL_JOB], check=True, env=env, stdout=DEVNULL)
+        subprocess.run(["tsp", "-w"], env=env, stdout=DEVNULL, stderr=DEVNULL)
+        while subprocess.run(["tsp"], env=env, capture_output=True, text=True).stdout.count("running"):
+            time.sleep(0.01)
+        return time.perf_counter() - start
+    finally:
+        subprocess.run(["tsp", "-K"], env=env, stdout=DEVNULL, stderr=DEVNULL)
+
+
+def bench_parallel(rep, base, n, reps):
+    """drain --jobs 2 on n jobs of 10 ms, against xargs -P 2 (the floor: no queue at all) and
+    task-spooler with two slots (whose time includes its n submissions)."""
+    execq_t = median([parallel_execq(base, n) for _ in range(reps)])
+    serial = n * 0.01
+    rep.add(f"--jobs 2, {n} x {PARALLEL_JOB}", execq_t, "s", median([parallel_xargs(base, n) for _ in range(reps)]),
+            "xargs -P 2")
+    rep.add(f"--jobs 2 vs serial sleep time", execq_t, "s", serial, f"{n} x 10 ms one after another", target=0.75)
+    if shutil.which("tsp"):
+        rep.add("--jobs 2 vs tsp -S 2", execq_t, "s", median([parallel_tsp(base, n) for _ in range(reps)]),
+                "tsp -S 2 (incl. its submissions)", target=1.0)
+    else:
+        rep.note("--jobs 2 vs tsp -S 2", "not installed", "skipped")
+    rep.note("--jobs 2 vs pueue parallel 2", "measured by hand in BENCHMARKS.md when pueue is installed", "-")
+
+
 def bench_peers(rep, base, n, reps):
     peers = [("task-spooler", "tsp", end_to_end_tsp), ("nq", "nq", end_to_end_nq), ("pueue", pueue_bin(), end_to_end_pueue)]
     execq_t = median([end_to_end_execq(base, n) for _ in range(reps)])
@@ -324,6 +404,7 @@ def main():
         bench_throughput(rep, base, floor, n, reps, n_large)
         bench_big_output(rep, base)
         bench_submit(rep, base, runs)
+        bench_parallel(rep, base, 50 if a.quick else 200, reps)
         if not a.no_peers:
             bench_peers(rep, base, peers_n, 3 if not a.quick else 1)
     finally:

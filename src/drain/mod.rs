@@ -115,8 +115,8 @@ struct Drainer<'a> {
     announced: bool,
     /// The jobs in `running/`, `completed/` and `failed/`, read once the first `after` needs them.
     known: Option<Vec<Known>>,
-    /// The jobs the last pass left waiting (for a time or a dependency): only an entry not among
-    /// them makes the drain look again.
+    /// The entries the last pass left waiting (for a time, a dependency, or to settle): only an
+    /// entry not among them makes the drain look again.
     waiting: HashSet<OsString>,
     summary: Summary,
     /// The last job's record, written but not yet synced: the next claim's sync covers it (see

@@ -110,10 +110,14 @@ impl<'a> Drainer<'a> {
     {
         let mut next_look: Option<Instant> = None;
         let mut candidates = Vec::new();
+        let mut settling = Vec::new();
         for entry in &entries {
             match pending::intake(&self.queue.pending, &entry.name, &mut self.settle)? {
                 Intake::Gone => {}
-                Intake::NotYet(when) => next_look = Some(next_look.map_or(when, |n| n.min(when))),
+                Intake::NotYet(when) => {
+                    next_look = Some(next_look.map_or(when, |n| n.min(when)));
+                    settling.push(entry.name.clone());
+                }
                 Intake::Ready(loaded) => candidates.push(candidate(&loaded, entry.mtime)),
             }
         }
@@ -130,6 +134,7 @@ impl<'a> Drainer<'a> {
             .zip(&verdicts)
             .filter(|(_, v)| matches!(v, Verdict::Wait(_)))
             .map(|(c, _)| c.name.clone())
+            .chain(settling)
             .collect();
         let mut ran = false;
         for i in schedule::run_order(&candidates) {
@@ -220,21 +225,7 @@ impl<'a> Drainer<'a> {
     /// The jobs outside `pending/`, read on first use and kept up to date as records are filed.
     fn known(&mut self) -> Result<&[Known]> {
         if self.known.is_none() {
-            let mut known = Vec::new();
-            for state in [State::Running, State::Completed, State::Failed] {
-                known.extend(
-                    catalog::load(self.queue, state)?
-                        .into_iter()
-                        .map(|e| Known {
-                            task_id: e.task_id().map(str::to_owned),
-                            name: e.file_name,
-                            state,
-                            time: e.time,
-                            status: e.result.map(|r| r.status),
-                        }),
-                );
-            }
-            self.known = Some(known);
+            self.known = Some(catalog::known(self.queue)?);
         }
         Ok(self.known.as_deref().unwrap_or_default())
     }

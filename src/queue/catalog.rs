@@ -256,6 +256,21 @@ fn entry(dir: &Path, state: State, name: &OsStr) -> Option<Entry> {
     })
 }
 
+/// The jobs in `running/`, `completed/` and `failed/`, as the scheduling rules see them.
+pub fn known(queue: &Queue) -> Result<Vec<Known>> {
+    let mut known = Vec::new();
+    for state in [State::Running, State::Completed, State::Failed] {
+        known.extend(load(queue, state)?.into_iter().map(|e| Known {
+            task_id: e.task_id().map(str::to_owned),
+            name: e.file_name,
+            state,
+            time: e.time,
+            status: e.result.map(|r| r.status),
+        }));
+    }
+    Ok(known)
+}
+
 /// Why each pending job waits, by file name (jobs that may run now are not in the map), by the
 /// same rules the drain applies (`queue::schedule`).
 pub fn waiting(queue: &Queue, pending: &[Entry]) -> Result<HashMap<OsString, Wait>> {
@@ -271,17 +286,7 @@ pub fn waiting(queue: &Queue, pending: &[Entry]) -> Result<HashMap<OsString, Wai
     if jobs.iter().all(|j| j.schedule.is_default()) {
         return Ok(HashMap::new());
     }
-    let mut known = Vec::new();
-    for state in [State::Running, State::Completed, State::Failed] {
-        known.extend(load(queue, state)?.into_iter().map(|e| Known {
-            task_id: e.task_id().map(str::to_owned),
-            name: e.file_name,
-            state,
-            time: e.time,
-            status: e.result.map(|r| r.status),
-        }));
-    }
-    let verdicts = schedule::verdicts(&jobs, &known, SystemTime::now());
+    let verdicts = schedule::verdicts(&jobs, &known(queue)?, SystemTime::now());
     Ok(jobs
         .into_iter()
         .zip(verdicts)

@@ -332,9 +332,32 @@ def parallel_tsp(base, n):
         subprocess.run(["tsp", "-K"], env=env, stdout=DEVNULL, stderr=DEVNULL)
 
 
+def parallel_pueue(base, n):
+    exe = pueue_bin()
+    d = tempfile.mkdtemp(dir=base)
+    cfg = os.path.join(d, "pueue.yml")
+    with open(cfg, "w") as f:
+        f.write(f"shared:\n  pueue_directory: {d}\n  runtime_directory: {d}\n"
+                f"  use_unix_socket: true\n  unix_socket_path: {d}/pueue.sock\n")
+    daemon = subprocess.Popen([exe + "d", "-c", cfg], stdout=DEVNULL, stderr=DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(os.path.join(d, "pueue.sock")) and time.time() < deadline:
+            time.sleep(0.02)
+        subprocess.run([exe, "-c", cfg, "parallel", "2"], check=True, stdout=DEVNULL)
+        start = time.perf_counter()
+        for _ in range(n):
+            subprocess.run([exe, "-c", cfg, "add", "--", PARALLEL_JOB], check=True, stdout=DEVNULL)
+        subprocess.run([exe, "-c", cfg, "wait"], check=True, stdout=DEVNULL)
+        return time.perf_counter() - start
+    finally:
+        daemon.terminate()
+        daemon.wait()
+
+
 def bench_parallel(rep, base, n, reps):
-    """drain --jobs 2 on n jobs of 10 ms, against xargs -P 2 (the floor: no queue at all) and
-    task-spooler with two slots (whose time includes its n submissions)."""
+    """drain --jobs 2 on n jobs of 10 ms, against xargs -P 2 (the floor: no queue at all), and
+    task-spooler and pueue with two slots (whose times include their n submissions)."""
     execq_t = median([parallel_execq(base, n) for _ in range(reps)])
     serial = n * 0.01
     rep.add(f"--jobs 2, {n} x {PARALLEL_JOB}", execq_t, "s", median([parallel_xargs(base, n) for _ in range(reps)]),
@@ -345,7 +368,11 @@ def bench_parallel(rep, base, n, reps):
                 "tsp -S 2 (incl. its submissions)", target=1.0)
     else:
         rep.note("--jobs 2 vs tsp -S 2", "not installed", "skipped")
-    rep.note("--jobs 2 vs pueue parallel 2", "measured by hand in BENCHMARKS.md when pueue is installed", "-")
+    if pueue_bin():
+        rep.add("--jobs 2 vs pueue parallel 2", execq_t, "s", median([parallel_pueue(base, n) for _ in range(reps)]),
+                "pueue, parallel 2 (incl. its submissions)", target=1.0)
+    else:
+        rep.note("--jobs 2 vs pueue parallel 2", "not installed", "skipped")
 
 
 def bench_peers(rep, base, n, reps):

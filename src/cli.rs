@@ -13,8 +13,9 @@ use execq::options::{
 };
 use execq::{Invocation, Verb};
 
-/// A local command queue: programs drop job files into QUEUE/pending/, `execq drain` runs them one
-/// at a time, oldest first, and files each result in completed/ or failed/.
+/// A local command queue: programs drop job files into QUEUE/pending/, `execq drain` runs them
+/// (highest priority, then oldest first; one at a time unless --jobs) and files each result in
+/// completed/ or failed/.
 #[derive(Debug, Parser)]
 #[command(
     name = "execq",
@@ -42,7 +43,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run every pending job, oldest first, then exit. Exits 0 at once if another drain holds the queue.
+    /// Run every ready job (by priority, then oldest first), then exit. Exits 0 at once if another
+    /// drain holds the queue.
     #[command(
         after_help = "Exit status: 0 done (or nothing to do, or another drain holds the queue); \
                             1 execq could not work (unsafe or unusable queue, I/O error); 2 usage; \

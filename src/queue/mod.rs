@@ -3,7 +3,7 @@
 //! ```text
 //! QUEUE/
 //! ├── pending/      producers put job files here; drain only ever moves entries *out*
-//! ├── running/      the one job being run, plus execq's own dot-files for it
+//! ├── running/      the jobs being run (one, or up to `--jobs`), plus execq's own dot-files for them
 //! ├── completed/    records of jobs that exited 0
 //! ├── failed/       records of everything else (failed, timeout, interrupted, error)
 //! ├── results/      where a relative `result_file` lands

@@ -3,24 +3,20 @@
 //! (TERM, then KILL half a second later) and records it as `cancelled` with the output it had
 //! produced. Works while a drain holds the queue, from any process of the same user.
 
-use std::ffi::OsStr;
 use std::io;
-use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
 
 use crate::exit_code::ExitCode;
 use crate::fsutil;
-use crate::job::result::{self as job_result, JobResult, Status};
+use crate::job::result::{JobResult, Status};
 use crate::output;
 use crate::queue::catalog::{self, Entry, State};
-use crate::queue::names::{Slot, fit_name, move_to_free, sidecar_path};
+use crate::queue::taken::{self, Purpose};
 use crate::queue::watch::{Phase, Tracked};
 use crate::queue::{Queue, lock, record};
-use crate::sys;
 
 /// How long `cancel` waits for a running job's record before saying it was asked.
 const RECORD_WAIT: Duration = Duration::from_secs(10);
@@ -65,64 +61,29 @@ fn cancel(queue: &Queue, reference: &str) -> Result<String> {
 /// Takes the job out of `pending/` (a rename, so a drain claiming it at the same instant gets it
 /// or this does, never both) and files it. `None` if a drain took it first.
 fn cancel_pending(queue: &Queue, entry: &Entry) -> Result<Option<String>> {
-    let suffix = format!(".{}", std::process::id());
-    let taken = queue
-        .failed
-        .join(fit_name(".cancelling-", &entry.file_name, &suffix));
-    match sys::rename_noreplace(&entry.path, &taken) {
+    let taken = match taken::take(queue, &entry.path, &entry.file_name, Purpose::Cancel) {
         Err(e) if e.kind() == io::ErrorKind::NotFound && !fsutil::exists(&entry.path) => {
             return Ok(None);
         }
         other => other.with_context(|| format!("failed to take `{}`", entry.path.display()))?,
-    }
+    };
     let result = JobResult::skipped(
         Status::Cancelled,
         "cancelled by `execq cancel` before it started",
     );
-    let dest = match entry.object.clone() {
-        Some(mut object) => file_merged(queue, &taken, &mut object, &result, &entry.file_name)?,
-        None => file_sidecar(queue, &taken, &result, &entry.file_name)?,
-    };
-    fsutil::sync_dir(&queue.failed)?;
+    let dest = taken::file_unrun(
+        queue,
+        &taken,
+        entry.object.clone(),
+        &entry.file_name,
+        &result,
+    )?;
     tracing::info!(file = ?entry.file_name, to = %dest.display(), "pending job cancelled");
     Ok(Some(format!(
         "{}\tcancelled\t(was pending; recorded in {})",
         entry.name,
         dest.display()
     )))
-}
-
-fn file_merged(
-    queue: &Queue,
-    taken: &Path,
-    object: &mut serde_json::Map<String, Value>,
-    result: &JobResult,
-    name: &OsStr,
-) -> Result<PathBuf> {
-    job_result::merge(object, result);
-    let tmp = queue.temp_path("cancel");
-    fsutil::write_new_synced(&tmp, &pretty(&Value::Object(object.clone()))?)?;
-    let dest = move_to_free(&tmp, &queue.failed, name, Slot::Plain)?;
-    fsutil::remove_if_exists(taken)?;
-    Ok(dest)
-}
-
-fn file_sidecar(queue: &Queue, taken: &Path, result: &JobResult, name: &OsStr) -> Result<PathBuf> {
-    let dest = move_to_free(taken, &queue.failed, name, Slot::WithSidecar)?;
-    let sidecar = json!({ "job": dest.file_name().map(|n| n.to_string_lossy()), "result": result });
-    let tmp = queue.temp_path("cancel");
-    fsutil::write_new_synced(&tmp, &pretty(&sidecar)?)?;
-    if !fsutil::move_if_free(&tmp, &sidecar_path(&dest))? {
-        fsutil::remove_if_exists(&tmp)?;
-        bail!("`{}` appeared meanwhile", sidecar_path(&dest).display());
-    }
-    Ok(dest)
-}
-
-fn pretty(value: &Value) -> Result<Vec<u8>> {
-    let mut bytes = serde_json::to_vec_pretty(value)?;
-    bytes.push(b'\n');
-    Ok(bytes)
 }
 
 /// Asks the drain running the job to end it, and waits (briefly) for its record.

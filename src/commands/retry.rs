@@ -18,7 +18,7 @@ use crate::queue::Queue;
 use crate::queue::catalog::{self, Entry, State};
 use crate::queue::enqueue;
 use crate::queue::pending::MAX_JOB_BYTES;
-use crate::sys;
+use crate::queue::taken::{self, Purpose};
 
 /// Runs `execq retry JOB` (a file name, its stem, or a task_id): prints the job's new path.
 pub fn run(queue: &Queue, job: &str) -> Result<ExitCode> {
@@ -63,17 +63,10 @@ fn retry(queue: &Queue, job: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Takes the job out of `failed/` before anything else, by renaming it to a dot-name only this
-/// process uses: of two retries of one job, only one rename can succeed, so it runs once.
-/// (A retry killed right after this leaves the dot-file in `failed/`; nothing is lost.)
+/// Takes the job out of `failed/` before anything else (see `queue::taken`): of two retries of
+/// one job, only one can succeed, so it runs once.
 fn claim(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
-    let suffix = format!(".{}", std::process::id());
-    let claimed = queue.failed.join(crate::queue::names::fit_name(
-        ".retrying-",
-        &entry.file_name,
-        &suffix,
-    ));
-    match sys::rename_noreplace(&entry.path, &claimed) {
+    match taken::take(queue, &entry.path, &entry.file_name, Purpose::Retry) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             bail!(
                 "`{}` is being retried by another execq, or was just removed",
@@ -81,9 +74,8 @@ fn claim(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
             )
         }
         other => other
-            .with_context(|| format!("failed to take `{}` out of failed/", entry.path.display()))?,
+            .with_context(|| format!("failed to take `{}` out of failed/", entry.path.display())),
     }
-    Ok(claimed)
 }
 
 fn requeue_record(queue: &Queue, entry: &Entry) -> Result<PathBuf> {

@@ -24,7 +24,7 @@ use crate::queue::pending::{self, Settle};
 use crate::queue::record::{self, Finishing};
 use crate::queue::recover::{self, Recovered};
 use crate::queue::schedule::Known;
-use crate::queue::{Queue, last_drain};
+use crate::queue::{Queue, last_drain, taken};
 use crate::signals::Shutdown;
 use crate::sys;
 
@@ -146,7 +146,11 @@ pub fn drain(
         summary: Summary::default(),
         unsynced: None,
     };
-    let outcome = drainer.run(held);
+    let mut outcome = drainer.run(held);
+    if drainer.summary.touched() && outcome.is_ok() {
+        // Not on an idle drain: failed/ may be long, and an idle drain must cost next to nothing.
+        outcome = taken::recover(queue).map(drop);
+    }
     let mut summary = drainer.summary;
     summary.stopped_by = shutdown.requested();
     if summary.touched() || summary.stopped_by.is_some() || outcome.is_err() {

@@ -51,6 +51,7 @@ pub mod pending;
 pub mod record;
 pub mod recover;
 pub mod schedule;
+pub mod taken;
 pub mod watch;
 
 use std::ffi::OsStr;

@@ -222,3 +222,32 @@ fn follow_prints_a_running_jobs_output_as_it_comes_then_its_status() {
         "a finished job's recorded output"
     );
 }
+
+#[test]
+fn a_cancel_or_retry_cut_short_is_finished_by_the_next_drain_that_works() {
+    let q = TestQueue::new();
+    q.drain(&[]).success();
+    // What a cancel killed after taking its job, and a retry killed after taking its, leave:
+    // pid 999999999 cannot exist.
+    fs::write(
+        q.path("failed/.cancelling-gone.json.999999999"),
+        json!({"command": "true", "task_id": "gone"}).to_string(),
+    )
+    .unwrap();
+    fs::write(
+        q.path("failed/.retrying-again.json.999999999"),
+        json!({"command": "false", "result": {"status": "failed"}}).to_string(),
+    )
+    .unwrap();
+    q.drain(&[]).success();
+    assert_eq!(
+        q.names("failed").len(),
+        2,
+        "an idle drain leaves them (it must cost next to nothing)"
+    );
+    q.run_job("work.json", &shell_job("true"));
+    let failed = q.names("failed");
+    assert_eq!(failed, ["again.json", "gone.json"], "{failed:?}");
+    assert_eq!(q.result("failed/gone.json")["status"], "cancelled");
+    assert_eq!(q.json("failed/again.json")["command"], "false");
+}

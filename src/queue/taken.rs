@@ -1,0 +1,170 @@
+//! Jobs that a command other than the drain takes out of a folder before acting on them: `cancel`
+//! takes a pending job, `retry` a failed one. The take is a rename to a dot-name in `failed/`
+//! (`.cancelling-NAME.PID`, `.retrying-NAME.PID`), so of two processes acting on one job only one
+//! succeeds, and a drain claiming the same pending job gets it or the command does, never both.
+//!
+//! A command killed between the take and its last step leaves that dot-file: hidden, not lost. A
+//! drain that did work looks for such files whose process is gone and finishes for it ([`recover`]):
+//! a job being cancelled is filed as `cancelled`; a job being retried is put back in `failed/`
+//! (if its new copy had already reached `pending/`, both are then visible, and nothing runs twice
+//! unless asked to).
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use serde_json::{Map, Value, json};
+
+use crate::fsutil;
+use crate::job::result::{self as job_result, JobResult, Status};
+use crate::queue::Queue;
+use crate::queue::catalog;
+use crate::queue::names::{Slot, fit_name, is_internal, move_to_free, sidecar_path};
+use crate::sys;
+
+/// Why a job was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Cancel,
+    Retry,
+}
+
+impl Purpose {
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::Cancel => ".cancelling-",
+            Self::Retry => ".retrying-",
+        }
+    }
+}
+
+/// Renames `from` (the job `name`) to this process's dot-name for `purpose` in `failed/`.
+/// `NotFound` when another process took it first.
+pub fn take(queue: &Queue, from: &Path, name: &OsStr, purpose: Purpose) -> io::Result<PathBuf> {
+    let suffix = format!(".{}", std::process::id());
+    let taken = queue.failed.join(fit_name(purpose.prefix(), name, &suffix));
+    sys::rename_noreplace(from, &taken)?;
+    Ok(taken)
+}
+
+/// Files the taken job `name` in `failed/` with `result`, without running it: a JSON job
+/// (`object`) as its object with `result` merged in, anything else with a sidecar.
+pub fn file_unrun(
+    queue: &Queue,
+    taken: &Path,
+    object: Option<Map<String, Value>>,
+    name: &OsStr,
+    result: &JobResult,
+) -> Result<PathBuf> {
+    let dest = match object {
+        Some(mut object) => {
+            job_result::merge(&mut object, result);
+            let tmp = queue.temp_path("unrun");
+            fsutil::write_new_synced(&tmp, &pretty(&Value::Object(object))?)?;
+            let dest = move_to_free(&tmp, &queue.failed, name, Slot::Plain)?;
+            fsutil::remove_if_exists(taken)?;
+            dest
+        }
+        None => {
+            let dest = move_to_free(taken, &queue.failed, name, Slot::WithSidecar)?;
+            let sidecar =
+                json!({ "job": dest.file_name().map(|n| n.to_string_lossy()), "result": result });
+            let tmp = queue.temp_path("unrun");
+            fsutil::write_new_synced(&tmp, &pretty(&sidecar)?)?;
+            if !fsutil::move_if_free(&tmp, &sidecar_path(&dest))? {
+                fsutil::remove_if_exists(&tmp)?;
+                bail!("`{}` appeared meanwhile", sidecar_path(&dest).display());
+            }
+            dest
+        }
+    };
+    fsutil::sync_dir(&queue.failed)?;
+    Ok(dest)
+}
+
+fn pretty(value: &Value) -> Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// Finishes what killed `cancel`s and `retry`s left in `failed/` (see the module docs). Returns
+/// how many it found.
+pub fn recover(queue: &Queue) -> Result<usize> {
+    let Ok(dir) = fs::read_dir(&queue.failed) else {
+        return Ok(0);
+    };
+    let mut found = 0;
+    for entry in dir.flatten() {
+        let file_name = entry.file_name();
+        let Some((purpose, name, pid)) = parse(&file_name) else {
+            continue;
+        };
+        if sys::process_exists(pid) {
+            continue;
+        }
+        found += 1;
+        // Another drain may be finishing the same file: whoever gets there second finds it gone.
+        if let Err(e) = finish(queue, &entry.path(), purpose, &name) {
+            if fsutil::exists(&entry.path()) {
+                tracing::warn!(file = ?file_name, "could not finish a cut-short cancel or retry: {e:#}");
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn finish(queue: &Queue, taken: &Path, purpose: Purpose, name: &OsStr) -> Result<()> {
+    let dest = match purpose {
+        Purpose::Retry => move_to_free(taken, &queue.failed, name, Slot::WithSidecar)?,
+        Purpose::Cancel => {
+            let result = JobResult::skipped(
+                Status::Cancelled,
+                "cancelled by `execq cancel` before it started (filed by a later drain: the \
+                 cancel was cut short)",
+            );
+            let object = name
+                .as_encoded_bytes()
+                .ends_with(b".json")
+                .then(|| catalog::read_object(taken))
+                .flatten();
+            file_unrun(queue, taken, object, name, &result)?
+        }
+    };
+    tracing::warn!(file = ?name, to = %dest.display(), "finished a cancel or retry that was cut short");
+    Ok(())
+}
+
+/// `.cancelling-NAME.PID` → (cancel, NAME, PID).
+fn parse(file_name: &OsStr) -> Option<(Purpose, OsString, u32)> {
+    if !is_internal(file_name) {
+        return None;
+    }
+    let text = file_name.to_str()?;
+    let (purpose, rest) = [Purpose::Cancel, Purpose::Retry]
+        .into_iter()
+        .find_map(|p| text.strip_prefix(p.prefix()).map(|rest| (p, rest)))?;
+    let (name, pid) = rest.rsplit_once('.')?;
+    Some((purpose, name.into(), pid.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taken_names_carry_what_and_whose() {
+        assert_eq!(
+            parse(OsStr::new(".cancelling-job.json.123")),
+            Some((Purpose::Cancel, "job.json".into(), 123))
+        );
+        assert_eq!(
+            parse(OsStr::new(".retrying-x.sh.9")),
+            Some((Purpose::Retry, "x.sh".into(), 9))
+        );
+        assert_eq!(parse(OsStr::new("job.json")), None);
+        assert_eq!(parse(OsStr::new(".job.json.record")), None);
+    }
+}

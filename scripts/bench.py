@@ -149,6 +149,16 @@ def bench_idle(rep, base, runs):
     written = "nothing" if snapshot(q) == before and blocks == 0 else f"{blocks} blocks, tree changed"
     rep.add("idle drain", median(drain_t) * 1e3, "ms", median(true_t) * 1e3, "/bin/true", target=2.0)
     rep.note("idle drain writes", written, "met" if written == "nothing" else "MISSED")
+    q = new_queue(base, 0)
+    with open(os.path.join(q, "config.toml"), "w") as f:
+        f.write('timeout = "10m"\ngrace = 5\nsettle = 2\nlinger = 0\njobs = 2\n')
+    drain(q)
+    before = snapshot(q)
+    config_t = [drain(q)[0] for _ in range(runs)]
+    rep.add("idle drain with config.toml", median(config_t) * 1e3, "ms", median(drain_t) * 1e3,
+            "idle drain, no config", target=1.3)
+    rep.note("idle drain with config.toml writes", "nothing" if snapshot(q) == before else "tree changed",
+             "met" if snapshot(q) == before else "MISSED")
     q = new_queue(base, 1000, waiting=True)
     drain(q)
     before = snapshot(q)

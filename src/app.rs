@@ -34,6 +34,7 @@ pub enum Verb {
     Prune(commands::prune::Opts),
     Service(ServiceRequest),
     Cancel { jobs: Vec<String> },
+    Config { check: bool, json: bool },
     Follow { job: String },
     Wait(commands::wait::Opts),
 }
@@ -68,7 +69,9 @@ pub fn run(invocation: Invocation) -> ExitCode {
         if output::reader_went_away(&e) {
             return ExitCode::Success;
         }
-        tracing::error!(target: logging::DAEMON_LOG_ONLY, "{e:#}");
+        if !e.is::<output::AlreadyLogged>() {
+            tracing::error!(target: logging::DAEMON_LOG_ONLY, "{e:#}");
+        }
         report(&e)
     })
 }
@@ -85,6 +88,7 @@ fn dispatch(queue: &Queue, verb: Verb) -> Result<ExitCode> {
         Verb::Prune(opts) => commands::prune::run(queue, &opts),
         Verb::Service(request) => commands::service::run(queue, &request),
         Verb::Cancel { jobs } => commands::cancel::run(queue, &jobs),
+        Verb::Config { check, json } => commands::config::run(queue, check, json),
         Verb::Follow { job } => commands::follow::run(queue, &job),
         Verb::Wait(opts) => commands::wait::run(queue, &opts),
     }

@@ -8,8 +8,8 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 
 use execq::duration;
 use execq::options::{
-    self, DEFAULT_LABEL, DrainOptions, Platform, PruneOptions, ServiceAction, ServiceRequest,
-    State, SubmitCommand, SubmitOptions, Verbosity,
+    self, DEFAULT_LABEL, DrainFlags, Platform, PruneOptions, ServiceAction, ServiceRequest, State,
+    SubmitCommand, SubmitOptions, Verbosity,
 };
 use execq::{Invocation, Verb};
 
@@ -143,6 +143,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the queue's settings and where each comes from (default, QUEUE/config.toml); with
+    /// --check, only validate config.toml and exit 1 naming the line and key of a mistake.
+    Config {
+        /// Validate only
+        #[arg(long)]
+        check: bool,
+        /// Print the settings as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Install, remove or inspect the background service (launchd on macOS, systemd elsewhere).
     Service(ServiceArgs),
 }
@@ -204,36 +214,37 @@ enum PlatformArg {
 
 #[derive(Debug, Args)]
 struct DrainArgs {
-    /// Per-job timeout in seconds (a job's own `timeout` field wins)
-    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = seconds)]
-    timeout: Duration,
+    /// Per-job timeout in seconds (a job's own `timeout` field wins) [default: 300, or
+    /// QUEUE/config.toml's]
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    timeout: Option<Duration>,
 
-    /// Seconds between SIGTERM and SIGKILL when ending a job's processes
-    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds_or_zero)]
-    grace: Duration,
+    /// Seconds between SIGTERM and SIGKILL when ending a job's processes [default: 5]
+    #[arg(long, value_name = "SECONDS", value_parser = seconds_or_zero)]
+    grace: Option<Duration>,
 
     /// Seconds a file that is not yet a complete JSON object must stay unchanged before it is run
-    /// or failed (protects jobs written in place)
-    #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = seconds_or_zero)]
-    settle: Duration,
+    /// or failed (protects jobs written in place) [default: 2]
+    #[arg(long, value_name = "SECONDS", value_parser = seconds_or_zero)]
+    settle: Option<Duration>,
 
     /// If another drain holds the queue, wait for it instead of exiting
     #[arg(long)]
     wait: bool,
 
     /// Once pending/ is empty, keep the queue this many seconds for jobs that arrive meanwhile
-    /// (a burst of submissions then shares one drain)
-    #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = seconds_or_zero)]
-    linger: Duration,
+    /// (a burst of submissions then shares one drain) [default: 0]
+    #[arg(long, value_name = "SECONDS", value_parser = seconds_or_zero)]
+    linger: Option<Duration>,
 
     /// Exit with status 3 if any job in this drain did not complete (for CI)
     #[arg(long)]
     strict: bool,
 
-    /// Run up to N jobs at once (each with its own timeout, process group and record)
-    #[arg(long, short = 'j', value_name = "N", default_value = "1",
+    /// Run up to N jobs at once (each with its own timeout, process group and record) [default: 1]
+    #[arg(long, short = 'j', value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..=256))]
-    jobs: u16,
+    jobs: Option<u16>,
 }
 
 #[derive(Debug, Args)]
@@ -372,6 +383,7 @@ impl From<Command> for Verb {
             Command::Logs { lines, follow } => Verb::Logs(options::Logs { lines, follow }),
             Command::Service(args) => Verb::Service(args.into()),
             Command::Cancel { jobs } => Verb::Cancel { jobs },
+            Command::Config { check, json } => Verb::Config { check, json },
             Command::Follow { job } => Verb::Follow { job },
             Command::Wait { jobs, timeout } => Verb::Wait(options::Wait { jobs, timeout }),
         }
@@ -381,15 +393,14 @@ impl From<Command> for Verb {
 impl From<DrainArgs> for options::Drain {
     fn from(args: DrainArgs) -> Self {
         Self {
-            options: DrainOptions {
+            flags: DrainFlags {
                 timeout: args.timeout,
                 grace: args.grace,
                 settle: args.settle,
-                wait_for_lock: args.wait,
                 linger: args.linger,
-                jobs: usize::from(args.jobs),
-                ..DrainOptions::default()
+                jobs: args.jobs.map(usize::from),
             },
+            wait: args.wait,
             strict: args.strict,
         }
     }

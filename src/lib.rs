@@ -10,6 +10,7 @@
 
 mod app;
 mod commands;
+mod config;
 mod drain;
 pub mod duration;
 mod exec;
@@ -38,7 +39,7 @@ pub mod options {
     pub use crate::commands::status::Opts as Status;
     pub use crate::commands::submit::{Opts as Submit, SubmitCommand, SubmitOptions};
     pub use crate::commands::wait::Opts as Wait;
-    pub use crate::drain::DrainOptions;
+    pub use crate::config::Flags as DrainFlags;
     pub use crate::logging::Verbosity;
     pub use crate::queue::catalog::State;
     pub use crate::service::{DEFAULT_LABEL, Platform};

@@ -104,6 +104,11 @@ pub fn reader_went_away(err: &anyhow::Error) -> bool {
     })
 }
 
+/// An error already in `daemon.log` (the same one, met again): printed, not logged again.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AlreadyLogged(pub String);
+
 /// Whether color is allowed at all: `NO_COLOR` unset or empty (<https://no-color.org>).
 pub fn color_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())

@@ -2,6 +2,7 @@
 //! prints its own output and returns the exit code.
 
 pub mod cancel;
+pub mod config;
 pub mod drain;
 pub mod follow;
 pub mod list;

@@ -112,6 +112,11 @@ pub fn report(queue: &Queue, service: Option<&ServiceSpec>) -> Result<Report> {
     report.last_drain = last_drain::read(queue);
     report.recent_errors = recent_errors(queue, 5);
     report.problems = problems(&report, running.first().map(|e| e.name.as_str()));
+    if let Err(invalid) = crate::config::load(queue) {
+        report
+            .problems
+            .insert(0, format!("drains will not run jobs: {invalid}"));
+    }
     if let Err(unsafe_queue) = queue.check_ownership() {
         report
             .problems

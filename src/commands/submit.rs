@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::commands::drain as drain_command;
 use crate::commands::wait;
+use crate::config::Flags;
 use crate::drain::background::{self, Start};
 use crate::drain::{DrainOptions, SUBMIT_LINGER};
 use crate::exit_code::ExitCode;
@@ -106,10 +107,11 @@ pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
         });
         if let Start::Drain(lock) = started {
             // The forked drain: its stdout is /dev/null and nobody waits for its exit code.
-            let options = DrainOptions {
-                linger: SUBMIT_LINGER,
-                ..DrainOptions::default()
+            let flags = Flags {
+                linger: Some(SUBMIT_LINGER),
+                ..Flags::default()
             };
+            let options = drain_command::settings(queue, &flags, DrainOptions::default())?;
             return drain_command::drain_with(queue, &options, false, Some(lock));
         }
     }

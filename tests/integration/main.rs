@@ -4,6 +4,7 @@ mod util;
 
 mod cancel_wait;
 mod concurrency;
+mod config;
 mod faults;
 mod fuzz;
 mod inspect;

@@ -1,0 +1,232 @@
+//! `QUEUE/config.toml`: the queue's defaults for drains. Optional: without it every setting has
+//! its built-in default; a command-line flag beats the file. A file that does not parse, or names
+//! a key that does not exist, is an error naming the line and the key — never silently ignored:
+//! drains refuse to run jobs until it is fixed (see `commands::drain`), and `status` reports it.
+//!
+//! ```toml
+//! timeout = "10m"   # per-job timeout: seconds, or a number with s, m, h, d or w
+//! grace = 5         # between SIGTERM and SIGKILL
+//! settle = 2        # how long a half-written file must stay unchanged
+//! linger = 0        # how long a drain keeps the queue once pending/ is empty
+//! jobs = 2          # jobs run at once
+//! ```
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::drain::DrainOptions;
+use crate::duration;
+use crate::queue::Queue;
+
+/// The file's name in the queue folder.
+pub const FILE: &str = "config.toml";
+
+/// The most jobs a drain runs at once.
+pub const MAX_JOBS: usize = 256;
+
+/// What `config.toml` may hold.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub timeout: Option<Seconds>,
+    pub grace: Option<Seconds>,
+    pub settle: Option<Seconds>,
+    pub linger: Option<Seconds>,
+    pub jobs: Option<Jobs>,
+}
+
+/// A duration in the file: a number of seconds, or text such as "90s", "10m", "2h".
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "SecondsText")]
+pub struct Seconds(pub Duration);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SecondsText {
+    Number(f64),
+    Text(String),
+}
+
+impl TryFrom<SecondsText> for Seconds {
+    type Error = String;
+
+    fn try_from(value: SecondsText) -> Result<Self, String> {
+        match value {
+            SecondsText::Number(secs) => duration::from_secs_f64(secs, &secs.to_string())
+                .map(Seconds)
+                .map_err(|e| e.to_string()),
+            SecondsText::Text(text) => duration::parse_age(&text).map(Seconds),
+        }
+    }
+}
+
+/// `jobs` in the file: 1 to [`MAX_JOBS`].
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct Jobs(pub usize);
+
+impl TryFrom<i64> for Jobs {
+    type Error = String;
+
+    fn try_from(n: i64) -> Result<Self, String> {
+        usize::try_from(n)
+            .ok()
+            .filter(|n| (1..=MAX_JOBS).contains(n))
+            .map(Jobs)
+            .ok_or_else(|| format!("`jobs` must be from 1 to {MAX_JOBS}, found {n}"))
+    }
+}
+
+/// Why the config cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid config `{}`: {message}", .path.display())]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// The queue's config: `None` when there is no file.
+pub fn load(queue: &Queue) -> Result<Option<Config>, ConfigError> {
+    let path = queue.root.join(FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(ConfigError {
+                path,
+                message: e.to_string(),
+            });
+        }
+    };
+    toml::from_str(&text).map(Some).map_err(|e| ConfigError {
+        path,
+        message: e.to_string().trim_end().to_owned(),
+    })
+}
+
+/// The drain settings given on the command line (`None`: not given).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Flags {
+    pub timeout: Option<Duration>,
+    pub grace: Option<Duration>,
+    pub settle: Option<Duration>,
+    pub linger: Option<Duration>,
+    pub jobs: Option<usize>,
+}
+
+/// Where a setting's value came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Default,
+    File,
+    Flag,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Default => "default",
+            Self::File => "config.toml",
+            Self::Flag => "flag",
+        })
+    }
+}
+
+/// One effective setting.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Setting {
+    pub name: &'static str,
+    pub value: String,
+    pub source: Source,
+}
+
+/// The drain's settings: each from its flag, else the file, else `base` (the built-in default).
+pub fn effective(
+    file: Option<&Config>,
+    flags: &Flags,
+    base: DrainOptions,
+) -> (DrainOptions, Vec<Setting>) {
+    let file = file.cloned().unwrap_or_default();
+    let mut opts = base;
+    let mut settings = Vec::new();
+    let mut pick =
+        |name, flag: Option<Duration>, from_file: Option<Seconds>, slot: &mut Duration| {
+            let (value, source) = match (flag, from_file) {
+                (Some(v), _) => (v, Source::Flag),
+                (None, Some(Seconds(v))) => (v, Source::File),
+                (None, None) => (*slot, Source::Default),
+            };
+            *slot = value;
+            settings.push(Setting {
+                name,
+                value: format!("{}s", value.as_secs_f64()),
+                source,
+            });
+        };
+    pick("timeout", flags.timeout, file.timeout, &mut opts.timeout);
+    pick("grace", flags.grace, file.grace, &mut opts.grace);
+    pick("settle", flags.settle, file.settle, &mut opts.settle);
+    pick("linger", flags.linger, file.linger, &mut opts.linger);
+    let (jobs, source) = match (flags.jobs, file.jobs) {
+        (Some(n), _) => (n, Source::Flag),
+        (None, Some(Jobs(n))) => (n, Source::File),
+        (None, None) => (opts.jobs, Source::Default),
+    };
+    opts.jobs = jobs;
+    settings.push(Setting {
+        name: "jobs",
+        value: jobs.to_string(),
+        source,
+    });
+    (opts, settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn settings_are_read_with_units() {
+        let config = parse("timeout = \"10m\"\ngrace = 2.5\njobs = 3\n").unwrap();
+        assert_eq!(config.timeout, Some(Seconds(Duration::from_secs(600))));
+        assert_eq!(config.grace, Some(Seconds(Duration::from_millis(2500))));
+        assert_eq!(config.jobs, Some(Jobs(3)));
+    }
+
+    #[test]
+    fn mistakes_name_the_line_and_the_key() {
+        let typo = parse("jobs = 2\ntimout = 3\n").unwrap_err();
+        assert!(typo.contains("line 2") && typo.contains("timout"), "{typo}");
+        let range = parse("jobs = 0\n").unwrap_err();
+        assert!(range.contains("`jobs` must be from 1 to 256"), "{range}");
+        let huge = parse("timeout = 1e19\n").unwrap_err();
+        assert!(huge.contains("more than the limit"), "{huge}");
+    }
+
+    #[test]
+    fn a_flag_beats_the_file_which_beats_the_default() {
+        let file = parse("timeout = 7\njobs = 2\n").unwrap();
+        let flags = Flags {
+            jobs: Some(4),
+            ..Flags::default()
+        };
+        let (opts, settings) = effective(Some(&file), &flags, DrainOptions::default());
+        assert_eq!(opts.timeout, Duration::from_secs(7));
+        assert_eq!(opts.jobs, 4);
+        assert_eq!(opts.grace, DrainOptions::default().grace);
+        let source = |name| settings.iter().find(|s| s.name == name).unwrap().source;
+        assert_eq!(source("timeout"), Source::File);
+        assert_eq!(source("jobs"), Source::Flag);
+        assert_eq!(source("grace"), Source::Default);
+    }
+}

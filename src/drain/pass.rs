@@ -5,7 +5,8 @@
 //! bytes each), then reads a job again just before claiming it: memory stays small however many
 //! jobs wait, and the file claimed is the one checked (see `job`).
 
-use std::ffi::OsStr;
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -111,6 +112,7 @@ impl<'a> Drainer<'a> {
         let mut next_look: Option<Instant> = None;
         let mut candidates = Vec::new();
         let mut settling = Vec::new();
+        let mut kept = Kept::default();
         for entry in &entries {
             match pending::intake(&self.queue.pending, &entry.name, &mut self.settle)? {
                 Intake::Gone => {}
@@ -118,7 +120,10 @@ impl<'a> Drainer<'a> {
                     next_look = Some(next_look.map_or(when, |n| n.min(when)));
                     settling.push(entry.name.clone());
                 }
-                Intake::Ready(loaded) => candidates.push(candidate(&loaded, entry.mtime)),
+                Intake::Ready(loaded) => {
+                    candidates.push(candidate(&loaded, entry.mtime));
+                    kept.keep(loaded);
+                }
             }
         }
         let needs_known = candidates.iter().any(|c| !c.schedule.after.is_empty());
@@ -149,17 +154,19 @@ impl<'a> Drainer<'a> {
             if self.stopping() {
                 break;
             }
-            ran |= self.take(&candidates[i].name, entries.len(), outcome, pool)?;
+            let loaded = kept.take(&candidates[i].name);
+            ran |= self.take(&candidates[i].name, loaded, entries.len(), outcome, pool)?;
         }
         Ok((ran, next_look))
     }
 
-    /// Reads the entry again (the pass kept only its scheduling fields; it may also have gone)
-    /// and runs or files it: on this thread with `--jobs 1`, else on a worker. Its readiness was
-    /// judged by the pass. Returns whether it was claimed.
+    /// Runs or files the entry — as the pass read it if it kept it, else read again (it may
+    /// have gone) — on this thread with `--jobs 1`, else on a worker. Its readiness was judged by
+    /// the pass; the claim checks it is still the file read. Returns whether it was claimed.
     fn take<'s>(
         &mut self,
         name: &OsStr,
+        kept: Option<Loaded>,
         pending: usize,
         outcome: Outcome,
         pool: &mut Pool<'s, '_>,
@@ -167,8 +174,12 @@ impl<'a> Drainer<'a> {
     where
         'a: 's,
     {
-        let Some((loaded, _)) = pending::load(&self.queue.pending.join(name), name)? else {
-            return Ok(false);
+        let loaded = match kept {
+            Some(loaded) => loaded,
+            None => match pending::load(&self.queue.pending.join(name), name)? {
+                Some((loaded, _)) => loaded,
+                None => return Ok(false),
+            },
         };
         if !self.announced {
             tracing::info!(pending, queue = %self.queue.root.display(), "drain started");
@@ -263,6 +274,32 @@ impl<'a> Drainer<'a> {
                 return;
             }
         }
+    }
+}
+
+/// Jobs a pass read and keeps until their turn, within a small budget, so that most jobs are
+/// read once; the rest are read again when their turn comes. Memory stays bounded however many
+/// jobs there are.
+#[derive(Default)]
+struct Kept {
+    loaded: HashMap<OsString, Loaded>,
+    bytes: usize,
+}
+
+impl Kept {
+    const MAX_JOBS: usize = 256;
+    const MAX_BYTES: usize = 1024 * 1024;
+
+    fn keep(&mut self, loaded: Loaded) {
+        let size = loaded.bytes.len();
+        if self.loaded.len() < Self::MAX_JOBS && self.bytes + size <= Self::MAX_BYTES {
+            self.bytes += size;
+            self.loaded.insert(loaded.name.clone(), loaded);
+        }
+    }
+
+    fn take(&mut self, name: &OsStr) -> Option<Loaded> {
+        self.loaded.remove(name)
     }
 }
 

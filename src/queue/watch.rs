@@ -14,6 +14,9 @@ use crate::queue::Queue;
 use crate::queue::catalog::{self, Entry, State};
 use crate::queue::names::{display_name, is_internal, split_ext};
 
+/// How many more times [`Tracked::find`] looks for a job it did not find (50 ms apart).
+const FIND_RETRIES: usize = 10;
+
 /// A job being followed.
 #[derive(Clone, Debug)]
 pub struct Tracked {
@@ -35,7 +38,16 @@ impl Tracked {
     /// Finds the job `reference` names (see `catalog::find_all`): the one pending or running if
     /// there is one (an earlier run of the same name may have finished), else the newest record.
     pub fn find(queue: &Queue, reference: &str) -> Result<Self> {
-        let matches = catalog::find_all(queue, reference)?;
+        // A JSON job's file leaves running/ a moment before its record reaches completed/ or
+        // failed/: look a few times before saying no job matches.
+        let mut matches = catalog::find_all(queue, reference)?;
+        for _ in 0..FIND_RETRIES {
+            if !matches.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            matches = catalog::find_all(queue, reference)?;
+        }
         let (live, done): (Vec<Entry>, Vec<Entry>) = matches
             .into_iter()
             .partition(|e| matches!(e.state, State::Pending | State::Running));

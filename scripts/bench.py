@@ -14,6 +14,7 @@ cargo install pueue); and, with eatmydata installed, submit --start with fsync m
 shows what durability costs end to end.
 """
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -287,7 +288,9 @@ def pueue_bin():
     return found or (home if os.path.exists(home) else None)
 
 
-def end_to_end_pueue(base, n):
+@contextlib.contextmanager
+def pueue_daemon(base):
+    """A pueue daemon of its own in a temporary folder; yields the client's argv prefix."""
     exe = pueue_bin()
     d = tempfile.mkdtemp(dir=base)
     cfg = os.path.join(d, "pueue.yml")
@@ -299,14 +302,19 @@ def end_to_end_pueue(base, n):
         deadline = time.time() + 10
         while not os.path.exists(os.path.join(d, "pueue.sock")) and time.time() < deadline:
             time.sleep(0.02)
-        start = time.perf_counter()
-        for _ in range(n):
-            subprocess.run([exe, "-c", cfg, "add", "--", "true"], check=True, stdout=DEVNULL)
-        subprocess.run([exe, "-c", cfg, "wait"], check=True, stdout=DEVNULL)
-        return time.perf_counter() - start
+        yield [exe, "-c", cfg]
     finally:
         daemon.terminate()
         daemon.wait()
+
+
+def end_to_end_pueue(base, n):
+    with pueue_daemon(base) as pueue:
+        start = time.perf_counter()
+        for _ in range(n):
+            subprocess.run([*pueue, "add", "--", "true"], check=True, stdout=DEVNULL)
+        subprocess.run([*pueue, "wait"], check=True, stdout=DEVNULL)
+        return time.perf_counter() - start
 
 
 PARALLEL_JOB = "sleep 0.01"
@@ -343,26 +351,13 @@ def parallel_tsp(base, n):
 
 
 def parallel_pueue(base, n):
-    exe = pueue_bin()
-    d = tempfile.mkdtemp(dir=base)
-    cfg = os.path.join(d, "pueue.yml")
-    with open(cfg, "w") as f:
-        f.write(f"shared:\n  pueue_directory: {d}\n  runtime_directory: {d}\n"
-                f"  use_unix_socket: true\n  unix_socket_path: {d}/pueue.sock\n")
-    daemon = subprocess.Popen([exe + "d", "-c", cfg], stdout=DEVNULL, stderr=DEVNULL)
-    try:
-        deadline = time.time() + 10
-        while not os.path.exists(os.path.join(d, "pueue.sock")) and time.time() < deadline:
-            time.sleep(0.02)
-        subprocess.run([exe, "-c", cfg, "parallel", "2"], check=True, stdout=DEVNULL)
+    with pueue_daemon(base) as pueue:
+        subprocess.run([*pueue, "parallel", "2"], check=True, stdout=DEVNULL)
         start = time.perf_counter()
         for _ in range(n):
-            subprocess.run([exe, "-c", cfg, "add", "--", PARALLEL_JOB], check=True, stdout=DEVNULL)
-        subprocess.run([exe, "-c", cfg, "wait"], check=True, stdout=DEVNULL)
+            subprocess.run([*pueue, "add", "--", PARALLEL_JOB], check=True, stdout=DEVNULL)
+        subprocess.run([*pueue, "wait"], check=True, stdout=DEVNULL)
         return time.perf_counter() - start
-    finally:
-        daemon.terminate()
-        daemon.wait()
 
 
 def bench_parallel(rep, base, n, reps):

@@ -88,19 +88,38 @@ fn held_script(text: &str, started: &std::path::Path, go: &std::path::Path) -> S
     )
 }
 
+/// A drain running a job that holds its place in running/ until released.
+struct Held {
+    drain: std::process::Child,
+    go: std::path::PathBuf,
+}
+
+impl Held {
+    /// Queues (with `add`) a job whose script is [`held_script`] printing `text`, starts a drain,
+    /// and returns once the job runs.
+    fn start(q: &TestQueue, text: &str, add: impl FnOnce(&str)) -> Self {
+        let (started, go) = (q.scratch("started"), q.scratch("go"));
+        add(&held_script(text, &started, &go));
+        let drain = q.spawn_drain(&[]);
+        wait_until("the held job to start", || started.exists());
+        Self { drain, go }
+    }
+
+    /// Lets the job end and waits for the drain.
+    fn release(self) {
+        fs::write(&self.go, "").unwrap();
+        finish(self.drain).success();
+    }
+}
+
 #[test]
 fn a_json_job_queued_under_the_running_jobs_name_runs_and_is_recorded() {
     let q = TestQueue::new();
-    let (started, go) = (q.scratch("started"), q.scratch("go"));
-    q.add(
-        "same.json",
-        &shell_job(&held_script("first", &started, &go)),
-    );
-    let drain = q.spawn_drain(&[]);
-    wait_until("the first job to start", || started.exists());
+    let held = Held::start(&q, "first", |job| {
+        q.add("same.json", &shell_job(job));
+    });
     q.add("same.json", &shell_job("echo second"));
-    fs::write(&go, "").unwrap();
-    finish(drain).success();
+    held.release();
     assert_eq!(q.names("completed"), ["same.1.json", "same.json"]);
     assert_eq!(q.result("completed/same.json")["stdout"], "first\n");
     assert_eq!(q.result("completed/same.1.json")["stdout"], "second\n");
@@ -110,14 +129,13 @@ fn a_json_job_queued_under_the_running_jobs_name_runs_and_is_recorded() {
 #[test]
 fn a_script_queued_under_the_running_scripts_name_keeps_its_own_bytes_and_result() {
     let q = TestQueue::new();
-    let (started, go) = (q.scratch("started"), q.scratch("go"));
-    let first = held_script("first", &started, &go);
-    q.add_aged("same.sh", &first, 10);
-    let drain = q.spawn_drain(&[]);
-    wait_until("the first script to start", || started.exists());
+    let mut first = String::new();
+    let held = Held::start(&q, "first", |job| {
+        first = job.to_owned();
+        q.add_aged("same.sh", job, 10);
+    });
     q.add_aged("same.sh", "echo second\n", 10);
-    fs::write(&go, "").unwrap();
-    finish(drain).success();
+    held.release();
     assert_eq!(
         q.names("completed"),
         [
@@ -157,17 +175,12 @@ fn a_retry_while_a_namesake_runs_loses_neither_job() {
     q.drain(&[]).success();
     assert_eq!(q.names("failed"), ["first.json"]);
 
-    let (started, go) = (q.scratch("started"), q.scratch("go"));
-    q.add(
-        "first.json",
-        &shell_job(&held_script("namesake", &started, &go)),
-    );
-    let drain = q.spawn_drain(&[]);
-    wait_until("the namesake to start", || started.exists());
+    let held = Held::start(&q, "namesake", |job| {
+        q.add("first.json", &shell_job(job));
+    });
     fs::write(&flag, "").unwrap();
     q.execq(&["retry", "flaky"]).output().unwrap();
-    fs::write(&go, "").unwrap();
-    finish(drain).success();
+    held.release();
     q.drain(&[]).success();
 
     let completed = q.names("completed");

@@ -25,7 +25,7 @@ pub struct Invocation {
 #[derive(Clone, Debug)]
 pub enum Verb {
     Drain(commands::drain::Opts),
-    Submit(commands::submit::Opts),
+    Submit(Box<commands::submit::Opts>),
     Status(commands::status::Opts),
     List(ListOptions),
     Show(commands::show::Opts),

@@ -8,8 +8,8 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 
 use execq::duration;
 use execq::options::{
-    self, DEFAULT_LABEL, DrainFlags, Platform, PruneOptions, ServiceAction, ServiceRequest, State,
-    SubmitCommand, SubmitOptions, Verbosity,
+    self, DEFAULT_LABEL, DrainFlags, JobLimits, Platform, PruneOptions, ServiceAction,
+    ServiceRequest, State, SubmitCommand, SubmitOptions, Verbosity,
 };
 use execq::{Invocation, Verb};
 
@@ -53,7 +53,7 @@ enum Command {
     )]
     Drain(DrainArgs),
     /// Add a job to the queue atomically and print where it went.
-    Submit(SubmitArgs),
+    Submit(Box<SubmitArgs>),
     /// Is the queue healthy? Counts, the running drain, the last drain, the service, recent errors.
     /// Exits 4 when there are problems.
     Status {
@@ -290,6 +290,9 @@ struct SubmitArgs {
     #[arg(long, value_name = "NAME[=VALUE]")]
     env: Vec<String>,
 
+    #[command(flatten)]
+    limits: LimitArgs,
+
     /// Print {"task_id", "path"} as JSON
     #[arg(long)]
     json: bool,
@@ -311,6 +314,47 @@ struct SubmitArgs {
     /// The program and its arguments, after `--`
     #[arg(last = true, value_name = "PROGRAM [ARGS]...")]
     argv: Vec<String>,
+}
+
+/// A job's resource limits (see the README's "Resource limits"); config.toml's [limits] fills in
+/// the ones not given.
+#[derive(Debug, Args)]
+#[command(
+    next_help_heading = "Resource limits (per process; config.toml's [limits] are the defaults)"
+)]
+struct LimitArgs {
+    /// CPU time: SIGXCPU after N seconds of CPU, SIGKILL a second later
+    #[arg(long, value_name = "N")]
+    cpu_seconds: Option<u64>,
+    /// Address space in MiB (Linux; refused on macOS, which does not enforce it)
+    #[arg(long, value_name = "MIB")]
+    memory_mb: Option<u64>,
+    /// Open file descriptors
+    #[arg(long, value_name = "N")]
+    open_files: Option<u64>,
+    /// Processes of the user (all of them, not only the job's; not enforced for root)
+    #[arg(long, value_name = "N")]
+    processes: Option<u64>,
+    /// Largest file the job may write, in MiB (SIGXFSZ past it)
+    #[arg(long, value_name = "MIB")]
+    file_size_mb: Option<u64>,
+    /// Niceness, 0 (normal) to 19 (gentlest)
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i64).range(0..=19))]
+    nice: Option<i64>,
+}
+
+impl From<LimitArgs> for JobLimits {
+    fn from(args: LimitArgs) -> Self {
+        Self {
+            cpu_seconds: args.cpu_seconds,
+            memory_mb: args.memory_mb,
+            open_files: args.open_files,
+            processes: args.processes,
+            file_size_mb: args.file_size_mb,
+            nice: args.nice.and_then(|n| u64::try_from(n).ok()),
+        }
+    }
 }
 
 fn seconds_or_zero(text: &str) -> Result<Duration, String> {
@@ -358,7 +402,7 @@ impl From<Command> for Verb {
     fn from(command: Command) -> Self {
         match command {
             Command::Drain(args) => Verb::Drain(args.into()),
-            Command::Submit(args) => Verb::Submit(args.into()),
+            Command::Submit(args) => Verb::Submit(Box::new((*args).into())),
             Command::Status { json, label } => Verb::Status(options::Status { json, label }),
             Command::List { state, limit, json } => Verb::List(options::List {
                 state: state.map(State::from),
@@ -423,6 +467,7 @@ impl From<SubmitArgs> for options::Submit {
                 after: args.after,
                 not_before: args.at.or_else(|| args.delay.map(from_now)),
                 env: args.env,
+                limits: args.limits.into(),
             },
             json: args.json,
             start: args.start,

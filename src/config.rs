@@ -9,6 +9,10 @@
 //! settle = 2        # how long a half-written file must stay unchanged
 //! linger = 0        # how long a drain keeps the queue once pending/ is empty
 //! jobs = 2          # jobs run at once
+//!
+//! [limits]          # defaults for jobs that do not set their own (see `job::limits`)
+//! cpu_seconds = 600
+//! nice = 10
 //! ```
 
 use std::fmt;
@@ -21,6 +25,7 @@ use serde::Deserialize;
 
 use crate::drain::DrainOptions;
 use crate::duration;
+use crate::job::limits::{self, ResourceLimits};
 use crate::queue::Queue;
 
 /// The file's name in the queue folder.
@@ -38,6 +43,7 @@ pub struct Config {
     pub settle: Option<Seconds>,
     pub linger: Option<Seconds>,
     pub jobs: Option<Jobs>,
+    pub limits: Option<ResourceLimits>,
 }
 
 /// A duration in the file: a number of seconds, or text such as "90s", "10m", "2h".
@@ -103,10 +109,17 @@ pub fn load(queue: &Queue) -> Result<Option<Config>, ConfigError> {
             });
         }
     };
-    toml::from_str(&text).map(Some).map_err(|e| ConfigError {
-        path,
+    let config: Config = toml::from_str(&text).map_err(|e| ConfigError {
+        path: path.clone(),
         message: e.to_string().trim_end().to_owned(),
-    })
+    })?;
+    if let Some(why) = config.limits.as_ref().and_then(limits::unsupported) {
+        return Err(ConfigError {
+            path,
+            message: format!("[limits]: {why}"),
+        });
+    }
+    Ok(Some(config))
 }
 
 /// The drain settings given on the command line (`None`: not given).
@@ -184,6 +197,20 @@ pub fn effective(
         value: jobs.to_string(),
         source,
     });
+    if let Some(limits) = file.limits {
+        opts.limits = limits;
+    }
+    for (name, value) in opts.limits.entries() {
+        settings.push(Setting {
+            name,
+            value: value.map_or_else(|| "none".into(), |v| v.to_string()),
+            source: if value.is_some() {
+                Source::File
+            } else {
+                Source::Default
+            },
+        });
+    }
     (opts, settings)
 }
 

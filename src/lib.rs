@@ -40,6 +40,7 @@ pub mod options {
     pub use crate::commands::submit::{Opts as Submit, SubmitCommand, SubmitOptions};
     pub use crate::commands::wait::Opts as Wait;
     pub use crate::config::Flags as DrainFlags;
+    pub use crate::job::limits::ResourceLimits as JobLimits;
     pub use crate::logging::Verbosity;
     pub use crate::queue::catalog::State;
     pub use crate::service::{DEFAULT_LABEL, Platform};

@@ -18,6 +18,7 @@ use crate::drain::{DrainOptions, SUBMIT_LINGER};
 use crate::exit_code::ExitCode;
 use crate::fsutil::FileId;
 use crate::job;
+use crate::job::limits::ResourceLimits;
 use crate::job::result::Status;
 use crate::output;
 use crate::queue::Queue;
@@ -51,6 +52,8 @@ pub struct SubmitOptions {
     pub not_before: Option<DateTime<FixedOffset>>,
     /// `NAME` (copied from this environment) or `NAME=VALUE`.
     pub env: Vec<String>,
+    /// Resource limits (`limits`), checked as a job file's are.
+    pub limits: ResourceLimits,
 }
 
 /// `submit --wait`: the job's output on this process's stdout and stderr, its exit code as this
@@ -175,6 +178,10 @@ fn job_object(opts: &SubmitOptions, task_id: &str) -> Result<Map<String, Value>>
         ("priority", opts.priority.map(|p| json!(p))),
         ("after", (!opts.after.is_empty()).then(|| json!(opts.after))),
         ("not_before", opts.not_before.map(|t| json!(t.to_rfc3339()))),
+        (
+            "limits",
+            (!opts.limits.is_empty()).then(|| json!(opts.limits)),
+        ),
     ];
     for (key, value) in optional {
         if let Some(value) = value {

@@ -16,6 +16,7 @@ use tracing::{error, info, warn};
 
 use super::{DrainOptions, Drainer};
 use crate::exec::{self, Limits, StartError, Watch, command, result_file};
+use crate::job::limits::{self, Plan, ResourceLimits};
 use crate::job::result::{JobResult, Status, describe};
 use crate::job::{self, Format, JobError, JobSpec};
 use crate::queue::Queue;
@@ -212,8 +213,20 @@ fn run_job(
         grace: opts.grace,
         keep: opts.keep,
     };
-    let result = execute(queue, &limits, shutdown, job, spec)
+    let resources = spec.limits.or(opts.limits);
+    let mut result = execute(queue, &limits, &resources, shutdown, job, spec)
         .unwrap_or_else(|e| JobResult::error(describe(&e)));
+    if result.status == Status::Failed {
+        if let Some((limit, why)) = limits::which(&resources, &result) {
+            result.limit = Some(limit.to_owned());
+            let how = result
+                .error
+                .take()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default();
+            result.error = Some(format!("stopped by a resource limit: {why}{how}"));
+        }
+    }
     let returncode = result
         .returncode
         .map_or_else(|| "-".into(), |c| c.to_string());
@@ -231,6 +244,7 @@ fn run_job(
 fn execute(
     queue: &Queue,
     limits: &Limits,
+    resources: &ResourceLimits,
     shutdown: &Shutdown,
     job: &Claimed,
     spec: &JobSpec,
@@ -239,7 +253,7 @@ fn execute(
         ("EXECQ_QUEUE", queue.root.as_os_str()),
         ("EXECQ_JOB", job.name.as_os_str()),
     ];
-    let command = command::build(spec, &job.path, &env)?;
+    let command = command::build(spec, &job.path, &env, limits_plan(resources)?)?;
     let program = command::program_name(&spec.program);
     let cancel = record::cancel_marker(&job.path);
     let watch = Watch {
@@ -269,6 +283,15 @@ fn execute(
         }
     }
     Ok(result)
+}
+
+/// The system calls that apply `limits` to the job's process, or why they cannot be made.
+fn limits_plan(limits: &ResourceLimits) -> Result<Plan, StartError> {
+    if let Some(why) = limits::unsupported(limits) {
+        return Err(StartError::Limits(why));
+    }
+    Plan::new(limits)
+        .map_err(|e| StartError::Limits(format!("cannot read drain's own resource limits: {e}")))
 }
 
 fn secs(timeout: Duration) -> f64 {

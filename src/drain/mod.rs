@@ -49,6 +49,8 @@ pub struct DrainOptions {
     pub linger: Duration,
     /// How many jobs run at once (`--jobs`, at least 1).
     pub jobs: usize,
+    /// Resource limits for jobs that do not set their own (`[limits]` in `config.toml`).
+    pub limits: crate::job::limits::ResourceLimits,
 }
 
 /// How long a drain started by `submit --start` lingers: long enough for a tool submitting a
@@ -66,6 +68,7 @@ impl Default for DrainOptions {
             keep: crate::exec::capture::DEFAULT_KEEP,
             linger: Duration::ZERO,
             jobs: 1,
+            limits: crate::job::limits::ResourceLimits::default(),
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The command a job runs: its program and arguments, working folder and environment.
 
 use std::ffi::OsStr;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
 use crate::exec::StartError;
+use crate::job::limits::Plan;
 use crate::job::{JobSpec, Program};
 
 /// The program that is started for `program` (the interpreter, for a script).
@@ -17,8 +19,13 @@ pub fn program_name(program: &Program) -> &str {
 }
 
 /// The command for `spec`; `script` is the job file (run by a script's interpreter), `env` is added
-/// to the environment.
-pub fn build(spec: &JobSpec, script: &Path, env: &[(&str, &OsStr)]) -> Result<Command, StartError> {
+/// to the environment, `limits` is applied to the process before it execs.
+pub fn build(
+    spec: &JobSpec,
+    script: &Path,
+    env: &[(&str, &OsStr)],
+    limits: Plan,
+) -> Result<Command, StartError> {
     let mut command = match &spec.program {
         Program::Argv { program, args } => {
             let mut c = Command::new(program);
@@ -46,6 +53,11 @@ pub fn build(spec: &JobSpec, script: &Path, env: &[(&str, &OsStr)]) -> Result<Co
     command.envs(spec.env.iter().map(|(k, v)| (k, v)));
     if let Some(id) = &spec.task_id {
         command.env("EXECQ_TASK_ID", id);
+    }
+    if !limits.is_empty() {
+        // SAFETY: the closure runs in the child between fork and exec; `Plan::apply` only makes
+        // async-signal-safe system calls (setrlimit, setpriority) on data prepared before the fork.
+        unsafe { command.pre_exec(move || limits.apply()) };
     }
     Ok(command)
 }

@@ -71,6 +71,9 @@ pub enum StartError {
     NotInPath { program: String, path: String },
     #[error("program `{0}` is not executable (permission denied)")]
     NotExecutable(String),
+    /// Its `limits` cannot be applied here.
+    #[error("{0}")]
+    Limits(String),
     #[error("failed to start `{program}`")]
     Spawn {
         program: String,

@@ -4,6 +4,7 @@
 //! object whose `command` is a string and has no `args` (run with `/bin/sh -c`); a `.sh` or `.txt`
 //! script (run by `/bin/sh`, or by the interpreter its `#!` line names).
 
+pub mod limits;
 pub mod result;
 pub mod schedule;
 
@@ -38,6 +39,8 @@ pub struct JobSpec {
     pub env: Vec<(String, String)>,
     /// When it may run, and in what order (`priority`, `after`, `not_before`).
     pub schedule: schedule::Schedule,
+    /// Resource limits for its processes (`limits`); the drain's defaults fill the rest.
+    pub limits: limits::ResourceLimits,
 }
 
 /// The kinds of job file, told apart by name.
@@ -109,6 +112,8 @@ pub enum JobError {
     BadTime(String),
     #[error("`env` name `{0}` must not be empty or contain `=` or a NUL byte")]
     BadEnvName(String),
+    #[error("`limits`: {0}")]
+    BadLimits(String),
 }
 
 /// The name of a JSON value's type, for messages.
@@ -223,6 +228,7 @@ pub fn from_json(job: &Map<String, Value>) -> Result<JobSpec, JobError> {
         cwd: optional_text(job, "cwd")?.map(PathBuf::from),
         env: schedule::env(job)?,
         schedule: schedule::Schedule::of(job)?,
+        limits: limits::ResourceLimits::of_job(job).map_err(JobError::BadLimits)?,
     })
 }
 
@@ -256,6 +262,7 @@ pub fn from_script(bytes: &[u8]) -> Result<JobSpec, JobError> {
         cwd: None,
         env: Vec::new(),
         schedule: schedule::Schedule::default(),
+        limits: limits::ResourceLimits::default(),
     })
 }
 

@@ -57,6 +57,10 @@ pub struct JobResult {
     pub timed_out: bool,
     /// The signal that ended the job's main process.
     pub signal: Option<i32>,
+    /// The resource limit that ended the job (`cpu`, `memory`, `open_files`, `processes`,
+    /// `file_size`), when one did (see `job::limits`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
     pub stdout_truncated: bool,
     pub stderr_truncated: bool,
     /// Total bytes the job wrote to each stream (the record may keep fewer).
@@ -124,6 +128,7 @@ impl JobResult {
             error: Some(error),
             timed_out: false,
             signal: None,
+            limit: None,
             stdout_truncated: false,
             stderr_truncated: false,
             stdout_bytes: 0,
@@ -171,6 +176,7 @@ impl JobResult {
             error,
             timed_out: status == Status::Timeout,
             signal,
+            limit: None,
             stdout_truncated: run.stdout.truncated,
             stderr_truncated: run.stderr.truncated,
             stdout_bytes: run.stdout.bytes,

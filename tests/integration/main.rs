@@ -9,6 +9,7 @@ mod faults;
 mod fuzz;
 mod inspect;
 mod json_jobs;
+mod limits;
 mod load;
 mod logging;
 mod names;

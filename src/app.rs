@@ -37,6 +37,7 @@ pub enum Verb {
     Config { check: bool, json: bool },
     Follow { job: String },
     Wait(commands::wait::Opts),
+    Schedule(commands::schedule::Opts),
 }
 
 impl Verb {
@@ -45,7 +46,11 @@ impl Verb {
     /// there.
     fn logs_to_queue(&self) -> bool {
         match self {
-            Self::Drain(_) | Self::Retry { .. } | Self::Prune(_) | Self::Cancel { .. } => true,
+            Self::Drain(_)
+            | Self::Retry { .. }
+            | Self::Prune(_)
+            | Self::Cancel { .. }
+            | Self::Schedule(_) => true,
             Self::Submit(opts) => opts.start || opts.wait,
             _ => false,
         }
@@ -91,6 +96,7 @@ fn dispatch(queue: &Queue, verb: Verb) -> Result<ExitCode> {
         Verb::Config { check, json } => commands::config::run(queue, check, json),
         Verb::Follow { job } => commands::follow::run(queue, &job),
         Verb::Wait(opts) => commands::wait::run(queue, &opts),
+        Verb::Schedule(opts) => commands::schedule::run(queue, opts),
     }
 }
 

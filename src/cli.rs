@@ -153,6 +153,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Recurring schedules: jobs enqueued by every drain when their cron expression comes due.
+    Schedule {
+        #[command(subcommand)]
+        verb: ScheduleVerb,
+    },
     /// Install, remove or inspect the background service (launchd on macOS, systemd elsewhere).
     Service(ServiceArgs),
 }
@@ -247,13 +252,10 @@ struct DrainArgs {
     jobs: Option<u16>,
 }
 
+/// What a job runs and how: shared by `submit` and `schedule add`.
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("what").required(true).args(["shell", "argv"]))]
-struct SubmitArgs {
-    /// Task id to record (default: a time-based id)
-    #[arg(long = "id", value_name = "ID")]
-    task_id: Option<String>,
-
+struct JobArgs {
     /// What the job is for, kept in its record
     #[arg(long, value_name = "TEXT")]
     description: Option<String>,
@@ -274,6 +276,28 @@ struct SubmitArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     priority: Option<i64>,
 
+    /// Also pass NAME from this environment, or set NAME=VALUE (PATH is always passed); repeatable
+    #[arg(long, value_name = "NAME[=VALUE]")]
+    env: Vec<String>,
+
+    #[command(flatten)]
+    limits: LimitArgs,
+
+    /// Run COMMAND with /bin/sh -c
+    #[arg(long, value_name = "COMMAND", conflicts_with = "argv")]
+    shell: Option<String>,
+
+    /// The program and its arguments, after `--`
+    #[arg(last = true, value_name = "PROGRAM [ARGS]...")]
+    argv: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct SubmitArgs {
+    /// Task id to record (default: a time-based id)
+    #[arg(long = "id", value_name = "ID")]
+    task_id: Option<String>,
+
     /// Run only once this job (a task_id, file name or stem) has completed; repeatable
     #[arg(long, value_name = "REF")]
     after: Vec<String>,
@@ -285,13 +309,6 @@ struct SubmitArgs {
     /// Not before this long from now (such as 90s, 10m, 2h, 1d)
     #[arg(long, value_name = "AGE", value_parser = duration::parse_age)]
     delay: Option<Duration>,
-
-    /// Also pass NAME from this environment, or set NAME=VALUE (PATH is always passed); repeatable
-    #[arg(long, value_name = "NAME[=VALUE]")]
-    env: Vec<String>,
-
-    #[command(flatten)]
-    limits: LimitArgs,
 
     /// Print {"task_id", "path"} as JSON
     #[arg(long)]
@@ -307,13 +324,62 @@ struct SubmitArgs {
     #[arg(long, conflicts_with = "json")]
     wait: bool,
 
-    /// Run COMMAND with /bin/sh -c
-    #[arg(long, value_name = "COMMAND", conflicts_with = "argv")]
-    shell: Option<String>,
+    #[command(flatten)]
+    job: JobArgs,
+}
 
-    /// The program and its arguments, after `--`
-    #[arg(last = true, value_name = "PROGRAM [ARGS]...")]
-    argv: Vec<String>,
+#[derive(Debug, Subcommand)]
+enum ScheduleVerb {
+    /// Add a recurring schedule: QUEUE/schedules/NAME.toml, a cron expression and a job
+    #[command(after_help = "EXPR: 5 fields (minute hour day-of-month month day-of-week, in the \
+                            local time zone), or @hourly, @daily, @weekly, @monthly, @yearly. \
+                            Example: execq schedule add backup --cron '30 3 * * *' -- \
+                            /usr/local/bin/backup --quick")]
+    Add(Box<ScheduleAddArgs>),
+    /// List the schedules with their next run, last occurrence and any problem
+    List {
+        /// Print a JSON array
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a schedule (its queued or finished jobs are kept)
+    Remove {
+        /// The schedule's name
+        name: String,
+    },
+    /// Enqueue a schedule's job now, whatever its expression says
+    Run {
+        /// The schedule's name
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ScheduleAddArgs {
+    /// The schedule's name (letters, digits, -, _ and .); its jobs are named NAME.TIME.json
+    name: String,
+
+    /// When to run: a cron expression (see below)
+    #[arg(long, value_name = "EXPR")]
+    cron: String,
+
+    /// Occurrences missed while the machine slept or the service was off do not run (by default
+    /// they make one run)
+    #[arg(long)]
+    no_catch_up: bool,
+
+    /// When the previous occurrence is still pending or running: skip this one, or queue it
+    #[arg(long, value_enum, default_value = "skip")]
+    overlap: OverlapArg,
+
+    #[command(flatten)]
+    job: JobArgs,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum OverlapArg {
+    Skip,
+    Queue,
 }
 
 /// A job's resource limits (see the README's "Resource limits"); config.toml's [limits] fills in
@@ -426,6 +492,7 @@ impl From<Command> for Verb {
             Command::Retry { job } => Verb::Retry { job },
             Command::Logs { lines, follow } => Verb::Logs(options::Logs { lines, follow }),
             Command::Service(args) => Verb::Service(args.into()),
+            Command::Schedule { verb } => Verb::Schedule(verb.into()),
             Command::Cancel { jobs } => Verb::Cancel { jobs },
             Command::Config { check, json } => Verb::Config { check, json },
             Command::Follow { job } => Verb::Follow { job },
@@ -450,28 +517,56 @@ impl From<DrainArgs> for options::Drain {
     }
 }
 
+impl From<JobArgs> for SubmitOptions {
+    fn from(args: JobArgs) -> Self {
+        Self {
+            command: match args.shell {
+                Some(line) => SubmitCommand::Shell(line),
+                None => SubmitCommand::Argv(args.argv),
+            },
+            task_id: None,
+            description: args.description,
+            result_file: args.result_file,
+            timeout: args.timeout,
+            cwd: args.cwd,
+            priority: args.priority,
+            after: Vec::new(),
+            not_before: None,
+            env: args.env,
+            limits: args.limits.into(),
+        }
+    }
+}
+
 impl From<SubmitArgs> for options::Submit {
     fn from(args: SubmitArgs) -> Self {
         Self {
             job: SubmitOptions {
-                command: match args.shell {
-                    Some(line) => SubmitCommand::Shell(line),
-                    None => SubmitCommand::Argv(args.argv),
-                },
                 task_id: args.task_id,
-                description: args.description,
-                result_file: args.result_file,
-                timeout: args.timeout,
-                cwd: args.cwd,
-                priority: args.priority,
                 after: args.after,
                 not_before: args.at.or_else(|| args.delay.map(from_now)),
-                env: args.env,
-                limits: args.limits.into(),
+                ..args.job.into()
             },
             json: args.json,
             start: args.start,
             wait: args.wait,
+        }
+    }
+}
+
+impl From<ScheduleVerb> for options::Schedule {
+    fn from(verb: ScheduleVerb) -> Self {
+        match verb {
+            ScheduleVerb::Add(args) => Self::Add(Box::new(options::ScheduleAdd {
+                name: args.name,
+                cron: args.cron,
+                catch_up: !args.no_catch_up,
+                overlap_queue: matches!(args.overlap, OverlapArg::Queue),
+                job: args.job.into(),
+            })),
+            ScheduleVerb::List { json } => Self::List { json },
+            ScheduleVerb::Remove { name } => Self::Remove { name },
+            ScheduleVerb::Run { name } => Self::Run { name },
         }
     }
 }

@@ -11,6 +11,7 @@
 mod app;
 mod commands;
 mod config;
+mod cron;
 mod drain;
 pub mod duration;
 mod exec;
@@ -34,6 +35,7 @@ pub mod options {
     pub use crate::commands::list::ListOptions as List;
     pub use crate::commands::logs::Opts as Logs;
     pub use crate::commands::prune::{Opts as Prune, PruneOptions};
+    pub use crate::commands::schedule::{Add as ScheduleAdd, Opts as Schedule};
     pub use crate::commands::service::{ServiceAction, ServiceRequest};
     pub use crate::commands::show::Opts as Show;
     pub use crate::commands::status::Opts as Status;

@@ -9,6 +9,7 @@ pub mod list;
 pub mod logs;
 pub mod prune;
 pub mod retry;
+pub mod schedule;
 pub mod service;
 pub mod show;
 pub mod status;

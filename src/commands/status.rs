@@ -112,6 +112,9 @@ pub fn report(queue: &Queue, service: Option<&ServiceSpec>) -> Result<Report> {
     report.last_drain = last_drain::read(queue);
     report.recent_errors = recent_errors(queue, 5);
     report.problems = problems(&report, running.first().map(|e| e.name.as_str()));
+    for problem in crate::cron::problems(queue).into_iter().rev() {
+        report.problems.insert(0, problem);
+    }
     if let Err(invalid) = crate::config::load(queue) {
         report
             .problems

@@ -157,6 +157,19 @@ pub fn submit(queue: &Queue, opts: &SubmitOptions) -> Result<Submitted> {
 fn job_object(opts: &SubmitOptions, task_id: &str) -> Result<Map<String, Value>> {
     let mut object = Map::new();
     object.insert("task_id".into(), json!(task_id));
+    object.extend(template(opts)?);
+    object.insert(
+        "submitted_at".into(),
+        json!(crate::job::result::timestamp(Local::now())),
+    );
+    job::from_json(&object).map_err(|e| anyhow::anyhow!("invalid job: {e}"))?;
+    Ok(object)
+}
+
+/// The job `opts` describe, without `task_id` and `submitted_at` (which `schedule add` leaves to
+/// each occurrence); not yet validated.
+pub fn template(opts: &SubmitOptions) -> Result<Map<String, Value>> {
+    let mut object = Map::new();
     match &opts.command {
         SubmitCommand::Argv(argv) => {
             let Some((program, args)) = argv.split_first() else {
@@ -188,11 +201,6 @@ fn job_object(opts: &SubmitOptions, task_id: &str) -> Result<Map<String, Value>>
             object.insert(key.into(), value);
         }
     }
-    object.insert(
-        "submitted_at".into(),
-        json!(crate::job::result::timestamp(Local::now())),
-    );
-    job::from_json(&object).map_err(|e| anyhow::anyhow!("invalid job: {e}"))?;
     Ok(object)
 }
 

@@ -135,6 +135,11 @@ pub fn drain(
     held: Option<DrainLock>,
 ) -> Result<Summary> {
     queue.open()?;
+    // Before the lock: schedules fire on time even while another drain runs a long job (its
+    // passes pick the new jobs up), and a schedule that cannot fire never stops the queue.
+    if let Err(e) = crate::cron::fire::fire_due(queue) {
+        tracing::error!("schedules could not be checked: {e:#}");
+    }
     sys::become_subreaper();
     let started_at = chrono::Local::now();
     let started = Instant::now();

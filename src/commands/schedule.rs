@@ -1,0 +1,251 @@
+//! `execq schedule add|list|remove|run`: recurring schedules (see the `cron` module).
+
+use std::fs;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Local};
+use serde_json::{Map, Value, json};
+
+use crate::commands::submit::{self, SubmitOptions};
+use crate::cron::{self, Overlap, Spec, clock, fire, state};
+use crate::exit_code::ExitCode;
+use crate::fsutil;
+use crate::output::{self, Table};
+use crate::queue::Queue;
+use crate::queue::names::display_path;
+
+/// `execq schedule ...`.
+#[derive(Clone, Debug)]
+pub enum Opts {
+    Add(Box<Add>),
+    List { json: bool },
+    Remove { name: String },
+    Run { name: String },
+}
+
+/// `execq schedule add`.
+#[derive(Clone, Debug)]
+pub struct Add {
+    pub name: String,
+    pub cron: String,
+    pub catch_up: bool,
+    /// `overlap = "queue"` rather than the default `"skip"`.
+    pub overlap_queue: bool,
+    pub job: SubmitOptions,
+}
+
+/// Runs `execq schedule ...`.
+pub fn run(queue: &Queue, opts: Opts) -> Result<ExitCode> {
+    match opts {
+        Opts::Add(add) => self::add(queue, &add),
+        Opts::List { json } => list(queue, json),
+        Opts::Remove { name } => remove(queue, &name),
+        Opts::Run { name } => {
+            let path = fire::run_now(queue, &name)?;
+            tracing::info!(schedule = %name, job = %display_path(&path), "schedule run by hand");
+            output::print_line(&path.display().to_string())?;
+            Ok(ExitCode::Success)
+        }
+    }
+}
+
+fn add(queue: &Queue, add: &Add) -> Result<ExitCode> {
+    cron::check_name(&add.name).map_err(anyhow::Error::msg)?;
+    let spec = Spec {
+        cron: add.cron.trim().to_owned(),
+        catch_up: add.catch_up,
+        overlap: if add.overlap_queue {
+            Overlap::Queue
+        } else {
+            Overlap::Skip
+        },
+        job: submit::template(&add.job)?,
+    };
+    let definition = cron::validate(&add.name, spec).map_err(anyhow::Error::msg)?;
+    queue.open()?;
+    let dir = cron::dir(queue);
+    fs::create_dir_all(&dir).with_context(|| format!("failed to create `{}`", dir.display()))?;
+    let _lock = state::lock(queue)?;
+    for ext in ["toml", "json"] {
+        let existing = dir.join(format!("{}.{ext}", add.name));
+        if existing.exists() {
+            bail!(
+                "schedule `{}` already exists (`{}`); `execq schedule remove {}` first",
+                add.name,
+                existing.display(),
+                add.name
+            );
+        }
+    }
+    let now = clock::now()?;
+    // Occurrences from now on fire (a drain seeing the file first would arm it a little later).
+    state::write_marker(
+        queue,
+        &add.name,
+        &state::Marker {
+            last: now.fixed_offset(),
+            job: None,
+        },
+    )?;
+    let path = dir.join(format!("{}.toml", add.name));
+    let staged = dir.join(format!(".{}.{}.tmp", add.name, std::process::id()));
+    fsutil::write_new_synced(&staged, to_toml(&definition.spec)?.as_bytes())?;
+    let placed = fsutil::move_if_free(&staged, &path);
+    let _ = fs::remove_file(&staged);
+    if !placed? {
+        bail!("schedule `{}` was added meanwhile", add.name);
+    }
+    fsutil::sync_dir(&dir)?;
+    tracing::info!(schedule = %add.name, cron = %definition.spec.cron, "schedule added");
+    let next = definition
+        .next_after(&now)
+        .map_or_else(|| "never".to_owned(), fire::occurrence);
+    output::print_line(&format!(
+        "added schedule {} ({}): next run {next}",
+        add.name,
+        path.display()
+    ))?;
+    Ok(ExitCode::Success)
+}
+
+/// A schedule as TOML: its settings, then `[job]`.
+fn to_toml(spec: &Spec) -> Result<String> {
+    let mut table = toml::Table::new();
+    table.insert("cron".into(), toml::Value::String(spec.cron.clone()));
+    table.insert("catch_up".into(), toml::Value::Boolean(spec.catch_up));
+    table.insert(
+        "overlap".into(),
+        toml::Value::String(spec.overlap.as_str().into()),
+    );
+    let job = to_toml_value(&Value::Object(spec.job.clone()))
+        .context("the job cannot be written as TOML")?;
+    table.insert("job".into(), job);
+    toml::to_string(&table).context("the schedule cannot be written as TOML")
+}
+
+fn to_toml_value(value: &Value) -> Option<toml::Value> {
+    Some(match value {
+        Value::Null => return None,
+        Value::Bool(b) => toml::Value::Boolean(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => toml::Value::Integer(i),
+            None => toml::Value::Float(n.as_f64()?),
+        },
+        Value::String(s) => toml::Value::String(s.clone()),
+        Value::Array(items) => {
+            toml::Value::Array(items.iter().map(to_toml_value).collect::<Option<_>>()?)
+        }
+        Value::Object(map) => toml::Value::Table(
+            map.iter()
+                .filter_map(|(k, v)| to_toml_value(v).map(|v| (k.clone(), v)))
+                .collect(),
+        ),
+    })
+}
+
+/// One schedule, as `list` shows it.
+fn describe(queue: &Queue, found: &cron::Found, now: DateTime<Local>) -> Map<String, Value> {
+    let mut row = Map::new();
+    row.insert("name".into(), json!(found.name));
+    row.insert("file".into(), json!(display_path(&found.path(queue))));
+    match &found.definition {
+        Ok(definition) => {
+            let marker = state::read_marker(queue, &definition.name);
+            let since = marker
+                .as_ref()
+                .map_or(now, |m| m.last.with_timezone(&Local));
+            let next = definition.next_after(&since);
+            row.insert("cron".into(), json!(definition.spec.cron));
+            row.insert(
+                "next_run".into(),
+                json!(next.map(|t| fire::occurrence(t.max(now)))),
+            );
+            row.insert(
+                "last_occurrence".into(),
+                json!(marker.as_ref().and_then(|m| m.job.as_ref().map(|_| fire::occurrence(m.last.with_timezone(&Local))))),
+            );
+            row.insert(
+                "last_job".into(),
+                json!(marker.as_ref().and_then(|m| m.job.clone())),
+            );
+            row.insert("catch_up".into(), json!(definition.spec.catch_up));
+            row.insert("overlap".into(), json!(definition.spec.overlap.as_str()));
+            let program = crate::job::from_json(&definition.spec.job)
+                .map(|spec| crate::job::summary(&spec.program, std::path::Path::new("")))
+                .unwrap_or_default();
+            row.insert("command".into(), json!(program));
+            row.insert("error".into(), Value::Null);
+        }
+        Err(why) => {
+            row.insert("error".into(), json!(why));
+        }
+    }
+    row
+}
+
+fn list(queue: &Queue, json: bool) -> Result<ExitCode> {
+    let now = clock::now()?;
+    let found = cron::load_all(queue)?;
+    let rows: Vec<Map<String, Value>> = found.iter().map(|f| describe(queue, f, now)).collect();
+    if json {
+        output::print_json(&rows)?;
+        return Ok(ExitCode::Success);
+    }
+    if rows.is_empty() {
+        output::print_line(&format!(
+            "no schedules in {} (add one with `execq schedule add`)",
+            cron::dir(queue).display()
+        ))?;
+        return Ok(ExitCode::Success);
+    }
+    let mut table = Table::new(&["NAME", "CRON", "NEXT RUN", "LAST", "COMMAND"]);
+    let text = |row: &Map<String, Value>, key: &str| {
+        row.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("-")
+            .to_owned()
+    };
+    for row in &rows {
+        if let Some(error) = row["error"].as_str() {
+            table.row(vec![
+                text(row, "name"),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                format!("INVALID: {}", error.replace('\n', " ")),
+            ]);
+            continue;
+        }
+        table.row(vec![
+            text(row, "name"),
+            text(row, "cron"),
+            text(row, "next_run"),
+            text(row, "last_occurrence"),
+            text(row, "command"),
+        ]);
+    }
+    output::print(&table.render())?;
+    Ok(ExitCode::Success)
+}
+
+fn remove(queue: &Queue, name: &str) -> Result<ExitCode> {
+    cron::check_name(name).map_err(anyhow::Error::msg)?;
+    let dir = cron::dir(queue);
+    let files: Vec<_> = ["toml", "json"]
+        .iter()
+        .map(|ext| dir.join(format!("{name}.{ext}")))
+        .filter(|p| p.exists())
+        .collect();
+    if files.is_empty() {
+        bail!("no schedule named `{name}` in `{}`", dir.display());
+    }
+    let _lock = state::lock(queue)?;
+    for file in &files {
+        fs::remove_file(file).with_context(|| format!("failed to remove `{}`", file.display()))?;
+    }
+    state::remove_marker(queue, name)?;
+    fsutil::sync_dir(&dir)?;
+    tracing::info!(schedule = %name, "schedule removed");
+    output::print_line(&format!("removed schedule {name}"))?;
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,280 @@
+//! Enqueueing the occurrences that came due: what every drain does first, before it takes the
+//! queue's lock (so schedules fire on time even while another drain is busy with a long job).
+//!
+//! **Exactly once.** An occurrence's job is named after the schedule and the occurrence
+//! (`backup.2026-11-24T0330+0100.json`) and placed in `pending/` under exactly that name, never a
+//! numbered one; only then is the schedule's marker moved past the occurrence. A drain killed in
+//! between leaves the marker behind and the job in place; the next drain finds the job under its
+//! name (in `pending/`, `running/`, `completed/` or `failed/`) and only moves the marker. A drain
+//! killed before the job was placed leaves neither, and the next one fires it.
+//!
+//! **Coalescing.** All the occurrences since the marker (the machine slept, the service was off)
+//! make one run, for the latest of them, with `"coalesced": N` in its job when N > 1, as launchd
+//! coalesces StartCalendarInterval events. With `catch_up = false` they make none, unless the
+//! latest is on time (no more than [`ON_TIME`] old).
+//!
+//! **Overlap.** With `overlap = "skip"` (the default), an occurrence that comes due while the
+//! schedule's previous job is still in `pending/` or `running/` is skipped and logged.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Local};
+use serde_json::{Value, json};
+use tracing::{error, info, warn};
+
+use super::state::{self, Cached, Index, Marker};
+use super::{Definition, Found, Overlap, clock};
+use crate::fsutil;
+use crate::job::result::timestamp;
+
+/// An occurrence's time as its job records it (`scheduled_for`): RFC 3339, to the second.
+pub fn occurrence(at: DateTime<Local>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+use crate::queue::Queue;
+
+/// How late an occurrence may be found and still count as on time with `catch_up = false`: drains
+/// run every 2 s under launchd, every 30 s under the systemd timer, every minute from cron.
+pub const ON_TIME: Duration = Duration::from_secs(120);
+
+/// The most missed occurrences counted for `coalesced` (a schedule every minute, off for years).
+const COUNT_MAX: u64 = 100_000;
+
+/// Fires every schedule that is due. Cheap when none is: see `state`.
+pub fn fire_due(queue: &Queue) -> Result<()> {
+    let Some(entries) = super::entries(queue)? else {
+        return Ok(());
+    };
+    let now = clock::now()?;
+    if index_says_idle(&state::read_index(queue), &entries, now) {
+        return Ok(());
+    }
+    let _lock = state::lock(queue)?;
+    let index = state::read_index(queue);
+    let found = super::load_all(queue)?;
+    let mut fresh = Index::default();
+    for schedule in &found {
+        let cached = index.files.get(schedule.file.to_string_lossy().as_ref());
+        let entry = handle(queue, schedule, cached, now);
+        fresh
+            .files
+            .insert(schedule.file.to_string_lossy().into_owned(), entry);
+    }
+    let names: Vec<&str> = found
+        .iter()
+        .filter(|f| f.definition.is_ok())
+        .map(|f| f.name.as_str())
+        .collect();
+    state::remove_stale(queue, &names);
+    if fresh != index {
+        state::write_index(queue, &fresh)?;
+    }
+    Ok(())
+}
+
+/// Whether the cache covers exactly these files, unchanged, and none is due yet.
+fn index_says_idle(index: &Index, entries: &[super::Entry], now: DateTime<Local>) -> bool {
+    entries.len() == index.files.len()
+        && entries.iter().all(|entry| {
+            index
+                .files
+                .get(entry.file.to_string_lossy().as_ref())
+                .is_some_and(|cached| {
+                    cached.stamp == entry.stamp && cached.due.is_none_or(|due| due > now.timestamp())
+                })
+        })
+}
+
+/// Handles one schedule file and returns what the cache should say about it.
+fn handle(queue: &Queue, schedule: &Found, cached: Option<&Cached>, now: DateTime<Local>) -> Cached {
+    let definition = match &schedule.definition {
+        Ok(definition) => definition,
+        Err(why) => {
+            let known = cached.is_some_and(|c| c.stamp == schedule.stamp && c.error.as_ref() == Some(why));
+            if !known {
+                error!(schedule = %schedule.name, file = ?schedule.file, error = %why, "schedule is invalid and does not fire (the others do)");
+            }
+            return Cached {
+                stamp: schedule.stamp,
+                due: None,
+                error: Some(why.clone()),
+            };
+        }
+    };
+    let due = match fire_one(queue, definition, now) {
+        Ok(marker) => definition
+            .next_after(&marker.last.with_timezone(&Local))
+            .map(|t| t.timestamp()),
+        Err(e) => {
+            // Left due: the next drain tries again.
+            error!(schedule = %definition.name, error = %format!("{e:#}"), "schedule could not fire");
+            Some(now.timestamp())
+        }
+    };
+    Cached {
+        stamp: schedule.stamp,
+        due,
+        error: None,
+    }
+}
+
+/// Fires `definition` if an occurrence came due since its marker, and returns the marker.
+fn fire_one(queue: &Queue, definition: &Definition, now: DateTime<Local>) -> Result<Marker> {
+    let name = &definition.name;
+    let Some(mut marker) = state::read_marker(queue, name) else {
+        // First seen: occurrences from now on fire, none from before it existed.
+        let marker = Marker {
+            last: now.fixed_offset(),
+            job: None,
+        };
+        state::write_marker(queue, name, &marker)?;
+        info!(schedule = %name, cron = %definition.spec.cron, "new schedule");
+        return Ok(marker);
+    };
+    let last = marker.last.with_timezone(&Local);
+    let Some(latest) = definition.last_until(&now).filter(|t| *t > last) else {
+        return Ok(marker);
+    };
+    let count = count_between(definition, last, latest);
+    let late = (now - latest).to_std().unwrap_or_default() > ON_TIME;
+    let scheduled_for = occurrence(latest);
+    if !definition.spec.catch_up && (late || count > 1) {
+        let missed = if late { count } else { count - 1 };
+        info!(schedule = %name, missed, "occurrences missed while no drain ran are skipped (catch_up = false)");
+        if late {
+            marker.last = latest.fixed_offset();
+            state::write_marker(queue, name, &marker)?;
+            return Ok(marker);
+        }
+    }
+    let coalesced = if definition.spec.catch_up { count } else { 1 };
+    if definition.spec.overlap == Overlap::Skip {
+        if let Some(previous) = marker.job.as_deref().filter(|j| still_queued(queue, j)) {
+            warn!(schedule = %name, %scheduled_for, previous = %previous, "occurrence skipped: the previous one is still pending or running (overlap = \"skip\")");
+            marker.last = latest.fixed_offset();
+            state::write_marker(queue, name, &marker)?;
+            return Ok(marker);
+        }
+    }
+    let job = enqueue(queue, definition, latest, now, coalesced)?;
+    info!(schedule = %name, %scheduled_for, job = %job, coalesced, "schedule fired");
+    marker.last = latest.fixed_offset();
+    marker.job = Some(job);
+    state::write_marker(queue, name, &marker)?;
+    Ok(marker)
+}
+
+/// How many occurrences fall in `(after, until]` (at most [`COUNT_MAX`]).
+fn count_between(definition: &Definition, after: DateTime<Local>, until: DateTime<Local>) -> u64 {
+    let mut count = 0;
+    let mut at = after;
+    while count < COUNT_MAX {
+        match definition.next_after(&at) {
+            Some(next) if next <= until => {
+                count += 1;
+                at = next;
+            }
+            _ => break,
+        }
+    }
+    count.max(1)
+}
+
+/// Whether a job is still waiting or running.
+fn still_queued(queue: &Queue, job: &str) -> bool {
+    [&queue.pending, &queue.running]
+        .iter()
+        .any(|dir| fs::symlink_metadata(dir.join(job)).is_ok())
+}
+
+/// The job name for an occurrence: `NAME.2026-11-24T0330+0100.json` (the offset tells apart the
+/// two 01:30s of a night the clocks go back).
+pub fn job_name(schedule: &str, at: DateTime<Local>) -> String {
+    format!("{schedule}.{}.json", at.format("%Y-%m-%dT%H%M%z"))
+}
+
+/// Puts the occurrence's job into `pending/` unless it is already in the queue (placed by a drain
+/// killed before it could move the marker). Returns the job's name.
+fn enqueue(
+    queue: &Queue,
+    definition: &Definition,
+    at: DateTime<Local>,
+    now: DateTime<Local>,
+    coalesced: u64,
+) -> Result<String> {
+    let name = job_name(&definition.name, at);
+    let bytes = job_bytes(definition, &name, at, now, coalesced)?;
+    queue.open()?;
+    place_once(queue, &name, &bytes)?;
+    Ok(name)
+}
+
+/// The job file for one occurrence: the template, plus `task_id` (the job's name without
+/// `.json`), `schedule`, `scheduled_for`, `submitted_at` and, when it stands for several,
+/// `coalesced`.
+fn job_bytes(
+    definition: &Definition,
+    name: &str,
+    at: DateTime<Local>,
+    now: DateTime<Local>,
+    coalesced: u64,
+) -> Result<Vec<u8>> {
+    let mut job = definition.spec.job.clone();
+    let stem = name.strip_suffix(".json").unwrap_or(name);
+    job.insert("task_id".into(), json!(stem));
+    job.insert("schedule".into(), json!(definition.name));
+    job.insert("scheduled_for".into(), json!(occurrence(at)));
+    if coalesced > 1 {
+        job.insert("coalesced".into(), json!(coalesced));
+    }
+    job.insert("submitted_at".into(), json!(timestamp(now)));
+    let mut bytes = serde_json::to_vec_pretty(&Value::Object(job))?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// Places `bytes` in `pending/` as exactly `name`, durably, unless a job of that name is already
+/// in the queue. Returns whether it placed it.
+fn place_once(queue: &Queue, name: &str, bytes: &[u8]) -> Result<bool> {
+    for dir in [&queue.pending, &queue.running, &queue.completed, &queue.failed] {
+        if fs::symlink_metadata(dir.join(name)).is_ok() {
+            return Ok(false);
+        }
+    }
+    let staged = queue.temp_path(&crate::queue::enqueue::slug(name));
+    let _ = fs::remove_file(&staged);
+    fsutil::write_new_synced(&staged, bytes)?;
+    let dest = queue.pending.join(name);
+    let placed = match fs::hard_link(&staged, &dest) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(_) => fsutil::move_if_free(&staged, &dest),
+    };
+    let _ = fs::remove_file(&staged);
+    let placed = placed.with_context(|| format!("failed to place `{}`", dest.display()))?;
+    if placed {
+        fsutil::sync_dir(&queue.pending)?;
+    }
+    Ok(placed)
+}
+
+/// `execq schedule run NAME`: enqueues an occurrence now, whatever the expression says; the
+/// marker is left alone. Returns the job's path.
+pub fn run_now(queue: &Queue, name: &str) -> Result<std::path::PathBuf> {
+    let found = super::load_all(queue)?;
+    let Some(schedule) = found.iter().find(|f| f.name == name) else {
+        bail!("no schedule named `{name}` in `{}`", super::dir(queue).display());
+    };
+    let definition = match &schedule.definition {
+        Ok(definition) => definition,
+        Err(why) => bail!("schedule `{name}` is invalid: {why}"),
+    };
+    let now = clock::now()?;
+    let bytes = job_bytes(definition, &job_name(name, now), now, now, 1)?;
+    queue.open()?;
+    crate::queue::enqueue::enqueue(queue, OsStr::new(&job_name(name, now)), &bytes)
+}

@@ -331,10 +331,12 @@ struct SubmitArgs {
 #[derive(Debug, Subcommand)]
 enum ScheduleVerb {
     /// Add a recurring schedule: QUEUE/schedules/NAME.toml, a cron expression and a job
-    #[command(after_help = "EXPR: 5 fields (minute hour day-of-month month day-of-week, in the \
+    #[command(
+        after_help = "EXPR: 5 fields (minute hour day-of-month month day-of-week, in the \
                             local time zone), or @hourly, @daily, @weekly, @monthly, @yearly. \
                             Example: execq schedule add backup --cron '30 3 * * *' -- \
-                            /usr/local/bin/backup --quick")]
+                            /usr/local/bin/backup --quick"
+    )]
     Add(Box<ScheduleAddArgs>),
     /// List the schedules with their next run, last occurrence and any problem
     List {

@@ -3,7 +3,7 @@
 use std::fs;
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, Local};
+use jiff::Zoned;
 use serde_json::{Map, Value, json};
 
 use crate::commands::submit::{self, SubmitOptions};
@@ -79,14 +79,7 @@ fn add(queue: &Queue, add: &Add) -> Result<ExitCode> {
     }
     let now = clock::now()?;
     // Occurrences from now on fire (a drain seeing the file first would arm it a little later).
-    state::write_marker(
-        queue,
-        &add.name,
-        &state::Marker {
-            last: now.fixed_offset(),
-            job: None,
-        },
-    )?;
+    state::write_marker(queue, &add.name, &state::Marker::at(&now, None))?;
     let path = dir.join(format!("{}.toml", add.name));
     let staged = dir.join(format!(".{}.{}.tmp", add.name, std::process::id()));
     fsutil::write_new_synced(&staged, to_toml(&definition.spec)?.as_bytes())?;
@@ -99,7 +92,7 @@ fn add(queue: &Queue, add: &Add) -> Result<ExitCode> {
     tracing::info!(schedule = %add.name, cron = %definition.spec.cron, "schedule added");
     let next = definition
         .next_after(&now)
-        .map_or_else(|| "never".to_owned(), fire::occurrence);
+        .map_or_else(|| "never".to_owned(), |t| clock::rfc3339(&t));
     output::print_line(&format!(
         "added schedule {} ({}): next run {next}",
         add.name,
@@ -144,7 +137,7 @@ fn to_toml_value(value: &Value) -> Option<toml::Value> {
 }
 
 /// One schedule, as `list` shows it.
-fn describe(queue: &Queue, found: &cron::Found, now: DateTime<Local>) -> Map<String, Value> {
+fn describe(queue: &Queue, found: &cron::Found, now: &Zoned) -> Map<String, Value> {
     let mut row = Map::new();
     row.insert("name".into(), json!(found.name));
     row.insert("file".into(), json!(display_path(&found.path(queue))));
@@ -153,16 +146,28 @@ fn describe(queue: &Queue, found: &cron::Found, now: DateTime<Local>) -> Map<Str
             let marker = state::read_marker(queue, &definition.name);
             let since = marker
                 .as_ref()
-                .map_or(now, |m| m.last.with_timezone(&Local));
+                .and_then(state::Marker::last)
+                .unwrap_or_else(|| now.clone());
             let next = definition.next_after(&since);
             row.insert("cron".into(), json!(definition.spec.cron));
             row.insert(
                 "next_run".into(),
-                json!(next.map(|t| fire::occurrence(t.max(now)))),
+                json!(
+                    next.map(|t| clock::rfc3339(if t.timestamp() < now.timestamp() {
+                        now
+                    } else {
+                        &t
+                    }))
+                ),
             );
             row.insert(
                 "last_occurrence".into(),
-                json!(marker.as_ref().and_then(|m| m.job.as_ref().map(|_| fire::occurrence(m.last.with_timezone(&Local))))),
+                json!(
+                    marker
+                        .as_ref()
+                        .filter(|m| m.job.is_some())
+                        .map(|m| m.last.clone())
+                ),
             );
             row.insert(
                 "last_job".into(),
@@ -186,7 +191,7 @@ fn describe(queue: &Queue, found: &cron::Found, now: DateTime<Local>) -> Map<Str
 fn list(queue: &Queue, json: bool) -> Result<ExitCode> {
     let now = clock::now()?;
     let found = cron::load_all(queue)?;
-    let rows: Vec<Map<String, Value>> = found.iter().map(|f| describe(queue, f, now)).collect();
+    let rows: Vec<Map<String, Value>> = found.iter().map(|f| describe(queue, f, &now)).collect();
     if json {
         output::print_json(&rows)?;
         return Ok(ExitCode::Success);

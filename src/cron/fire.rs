@@ -22,19 +22,13 @@ use std::io;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, Local};
+use jiff::Zoned;
 use serde_json::{Value, json};
 use tracing::{error, info, warn};
 
 use super::state::{self, Cached, Index, Marker};
 use super::{Definition, Found, Overlap, clock};
 use crate::fsutil;
-use crate::job::result::timestamp;
-
-/// An occurrence's time as its job records it (`scheduled_for`): RFC 3339, to the second.
-pub fn occurrence(at: DateTime<Local>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-}
 use crate::queue::Queue;
 
 /// How late an occurrence may be found and still count as on time with `catch_up = false`: drains
@@ -50,7 +44,7 @@ pub fn fire_due(queue: &Queue) -> Result<()> {
         return Ok(());
     };
     let now = clock::now()?;
-    if index_says_idle(&state::read_index(queue), &entries, now) {
+    if index_says_idle(&state::read_index(queue), &entries, &now) {
         return Ok(());
     }
     let _lock = state::lock(queue)?;
@@ -59,7 +53,7 @@ pub fn fire_due(queue: &Queue) -> Result<()> {
     let mut fresh = Index::default();
     for schedule in &found {
         let cached = index.files.get(schedule.file.to_string_lossy().as_ref());
-        let entry = handle(queue, schedule, cached, now);
+        let entry = handle(queue, schedule, cached, &now);
         fresh
             .files
             .insert(schedule.file.to_string_lossy().into_owned(), entry);
@@ -77,24 +71,26 @@ pub fn fire_due(queue: &Queue) -> Result<()> {
 }
 
 /// Whether the cache covers exactly these files, unchanged, and none is due yet.
-fn index_says_idle(index: &Index, entries: &[super::Entry], now: DateTime<Local>) -> bool {
+fn index_says_idle(index: &Index, entries: &[super::Entry], now: &Zoned) -> bool {
     entries.len() == index.files.len()
         && entries.iter().all(|entry| {
             index
                 .files
                 .get(entry.file.to_string_lossy().as_ref())
                 .is_some_and(|cached| {
-                    cached.stamp == entry.stamp && cached.due.is_none_or(|due| due > now.timestamp())
+                    cached.stamp == entry.stamp
+                        && cached.due.is_none_or(|due| due > clock::unix(now))
                 })
         })
 }
 
 /// Handles one schedule file and returns what the cache should say about it.
-fn handle(queue: &Queue, schedule: &Found, cached: Option<&Cached>, now: DateTime<Local>) -> Cached {
+fn handle(queue: &Queue, schedule: &Found, cached: Option<&Cached>, now: &Zoned) -> Cached {
     let definition = match &schedule.definition {
         Ok(definition) => definition,
         Err(why) => {
-            let known = cached.is_some_and(|c| c.stamp == schedule.stamp && c.error.as_ref() == Some(why));
+            let known =
+                cached.is_some_and(|c| c.stamp == schedule.stamp && c.error.as_ref() == Some(why));
             if !known {
                 error!(schedule = %schedule.name, file = ?schedule.file, error = %why, "schedule is invalid and does not fire (the others do)");
             }
@@ -106,13 +102,11 @@ fn handle(queue: &Queue, schedule: &Found, cached: Option<&Cached>, now: DateTim
         }
     };
     let due = match fire_one(queue, definition, now) {
-        Ok(marker) => definition
-            .next_after(&marker.last.with_timezone(&Local))
-            .map(|t| t.timestamp()),
+        Ok(last) => definition.next_after(&last).map(|t| clock::unix(&t)),
         Err(e) => {
             // Left due: the next drain tries again.
             error!(schedule = %definition.name, error = %format!("{e:#}"), "schedule could not fire");
-            Some(now.timestamp())
+            Some(clock::unix(now))
         }
     };
     Cached {
@@ -122,59 +116,55 @@ fn handle(queue: &Queue, schedule: &Found, cached: Option<&Cached>, now: DateTim
     }
 }
 
-/// Fires `definition` if an occurrence came due since its marker, and returns the marker.
-fn fire_one(queue: &Queue, definition: &Definition, now: DateTime<Local>) -> Result<Marker> {
+/// Fires `definition` if an occurrence came due since its marker, and returns the last
+/// occurrence handled.
+fn fire_one(queue: &Queue, definition: &Definition, now: &Zoned) -> Result<Zoned> {
     let name = &definition.name;
-    let Some(mut marker) = state::read_marker(queue, name) else {
+    let marker = state::read_marker(queue, name);
+    let Some((mut marker, last)) = marker.and_then(|m| m.last().map(|last| (m, last))) else {
         // First seen: occurrences from now on fire, none from before it existed.
-        let marker = Marker {
-            last: now.fixed_offset(),
-            job: None,
-        };
-        state::write_marker(queue, name, &marker)?;
+        state::write_marker(queue, name, &Marker::at(now, None))?;
         info!(schedule = %name, cron = %definition.spec.cron, "new schedule");
-        return Ok(marker);
+        return Ok(now.clone());
     };
-    let last = marker.last.with_timezone(&Local);
-    let Some(latest) = definition.last_until(&now).filter(|t| *t > last) else {
-        return Ok(marker);
+    let Some(latest) = definition
+        .last_until(now)
+        .filter(|t| t.timestamp() > last.timestamp())
+    else {
+        return Ok(last);
     };
-    let count = count_between(definition, last, latest);
-    let late = (now - latest).to_std().unwrap_or_default() > ON_TIME;
-    let scheduled_for = occurrence(latest);
+    let count = count_between(definition, &last, &latest);
+    let late = clock::unix(now) - clock::unix(&latest) > ON_TIME.as_secs() as i64;
+    let scheduled_for = clock::rfc3339(&latest);
+    let handled =
+        |marker: &Marker| state::write_marker(queue, name, marker).map(|()| latest.clone());
     if !definition.spec.catch_up && (late || count > 1) {
         let missed = if late { count } else { count - 1 };
         info!(schedule = %name, missed, "occurrences missed while no drain ran are skipped (catch_up = false)");
         if late {
-            marker.last = latest.fixed_offset();
-            state::write_marker(queue, name, &marker)?;
-            return Ok(marker);
+            return handled(&Marker::at(&latest, marker.job));
         }
     }
     let coalesced = if definition.spec.catch_up { count } else { 1 };
     if definition.spec.overlap == Overlap::Skip {
         if let Some(previous) = marker.job.as_deref().filter(|j| still_queued(queue, j)) {
             warn!(schedule = %name, %scheduled_for, previous = %previous, "occurrence skipped: the previous one is still pending or running (overlap = \"skip\")");
-            marker.last = latest.fixed_offset();
-            state::write_marker(queue, name, &marker)?;
-            return Ok(marker);
+            return handled(&Marker::at(&latest, marker.job.clone()));
         }
     }
-    let job = enqueue(queue, definition, latest, now, coalesced)?;
+    let job = enqueue(queue, definition, &latest, now, coalesced)?;
     info!(schedule = %name, %scheduled_for, job = %job, coalesced, "schedule fired");
-    marker.last = latest.fixed_offset();
-    marker.job = Some(job);
-    state::write_marker(queue, name, &marker)?;
-    Ok(marker)
+    marker = Marker::at(&latest, Some(job));
+    handled(&marker)
 }
 
 /// How many occurrences fall in `(after, until]` (at most [`COUNT_MAX`]).
-fn count_between(definition: &Definition, after: DateTime<Local>, until: DateTime<Local>) -> u64 {
+fn count_between(definition: &Definition, after: &Zoned, until: &Zoned) -> u64 {
     let mut count = 0;
-    let mut at = after;
+    let mut at = after.clone();
     while count < COUNT_MAX {
         match definition.next_after(&at) {
-            Some(next) if next <= until => {
+            Some(next) if next.timestamp() <= until.timestamp() => {
                 count += 1;
                 at = next;
             }
@@ -193,8 +183,8 @@ fn still_queued(queue: &Queue, job: &str) -> bool {
 
 /// The job name for an occurrence: `NAME.2026-11-24T0330+0100.json` (the offset tells apart the
 /// two 01:30s of a night the clocks go back).
-pub fn job_name(schedule: &str, at: DateTime<Local>) -> String {
-    format!("{schedule}.{}.json", at.format("%Y-%m-%dT%H%M%z"))
+pub fn job_name(schedule: &str, at: &Zoned) -> String {
+    format!("{schedule}.{}.json", at.strftime("%Y-%m-%dT%H%M%z"))
 }
 
 /// Puts the occurrence's job into `pending/` unless it is already in the queue (placed by a drain
@@ -202,8 +192,8 @@ pub fn job_name(schedule: &str, at: DateTime<Local>) -> String {
 fn enqueue(
     queue: &Queue,
     definition: &Definition,
-    at: DateTime<Local>,
-    now: DateTime<Local>,
+    at: &Zoned,
+    now: &Zoned,
     coalesced: u64,
 ) -> Result<String> {
     let name = job_name(&definition.name, at);
@@ -219,19 +209,19 @@ fn enqueue(
 fn job_bytes(
     definition: &Definition,
     name: &str,
-    at: DateTime<Local>,
-    now: DateTime<Local>,
+    at: &Zoned,
+    now: &Zoned,
     coalesced: u64,
 ) -> Result<Vec<u8>> {
     let mut job = definition.spec.job.clone();
     let stem = name.strip_suffix(".json").unwrap_or(name);
     job.insert("task_id".into(), json!(stem));
     job.insert("schedule".into(), json!(definition.name));
-    job.insert("scheduled_for".into(), json!(occurrence(at)));
+    job.insert("scheduled_for".into(), json!(clock::rfc3339(at)));
     if coalesced > 1 {
         job.insert("coalesced".into(), json!(coalesced));
     }
-    job.insert("submitted_at".into(), json!(timestamp(now)));
+    job.insert("submitted_at".into(), json!(clock::rfc3339(now)));
     let mut bytes = serde_json::to_vec_pretty(&Value::Object(job))?;
     bytes.push(b'\n');
     Ok(bytes)
@@ -240,7 +230,12 @@ fn job_bytes(
 /// Places `bytes` in `pending/` as exactly `name`, durably, unless a job of that name is already
 /// in the queue. Returns whether it placed it.
 fn place_once(queue: &Queue, name: &str, bytes: &[u8]) -> Result<bool> {
-    for dir in [&queue.pending, &queue.running, &queue.completed, &queue.failed] {
+    for dir in [
+        &queue.pending,
+        &queue.running,
+        &queue.completed,
+        &queue.failed,
+    ] {
         if fs::symlink_metadata(dir.join(name)).is_ok() {
             return Ok(false);
         }
@@ -267,14 +262,18 @@ fn place_once(queue: &Queue, name: &str, bytes: &[u8]) -> Result<bool> {
 pub fn run_now(queue: &Queue, name: &str) -> Result<std::path::PathBuf> {
     let found = super::load_all(queue)?;
     let Some(schedule) = found.iter().find(|f| f.name == name) else {
-        bail!("no schedule named `{name}` in `{}`", super::dir(queue).display());
+        bail!(
+            "no schedule named `{name}` in `{}`",
+            super::dir(queue).display()
+        );
     };
     let definition = match &schedule.definition {
         Ok(definition) => definition,
         Err(why) => bail!("schedule `{name}` is invalid: {why}"),
     };
     let now = clock::now()?;
-    let bytes = job_bytes(definition, &job_name(name, now), now, now, 1)?;
+    let job = job_name(name, &now);
+    let bytes = job_bytes(definition, &job, &now, &now, 1)?;
     queue.open()?;
-    crate::queue::enqueue::enqueue(queue, OsStr::new(&job_name(name, now)), &bytes)
+    crate::queue::enqueue::enqueue(queue, OsStr::new(&job), &bytes)
 }

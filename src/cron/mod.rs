@@ -20,15 +20,16 @@
 pub mod clock;
 pub mod fire;
 pub mod state;
+pub mod ticker;
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Local};
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
+use jiff::Zoned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -86,12 +87,12 @@ pub struct Definition {
 
 impl Definition {
     /// The first occurrence strictly after `after`, if the expression has one.
-    pub fn next_after(&self, after: &DateTime<Local>) -> Option<DateTime<Local>> {
+    pub fn next_after(&self, after: &Zoned) -> Option<Zoned> {
         self.cron.find_next_occurrence(after, false).ok()
     }
 
     /// The last occurrence at or before `at`, if there is one.
-    pub fn last_until(&self, at: &DateTime<Local>) -> Option<DateTime<Local>> {
+    pub fn last_until(&self, at: &Zoned) -> Option<Zoned> {
         self.cron.find_previous_occurrence(at, true).ok()
     }
 }
@@ -111,7 +112,7 @@ pub fn parse_cron(expr: &str) -> Result<Cron, String> {
         .parse(expr)
         .map_err(|e| format!("invalid cron expression `{expr}`: {e}"))?;
     // An expression no date can match (such as `0 0 31 2 *`) parses, but never fires.
-    let now = Local::now();
+    let now = Zoned::now();
     if cron.find_next_occurrence(&now, false).is_err() {
         return Err(format!(
             "invalid cron expression `{expr}`: it never matches a date"
@@ -289,7 +290,10 @@ pub fn problems(queue: &Queue) -> Vec<String> {
                     "schedule `{}` is invalid and does not fire: {}: {}",
                     f.name,
                     f.path(queue).display(),
-                    why.replace('\n', " ").split_whitespace().collect::<Vec<_>>().join(" ")
+                    why.replace('\n', " ")
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 ))
             })
             .collect(),

@@ -16,7 +16,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, FixedOffset};
 use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 
@@ -32,8 +31,8 @@ pub fn dir(queue: &Queue) -> PathBuf {
 /// A schedule's marker.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Marker {
-    /// The last occurrence handled: nothing at or before it fires again.
-    pub last: DateTime<FixedOffset>,
+    /// The last occurrence handled (RFC 3339): nothing at or before it fires again.
+    pub last: String,
     /// The job enqueued for the last occurrence that fired (for `overlap`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<String>,
@@ -41,6 +40,21 @@ pub struct Marker {
 
 fn marker_path(queue: &Queue, name: &str) -> PathBuf {
     dir(queue).join(format!("{name}.json"))
+}
+
+impl Marker {
+    /// A marker whose last occurrence is `at`.
+    pub fn at(at: &jiff::Zoned, job: Option<String>) -> Self {
+        Self {
+            last: super::clock::rfc3339(at),
+            job,
+        }
+    }
+
+    /// The last occurrence handled.
+    pub fn last(&self) -> Option<jiff::Zoned> {
+        super::clock::parse(&self.last).ok()
+    }
 }
 
 /// The schedule's marker; `None` if it has none yet (or it does not parse, which a crash cannot
@@ -131,7 +145,9 @@ pub fn lock(queue: &Queue) -> Result<File> {
         match fsutil::create_private_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e).with_context(|| format!("failed to create `{}`", dir.display())),
+            Err(e) => {
+                return Err(e).with_context(|| format!("failed to create `{}`", dir.display()));
+            }
         }
     }
     let path = dir.join("lock");

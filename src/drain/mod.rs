@@ -116,6 +116,8 @@ struct Drainer<'a> {
     /// Whether "drain started" was logged (on the first job: a drain that only finds jobs waiting
     /// writes nothing).
     announced: bool,
+    /// Fires schedules while this drain is busy (started with its first job).
+    ticker: Option<crate::cron::ticker::Ticker>,
     /// The jobs in `running/`, `completed/` and `failed/`, read once the first `after` needs them.
     known: Option<Vec<Known>>,
     /// The entries the last pass left waiting (for a time, a dependency, or to settle): only an
@@ -149,6 +151,7 @@ pub fn drain(
         shutdown,
         settle: Settle::new(opts.settle),
         announced: false,
+        ticker: None,
         known: None,
         waiting: HashSet::new(),
         summary: Summary::default(),

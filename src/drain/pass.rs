@@ -184,6 +184,7 @@ impl<'a> Drainer<'a> {
         if !self.announced {
             tracing::info!(pending, queue = %self.queue.root.display(), "drain started");
             self.announced = true;
+            self.ticker = crate::cron::ticker::Ticker::start(self.queue);
         }
         if self.opts.jobs <= 1 {
             return Ok(self.process(loaded, outcome)? == Step::Ran);

@@ -19,6 +19,7 @@ mod output;
 mod producers;
 mod prune;
 mod recovery;
+mod recurring;
 mod schedule;
 mod security;
 mod seed;

@@ -43,10 +43,11 @@ pub fn fire_due(queue: &Queue) -> Result<()> {
     let Some(entries) = super::entries(queue)? else {
         return Ok(());
     };
-    let now = clock::now()?;
-    if index_says_idle(&state::read_index(queue), &entries, &now) {
+    let instant = clock::instant()?;
+    if index_says_idle(&state::read_index(queue), &entries, instant.as_second()) {
         return Ok(());
     }
+    let now = instant.to_zoned(clock::zone());
     let _lock = state::lock(queue)?;
     let index = state::read_index(queue);
     let found = super::load_all(queue)?;
@@ -71,7 +72,7 @@ pub fn fire_due(queue: &Queue) -> Result<()> {
 }
 
 /// Whether the cache covers exactly these files, unchanged, and none is due yet.
-fn index_says_idle(index: &Index, entries: &[super::Entry], now: &Zoned) -> bool {
+fn index_says_idle(index: &Index, entries: &[super::Entry], now: i64) -> bool {
     entries.len() == index.files.len()
         && entries.iter().all(|entry| {
             index
@@ -79,7 +80,7 @@ fn index_says_idle(index: &Index, entries: &[super::Entry], now: &Zoned) -> bool
                 .get(entry.file.to_string_lossy().as_ref())
                 .is_some_and(|cached| {
                     cached.stamp == entry.stamp
-                        && cached.due.is_none_or(|due| due > clock::unix(now))
+                        && cached.due.is_none_or(|due| due > now)
                 })
         })
 }

@@ -75,6 +75,9 @@ enum Command {
         /// Print a JSON array
         #[arg(long)]
         json: bool,
+        /// List the jobs archived by [retention] (QUEUE/archive/*.jsonl.gz) instead
+        #[arg(long)]
+        archived: bool,
     },
     /// Show one job's whole record, stdout and stderr included.
     Show {
@@ -472,10 +475,16 @@ impl From<Command> for Verb {
             Command::Drain(args) => Verb::Drain(args.into()),
             Command::Submit(args) => Verb::Submit(Box::new((*args).into())),
             Command::Status { json, label } => Verb::Status(options::Status { json, label }),
-            Command::List { state, limit, json } => Verb::List(options::List {
+            Command::List {
+                state,
+                limit,
+                json,
+                archived,
+            } => Verb::List(options::List {
                 state: state.map(State::from),
                 limit,
                 json,
+                archived,
             }),
             Command::Prune {
                 older_than,

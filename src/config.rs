@@ -13,6 +13,11 @@
 //! [limits]          # defaults for jobs that do not set their own (see `job::limits`)
 //! cpu_seconds = 600
 //! nice = 10
+//!
+//! [retention]       # drains archive old records (see `retention`)
+//! completed = "30d"
+//! failed = "90d"
+//! archive = true
 //! ```
 
 use std::fmt;
@@ -27,6 +32,7 @@ use crate::drain::DrainOptions;
 use crate::duration;
 use crate::job::limits::{self, ResourceLimits};
 use crate::queue::Queue;
+use crate::retention::Retention;
 
 /// The file's name in the queue folder.
 pub const FILE: &str = "config.toml";
@@ -44,6 +50,7 @@ pub struct Config {
     pub linger: Option<Seconds>,
     pub jobs: Option<Jobs>,
     pub limits: Option<ResourceLimits>,
+    pub retention: Option<Retention>,
 }
 
 /// A duration in the file: a number of seconds, or text such as "90s", "10m", "2h".
@@ -209,6 +216,30 @@ pub fn effective(
             } else {
                 Source::Default
             },
+        });
+    }
+    opts.retention = file.retention;
+    let retention = file.retention;
+    let age = |a: Option<Seconds>| a.map(|Seconds(d)| format!("{}s", d.as_secs_f64()));
+    for (name, value) in [
+        (
+            "retention.completed",
+            retention.and_then(|r| age(r.completed)),
+        ),
+        ("retention.failed", retention.and_then(|r| age(r.failed))),
+        (
+            "retention.archive",
+            retention.map(|r| r.archive.to_string()),
+        ),
+    ] {
+        settings.push(Setting {
+            name,
+            source: if value.is_some() {
+                Source::File
+            } else {
+                Source::Default
+            },
+            value: value.unwrap_or_else(|| "none".into()),
         });
     }
     (opts, settings)

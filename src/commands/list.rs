@@ -18,6 +18,8 @@ pub struct ListOptions {
     /// Only the newest N jobs (still printed oldest first).
     pub limit: Option<usize>,
     pub json: bool,
+    /// List the jobs archived by `[retention]` instead (`archive/*.jsonl.gz`).
+    pub archived: bool,
 }
 
 /// The entries `list` shows.
@@ -58,6 +60,9 @@ pub fn to_json(entry: &Entry, waiting: Option<&Wait>) -> Value {
 
 /// Runs `execq list`.
 pub fn run(queue: &Queue, opts: &ListOptions) -> Result<ExitCode> {
+    if opts.archived {
+        return archived(queue, opts);
+    }
     let entries = entries(queue, opts)?;
     let pending: Vec<Entry> = entries
         .iter()
@@ -93,6 +98,63 @@ pub fn run(queue: &Queue, opts: &ListOptions) -> Result<ExitCode> {
                 .map_or_else(|| "-".into(), |c| c.to_string()),
             result.map_or_else(|| "-".into(), |r| output::duration_ms(r.duration_ms)),
             crate::job::shorten(&e.command(), 60),
+        ]);
+    }
+    output::print(&t.render())?;
+    Ok(ExitCode::Success)
+}
+
+/// `list --archived`: one row per archived job, oldest archive first.
+fn archived(queue: &Queue, opts: &ListOptions) -> Result<ExitCode> {
+    let mut lines = crate::retention::read_all(queue)?;
+    if let Some(state) = opts.state {
+        lines.retain(|l| l["state"] == state.as_str());
+    }
+    if let Some(limit) = opts.limit {
+        let skip = lines.len().saturating_sub(limit);
+        lines.drain(..skip);
+    }
+    let rows: Vec<Value> = lines
+        .iter()
+        .map(|l| {
+            let result = &l["record"]["result"];
+            json!({
+                "state": "archived",
+                "archived_from": l["state"],
+                "file": l["file"],
+                "task_id": l["record"]["task_id"],
+                "status": result["status"],
+                "returncode": result["returncode"],
+                "completed_at": result["completed_at"],
+                "archived_at": l["archived_at"],
+            })
+        })
+        .collect();
+    if opts.json {
+        output::print_json(&rows)?;
+        return Ok(ExitCode::Success);
+    }
+    let mut t = Table::new(&[
+        "STATUS",
+        "FILE",
+        "TASK_ID",
+        "RC",
+        "COMPLETED_AT",
+        "ARCHIVED_AT",
+    ]);
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    };
+    for row in &rows {
+        t.row(vec![
+            text(&row["status"]),
+            text(&row["file"]),
+            text(&row["task_id"]),
+            text(&row["returncode"]),
+            text(&row["completed_at"]),
+            text(&row["archived_at"]),
         ]);
     }
     output::print(&t.render())?;

@@ -20,7 +20,10 @@ pub struct Opts {
 
 /// Runs `execq show`.
 pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
-    let entry = catalog::find(queue, &opts.job)?;
+    let entry = match catalog::find_all(queue, &opts.job)? {
+        found if found.is_empty() => return show_archived(queue, opts),
+        _ => catalog::find(queue, &opts.job)?,
+    };
     let waiting = catalog::waiting(queue, std::slice::from_ref(&entry))?
         .remove(&entry.file_name)
         .filter(|_| entry.state == catalog::State::Pending);
@@ -74,6 +77,53 @@ fn render(entry: &Entry, waiting: Option<&Wait>) -> String {
     out
 }
 
+/// A job found only in the archive (see `retention`).
+fn show_archived(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
+    let mut found = crate::retention::find(queue, &opts.job)?;
+    let line = match found.len() {
+        0 => return catalog::find(queue, &opts.job).map(|_| ExitCode::Success),
+        1 => found.remove(0),
+        n => anyhow::bail!(
+            "`{}` is ambiguous; it matches {n} archived jobs: {}",
+            opts.job,
+            found
+                .iter()
+                .map(|l| l["file"].as_str().unwrap_or("?").to_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    if opts.json {
+        output::print_json(&serde_json::json!({
+            "state": "archived",
+            "archived_from": line["state"],
+            "archived_at": line["archived_at"],
+            "file": line["file"],
+            "record": line["record"],
+        }))?;
+        return Ok(ExitCode::Success);
+    }
+    let mut out = String::new();
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_owned();
+    out.push_str(&format!("{:<12} {}\n", "file", text(&line["file"])));
+    out.push_str(&format!(
+        "{:<12} archived ({} before), {}\n",
+        "state",
+        text(&line["state"]),
+        text(&line["archived_at"])
+    ));
+    out.push_str(&format!(
+        "{:<12} {}\n",
+        "task_id",
+        text(&line["record"]["task_id"])
+    ));
+    if let Ok(result) = serde_json::from_value::<JobResult>(line["record"]["result"].clone()) {
+        render_result(&result, &mut out);
+    }
+    output::print(&out)?;
+    Ok(ExitCode::Success)
+}
+
 fn render_result(r: &JobResult, out: &mut String) {
     let mut line = |k: &str, v: String| out.push_str(&format!("{k:<12} {v}\n"));
     line("status", r.status.as_str().to_owned());
@@ -89,6 +139,9 @@ fn render_result(r: &JobResult, out: &mut String) {
     line("duration", output::duration_ms(r.duration_ms));
     if let Some(e) = &r.error {
         line("error", e.clone());
+    }
+    if let Some(limit) = &r.limit {
+        line("limit", limit.clone());
     }
     if let Some(f) = &r.result_file {
         line("result_file", f.clone());

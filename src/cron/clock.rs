@@ -20,9 +20,11 @@ pub fn now() -> Result<Zoned> {
 /// The current instant, or `EXECQ_NOW`'s. Cheaper than [`now`]: no time zone is loaded.
 pub fn instant() -> Result<Timestamp> {
     match std::env::var(ENV) {
-        Ok(text) if !text.trim().is_empty() => text.trim().parse::<Timestamp>().with_context(|| {
-            format!("{ENV}=`{text}` is not an RFC 3339 time such as 2026-11-24T14:00:00+01:00")
-        }),
+        Ok(text) if !text.trim().is_empty() => {
+            text.trim().parse::<Timestamp>().with_context(|| {
+                format!("{ENV}=`{text}` is not an RFC 3339 time such as 2026-11-24T14:00:00+01:00")
+            })
+        }
         _ => Ok(Timestamp::now()),
     }
 }

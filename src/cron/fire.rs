@@ -79,8 +79,7 @@ fn index_says_idle(index: &Index, entries: &[super::Entry], now: i64) -> bool {
                 .files
                 .get(entry.file.to_string_lossy().as_ref())
                 .is_some_and(|cached| {
-                    cached.stamp == entry.stamp
-                        && cached.due.is_none_or(|due| due > now)
+                    cached.stamp == entry.stamp && cached.due.is_none_or(|due| due > now)
                 })
         })
 }

@@ -51,6 +51,8 @@ pub struct DrainOptions {
     pub jobs: usize,
     /// Resource limits for jobs that do not set their own (`[limits]` in `config.toml`).
     pub limits: crate::job::limits::ResourceLimits,
+    /// Old records archived or deleted by drains that did work (`[retention]`).
+    pub retention: Option<crate::retention::Retention>,
 }
 
 /// How long a drain started by `submit --start` lingers: long enough for a tool submitting a
@@ -69,6 +71,7 @@ impl Default for DrainOptions {
             linger: Duration::ZERO,
             jobs: 1,
             limits: crate::job::limits::ResourceLimits::default(),
+            retention: None,
         }
     }
 }
@@ -161,6 +164,12 @@ pub fn drain(
     if drainer.summary.touched() && outcome.is_ok() {
         // Not on an idle drain: failed/ may be long, and an idle drain must cost next to nothing.
         outcome = taken::recover(queue).map(drop);
+        if let Some(retention) = &opts.retention {
+            // At most hourly; a failure is logged, and the next hour tries again.
+            if let Err(e) = crate::retention::apply_hourly(queue, retention) {
+                warn!("old records could not be archived: {e:#}");
+            }
+        }
     }
     let mut summary = drainer.summary;
     summary.stopped_by = shutdown.requested();

@@ -20,6 +20,7 @@ mod producers;
 mod prune;
 mod recovery;
 mod recurring;
+mod retention;
 mod schedule;
 mod security;
 mod seed;

@@ -1,0 +1,360 @@
+//! Automatic archiving: config.toml's `[retention]` applied by drains that did work, at most once
+//! an hour (`QUEUE/last-retention.json` says when it last ran; an idle drain never looks).
+//!
+//! ```toml
+//! [retention]
+//! completed = "30d"   # records of completed jobs older than this leave completed/
+//! failed = "90d"      # ... and of the rest, failed/
+//! archive = true      # into archive/YYYY-MM.jsonl.gz (the default); false: deleted, as `prune`
+//! ```
+//!
+//! Each archived job is one line of `archive/YYYY-MM.jsonl.gz` (the month it was recorded, local
+//! time): `{"file", "state", "archived_at", "record", "script"?, "result_file"?}` — `zcat FILE |
+//! jq .record.result.status`. Its sidecar goes into the line with it (as `record`), a script job's
+//! text as `script`, and a result file execq wrote under `results/` as `result_file.content` (when
+//! it is UTF-8 text of at most 1 MiB; otherwise only its path and size are kept); then they are
+//! removed. Output spools never outlive their job in `running/`.
+//!
+//! **Crash safety.** A month's archive is rewritten whole: the old file's bytes plus a new gzip
+//! member, written to `archive/.YYYY-MM.jsonl.gz.next`, synced, then renamed over it. The `.next`
+//! file is preceded by a journal, `archive/.YYYY-MM.journal`, naming the records it holds. A drain
+//! killed before the rename leaves the `.next` file (removed, and the records archived again
+//! later); killed after it, the journal without its `.next` file (the records it names are then
+//! removed). So a record is never lost, and never archived twice.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use flate2::Compression;
+use flate2::read::MultiGzDecoder;
+use flate2::write::GzEncoder;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::config::Seconds;
+use crate::cron::clock;
+use crate::fsutil;
+use crate::queue::Queue;
+use crate::queue::catalog::{self, Entry, State};
+
+/// `[retention]` in config.toml.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub completed: Option<Seconds>,
+    pub failed: Option<Seconds>,
+    #[serde(default = "archive_default")]
+    pub archive: bool,
+}
+
+fn archive_default() -> bool {
+    true
+}
+
+/// How often a drain applies the retention.
+pub const EVERY: Duration = Duration::from_secs(3600);
+
+/// The file that says when retention last ran.
+pub const LAST: &str = "last-retention.json";
+
+/// The archive folder.
+pub fn dir(queue: &Queue) -> PathBuf {
+    queue.root.join("archive")
+}
+
+/// What one run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Applied {
+    pub archived: usize,
+    pub deleted: usize,
+}
+
+/// Applies `retention` if it has not run in the last hour (by `now`). For drains that did work.
+pub fn apply_hourly(queue: &Queue, retention: &Retention) -> Result<Option<Applied>> {
+    let dir = dir(queue);
+    if !dir.is_dir() {
+        fsutil::create_private_dir(&dir)
+            .with_context(|| format!("failed to create `{}`", dir.display()))?;
+    }
+    // One drain at a time; another one applying it now makes this one's run unnecessary.
+    let lock = File::create(dir.join(".lock"))
+        .with_context(|| format!("failed to open `{}`", dir.join(".lock").display()))?;
+    if fs2::FileExt::try_lock_exclusive(&lock).is_err() {
+        return Ok(None);
+    }
+    let now = clock::instant()?.as_second();
+    let last = fs::read(queue.root.join(LAST))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|v| v["at_unix"].as_i64());
+    if last.is_some_and(|last| (0..EVERY.as_secs() as i64).contains(&(now - last))) {
+        return Ok(None);
+    }
+    let applied = apply(queue, retention, now)?;
+    let record = json!({
+        "at": clock::rfc3339(&clock::now()?),
+        "at_unix": now,
+        "archived": applied.archived,
+        "deleted": applied.deleted,
+    });
+    let tmp = queue.temp_path(LAST);
+    fs::write(&tmp, serde_json::to_vec_pretty(&record)?)
+        .with_context(|| format!("failed to write `{}`", tmp.display()))?;
+    fsutil::rename(&tmp, &queue.root.join(LAST))?;
+    if applied.archived + applied.deleted > 0 {
+        tracing::info!(
+            archived = applied.archived,
+            deleted = applied.deleted,
+            "retention applied"
+        );
+    }
+    Ok(Some(applied))
+}
+
+/// Archives (or deletes) every record older than its state's age, at `now` (Unix seconds).
+pub fn apply(queue: &Queue, retention: &Retention, now: i64) -> Result<Applied> {
+    recover(queue)?;
+    let now_time = SystemTime::UNIX_EPOCH + Duration::from_secs(now.max(0) as u64);
+    let mut old = Vec::new();
+    for (state, age) in [
+        (State::Completed, retention.completed),
+        (State::Failed, retention.failed),
+    ] {
+        let Some(Seconds(age)) = age else { continue };
+        let cutoff = now_time.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH);
+        old.extend(
+            catalog::load(queue, state)?
+                .into_iter()
+                .filter(|e| e.time < cutoff),
+        );
+    }
+    let mut applied = Applied::default();
+    if !retention.archive {
+        for entry in &old {
+            for file in files_of(queue, entry) {
+                remove(&file)?;
+            }
+            applied.deleted += 1;
+        }
+        sync_outboxes(queue, applied.deleted)?;
+        return Ok(applied);
+    }
+    let mut by_month: BTreeMap<String, Vec<&Entry>> = BTreeMap::new();
+    for entry in &old {
+        let month = jiff::Timestamp::try_from(entry.time)
+            .map(|t| t.to_zoned(clock::zone()).strftime("%Y-%m").to_string())
+            .unwrap_or_else(|_| "1970-01".into());
+        by_month.entry(month).or_default().push(entry);
+    }
+    for (month, entries) in by_month {
+        archive_month(queue, &month, &entries, now)?;
+        applied.archived += entries.len();
+    }
+    sync_outboxes(queue, applied.archived)?;
+    Ok(applied)
+}
+
+fn sync_outboxes(queue: &Queue, changed: usize) -> Result<()> {
+    if changed > 0 {
+        fsutil::sync_dir(&queue.completed)?;
+        fsutil::sync_dir(&queue.failed)?;
+    }
+    Ok(())
+}
+
+/// The most of a result file's text kept in the archive.
+const RESULT_FILE_MAX: u64 = 1024 * 1024;
+
+/// The files that belong to a finished job: its record or job file, its sidecar, and a result
+/// file execq wrote for it under `results/`.
+fn files_of(queue: &Queue, entry: &Entry) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::iter::once(entry.path.clone())
+        .chain(entry.sidecar.clone())
+        .collect();
+    files.dedup();
+    files.extend(result_file(queue, entry));
+    files
+}
+
+/// The job's result file, if execq wrote it inside `results/`.
+fn result_file(queue: &Queue, entry: &Entry) -> Option<PathBuf> {
+    let record = entry.record().ok()?;
+    let path = PathBuf::from(record["result"]["result_file"].as_str()?);
+    let results = fs::canonicalize(&queue.results).ok()?;
+    let inside = fs::canonicalize(&path).ok()?.starts_with(&results);
+    inside.then_some(path)
+}
+
+/// One archive line for `entry`.
+fn line(queue: &Queue, entry: &Entry, now: i64) -> Result<Value> {
+    let mut line = json!({
+        "file": entry.name,
+        "state": entry.state.as_str(),
+        "archived_at": clock::rfc3339(&jiff::Timestamp::from_second(now)?.to_zoned(clock::zone())),
+        "record": entry.record()?,
+    });
+    if entry.sidecar.is_some() && entry.path != *entry.sidecar.as_ref().unwrap_or(&entry.path) {
+        if let Some(bytes) = crate::queue::pending::read_regular(&entry.path) {
+            line["script"] = json!(String::from_utf8_lossy(&bytes));
+        }
+    }
+    if let Some(path) = result_file(queue, entry) {
+        let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let mut kept = json!({ "path": path.display().to_string(), "bytes": size });
+        if size <= RESULT_FILE_MAX {
+            if let Ok(text) = fs::read_to_string(&path) {
+                kept["content"] = json!(text);
+            }
+        }
+        line["result_file"] = kept;
+    }
+    Ok(line)
+}
+
+/// The journal of a month's archiving: the `.next` file and the records it holds.
+#[derive(Debug, Deserialize, Serialize)]
+struct Journal {
+    next: PathBuf,
+    remove: Vec<PathBuf>,
+}
+
+fn journal_path(dir: &Path, month: &str) -> PathBuf {
+    dir.join(format!(".{month}.journal"))
+}
+
+/// Adds `entries` to the month's archive, then removes them (see the module docs).
+fn archive_month(queue: &Queue, month: &str, entries: &[&Entry], now: i64) -> Result<()> {
+    let dir = dir(queue);
+    if !dir.is_dir() {
+        fsutil::create_private_dir(&dir)
+            .with_context(|| format!("failed to create `{}`", dir.display()))?;
+    }
+    let target = dir.join(format!("{month}.jsonl.gz"));
+    let next = dir.join(format!(".{month}.jsonl.gz.next"));
+    let mut remove = Vec::new();
+    let mut member = GzEncoder::new(Vec::new(), Compression::default());
+    for entry in entries {
+        let mut text = serde_json::to_vec(&line(queue, entry, now)?)?;
+        text.push(b'\n');
+        member.write_all(&text)?;
+        remove.extend(files_of(queue, entry));
+    }
+    let member = member.finish()?;
+    let journal = Journal {
+        next: next.clone(),
+        remove,
+    };
+    let journal_file = journal_path(&dir, month);
+    let _ = fs::remove_file(&journal_file);
+    fsutil::write_new_synced(&journal_file, &serde_json::to_vec(&journal)?)?;
+    let _ = fs::remove_file(&next);
+    let mut bytes = match fs::read(&target) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("failed to read `{}`", target.display())),
+    };
+    bytes.extend_from_slice(&member);
+    fsutil::write_new_synced(&next, &bytes)?;
+    fsutil::sync_dir(&dir)?;
+    crate::fault::point("archive:before-rename");
+    fsutil::rename(&next, &target)?;
+    fsutil::sync_dir(&dir)?;
+    crate::fault::point("archive:after-rename");
+    finish(&journal, &journal_file)
+}
+
+/// Removes the records a journal names, then the journal.
+fn finish(journal: &Journal, journal_file: &Path) -> Result<()> {
+    for file in &journal.remove {
+        remove(file)?;
+    }
+    fsutil::remove_if_exists(journal_file)
+}
+
+/// Completes or undoes archiving a killed drain left half done.
+fn recover(queue: &Queue) -> Result<()> {
+    let dir = dir(queue);
+    let Ok(listing) = fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for entry in listing.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().ends_with(".journal") {
+            continue;
+        }
+        let path = entry.path();
+        let journal: Option<Journal> = fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        match journal {
+            // Killed before the rename: the archive is as it was; the records stay for next time.
+            Some(journal) if journal.next.exists() => {
+                fsutil::remove_if_exists(&journal.next)?;
+                fsutil::remove_if_exists(&path)?;
+            }
+            // Killed after it: the records are in the archive; remove them.
+            Some(journal) => finish(&journal, &path)?,
+            // Killed while writing the journal: nothing else was done yet.
+            None => fsutil::remove_if_exists(&path)?,
+        }
+    }
+    Ok(())
+}
+
+fn remove(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path)
+            .with_context(|| format!("failed to remove `{}`", path.display())),
+        _ => fsutil::remove_if_exists(path),
+    }
+}
+
+/// Every archived job, oldest archive first: each line of each `archive/*.jsonl.gz`.
+pub fn read_all(queue: &Queue) -> Result<Vec<Value>> {
+    let dir = dir(queue);
+    let mut files: Vec<PathBuf> = match fs::read_dir(&dir) {
+        Ok(listing) => listing
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                let name = p.file_name().unwrap_or_default().to_string_lossy();
+                name.ends_with(".jsonl.gz") && !name.starts_with('.')
+            })
+            .collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("failed to read `{}`", dir.display())),
+    };
+    files.sort();
+    let mut lines = Vec::new();
+    for file in files {
+        let mut text = String::new();
+        MultiGzDecoder::new(
+            File::open(&file).with_context(|| format!("failed to open `{}`", file.display()))?,
+        )
+        .read_to_string(&mut text)
+        .with_context(|| format!("failed to read `{}`", file.display()))?;
+        for (n, line) in text.lines().enumerate() {
+            let value = serde_json::from_str(line).with_context(|| {
+                format!("`{}` line {}: not a JSON record", file.display(), n + 1)
+            })?;
+            lines.push(value);
+        }
+    }
+    Ok(lines)
+}
+
+/// The archived jobs `wanted` names: a file name, its stem, or a task_id.
+pub fn find(queue: &Queue, wanted: &str) -> Result<Vec<Value>> {
+    Ok(read_all(queue)?
+        .into_iter()
+        .filter(|line| {
+            let file = line["file"].as_str().unwrap_or_default();
+            let stem = file.rsplit_once('.').map_or(file, |(stem, _)| stem);
+            file == wanted || stem == wanted || line["record"]["task_id"].as_str() == Some(wanted)
+        })
+        .collect())
+}

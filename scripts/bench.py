@@ -240,6 +240,43 @@ def bench_big_output(rep, base):
     rep.add("peak RSS, one job printing 1 GiB", rss, "MiB", 16.0, "16 MiB target", target=1.0)
 
 
+def finished_queue(base, n):
+    """A queue whose completed/ holds n records, each 40 days old."""
+    q = new_queue(base, 0)
+    done = os.path.join(q, "completed")
+    os.makedirs(done)
+    old = time.time() - 40 * 86400
+    for i in range(n):
+        path = os.path.join(done, f"job{i:06d}.json")
+        with open(path, "w") as f:
+            f.write(json.dumps({"command": "/bin/true", "args": [], "task_id": f"t{i}", "result": {
+                "status": "completed", "returncode": 0, "stdout": f"line {i}\n", "stderr": "",
+                "started_at": "2026-10-01T10:00:00+00:00", "completed_at": "2026-10-01T10:00:00+00:00",
+                "duration_ms": 1, "error": None, "timed_out": False, "signal": None,
+                "stdout_truncated": False, "stderr_truncated": False, "stdout_bytes": 7, "stderr_bytes": 0}}))
+        os.utime(path, (old, old))
+    return q
+
+
+def bench_archiving(rep, base, n):
+    """A drain that did work archiving n old records, against `prune` deleting them."""
+    prune_t = []
+    archive_t = []
+    for _ in range(3):
+        q = finished_queue(base, n)
+        prune_t.append(run([EXECQ, "--queue", q, "prune", "--older-than", "30d"])[0])
+        q = finished_queue(base, n)
+        with open(os.path.join(q, "config.toml"), "w") as f:
+            f.write('[retention]\ncompleted = "30d"\n')
+        with open(os.path.join(q, "pending", "trigger.json"), "w") as f:
+            f.write('{"command": "/bin/true", "args": []}')
+        archive_t.append(drain(q)[0])
+        if os.listdir(os.path.join(q, "completed")) != ["trigger.json"]:
+            sys.exit("bench: archiving left records in completed/")
+    rep.add(f"archive {n} records (drain, [retention])", median(archive_t) * 1e3, "ms",
+            median(prune_t) * 1e3, f"prune {n} records")
+
+
 def bench_submit(rep, base, runs):
     q = new_queue(base, 0)
     true_t, submit_t = [], []
@@ -450,6 +487,7 @@ def main():
         bench_idle(rep, base, runs)
         bench_throughput(rep, base, floor, n, reps, n_large)
         bench_big_output(rep, base)
+        bench_archiving(rep, base, 2000 if a.quick else 10000)
         bench_submit(rep, base, runs)
         bench_parallel(rep, base, 50 if a.quick else 200, reps)
         if not a.no_peers:

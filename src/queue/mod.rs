@@ -8,8 +8,12 @@
 //! ├── failed/       records of everything else (failed, timeout, interrupted, error)
 //! ├── results/      where a relative `result_file` lands
 //! ├── tmp/          staging for atomic submission (`execq submit` writes here, then links)
+//! ├── schedules/    recurring schedules (NAME.toml), and execq's markers in .state/ (see `cron`)
+//! ├── archive/      YYYY-MM.jsonl.gz: records archived by [retention] (see `retention`)
+//! ├── config.toml   the queue's defaults (optional; see `config`)
 //! ├── daemon.log    one line per event (rotated: daemon.log.1 .. .3)
 //! ├── last-drain.json   what the last drain that did something recorded
+//! ├── last-retention.json   when [retention] last ran, and what it did
 //! └── drain.lock    held (flock) by the one drain working on the queue, which also locks QUEUE/
 //! ```
 //!

@@ -564,3 +564,23 @@ fn a_drain_busy_with_a_long_job_still_fires_schedules_on_time() {
         ["daily.2026-11-24T1000-0500.json", "long.json"]
     );
 }
+
+#[test]
+fn a_schedule_owned_by_another_user_never_fires() {
+    if euid() != 0 {
+        eprintln!("needs root to give a file away; checked in CI, which runs as root");
+        return;
+    }
+    let q = TestQueue::new();
+    write_schedule(
+        &q,
+        "foreign.toml",
+        "cron = \"* * * * *\"\n[job]\ncommand = \"true\"\n",
+    );
+    std::os::unix::fs::chown(q.path("schedules/foreign.toml"), Some(65534), None).unwrap();
+    drain_at(&q, "2026-11-24T10:00:30-05:00");
+    drain_at(&q, "2026-11-24T10:05:30-05:00");
+    assert!(records(&q).is_empty() && q.names("pending").is_empty());
+    let check = at(&q, "2026-11-24T10:05:30-05:00", &["config", "--check"]);
+    assert_fails_with(&check, 1, "owned by uid 65534");
+}

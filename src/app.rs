@@ -38,6 +38,7 @@ pub enum Verb {
     Follow { job: String },
     Wait(commands::wait::Opts),
     Schedule(commands::schedule::Opts),
+    NotifyTest { json: bool },
 }
 
 impl Verb {
@@ -97,6 +98,7 @@ fn dispatch(queue: &Queue, verb: Verb) -> Result<ExitCode> {
         Verb::Follow { job } => commands::follow::run(queue, &job),
         Verb::Wait(opts) => commands::wait::run(queue, &opts),
         Verb::Schedule(opts) => commands::schedule::run(queue, opts),
+        Verb::NotifyTest { json } => commands::notify::test(queue, json),
     }
 }
 

@@ -161,8 +161,24 @@ enum Command {
         #[command(subcommand)]
         verb: ScheduleVerb,
     },
+    /// Notifications when jobs finish ([notify] in QUEUE/config.toml).
+    Notify {
+        #[command(subcommand)]
+        verb: NotifyVerb,
+    },
     /// Install, remove or inspect the background service (launchd on macOS, systemd elsewhere).
     Service(ServiceArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum NotifyVerb {
+    /// Send a sample notification through every configured channel and report each (exit 1 if
+    /// one failed)
+    Test {
+        /// Print the results as JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -504,6 +520,9 @@ impl From<Command> for Verb {
             Command::Logs { lines, follow } => Verb::Logs(options::Logs { lines, follow }),
             Command::Service(args) => Verb::Service(args.into()),
             Command::Schedule { verb } => Verb::Schedule(verb.into()),
+            Command::Notify {
+                verb: NotifyVerb::Test { json },
+            } => Verb::NotifyTest { json },
             Command::Cancel { jobs } => Verb::Cancel { jobs },
             Command::Config { check, json } => Verb::Config { check, json },
             Command::Follow { job } => Verb::Follow { job },

@@ -51,6 +51,7 @@ pub struct Config {
     pub jobs: Option<Jobs>,
     pub limits: Option<ResourceLimits>,
     pub retention: Option<Retention>,
+    pub notify: Option<crate::notify::Notify>,
 }
 
 /// A duration in the file: a number of seconds, or text such as "90s", "10m", "2h".
@@ -120,6 +121,12 @@ pub fn load(queue: &Queue) -> Result<Option<Config>, ConfigError> {
         path: path.clone(),
         message: e.to_string().trim_end().to_owned(),
     })?;
+    if let Some(Err(why)) = config.notify.as_ref().map(crate::notify::Notify::check) {
+        return Err(ConfigError {
+            path,
+            message: format!("[notify]: {why}"),
+        });
+    }
     if let Some(why) = config.limits.as_ref().and_then(limits::unsupported) {
         return Err(ConfigError {
             path,
@@ -219,6 +226,7 @@ pub fn effective(
         });
     }
     opts.retention = file.retention;
+    opts.notify = file.notify.clone();
     let retention = file.retention;
     let age = |a: Option<Seconds>| a.map(|Seconds(d)| format!("{}s", d.as_secs_f64()));
     for (name, value) in [

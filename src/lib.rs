@@ -20,6 +20,7 @@ mod fault;
 mod fsutil;
 mod job;
 mod logging;
+mod notify;
 mod output;
 mod queue;
 mod retention;

@@ -7,6 +7,7 @@ pub mod drain;
 pub mod follow;
 pub mod list;
 pub mod logs;
+pub mod notify;
 pub mod prune;
 pub mod retry;
 pub mod schedule;

@@ -53,6 +53,8 @@ pub struct DrainOptions {
     pub limits: crate::job::limits::ResourceLimits,
     /// Old records archived or deleted by drains that did work (`[retention]`).
     pub retention: Option<crate::retention::Retention>,
+    /// Notifications for filed jobs (`[notify]`; a job's own `notify` beats it key by key).
+    pub notify: Option<crate::notify::Notify>,
 }
 
 /// How long a drain started by `submit --start` lingers: long enough for a tool submitting a
@@ -72,6 +74,7 @@ impl Default for DrainOptions {
             jobs: 1,
             limits: crate::job::limits::ResourceLimits::default(),
             retention: None,
+            notify: None,
         }
     }
 }
@@ -144,6 +147,9 @@ pub fn drain(
     // passes pick the new jobs up), and a schedule that cannot fire never stops the queue.
     if let Err(e) = crate::cron::fire::fire_due(queue) {
         tracing::error!("schedules could not be checked: {e:#}");
+    }
+    if let Err(e) = crate::notify::outbox::retry_due(queue) {
+        tracing::error!("webhook deliveries could not be retried: {e:#}");
     }
     sys::become_subreaper();
     let started_at = chrono::Local::now();
@@ -323,11 +329,47 @@ impl Drainer<'_> {
     fn file_record(&mut self, finishing: Finishing) -> Result<()> {
         let name = finishing.job().name.clone();
         let status = finishing.status();
+        let own_notify = finishing.notify().cloned();
         let stored = finishing.complete()?;
         info!(file = ?name, status = %status.as_str(), to = %stored.path.display(), "job moved");
         self.summary.count(status);
         self.remember(&stored.path, status);
+        if self.opts.notify.is_some() || own_notify.is_some() {
+            self.notify(&stored, status, own_notify.as_ref());
+        }
         Ok(())
+    }
+
+    /// Sends the notifications the config and the job ask for (see `notify`).
+    fn notify(&self, stored: &record::Stored, status: Status, own: Option<&serde_json::Value>) {
+        let own = crate::notify::Notify::of_job(own).ok().flatten();
+        let notify = match (own, &self.opts.notify) {
+            (Some(own), base) => own.or(base.as_ref()),
+            (None, Some(base)) => base.clone(),
+            (None, None) => return,
+        };
+        if !notify.wants(status) {
+            return;
+        }
+        let record: serde_json::Value = std::fs::read(&stored.record)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let job = stored
+            .path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
+        let event = crate::notify::Event {
+            job: &job,
+            record: &stored.record,
+            status,
+            returncode: record["result"]["returncode"]
+                .as_i64()
+                .and_then(|c| i32::try_from(c).ok()),
+            task_id: record["task_id"].as_str().map(str::to_owned),
+        };
+        crate::notify::send(self.queue, &notify, &event, self.shutdown);
     }
 }
 

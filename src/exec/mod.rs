@@ -123,8 +123,30 @@ pub fn run(
     watch: Watch<'_>,
     sink: Option<&mut Sink>,
 ) -> Result<Execution, StartError> {
+    command.stdin(Stdio::null());
+    supervise(command, program, limits, watch, sink)
+}
+
+/// [`run`], with `stdin` as the process's standard input (a notification command's record).
+pub fn run_with_stdin(
+    mut command: Command,
+    program: &str,
+    limits: &Limits,
+    watch: Watch<'_>,
+    stdin: std::fs::File,
+) -> Result<Execution, StartError> {
+    command.stdin(stdin);
+    supervise(command, program, limits, watch, None)
+}
+
+fn supervise(
+    mut command: Command,
+    program: &str,
+    limits: &Limits,
+    watch: Watch<'_>,
+    sink: Option<&mut Sink>,
+) -> Result<Execution, StartError> {
     command
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);

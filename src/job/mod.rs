@@ -41,6 +41,8 @@ pub struct JobSpec {
     pub schedule: schedule::Schedule,
     /// Resource limits for its processes (`limits`); the drain's defaults fill the rest.
     pub limits: limits::ResourceLimits,
+    /// Its own notification settings (`notify`).
+    pub notify: Option<crate::notify::Notify>,
 }
 
 /// The kinds of job file, told apart by name.
@@ -114,6 +116,8 @@ pub enum JobError {
     BadEnvName(String),
     #[error("`limits`: {0}")]
     BadLimits(String),
+    #[error("`notify`: {0}")]
+    BadNotify(String),
 }
 
 /// The name of a JSON value's type, for messages.
@@ -229,6 +233,7 @@ pub fn from_json(job: &Map<String, Value>) -> Result<JobSpec, JobError> {
         env: schedule::env(job)?,
         schedule: schedule::Schedule::of(job)?,
         limits: limits::ResourceLimits::of_job(job).map_err(JobError::BadLimits)?,
+        notify: crate::notify::Notify::of_job(job.get("notify")).map_err(JobError::BadNotify)?,
     })
 }
 
@@ -263,6 +268,7 @@ pub fn from_script(bytes: &[u8]) -> Result<JobSpec, JobError> {
         env: Vec::new(),
         schedule: schedule::Schedule::default(),
         limits: limits::ResourceLimits::default(),
+        notify: None,
     })
 }
 

@@ -60,6 +60,15 @@ pub fn place(file: &Path, pending: &Path, name: &OsStr) -> Result<PathBuf> {
     unreachable!("a folder holds fewer than 2^64 names")
 }
 
+/// A random number for unique names (std's hasher keys are random per process and call).
+pub fn random_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let hash = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    (hash >> 32) as u32 ^ hash as u32
+}
+
 /// A task id made safe for a file name: letters, digits, `-`, `_` and `.` are kept.
 pub fn slug(id: &str) -> String {
     let slug: String = id

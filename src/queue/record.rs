@@ -28,6 +28,8 @@ pub enum Record {
 pub struct Stored {
     /// The record (JSON job) or the job file (sidecar records).
     pub path: PathBuf,
+    /// The file holding the JSON record: `path`, or the sidecar.
+    pub record: PathBuf,
 }
 
 /// execq's own file `running/.NAME+suffix` for the job at `running/NAME`. Claims leave room for
@@ -82,6 +84,8 @@ pub struct Finishing {
     sidecar_dest: Option<PathBuf>,
     outbox: PathBuf,
     status: Status,
+    /// The job's own `notify` field, if it has one.
+    notify: Option<Value>,
 }
 
 /// Writes the record for `job` (see [`Finishing`]).
@@ -92,6 +96,10 @@ pub fn prepare(
     result: &JobResult,
 ) -> Result<Finishing> {
     let outbox = queue.outbox(result.outbox()).to_owned();
+    let notify = match &record {
+        Record::Merged(object) => object.get("notify").filter(|v| !v.is_null()).cloned(),
+        Record::Sidecar => None,
+    };
     let (value, done, sidecar_dest) = match record {
         Record::Merged(mut object) => {
             job_result::merge(&mut object, result);
@@ -120,6 +128,7 @@ pub fn prepare(
         sidecar_dest,
         outbox,
         status: result.status,
+        notify,
     })
 }
 
@@ -132,6 +141,11 @@ impl Finishing {
     /// The job's status in the record.
     pub fn status(&self) -> Status {
         self.status
+    }
+
+    /// The job's own `notify` field.
+    pub fn notify(&self) -> Option<&Value> {
+        self.notify.as_ref()
     }
 
     /// Flushes the record to disk. On ext4 this one sync also commits every rename made before
@@ -179,7 +193,10 @@ pub(crate) fn complete_merged(
         remove_job_file(job)?;
     }
     let dest = names::move_to_free(done, outbox, name, Slot::Plain)?;
-    Ok(Stored { path: dest })
+    Ok(Stored {
+        record: dest.clone(),
+        path: dest,
+    })
 }
 
 /// The job file goes with its sidecar, unless the job removed (or replaced) it while it ran: then
@@ -194,12 +211,15 @@ fn complete_sidecar(job: Option<&Claimed>, done: &Path, dest: &Path) -> Result<S
     } else if let Some(job) = job {
         warn_replaced(job);
     }
-    let sidecar = sidecar_path(&dest);
+    let mut sidecar = sidecar_path(&dest);
     if !fsutil::move_if_free(done, &sidecar)? {
         let name = sidecar.file_name().unwrap_or_default().to_owned();
-        names::move_to_free(done, outbox, &name, Slot::Plain)?;
+        sidecar = names::move_to_free(done, outbox, &name, Slot::Plain)?;
     }
-    Ok(Stored { path: dest })
+    Ok(Stored {
+        path: dest,
+        record: sidecar,
+    })
 }
 
 fn remove_job_file(job: &Claimed) -> Result<()> {

@@ -151,7 +151,10 @@ fn recover_orphan(queue: &Queue, path: &Path) -> Result<Option<Stored>> {
         let sidecar_name = fit_name("", job_name, names::SIDECAR_SUFFIX);
         let dest = names::move_to_free(path, outbox, &sidecar_name, Slot::Plain)?;
         fsutil::sync_dir(outbox)?;
-        return Ok(Some(Stored { path: dest }));
+        return Ok(Some(Stored {
+            record: dest.clone(),
+            path: dest,
+        }));
     }
     Ok(None)
 }

@@ -13,6 +13,7 @@ mod limits;
 mod load;
 mod logging;
 mod names;
+mod notify;
 mod numbers;
 mod order;
 mod output;

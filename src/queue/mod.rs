@@ -10,6 +10,7 @@
 //! ├── tmp/          staging for atomic submission (`execq submit` writes here, then links)
 //! ├── schedules/    recurring schedules (NAME.toml), and execq's markers in .state/ (see `cron`)
 //! ├── archive/      YYYY-MM.jsonl.gz: records archived by [retention] (see `retention`)
+//! ├── outbox/       webhook deliveries waiting to be retried (see `notify::outbox`)
 //! ├── config.toml   the queue's defaults (optional; see `config`)
 //! ├── daemon.log    one line per event (rotated: daemon.log.1 .. .3)
 //! ├── last-drain.json   what the last drain that did something recorded

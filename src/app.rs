@@ -39,6 +39,7 @@ pub enum Verb {
     Wait(commands::wait::Opts),
     Schedule(commands::schedule::Opts),
     NotifyTest { json: bool },
+    Dashboard { out: Option<PathBuf>, open: bool },
 }
 
 impl Verb {
@@ -99,6 +100,7 @@ fn dispatch(queue: &Queue, verb: Verb) -> Result<ExitCode> {
         Verb::Wait(opts) => commands::wait::run(queue, &opts),
         Verb::Schedule(opts) => commands::schedule::run(queue, opts),
         Verb::NotifyTest { json } => commands::notify::test(queue, json),
+        Verb::Dashboard { out, open } => commands::dashboard::run(queue, out, open),
     }
 }
 

@@ -161,6 +161,16 @@ enum Command {
         #[command(subcommand)]
         verb: ScheduleVerb,
     },
+    /// Write the queue's dashboard: one self-contained HTML page (counts, running and pending
+    /// jobs, recent records, charts) that reloads itself every 10 s.
+    Dashboard {
+        /// Where to write it [default: QUEUE/dashboard.html]
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Open it in the browser (open on macOS, xdg-open elsewhere)
+        #[arg(long)]
+        open: bool,
+    },
     /// Notifications when jobs finish ([notify] in QUEUE/config.toml).
     Notify {
         #[command(subcommand)]
@@ -520,6 +530,7 @@ impl From<Command> for Verb {
             Command::Logs { lines, follow } => Verb::Logs(options::Logs { lines, follow }),
             Command::Service(args) => Verb::Service(args.into()),
             Command::Schedule { verb } => Verb::Schedule(verb.into()),
+            Command::Dashboard { out, open } => Verb::Dashboard { out, open },
             Command::Notify {
                 verb: NotifyVerb::Test { json },
             } => Verb::NotifyTest { json },

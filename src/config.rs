@@ -52,6 +52,8 @@ pub struct Config {
     pub limits: Option<ResourceLimits>,
     pub retention: Option<Retention>,
     pub notify: Option<crate::notify::Notify>,
+    /// A dashboard page every drain that did work rewrites (relative: in the queue folder).
+    pub dashboard: Option<PathBuf>,
 }
 
 /// A duration in the file: a number of seconds, or text such as "90s", "10m", "2h".
@@ -227,6 +229,7 @@ pub fn effective(
     }
     opts.retention = file.retention;
     opts.notify = file.notify.clone();
+    opts.dashboard = file.dashboard.clone();
     let retention = file.retention;
     let age = |a: Option<Seconds>| a.map(|Seconds(d)| format!("{}s", d.as_secs_f64()));
     for (name, value) in [

@@ -12,6 +12,7 @@ mod app;
 mod commands;
 mod config;
 mod cron;
+mod dashboard;
 mod drain;
 pub mod duration;
 mod exec;

@@ -3,6 +3,7 @@
 
 pub mod cancel;
 pub mod config;
+pub mod dashboard;
 pub mod drain;
 pub mod follow;
 pub mod list;

@@ -55,6 +55,8 @@ pub struct DrainOptions {
     pub retention: Option<crate::retention::Retention>,
     /// Notifications for filed jobs (`[notify]`; a job's own `notify` beats it key by key).
     pub notify: Option<crate::notify::Notify>,
+    /// A dashboard page to rewrite after a drain that did work (`dashboard` in config.toml).
+    pub dashboard: Option<std::path::PathBuf>,
 }
 
 /// How long a drain started by `submit --start` lingers: long enough for a tool submitting a
@@ -75,6 +77,7 @@ impl Default for DrainOptions {
             limits: crate::job::limits::ResourceLimits::default(),
             retention: None,
             notify: None,
+            dashboard: None,
         }
     }
 }
@@ -174,6 +177,13 @@ pub fn drain(
             // At most hourly; a failure is logged, and the next hour tries again.
             if let Err(e) = crate::retention::apply_hourly(queue, retention) {
                 warn!("old records could not be archived: {e:#}");
+            }
+        }
+        if let Some(page) = &opts.dashboard {
+            let page = queue.root.join(page);
+            let refresh = Some(crate::commands::dashboard::REFRESH_SECS);
+            if let Err(e) = crate::dashboard::write(queue, &page, refresh) {
+                warn!("the dashboard could not be written: {e:#}");
             }
         }
     }

@@ -171,6 +171,37 @@ pub fn load(queue: &Queue, state: State) -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
+/// The newest `n` jobs in `state` (by when they were recorded), newest first, reading only those
+/// `n` records: the rest are only listed and stat'ed.
+pub fn newest(queue: &Queue, state: State, n: usize) -> Result<Vec<Entry>> {
+    let dir = state.dir(queue);
+    let names = job_names(dir)?;
+    let times: HashMap<&OsStr, SystemTime> = names
+        .iter()
+        .filter_map(|name| {
+            let meta = fs::symlink_metadata(dir.join(name)).ok()?;
+            Some((name.as_os_str(), meta.modified().ok()?))
+        })
+        .collect();
+    let mut jobs: Vec<(SystemTime, &OsStr)> = names
+        .iter()
+        .filter(|name| !sidecar_job(name).is_some_and(|job| times.contains_key(job)))
+        .filter_map(|name| {
+            let sidecar = crate::queue::names::sidecar_path(Path::new(name));
+            let time = times
+                .get(sidecar.as_os_str())
+                .or_else(|| times.get(name.as_os_str()))?;
+            Some((*time, name.as_os_str()))
+        })
+        .collect();
+    jobs.sort_by(|a, b| b.cmp(a));
+    Ok(jobs
+        .into_iter()
+        .take(n)
+        .filter_map(|(_, name)| entry(dir, state, name))
+        .collect())
+}
+
 /// The names in `dir` that are not execq's dot-files (a missing folder holds none).
 fn job_names(dir: &Path) -> Result<Vec<OsString>> {
     match fs::read_dir(dir) {

@@ -5,6 +5,7 @@ mod util;
 mod cancel_wait;
 mod concurrency;
 mod config;
+mod dashboard;
 mod faults;
 mod fuzz;
 mod inspect;

@@ -277,6 +277,19 @@ def bench_archiving(rep, base, n):
             median(prune_t) * 1e3, f"prune {n} records")
 
 
+def bench_dashboard(rep, base, n, runs):
+    """Writing the dashboard page of a queue with n finished records, against an idle drain."""
+    q = finished_queue(base, n)
+    page = os.path.join(q, "page.html")
+    t = [run([EXECQ, "--queue", q, "dashboard", "--out", page])[0] for _ in range(runs)]
+    idle = new_queue(base, 0)
+    drain(idle)
+    idle_t = [drain(idle)[0] for _ in range(runs)]
+    rep.add(f"dashboard page, {n} records", median(t) * 1e3, "ms", median(idle_t) * 1e3, "idle drain")
+    rep.note(f"dashboard page, {n} records: within 20 ms", f"{median(t) * 1e3:.1f} ms",
+             "met" if median(t) < 0.020 else "MISSED")
+
+
 def bench_submit(rep, base, runs):
     q = new_queue(base, 0)
     true_t, submit_t = [], []
@@ -488,6 +501,7 @@ def main():
         bench_throughput(rep, base, floor, n, reps, n_large)
         bench_big_output(rep, base)
         bench_archiving(rep, base, 2000 if a.quick else 10000)
+        bench_dashboard(rep, base, 10000, 10 if a.quick else 30)
         bench_submit(rep, base, runs)
         bench_parallel(rep, base, 50 if a.quick else 200, reps)
         if not a.no_peers:

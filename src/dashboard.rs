@@ -45,21 +45,22 @@ pub fn write(queue: &Queue, out: &Path, refresh: Option<u32>) -> Result<()> {
 
 /// The page.
 pub fn render(queue: &Queue, refresh: Option<u32>) -> Result<String> {
+    let (mut recent, completed) = catalog::newest(queue, State::Completed, RECENT)?;
+    let (failed_recent, failed) = catalog::newest(queue, State::Failed, RECENT)?;
+    recent.extend(failed_recent);
+    recent.sort_by_key(|e| Reverse(e.time));
+    recent.truncate(RECENT);
     let counts = [
         (State::Pending, catalog::count(queue, State::Pending)?),
         (State::Running, catalog::count(queue, State::Running)?),
-        (State::Completed, catalog::count(queue, State::Completed)?),
-        (State::Failed, catalog::count(queue, State::Failed)?),
+        (State::Completed, completed),
+        (State::Failed, failed),
     ];
     let running = catalog::load(queue, State::Running)?;
     let mut pending = catalog::load(queue, State::Pending)?;
     pending.sort_by_key(|e| (Reverse(e.schedule().priority), e.time, e.file_name.clone()));
     pending.truncate(PENDING_SHOWN);
     let waiting = catalog::waiting(queue, &pending)?;
-    let mut recent = catalog::newest(queue, State::Completed, RECENT)?;
-    recent.extend(catalog::newest(queue, State::Failed, RECENT)?);
-    recent.sort_by_key(|e| Reverse(e.time));
-    recent.truncate(RECENT);
     let now = SystemTime::now();
 
     let mut page = String::new();

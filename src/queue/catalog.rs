@@ -172,34 +172,54 @@ pub fn load(queue: &Queue, state: State) -> Result<Vec<Entry>> {
 }
 
 /// The newest `n` jobs in `state` (by when they were recorded), newest first, reading only those
-/// `n` records: the rest are only listed and stat'ed.
-pub fn newest(queue: &Queue, state: State, n: usize) -> Result<Vec<Entry>> {
+/// `n` records: the rest are only listed and stat'ed. Also returns how many jobs there are.
+pub fn newest(queue: &Queue, state: State, n: usize) -> Result<(Vec<Entry>, usize)> {
     let dir = state.dir(queue);
-    let names = job_names(dir)?;
-    let times: HashMap<&OsStr, SystemTime> = names
+    let listing = match fs::read_dir(dir) {
+        Ok(listing) => listing,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) => return Err(e).with_context(|| format!("failed to read `{}`", dir.display())),
+    };
+    let mut jobs: Vec<(SystemTime, OsString)> = Vec::new();
+    let mut sidecars: Vec<(SystemTime, OsString)> = Vec::new();
+    for entry in listing.flatten() {
+        let name = entry.file_name();
+        if crate::queue::names::is_internal(&name) {
+            continue;
+        }
+        // The listing's own descriptor: one fstatat, no path lookup from the root.
+        let Some(time) = entry.metadata().ok().and_then(|m| m.modified().ok()) else {
+            continue;
+        };
+        if sidecar_job(&name).is_some() {
+            sidecars.push((time, name));
+        } else {
+            jobs.push((time, name));
+        }
+    }
+    // A record kept beside its job file is dated by the record (the sidecar); a sidecar whose
+    // job file is gone is a job of its own.
+    jobs.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+    for (time, sidecar) in sidecars {
+        let job = sidecar_job(&sidecar).unwrap_or_default().to_owned();
+        match jobs.binary_search_by(|(_, name)| name.as_os_str().cmp(&job)) {
+            Ok(i) => jobs[i].0 = time,
+            Err(_) => jobs.push((time, sidecar)),
+        }
+    }
+    let total = jobs.len();
+    let newest_first = |a: &(SystemTime, OsString), b: &(SystemTime, OsString)| b.cmp(a);
+    if jobs.len() > n && n > 0 {
+        jobs.select_nth_unstable_by(n - 1, newest_first);
+        jobs.truncate(n);
+    }
+    jobs.sort_unstable_by(newest_first);
+    let newest = jobs
         .iter()
-        .filter_map(|name| {
-            let meta = fs::symlink_metadata(dir.join(name)).ok()?;
-            Some((name.as_os_str(), meta.modified().ok()?))
-        })
-        .collect();
-    let mut jobs: Vec<(SystemTime, &OsStr)> = names
-        .iter()
-        .filter(|name| !sidecar_job(name).is_some_and(|job| times.contains_key(job)))
-        .filter_map(|name| {
-            let sidecar = crate::queue::names::sidecar_path(Path::new(name));
-            let time = times
-                .get(sidecar.as_os_str())
-                .or_else(|| times.get(name.as_os_str()))?;
-            Some((*time, name.as_os_str()))
-        })
-        .collect();
-    jobs.sort_by(|a, b| b.cmp(a));
-    Ok(jobs
-        .into_iter()
         .take(n)
         .filter_map(|(_, name)| entry(dir, state, name))
-        .collect())
+        .collect();
+    Ok((newest, total))
 }
 
 /// The names in `dir` that are not execq's dot-files (a missing folder holds none).

@@ -3,7 +3,7 @@
 //! Signature (as GitHub and Stripe do it): `X-Execq-Timestamp: <unix seconds>` and
 //! `X-Execq-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with the secret>`.
 //! A receiver recomputes it over the raw body and rejects old timestamps (replays). HTTPS
-//! certificates are checked against Mozilla's roots (webpki-roots).
+//! certificates are checked against the system's roots on macOS, Mozilla's elsewhere.
 
 use std::time::Duration;
 
@@ -38,6 +38,7 @@ impl Delivery {
             .map(|t| t.as_second())
             .unwrap_or_default();
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls())
             .timeout_global(Some(Duration::from_millis(self.timeout_ms)))
             .http_status_as_error(false)
             .user_agent(concat!("execq/", env!("CARGO_PKG_VERSION")))
@@ -63,6 +64,24 @@ impl Delivery {
             Err(e) => Err(format!("{}: {e}", self.url)),
         }
     }
+}
+
+/// macOS: the system's TLS and its trusted roots (the keychain).
+#[cfg(target_os = "macos")]
+fn tls() -> ureq::tls::TlsConfig {
+    ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::NativeTls)
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .build()
+}
+
+/// Elsewhere: rustls with Mozilla's roots (webpki-roots), the same on every distribution.
+#[cfg(not(target_os = "macos"))]
+fn tls() -> ureq::tls::TlsConfig {
+    ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .root_certs(ureq::tls::RootCerts::WebPki)
+        .build()
 }
 
 /// The hex HMAC-SHA256 of `"<timestamp>.<body>"` keyed with `secret`.

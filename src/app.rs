@@ -39,7 +39,7 @@ pub enum Verb {
     Wait(commands::wait::Opts),
     Schedule(commands::schedule::Opts),
     NotifyTest { json: bool },
-    Dashboard { out: Option<PathBuf>, open: bool },
+    Dashboard(commands::dashboard::Opts),
 }
 
 impl Verb {
@@ -53,6 +53,8 @@ impl Verb {
             | Self::Prune(_)
             | Self::Cancel { .. }
             | Self::Schedule(_) => true,
+            // Retry and cancel from the served page, and requests refused.
+            Self::Dashboard(opts) => opts.serve.is_some(),
             Self::Submit(opts) => opts.start || opts.wait,
             _ => false,
         }
@@ -100,7 +102,7 @@ fn dispatch(queue: &Queue, verb: Verb) -> Result<ExitCode> {
         Verb::Wait(opts) => commands::wait::run(queue, &opts),
         Verb::Schedule(opts) => commands::schedule::run(queue, opts),
         Verb::NotifyTest { json } => commands::notify::test(queue, json),
-        Verb::Dashboard { out, open } => commands::dashboard::run(queue, out, open),
+        Verb::Dashboard(opts) => commands::dashboard::run(queue, &opts),
     }
 }
 

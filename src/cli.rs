@@ -162,14 +162,21 @@ enum Command {
         verb: ScheduleVerb,
     },
     /// Write the queue's dashboard: one self-contained HTML page (counts, running and pending
-    /// jobs, recent records, charts) that reloads itself every 10 s.
+    /// jobs, recent records, charts) that reloads itself every 10 s; or serve it live.
     Dashboard {
         /// Where to write it [default: QUEUE/dashboard.html]
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "serve")]
         out: Option<PathBuf>,
         /// Open it in the browser (open on macOS, xdg-open elsewhere)
         #[arg(long)]
         open: bool,
+        /// Serve the page live on 127.0.0.1 instead, with /api/status, /api/jobs/REF and retry
+        /// and cancel buttons (they need the token in the printed URL); Ctrl-C stops
+        #[arg(long)]
+        serve: bool,
+        /// The port to serve on (0: any free port)
+        #[arg(long, value_name = "N", requires = "serve", default_value_t = options::DASHBOARD_PORT)]
+        port: u16,
     },
     /// Notifications when jobs finish ([notify] in QUEUE/config.toml).
     Notify {
@@ -530,7 +537,16 @@ impl From<Command> for Verb {
             Command::Logs { lines, follow } => Verb::Logs(options::Logs { lines, follow }),
             Command::Service(args) => Verb::Service(args.into()),
             Command::Schedule { verb } => Verb::Schedule(verb.into()),
-            Command::Dashboard { out, open } => Verb::Dashboard { out, open },
+            Command::Dashboard {
+                out,
+                open,
+                serve,
+                port,
+            } => Verb::Dashboard(options::Dashboard {
+                out,
+                open,
+                serve: serve.then_some(port),
+            }),
             Command::Notify {
                 verb: NotifyVerb::Test { json },
             } => Verb::NotifyTest { json },

@@ -35,6 +35,7 @@ pub use sys::reset_sigchld;
 
 /// The options of each verb, as the command-line parser fills them in.
 pub mod options {
+    pub use crate::commands::dashboard::Opts as Dashboard;
     pub use crate::commands::drain::Opts as Drain;
     pub use crate::commands::list::ListOptions as List;
     pub use crate::commands::logs::Opts as Logs;
@@ -46,6 +47,7 @@ pub mod options {
     pub use crate::commands::submit::{Opts as Submit, SubmitCommand, SubmitOptions};
     pub use crate::commands::wait::Opts as Wait;
     pub use crate::config::Flags as DrainFlags;
+    pub use crate::dashboard::serve::DEFAULT_PORT as DASHBOARD_PORT;
     pub use crate::job::limits::ResourceLimits as JobLimits;
     pub use crate::logging::Verbosity;
     pub use crate::queue::catalog::State;

@@ -40,7 +40,8 @@ pub fn run(queue: &Queue, jobs: &[String]) -> Result<ExitCode> {
     })
 }
 
-fn cancel(queue: &Queue, reference: &str) -> Result<String> {
+/// Cancels one job; says what happened in one line (`NAME\tSTATUS\t(detail)`).
+pub fn cancel(queue: &Queue, reference: &str) -> Result<String> {
     queue.open()?;
     let entry = catalog::find(queue, reference)?;
     match entry.state {

@@ -28,7 +28,7 @@ pub fn run(queue: &Queue, job: &str) -> Result<ExitCode> {
 }
 
 /// Requeues `job` and returns its new path in `pending/`.
-fn retry(queue: &Queue, job: &str) -> Result<PathBuf> {
+pub fn retry(queue: &Queue, job: &str) -> Result<PathBuf> {
     queue.open()?;
     let entry = catalog::find(queue, job)?;
     match entry.state {

@@ -1,6 +1,7 @@
 //! `execq show JOB`: one job's whole record, stdout and stderr included.
 
 use anyhow::Result;
+use serde_json::{Value, json};
 
 use crate::exit_code::ExitCode;
 use crate::job::result::JobResult;
@@ -24,21 +25,39 @@ pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
         found if found.is_empty() => return show_archived(queue, opts),
         _ => catalog::find(queue, &opts.job)?,
     };
-    let waiting = catalog::waiting(queue, std::slice::from_ref(&entry))?
-        .remove(&entry.file_name)
-        .filter(|_| entry.state == catalog::State::Pending);
+    let waiting = waiting(queue, &entry)?;
     if opts.json {
-        output::print_json(&serde_json::json!({
-            "state": entry.state,
-            "file": entry.name,
-            "path": display_path(&entry.path),
-            "waiting": waiting.as_ref().map(ToString::to_string),
-            "record": entry.record()?,
-        }))?;
+        output::print_json(&live_json(&entry, waiting.as_ref())?)?;
     } else {
         output::print(&render(&entry, waiting.as_ref()))?;
     }
     Ok(ExitCode::Success)
+}
+
+/// What `execq show --json REF` prints, for the dashboard's API and the MCP server: the job in
+/// the queue, or else in the archive.
+pub fn json(queue: &Queue, reference: &str) -> Result<Value> {
+    if catalog::find_all(queue, reference)?.is_empty() {
+        return Ok(archived_json(&archived(queue, reference)?));
+    }
+    let entry = catalog::find(queue, reference)?;
+    live_json(&entry, waiting(queue, &entry)?.as_ref())
+}
+
+fn waiting(queue: &Queue, entry: &Entry) -> Result<Option<Wait>> {
+    Ok(catalog::waiting(queue, std::slice::from_ref(entry))?
+        .remove(&entry.file_name)
+        .filter(|_| entry.state == catalog::State::Pending))
+}
+
+fn live_json(entry: &Entry, waiting: Option<&Wait>) -> Result<Value> {
+    Ok(json!({
+        "state": entry.state,
+        "file": entry.name,
+        "path": display_path(&entry.path),
+        "waiting": waiting.map(ToString::to_string),
+        "record": entry.record()?,
+    }))
 }
 
 fn render(entry: &Entry, waiting: Option<&Wait>) -> String {
@@ -77,34 +96,44 @@ fn render(entry: &Entry, waiting: Option<&Wait>) -> String {
     out
 }
 
-/// A job found only in the archive (see `retention`).
-fn show_archived(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
-    let mut found = crate::retention::find(queue, &opts.job)?;
-    let line = match found.len() {
-        0 => return catalog::find(queue, &opts.job).map(|_| ExitCode::Success),
-        1 => found.remove(0),
+/// The archive's line for `reference`; the queue's own "no such job" error when it has none.
+fn archived(queue: &Queue, reference: &str) -> Result<Value> {
+    let mut found = crate::retention::find(queue, reference)?;
+    match found.len() {
+        0 => Err(catalog::find(queue, reference)
+            .err()
+            .unwrap_or_else(|| anyhow::anyhow!("no job matches `{reference}`"))),
+        1 => Ok(found.remove(0)),
         n => anyhow::bail!(
-            "`{}` is ambiguous; it matches {n} archived jobs: {}",
-            opts.job,
+            "`{reference}` is ambiguous; it matches {n} archived jobs: {}",
             found
                 .iter()
                 .map(|l| l["file"].as_str().unwrap_or("?").to_owned())
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-    };
+    }
+}
+
+fn archived_json(line: &Value) -> Value {
+    json!({
+        "state": "archived",
+        "archived_from": line["state"],
+        "archived_at": line["archived_at"],
+        "file": line["file"],
+        "record": line["record"],
+    })
+}
+
+/// A job found only in the archive (see `retention`).
+fn show_archived(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
+    let line = archived(queue, &opts.job)?;
     if opts.json {
-        output::print_json(&serde_json::json!({
-            "state": "archived",
-            "archived_from": line["state"],
-            "archived_at": line["archived_at"],
-            "file": line["file"],
-            "record": line["record"],
-        }))?;
+        output::print_json(&archived_json(&line))?;
         return Ok(ExitCode::Success);
     }
     let mut out = String::new();
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_owned();
+    let text = |v: &Value| v.as_str().unwrap_or("-").to_owned();
     out.push_str(&format!("{:<12} {}\n", "file", text(&line["file"])));
     out.push_str(&format!(
         "{:<12} archived ({} before), {}\n",

@@ -3,6 +3,7 @@
 mod util;
 
 mod cancel_wait;
+mod clients;
 mod concurrency;
 mod config;
 mod dashboard;

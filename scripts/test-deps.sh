@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what the browser and MCP client tests need, once, and prints the Python to run them
+# with (its last line of output):
+#   - Chromium and ChromeDriver (Debian's chromium and chromium-driver), for the dashboard tests;
+#   - a virtual environment in target/pyenv with tests/py/requirements.txt (the MCP Python SDK,
+#     Selenium, Pillow).
+# The tests call it themselves, so `cargo test` needs nothing else; it is quick once done.
+# Installing Debian packages needs root or sudo without a password; on macOS, install Chrome (or
+# Chromium) and chromedriver yourself (`brew install --cask chromium chromedriver`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(uname -s)" = Linux ]; then
+  missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+  if [ ${#missing[@]} -gt 0 ]; then
+    sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+      sudo -n true 2>/dev/null || {
+        echo "test-deps: the tests need ${missing[*]}: run \`sudo apt-get install ${missing[*]}\`" >&2
+        exit 1
+      }
+      sudo=(sudo -n)
+    fi
+    echo "test-deps: installing ${missing[*]} from Debian" >&2
+    "${sudo[@]}" apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >&2
+  fi
+else
+  command -v chromedriver >/dev/null || {
+    echo "test-deps: the browser tests need chromedriver (brew install --cask chromium chromedriver)" >&2
+    exit 1
+  }
+fi
+
+venv=target/pyenv
+stamp=$venv/.requirements
+if ! cmp -s tests/py/requirements.txt "$stamp" 2>/dev/null; then
+  echo "test-deps: installing tests/py/requirements.txt into $venv" >&2
+  rm -rf "$venv"
+  python3 -m venv "$venv" >&2
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r tests/py/requirements.txt >&2
+  cp tests/py/requirements.txt "$stamp"
+fi
+echo "$PWD/$venv/bin/python"

@@ -1,0 +1,258 @@
+//! `execq dashboard --serve`: the page live from a small HTTP server on 127.0.0.1.
+//!
+//! | route                          | what                                              |
+//! |--------------------------------|---------------------------------------------------|
+//! | `GET /`                        | the page ([`Mode::Served`])                       |
+//! | `GET /partial`                 | its live part, which `/app.js` swaps in every 2 s |
+//! | `GET /api/status`              | `execq status --json`                             |
+//! | `GET /api/jobs/REF`            | `execq show --json REF`                           |
+//! | `POST /api/jobs/REF/retry`     | `execq retry REF` — token and origin checked      |
+//! | `POST /api/jobs/REF/cancel`    | `execq cancel REF` — token and origin checked     |
+//!
+//! Who may do what: the socket is bound to 127.0.0.1 only. Every request must name us in `Host`
+//! (`127.0.0.1:PORT` or `localhost:PORT`), so a web page that rebinds its own DNS name to
+//! 127.0.0.1 gets nothing. No response allows other origins (no CORS headers), so another page in
+//! the browser cannot read the API. The actions change the queue, so they also need the random
+//! token made at start and printed in the URL (header `X-Execq-Token` or `?token=`), and a
+//! request that carries an `Origin` must carry ours: another local user, or another page, cannot
+//! retry or cancel jobs. Reading needs no token, like reading the queue's files needs no more
+//! than reaching them; the page shows no secret.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+use tiny_http::{Header, Method, Request, Response, Server};
+
+use super::page::{self, Mode};
+use crate::commands;
+use crate::exit_code::ExitCode;
+use crate::queue::Queue;
+use crate::signals::Shutdown;
+
+/// The port `--serve` listens on unless `--port` says otherwise.
+pub const DEFAULT_PORT: u16 = 8767;
+
+const APP_JS: &str = include_str!("app.js");
+
+/// Content-Security-Policy of every response: our own script only, nothing from anywhere else.
+const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
+                   style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; \
+                   form-action 'none'; frame-ancestors 'none'";
+
+struct Live {
+    queue: Queue,
+    port: u16,
+    token: String,
+}
+
+/// Serves until Ctrl-C (or SIGTERM/SIGHUP); prints the URL, with its token, first.
+pub fn serve(queue: &Queue, port: u16, open: bool) -> Result<ExitCode> {
+    let shutdown = Shutdown::install().context("failed to install signal handlers")?;
+    let server = Server::http(("127.0.0.1", port)).map_err(|e| {
+        anyhow!("cannot listen on 127.0.0.1:{port}: {e}; choose another port with --port (0 picks a free one)")
+    })?;
+    let port = server
+        .server_addr()
+        .to_ip()
+        .map_or(port, |addr| addr.port());
+    let state = Live {
+        queue: queue.clone(),
+        port,
+        token: new_token()?,
+    };
+    let url = format!("http://127.0.0.1:{port}/?token={}", state.token);
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{url}")?;
+        out.flush()?;
+    }
+    eprintln!(
+        "execq: serving the dashboard of {} — Ctrl-C stops",
+        queue.root.display()
+    );
+    if open {
+        commands::dashboard::open_in_browser(&url)?;
+    }
+    while shutdown.requested().is_none() {
+        match server.recv_timeout(Duration::from_millis(200)) {
+            Ok(Some(request)) => state.handle(request),
+            Ok(None) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).context("the dashboard server failed"),
+        }
+    }
+    eprintln!("execq: dashboard stopped");
+    Ok(ExitCode::Success)
+}
+
+/// 128 random bits, as hex.
+fn new_token() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow!("no random bytes for the token: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A response: status, content type, body.
+struct Reply(u16, &'static str, String);
+
+impl Reply {
+    fn json(status: u16, value: &Value) -> Self {
+        Self(status, "application/json", value.to_string())
+    }
+
+    fn error(status: u16, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::json(status, &json!({"ok": false, "error": message}))
+    }
+}
+
+impl Live {
+    fn handle(&self, request: Request) {
+        let reply = self.route(&request);
+        let Reply(status, content_type, body) = reply;
+        let mut response = Response::from_string(body).with_status_code(status);
+        for (name, value) in [
+            ("Content-Type", content_type),
+            ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "no-referrer"),
+            ("Content-Security-Policy", CSP),
+        ] {
+            if let Ok(header) = Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+                response.add_header(header);
+            }
+        }
+        // A client that went away is not our problem.
+        let _ = request.respond(response);
+    }
+
+    fn route(&self, request: &Request) -> Reply {
+        if !self.host_is_ours(request) {
+            return Reply::error(421, "this server answers to 127.0.0.1 and localhost only");
+        }
+        let url = request.url();
+        let (path, query) = url.split_once('?').unwrap_or((url, ""));
+        let segments: Vec<&str> = path.split('/').skip(1).collect();
+        let method = request.method();
+        match (method, segments.as_slice()) {
+            (Method::Get | Method::Head, [""]) => {
+                self.html(page::render(&self.queue, Mode::Served))
+            }
+            (Method::Get | Method::Head, ["partial"]) => {
+                self.html(page::render_live(&self.queue, Mode::Served))
+            }
+            (Method::Get | Method::Head, ["app.js"]) => {
+                Reply(200, "text/javascript; charset=utf-8", APP_JS.to_owned())
+            }
+            (Method::Get | Method::Head, ["api", "status"]) => {
+                match commands::status::report(&self.queue, None) {
+                    Ok(report) => Reply::json(200, &json!(report)),
+                    Err(e) => Reply::error(500, format!("{e:#}")),
+                }
+            }
+            (Method::Get | Method::Head, ["api", "jobs", reference]) => {
+                match decode(reference).and_then(|r| commands::show::json(&self.queue, &r)) {
+                    Ok(job) => Reply::json(200, &job),
+                    Err(e) => Reply::error(404, format!("{e:#}")),
+                }
+            }
+            (Method::Post, ["api", "jobs", reference, action @ ("retry" | "cancel")]) => {
+                self.act(request, query, reference, action)
+            }
+            (_, ["api", "jobs", _, "retry" | "cancel"]) => {
+                Reply::error(405, "retry and cancel are POST requests")
+            }
+            _ => Reply::error(404, format!("no such page: {path}")),
+        }
+    }
+
+    fn html(&self, page: Result<String>) -> Reply {
+        match page {
+            Ok(html) => Reply(200, "text/html; charset=utf-8", html),
+            Err(e) => Reply::error(500, format!("{e:#}")),
+        }
+    }
+
+    fn host_is_ours(&self, request: &Request) -> bool {
+        header(request, "Host").is_some_and(|host| {
+            host == format!("127.0.0.1:{}", self.port) || host == format!("localhost:{}", self.port)
+        })
+    }
+
+    /// Retry or cancel, once the request proved it comes from the page we served.
+    fn act(&self, request: &Request, query: &str, reference: &str, action: &str) -> Reply {
+        if let Some(origin) = header(request, "Origin") {
+            let ours = [
+                format!("http://127.0.0.1:{}", self.port),
+                format!("http://localhost:{}", self.port),
+            ];
+            if !ours.iter().any(|o| *o == origin) {
+                tracing::warn!(%origin, action, "dashboard request refused: foreign origin");
+                return Reply::error(
+                    403,
+                    format!("requests from {origin} may not change the queue"),
+                );
+            }
+        }
+        let given = header(request, "X-Execq-Token")
+            .map(str::to_owned)
+            .or_else(|| token_in(query));
+        let Some(given) = given else {
+            return Reply::error(
+                403,
+                "this needs the dashboard's token: open the URL `execq dashboard --serve` printed",
+            );
+        };
+        if !bool::from(given.as_bytes().ct_eq(self.token.as_bytes())) {
+            tracing::warn!(action, "dashboard request refused: wrong token");
+            return Reply::error(
+                403,
+                "wrong token: open the URL the running `execq dashboard --serve` printed",
+            );
+        }
+        let reference = match decode(reference) {
+            Ok(r) => r,
+            Err(e) => return Reply::error(400, format!("{e:#}")),
+        };
+        let done = if action == "retry" {
+            commands::retry::retry(&self.queue, &reference)
+                .map(|path| format!("`{reference}` is pending again, as {}", path.display()))
+        } else {
+            commands::cancel::cancel(&self.queue, &reference).map(|line| line.replace('\t', " "))
+        };
+        match done {
+            Ok(message) => {
+                tracing::info!(job = %reference, action, "done from the dashboard");
+                Reply::json(200, &json!({"ok": true, "message": message}))
+            }
+            Err(e) => Reply::error(409, format!("{e:#}")),
+        }
+    }
+}
+
+/// The value of `name` (first of them), as text.
+fn header<'a>(request: &'a Request, name: &'static str) -> Option<&'a str> {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv(name))
+        .map(|h| h.value.as_str())
+}
+
+fn token_in(query: &str) -> Option<String> {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))
+        .and_then(|t| decode(t).ok())
+}
+
+/// A percent-encoded path segment or query value, as text.
+fn decode(text: &str) -> Result<String> {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| anyhow!("`{text}` is not percent-encoded UTF-8"))
+}

@@ -1,0 +1,82 @@
+//! Tests run by real clients written in Python: the dashboard in headless Chromium (Selenium)
+//! and, later, MCP clients. `scripts/test-deps.sh` installs what they need the first time (Debian's
+//! chromium and chromium-driver, a virtual environment with tests/py/requirements.txt); when it
+//! cannot, these tests fail saying why — they never skip.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::util::finish_within;
+
+/// The virtual environment's Python, after `scripts/test-deps.sh` (run once per test process).
+fn python() -> &'static Path {
+    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let found = PYTHON.get_or_init(|| {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let out = Command::new("bash")
+            .arg(Path::new(root).join("scripts/test-deps.sh"))
+            .current_dir(root)
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("cannot run scripts/test-deps.sh: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "scripts/test-deps.sh failed ({}): see its message above",
+                out.status
+            ));
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let last = stdout.lines().last().unwrap_or_default();
+        Ok(PathBuf::from(last.trim()))
+    });
+    match found {
+        Ok(path) => path,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Runs `tests/py/FILE` with unittest against this build's `execq`; fails with its report.
+fn run_python_tests(file: &str, deadline: Duration) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let child = Command::new(python())
+        .args(["-m", "unittest", "-v"])
+        .arg(Path::new("tests/py").join(file))
+        .current_dir(root)
+        .env("EXECQ_BIN", env!("CARGO_BIN_EXE_execq"))
+        .env("EXECQ_SHOTS", &shots)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = finish_within(child, deadline);
+    assert!(
+        out.status.success(),
+        "tests/py/{file} failed:\n{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    // unittest reports on stderr; an empty run would pass vacuously.
+    assert!(
+        out.stderr.contains("\nOK"),
+        "tests/py/{file}: no OK:\n{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("skipped"),
+        "tests/py/{file} skipped tests:\n{}",
+        out.stderr
+    );
+}
+
+/// The file page and the served page in headless Chromium: counts, escaped hostile output,
+/// retry and cancel with and without the token, live updates, non-blank screenshots, Ctrl-C.
+#[test]
+fn dashboard_in_a_real_browser() {
+    run_python_tests("test_dashboard.py", Duration::from_secs(300));
+}

@@ -334,3 +334,41 @@ fn desktop_notifications_go_through_notify_send_and_its_absence_is_only_logged()
     );
     assert_eq!(q.result("failed/again.json")["status"], "failed");
 }
+
+/// The README's walk-through: the receiver in scripts/ sees a signed POST arrive and says the
+/// signature is valid (and that a wrong secret is not).
+#[test]
+fn the_readme_receiver_sees_a_signed_post() {
+    for (secret, verdict) in [
+        ("s3cret", "signature valid"),
+        ("other", "signature INVALID"),
+    ] {
+        let q = TestQueue::new();
+        let mut receiver = std::process::Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/scripts/webhook-receiver.py"
+            ))
+            .args(["--port", "0", "--secret", secret])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(receiver.stdout.take().unwrap()).lines();
+        let listening = lines.next().unwrap().unwrap();
+        let url = listening.strip_prefix("listening on ").unwrap().to_owned();
+        config(
+            &q,
+            &format!("[notify]\nwebhook = \"{url}\"\nsecret = \"s3cret\"\n"),
+        );
+        let out = run(q.execq(&["notify", "test"]));
+        assert!(out.status.success(), "{}", out.stderr);
+        let line = lines.next().unwrap().unwrap();
+        receiver.kill().unwrap();
+        receiver.wait().unwrap();
+        assert!(
+            line.contains("execq-notify-test: failed (exit 1)"),
+            "{line}"
+        );
+        assert!(line.ends_with(verdict), "{line}");
+    }
+}

@@ -40,6 +40,7 @@ pub enum Verb {
     Schedule(commands::schedule::Opts),
     NotifyTest { json: bool },
     Dashboard(commands::dashboard::Opts),
+    Mcp(crate::mcp::Opts),
 }
 
 impl Verb {
@@ -55,6 +56,8 @@ impl Verb {
             | Self::Schedule(_) => true,
             // Retry and cancel from the served page, and requests refused.
             Self::Dashboard(opts) => opts.serve.is_some(),
+            // Submissions, cancels and retries by agents, and refusals.
+            Self::Mcp(_) => true,
             Self::Submit(opts) => opts.start || opts.wait,
             _ => false,
         }
@@ -103,6 +106,7 @@ fn dispatch(queue: &Queue, verb: Verb) -> Result<ExitCode> {
         Verb::Schedule(opts) => commands::schedule::run(queue, opts),
         Verb::NotifyTest { json } => commands::notify::test(queue, json),
         Verb::Dashboard(opts) => commands::dashboard::run(queue, &opts),
+        Verb::Mcp(opts) => crate::mcp::run(queue, &opts),
     }
 }
 

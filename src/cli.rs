@@ -178,6 +178,20 @@ enum Command {
         #[arg(long, value_name = "N", requires = "serve", default_value_t = options::DASHBOARD_PORT)]
         port: u16,
     },
+    /// Serve the queue to AI agents over the Model Context Protocol (stdio): tools to submit,
+    /// watch, page through the output of, cancel and retry jobs. Without --allow or
+    /// --allow-shell (or [mcp] in config.toml) the agent can run anything you can.
+    Mcp {
+        /// Let agents run this program (repeatable); with any --allow, nothing else runs
+        #[arg(long, value_name = "PROGRAM")]
+        allow: Vec<String>,
+        /// Let agents run shell command lines too (/bin/sh -c: any program)
+        #[arg(long)]
+        allow_shell: bool,
+        /// Inspection only: no submitting, cancelling or retrying
+        #[arg(long)]
+        read_only: bool,
+    },
     /// Notifications when jobs finish ([notify] in QUEUE/config.toml).
     Notify {
         #[command(subcommand)]
@@ -551,6 +565,15 @@ impl From<Command> for Verb {
                 verb: NotifyVerb::Test { json },
             } => Verb::NotifyTest { json },
             Command::Cancel { jobs } => Verb::Cancel { jobs },
+            Command::Mcp {
+                allow,
+                allow_shell,
+                read_only,
+            } => Verb::Mcp(options::Mcp {
+                allow,
+                allow_shell,
+                read_only,
+            }),
             Command::Config { check, json } => Verb::Config { check, json },
             Command::Follow { job } => Verb::Follow { job },
             Command::Wait { jobs, timeout } => Verb::Wait(options::Wait { jobs, timeout }),

@@ -18,6 +18,12 @@
 //! completed = "30d"
 //! failed = "90d"
 //! archive = true
+//!
+//! [mcp]             # what `execq mcp` lets agents do (see `mcp`)
+//! allow = ["make", "cargo"]
+//! allow_shell = false
+//! read_only = false
+//! max_wait = 50
 //! ```
 
 use std::fmt;
@@ -54,6 +60,8 @@ pub struct Config {
     pub notify: Option<crate::notify::Notify>,
     /// A dashboard page every drain that did work rewrites (relative: in the queue folder).
     pub dashboard: Option<PathBuf>,
+    /// What `execq mcp` lets agents do.
+    pub mcp: Option<crate::mcp::McpConfig>,
 }
 
 /// A duration in the file: a number of seconds, or text such as "90s", "10m", "2h".

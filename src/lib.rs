@@ -21,6 +21,7 @@ mod fault;
 mod fsutil;
 mod job;
 mod logging;
+mod mcp;
 mod notify;
 mod output;
 mod queue;
@@ -50,6 +51,7 @@ pub mod options {
     pub use crate::dashboard::serve::DEFAULT_PORT as DASHBOARD_PORT;
     pub use crate::job::limits::ResourceLimits as JobLimits;
     pub use crate::logging::Verbosity;
+    pub use crate::mcp::Opts as Mcp;
     pub use crate::queue::catalog::State;
     pub use crate::service::{DEFAULT_LABEL, Platform};
 }

@@ -58,7 +58,7 @@ pub fn init(verbosity: Verbosity, daemon_log: Option<&Path>) -> LogGuard {
         .with_target(false)
         .without_time()
         .with_filter(tracing_subscriber::filter::filter_fn(move |meta| {
-            meta.target() != DAEMON_LOG_ONLY && *meta.level() <= stderr_level
+            ours(meta.target()) && meta.target() != DAEMON_LOG_ONLY && *meta.level() <= stderr_level
         }));
     let daemon = daemon_log.map(|path| Arc::new(DaemonLog::new(path)));
     let file = daemon.clone().map(|log| {
@@ -68,12 +68,21 @@ pub fn init(verbosity: Verbosity, daemon_log: Option<&Path>) -> LogGuard {
             .with_target(false)
             .with_timer(LocalTime)
             .with_filter(LevelFilter::INFO)
+            .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                ours(meta.target())
+            }))
     });
     let _ = tracing_subscriber::registry()
         .with(stderr)
         .with(file)
         .try_init();
     LogGuard { _daemon: daemon }
+}
+
+/// Events of execq itself: the libraries' own (the MCP SDK's session events, say) stay out of
+/// `daemon.log` and the terminal.
+fn ours(target: &str) -> bool {
+    target.starts_with("execq")
 }
 
 struct LocalTime;

@@ -197,18 +197,19 @@ fn line(queue: &Queue, entry: &Entry, now: i64) -> Result<Value> {
         "archived_at": clock::rfc3339(&jiff::Timestamp::from_second(now)?.to_zoned(clock::zone())),
         "record": entry.record()?,
     });
-    if entry.sidecar.is_some() && entry.path != *entry.sidecar.as_ref().unwrap_or(&entry.path) {
-        if let Some(bytes) = crate::queue::pending::read_regular(&entry.path) {
-            line["script"] = json!(String::from_utf8_lossy(&bytes));
-        }
+    if entry.sidecar.is_some()
+        && entry.path != *entry.sidecar.as_ref().unwrap_or(&entry.path)
+        && let Some(bytes) = crate::queue::pending::read_regular(&entry.path)
+    {
+        line["script"] = json!(String::from_utf8_lossy(&bytes));
     }
     if let Some(path) = result_file(queue, entry) {
         let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let mut kept = json!({ "path": path.display().to_string(), "bytes": size });
-        if size <= RESULT_FILE_MAX {
-            if let Ok(text) = fs::read_to_string(&path) {
-                kept["content"] = json!(text);
-            }
+        if size <= RESULT_FILE_MAX
+            && let Ok(text) = fs::read_to_string(&path)
+        {
+            kept["content"] = json!(text);
         }
         line["result_file"] = kept;
     }

@@ -146,11 +146,11 @@ fn fire_one(queue: &Queue, definition: &Definition, now: &Zoned) -> Result<Zoned
         }
     }
     let coalesced = if definition.spec.catch_up { count } else { 1 };
-    if definition.spec.overlap == Overlap::Skip {
-        if let Some(previous) = marker.job.as_deref().filter(|j| still_queued(queue, j)) {
-            warn!(schedule = %name, %scheduled_for, previous = %previous, "occurrence skipped: the previous one is still pending or running (overlap = \"skip\")");
-            return handled(&Marker::at(&latest, marker.job.clone()));
-        }
+    if definition.spec.overlap == Overlap::Skip
+        && let Some(previous) = marker.job.as_deref().filter(|j| still_queued(queue, j))
+    {
+        warn!(schedule = %name, %scheduled_for, previous = %previous, "occurrence skipped: the previous one is still pending or running (overlap = \"skip\")");
+        return handled(&Marker::at(&latest, marker.job.clone()));
     }
     let job = enqueue(queue, definition, &latest, now, coalesced)?;
     info!(schedule = %name, %scheduled_for, job = %job, coalesced, "schedule fired");

@@ -315,14 +315,14 @@ fn read_one(path: &Path, file: &OsStr) -> (String, Result<Definition, String>) {
     };
     // Whoever can write a schedule can run commands as this user, as with pending/.
     use std::os::unix::fs::MetadataExt;
-    if let Ok(meta) = fs::symlink_metadata(path) {
-        if meta.uid() != crate::sys::euid() {
-            let why = format!(
-                "it is owned by uid {}, not by you; it does not fire",
-                meta.uid()
-            );
-            return (name, Err(why));
-        }
+    if let Ok(meta) = fs::symlink_metadata(path)
+        && meta.uid() != crate::sys::euid()
+    {
+        let why = format!(
+            "it is owned by uid {}, not by you; it does not fire",
+            meta.uid()
+        );
+        return (name, Err(why));
     }
     let definition = match crate::queue::pending::read_regular(path) {
         Some(bytes) => parse(&name, &bytes, toml),

@@ -191,10 +191,10 @@ pub(super) fn record_shape_after_crash(queue: &Queue, job: &Claimed) -> Record {
         (Format::Json, Ok(object)) => Record::Merged(object),
         _ => Record::Sidecar,
     };
-    if let Record::Merged(object) = &record {
-        if let Some(requested) = job::from_json(object).ok().and_then(|s| s.result_file) {
-            result_file::discard_temp(&queue.results, &requested);
-        }
+    if let Record::Merged(object) = &record
+        && let Some(requested) = job::from_json(object).ok().and_then(|s| s.result_file)
+    {
+        result_file::discard_temp(&queue.results, &requested);
     }
     record
 }
@@ -216,16 +216,16 @@ fn run_job(
     let resources = spec.limits.or(opts.limits);
     let mut result = execute(queue, &limits, &resources, shutdown, job, spec)
         .unwrap_or_else(|e| JobResult::error(describe(&e)));
-    if result.status == Status::Failed {
-        if let Some((limit, why)) = limits::which(&resources, &result) {
-            result.limit = Some(limit.to_owned());
-            let how = result
-                .error
-                .take()
-                .map(|e| format!(" ({e})"))
-                .unwrap_or_default();
-            result.error = Some(format!("stopped by a resource limit: {why}{how}"));
-        }
+    if result.status == Status::Failed
+        && let Some((limit, why)) = limits::which(&resources, &result)
+    {
+        result.limit = Some(limit.to_owned());
+        let how = result
+            .error
+            .take()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
+        result.error = Some(format!("stopped by a resource limit: {why}{how}"));
     }
     let returncode = result
         .returncode

@@ -295,10 +295,10 @@ impl Supervisor<'_> {
                     if let Some(spool) = stream.spool.as_mut() {
                         spool.write(&self.buf[..n]);
                     }
-                    if index == 0 {
-                        if let Some(sink) = self.sink.as_mut() {
-                            sink.write(&self.buf[..n]);
-                        }
+                    if index == 0
+                        && let Some(sink) = self.sink.as_mut()
+                    {
+                        sink.write(&self.buf[..n]);
                     }
                     continue;
                 }

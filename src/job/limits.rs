@@ -323,13 +323,13 @@ pub fn which(limits: &ResourceLimits, result: &JobResult) -> Option<(&'static st
             ));
         }
     }
-    if let Some(n) = limits.open_files {
-        if shows(result, &["Too many open files"]) {
-            return Some((
-                "open_files",
-                format!("could not open more files (open_files = {n})"),
-            ));
-        }
+    if let Some(n) = limits.open_files
+        && shows(result, &["Too many open files"])
+    {
+        return Some((
+            "open_files",
+            format!("could not open more files (open_files = {n})"),
+        ));
     }
     if let Some(n) = limits.processes {
         const MARKERS: &[&str] = &[

@@ -262,16 +262,16 @@ fn trim_output(entry: &mut Value, keep: usize) {
     let Value::Object(result) = entry else { return };
     let mut trimmed = false;
     for stream in ["stdout", "stderr"] {
-        if let Some(Value::String(text)) = result.get_mut(stream) {
-            if text.len() > keep {
-                let mut cut = text.len() - keep;
-                while !text.is_char_boundary(cut) {
-                    cut += 1;
-                }
-                text.drain(..cut);
-                result.insert(format!("{stream}_truncated"), Value::Bool(true));
-                trimmed = true;
+        if let Some(Value::String(text)) = result.get_mut(stream)
+            && text.len() > keep
+        {
+            let mut cut = text.len() - keep;
+            while !text.is_char_boundary(cut) {
+                cut += 1;
             }
+            text.drain(..cut);
+            result.insert(format!("{stream}_truncated"), Value::Bool(true));
+            trimmed = true;
         }
     }
     if trimmed {

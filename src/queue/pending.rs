@@ -157,10 +157,10 @@ pub fn intake(pending: &Path, name: &OsStr, settle: &mut Settle) -> Result<Intak
     let Some((loaded, meta)) = load(&pending.join(name), name)? else {
         return Ok(Intake::Gone);
     };
-    if !matches!(loaded.json, Some(Ok(_))) {
-        if let Err(when) = settle.quiet(name, meta.len(), modified(&meta)) {
-            return Ok(Intake::NotYet(when));
-        }
+    if !matches!(loaded.json, Some(Ok(_)))
+        && let Err(when) = settle.quiet(name, meta.len(), modified(&meta))
+    {
+        return Ok(Intake::NotYet(when));
     }
     Ok(Intake::Ready(loaded))
 }

@@ -56,13 +56,13 @@ pub fn recover(queue: &Queue, make_record: impl Fn(&Claimed) -> Record) -> Resul
     }
     for name in names.iter().filter(is_ours) {
         let path = queue.running.join(name);
-        if fsutil::exists(&path) {
-            if let Some(stored) = recover_orphan(queue, &path)? {
-                done.push(Recovered::Completed {
-                    name: name.clone(),
-                    stored,
-                });
-            }
+        if fsutil::exists(&path)
+            && let Some(stored) = recover_orphan(queue, &path)?
+        {
+            done.push(Recovered::Completed {
+                name: name.clone(),
+                stored,
+            });
         }
     }
     Ok(done)

@@ -107,10 +107,10 @@ pub fn recover(queue: &Queue) -> Result<usize> {
         }
         found += 1;
         // Another drain may be finishing the same file: whoever gets there second finds it gone.
-        if let Err(e) = finish(queue, &entry.path(), purpose, &name) {
-            if fsutil::exists(&entry.path()) {
-                tracing::warn!(file = ?file_name, "could not finish a cut-short cancel or retry: {e:#}");
-            }
+        if let Err(e) = finish(queue, &entry.path(), purpose, &name)
+            && fsutil::exists(&entry.path())
+        {
+            tracing::warn!(file = ?file_name, "could not finish a cut-short cancel or retry: {e:#}");
         }
     }
     Ok(found)

@@ -38,6 +38,11 @@ impl Tracked {
     /// Finds the job `reference` names (see `catalog::find_all`): the one pending or running if
     /// there is one (an earlier run of the same name may have finished), else the newest record.
     pub fn find(queue: &Queue, reference: &str) -> Result<Self> {
+        Self::find_entry(queue, reference).map(|(tracked, _)| tracked)
+    }
+
+    /// [`Tracked::find`], and the job as it was found.
+    pub fn find_entry(queue: &Queue, reference: &str) -> Result<(Self, Entry)> {
         // A JSON job's file leaves running/ a moment before its record reaches completed/ or
         // failed/: look a few times before saying no job matches.
         let mut matches = catalog::find_all(queue, reference)?;
@@ -58,7 +63,7 @@ impl Tracked {
         let reference = entry
             .task_id()
             .map_or_else(|| reference.to_owned(), str::to_owned);
-        Ok(Self::at(reference, &entry))
+        Ok((Self::at(reference, &entry), entry))
     }
 
     /// Follows the job `entry` is, known as `reference`.
@@ -90,10 +95,10 @@ impl Tracked {
     /// still counts as running.
     pub fn phase(&self, queue: &Queue) -> Result<Phase> {
         if let Some(id) = self.id {
-            if let Some(name) = &self.pending_name {
-                if FileId::at(&queue.pending.join(name)) == Some(id) {
-                    return Ok(Phase::Pending);
-                }
+            if let Some(name) = &self.pending_name
+                && FileId::at(&queue.pending.join(name)) == Some(id)
+            {
+                return Ok(Phase::Pending);
             }
             if in_running(queue, id) {
                 return Ok(Phase::Running);

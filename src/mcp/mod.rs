@@ -1,0 +1,151 @@
+//! `execq mcp`: the queue as a Model Context Protocol server on stdio, for AI agents.
+//!
+//! An agent submits a job and gets its reference back at once (or its result, when it finishes
+//! within `wait_seconds`, capped below clients' tool-call limits), then asks for its status,
+//! pages through its output, cancels or retries it. So a command longer than the client's
+//! tool-call timeout is never cut off or lost: it runs in the queue, and its result waits.
+//!
+//! - `tools.rs`: the tools, their input and output schemas (rmcp's macros), errors as tool
+//!   errors the model can act on;
+//! - `jobs.rs`: what the tools read and do, synchronously (run on tokio's blocking pool);
+//! - here: who may run what ([`Policy`], `--allow`, `--allow-shell`, `--read-only`, `[mcp]`),
+//!   and the runtime, created only by this command.
+
+mod jobs;
+mod tools;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+use crate::config::Seconds;
+use crate::exit_code::ExitCode;
+use crate::queue::Queue;
+
+/// The longest a tool call waits for a job unless `[mcp] max_wait` says otherwise: under the
+/// 60 s that several clients allow a tool call.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(50);
+
+/// `[mcp]` in `config.toml`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct McpConfig {
+    /// Programs agents may run; when set (or `allow_shell`), nothing else.
+    pub allow: Option<Vec<String>>,
+    /// Shell command lines too (any program, through `/bin/sh -c`).
+    pub allow_shell: Option<bool>,
+    /// Inspection only: no submit, cancel or retry.
+    pub read_only: Option<bool>,
+    /// The cap on `wait_seconds`.
+    pub max_wait: Option<Seconds>,
+}
+
+/// `execq mcp`'s flags.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Opts {
+    pub allow: Vec<String>,
+    pub allow_shell: bool,
+    pub read_only: bool,
+}
+
+/// What agents may do through this server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// `None`: any program (no allowlist was given).
+    pub allow: Option<BTreeSet<String>>,
+    pub allow_shell: bool,
+    pub read_only: bool,
+    pub max_wait: Duration,
+}
+
+impl Policy {
+    /// Flags beat `[mcp]`: `--allow` replaces the file's list; `--allow-shell` and `--read-only`
+    /// can only add to what the file says.
+    pub fn new(opts: &Opts, file: Option<&McpConfig>) -> Self {
+        let file = file.cloned().unwrap_or_default();
+        let allow_shell = opts.allow_shell || file.allow_shell.unwrap_or(false);
+        let listed = if opts.allow.is_empty() {
+            file.allow
+        } else {
+            Some(opts.allow.clone())
+        };
+        // An allowlist, or only shell allowed: either way the list is what programs may run.
+        let allow = match listed {
+            Some(list) => Some(list.into_iter().collect()),
+            None if allow_shell => Some(BTreeSet::new()),
+            None => None,
+        };
+        Self {
+            allow,
+            allow_shell,
+            read_only: opts.read_only || file.read_only.unwrap_or(false),
+            max_wait: file.max_wait.map_or(DEFAULT_MAX_WAIT, |Seconds(d)| d),
+        }
+    }
+
+    /// `Err` says, in a sentence for the model, why this job may not run.
+    pub fn check(
+        &self,
+        program: Option<&str>,
+        shell: bool,
+        env: &[(String, String)],
+    ) -> Result<(), String> {
+        if self.read_only {
+            return Err("this execq server is read-only (--read-only): it can inspect the queue but not submit, cancel or retry jobs".into());
+        }
+        let Some(allowed) = &self.allow else {
+            return Ok(());
+        };
+        if shell && !self.allow_shell {
+            return Err(format!(
+                "shell commands are not allowed here (the server was started without --allow-shell); run one of the allowed programs with `command` and `args` instead: {}",
+                list(allowed)
+            ));
+        }
+        if let Some(program) = program
+            && !allowed.contains(program)
+        {
+            return Err(format!(
+                "`{program}` is not an allowed program; allowed: {} (the user sets them with --allow or [mcp] allow)",
+                list(allowed)
+            ));
+        }
+        // With an allowlist, the environment must not change which program runs or what it loads.
+        if let Some((name, _)) = env.iter().find(|(name, _)| {
+            name == "PATH" || name.starts_with("LD_") || name.starts_with("DYLD_")
+        }) {
+            return Err(format!(
+                "`{name}` may not be set in `env` when programs are allowlisted: it would change what runs"
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn list(allowed: &BTreeSet<String>) -> String {
+    if allowed.is_empty() {
+        "none".to_owned()
+    } else {
+        allowed
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Runs `execq mcp`: serves MCP on stdin/stdout until the client closes it.
+pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
+    let file = crate::config::load(queue).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let policy = Policy::new(opts, file.as_ref().and_then(|c| c.mcp.as_ref()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the MCP server's runtime")?;
+    runtime.block_on(tools::serve(queue.clone(), policy))?;
+    // Tool calls still waiting on the blocking pool (a client that hung up mid-wait) end here.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    Ok(ExitCode::Success)
+}

@@ -203,6 +203,15 @@ pub enum Stream {
     Stderr,
 }
 
+impl Stream {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Stdout => "stdout",
+            Self::Stderr => "stderr",
+        }
+    }
+}
+
 /// A page of a job's output.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct OutputPage {

@@ -140,6 +140,10 @@ fn list(allowed: &BTreeSet<String>) -> String {
 pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
     let file = crate::config::load(queue).map_err(|e| anyhow::anyhow!("{e}"))?;
     let policy = Policy::new(opts, file.as_ref().and_then(|c| c.mcp.as_ref()));
+    if !policy.read_only {
+        // The queue this server submits to, there from the start (daemon.log with it).
+        queue.open()?;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -206,8 +206,14 @@ fn answer(value: &impl Serialize, text: String) -> CallToolResult {
 }
 
 fn parse<T: DeserializeOwned>(args: JsonObject) -> Result<T, ToolError> {
-    serde_json::from_value(Value::Object(args))
-        .map_err(|e| tool_error(format!("invalid arguments: {e}")))
+    serde_path_to_error::deserialize(Value::Object(args)).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            tool_error(format!("invalid arguments: {}", e.into_inner()))
+        } else {
+            tool_error(format!("invalid argument `{path}`: {}", e.into_inner()))
+        }
+    })
 }
 
 /// Runs queue work off the async threads; its error (or panic) becomes a tool error.
@@ -545,7 +551,21 @@ impl Execq {
             jobs::output_page(&queue, &args.job, args.stream, args.offset, length)
         })
         .await?;
-        let text = page.data.clone();
+        let end = if page.eof {
+            "the end".to_owned()
+        } else if page.running {
+            format!("more may come: the job is running; next_offset {}", page.next_offset)
+        } else {
+            format!("next_offset {}", page.next_offset)
+        };
+        let text = format!(
+            "{}[{} bytes {}..{} of {}; {end}]",
+            page.data,
+            page.stream.name(),
+            page.offset,
+            page.next_offset,
+            page.total_bytes
+        );
         Ok(answer(&page, text))
     }
 

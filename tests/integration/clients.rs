@@ -1,5 +1,5 @@
 //! Tests run by real clients written in Python: the dashboard in headless Chromium (Selenium)
-//! and, later, MCP clients. `scripts/test-deps.sh` installs what they need the first time (Debian's
+//! and `execq mcp` through the official MCP Python SDK. `scripts/test-deps.sh` installs what they need the first time (Debian's
 //! chromium and chromium-driver, a virtual environment with tests/py/requirements.txt); when it
 //! cannot, these tests fail saying why — they never skip.
 
@@ -79,4 +79,12 @@ fn run_python_tests(file: &str, deadline: Duration) {
 #[test]
 fn dashboard_in_a_real_browser() {
     run_python_tests("test_dashboard.py", Duration::from_secs(300));
+}
+
+/// `execq mcp` through the official MCP Python SDK: tools and schemas, submit and results,
+/// waiting, paging 1 MiB of output, live output, cancel (processes gone), list, retry, tool
+/// errors, the allowlist (flags and `[mcp]`), read-only.
+#[test]
+fn mcp_server_through_the_python_sdk() {
+    run_python_tests("test_mcp.py", Duration::from_secs(300));
 }

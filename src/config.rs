@@ -261,6 +261,27 @@ pub fn effective(
             value: value.unwrap_or_else(|| "none".into()),
         });
     }
+    let mcp = file.mcp.unwrap_or_default();
+    for (name, value) in [
+        ("mcp.allow", mcp.allow.map(|list| list.join(", "))),
+        ("mcp.allow_shell", mcp.allow_shell.map(|b| b.to_string())),
+        ("mcp.read_only", mcp.read_only.map(|b| b.to_string())),
+        ("mcp.max_wait", age(mcp.max_wait)),
+    ] {
+        settings.push(Setting {
+            name,
+            source: if value.is_some() {
+                Source::File
+            } else {
+                Source::Default
+            },
+            value: value.unwrap_or_else(|| match name {
+                "mcp.allow" => "any program".into(),
+                "mcp.max_wait" => format!("{}s", crate::mcp::DEFAULT_MAX_WAIT.as_secs()),
+                _ => "false".into(),
+            }),
+        });
+    }
     (opts, settings)
 }
 

@@ -554,7 +554,10 @@ impl Execq {
         let end = if page.eof {
             "the end".to_owned()
         } else if page.running {
-            format!("more may come: the job is running; next_offset {}", page.next_offset)
+            format!(
+                "more may come: the job is running; next_offset {}",
+                page.next_offset
+            )
         } else {
             format!("next_offset {}", page.next_offset)
         };

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the browser and MCP client tests need, once, and prints the Python to run them
-# with (its last line of output):
+# Installs what the browser, MCP client and manual-page tests need, once, and prints the Python to
+# run them with (its last line of output):
 #   - Chromium and ChromeDriver (Debian's chromium and chromium-driver), for the dashboard tests;
+#   - man (man-db), which renders `execq man` in its test;
 #   - a virtual environment in target/pyenv with tests/py/requirements.txt (the MCP Python SDK,
 #     Selenium, Pillow).
 # The tests call it themselves, so `cargo test` needs nothing else; it is quick once done.
@@ -15,6 +16,7 @@ if [ "$(uname -s)" = Linux ]; then
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+  command -v man >/dev/null || missing+=(man-db)
   if [ ${#missing[@]} -gt 0 ]; then
     sudo=()
     if [ "$(id -u)" -ne 0 ]; then

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
 
 use execq::duration;
 use execq::options::{
@@ -19,7 +19,7 @@ use execq::{Invocation, Verb};
 #[derive(Debug, Parser)]
 #[command(
     name = "execq",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), env!("EXECQ_VERSION_SUFFIX")),
     propagate_version = true,
     max_term_width = 100
 )]
@@ -192,6 +192,13 @@ enum Command {
         #[arg(long)]
         read_only: bool,
     },
+    /// Print a shell completion script: `source <(execq completions bash)`, or see the README.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `execq man | man -l -`.
+    Man,
     /// Notifications when jobs finish ([notify] in QUEUE/config.toml).
     Notify {
         #[command(subcommand)]
@@ -498,9 +505,33 @@ fn job_seconds(text: &str) -> Result<f64, String> {
     seconds(text).map(|d| d.as_secs_f64())
 }
 
+/// What a command line asks for.
+pub enum Action {
+    Run(Invocation),
+    /// Text generated from this definition (completions, the manual page), to print.
+    Print(Vec<u8>),
+}
+
 impl Cli {
+    /// What this command line asks for.
+    pub fn into_action(self) -> Action {
+        let mut out = Vec::new();
+        match self.command {
+            Command::Completions { shell } => {
+                clap_complete::generate(shell, &mut Cli::command(), "execq", &mut out);
+            }
+            Command::Man => {
+                if let Err(e) = crate::man::render(Cli::command(), &mut out) {
+                    out = format!("execq: cannot render the manual page: {e}\n").into_bytes();
+                }
+            }
+            _ => return Action::Run(self.into_invocation()),
+        }
+        Action::Print(out)
+    }
+
     /// The invocation this command line asks for.
-    pub fn into_invocation(self) -> Invocation {
+    fn into_invocation(self) -> Invocation {
         let verbosity = Verbosity(if self.quiet {
             -1
         } else {
@@ -565,6 +596,9 @@ impl From<Command> for Verb {
                 verb: NotifyVerb::Test { json },
             } => Verb::NotifyTest { json },
             Command::Cancel { jobs } => Verb::Cancel { jobs },
+            Command::Completions { .. } | Command::Man => {
+                unreachable!("printed by Cli::into_action, never run as a verb")
+            }
             Command::Mcp {
                 allow,
                 allow_shell,

@@ -5,44 +5,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::util::finish_within;
-
-/// The virtual environment's Python, after `scripts/test-deps.sh` (run once per test process).
-fn python() -> &'static Path {
-    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let found = PYTHON.get_or_init(|| {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let out = Command::new("bash")
-            .arg(Path::new(root).join("scripts/test-deps.sh"))
-            .current_dir(root)
-            .stdin(Stdio::null())
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|e| format!("cannot run scripts/test-deps.sh: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "scripts/test-deps.sh failed ({}): see its message above",
-                out.status
-            ));
-        }
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let last = stdout.lines().last().unwrap_or_default();
-        Ok(PathBuf::from(last.trim()))
-    });
-    match found {
-        Ok(path) => path,
-        Err(e) => panic!("{e}"),
-    }
-}
+use crate::util::{finish_within, test_deps};
 
 /// Runs `tests/py/FILE` with unittest against this build's `execq`; fails with its report.
 fn run_python_tests(file: &str, deadline: Duration) {
     let root = env!("CARGO_MANIFEST_DIR");
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    let child = Command::new(python())
+    let child = Command::new(test_deps())
         .args(["-m", "unittest", "-v"])
         .arg(Path::new("tests/py").join(file))
         .current_dir(root)

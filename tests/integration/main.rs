@@ -19,6 +19,7 @@ mod notify;
 mod numbers;
 mod order;
 mod output;
+mod packaging;
 mod producers;
 mod prune;
 mod recovery;

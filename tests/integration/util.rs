@@ -5,6 +5,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
@@ -303,4 +304,34 @@ pub fn assert_each_ran_once(q: &TestQueue, log: &Path, n: usize) {
     );
     assert_eq!(q.names("completed").len(), n);
     assert!(q.names("pending").is_empty() && q.names("running").is_empty());
+}
+
+/// Runs `scripts/test-deps.sh` once per test process (it installs what the real-client and
+/// manual-page tests need: Chromium, man, a Python virtual environment) and returns that
+/// environment's Python. Panics, saying why, if it cannot: those tests never skip.
+pub fn test_deps() -> &'static Path {
+    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let found = PYTHON.get_or_init(|| {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let out = Command::new("bash")
+            .arg(Path::new(root).join("scripts/test-deps.sh"))
+            .current_dir(root)
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("cannot run scripts/test-deps.sh: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "scripts/test-deps.sh failed ({}): see its message above",
+                out.status
+            ));
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let last = stdout.lines().last().unwrap_or_default();
+        Ok(PathBuf::from(last.trim()))
+    });
+    match found {
+        Ok(path) => path,
+        Err(e) => panic!("{e}"),
+    }
 }

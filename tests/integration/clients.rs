@@ -3,7 +3,7 @@
 //! chromium and chromium-driver, a virtual environment with tests/py/requirements.txt); when it
 //! cannot, these tests fail saying why — they never skip.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 

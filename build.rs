@@ -1,5 +1,6 @@
-//! Puts the git commit execq is built from into `execq --version`: from `git` in a checkout, from
-//! `.cargo_vcs_info.json` in a crate downloaded from crates.io, else nothing.
+//! Puts the git commit execq is built from into `execq --version`: from `EXECQ_COMMIT` (release
+//! builds from a source tarball), from `git` in a checkout, from `.cargo_vcs_info.json` in a
+//! crate downloaded from crates.io, else nothing.
 
 use std::path::Path;
 use std::process::Command;
@@ -7,7 +8,13 @@ use std::process::Command;
 fn main() {
     let root = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
     let root = Path::new(&root);
-    let commit = from_git(root).or_else(|| from_vcs_info(root));
+    // A release build from a source tarball is told its commit (scripts/release.sh).
+    println!("cargo:rerun-if-env-changed=EXECQ_COMMIT");
+    let commit = std::env::var("EXECQ_COMMIT")
+        .ok()
+        .filter(|c| !c.is_empty())
+        .or_else(|| from_git(root))
+        .or_else(|| from_vcs_info(root));
     let suffix = commit.map_or_else(String::new, |c| format!(" (commit {c})"));
     println!("cargo:rustc-env=EXECQ_VERSION_SUFFIX={suffix}");
     println!("cargo:rerun-if-changed=.cargo_vcs_info.json");

@@ -594,7 +594,7 @@ impl Execq {
                 let line = crate::commands::cancel::cancel(&queue, &args.job)?;
                 (line.replace('\t', " "), args.job.clone())
             };
-            let entry = crate::queue::catalog::find(&queue, &reference)?;
+            let entry = jobs::current(&queue, &reference)?;
             Ok(Done {
                 message,
                 job: JobView::of(&queue, &entry)?,

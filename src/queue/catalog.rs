@@ -360,6 +360,11 @@ pub fn find_all(queue: &Queue, wanted: &str) -> Result<Vec<Entry>> {
             }
         }
     }
+    // The folders are listed one after another: a job a drain claimed in between is seen in
+    // pending/ and again in running/. The pending/ one is gone by now; it is not a second job.
+    if matches.len() > 1 {
+        matches.retain(|e| e.state != State::Pending || fsutil::exists(&e.path));
+    }
     Ok(matches)
 }
 

@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::job::result::{JobResult, timestamp};
 use crate::queue::catalog::{self, Entry, State};
 use crate::queue::record::spool_paths;
+use crate::queue::watch::Tracked;
 use crate::queue::{Queue, lock};
 
 /// Output kept at the end of each stream in a job's summary.
@@ -339,17 +340,10 @@ fn page(
     }
 }
 
-/// The job named `name` (a file name) as it is now: the pending or running one, else the newest
-/// record.
-pub fn current(queue: &Queue, name: &str) -> Result<Entry> {
-    let matches = catalog::find_all(queue, name)?;
-    let (live, done): (Vec<Entry>, Vec<Entry>) = matches
-        .into_iter()
-        .partition(|e| matches!(e.state, State::Pending | State::Running));
-    match (live.is_empty(), done.into_iter().max_by_key(|e| e.time)) {
-        (true, Some(newest)) => Ok(newest),
-        _ => catalog::one(live, name),
-    }
+/// The job `reference` names as it is now: the pending or running one, else the newest record
+/// (looking again for a moment if it is between `running/` and its record).
+pub fn current(queue: &Queue, reference: &str) -> Result<Entry> {
+    Tracked::find_entry(queue, reference).map(|(_, entry)| entry)
 }
 
 /// A summary line of a job, for `list_jobs`.

@@ -436,13 +436,13 @@ impl Execq {
         let wait = seconds(args.wait_seconds, "wait_seconds", self.policy.max_wait)?;
         let queue = self.queue.clone();
         let reference = args.job.clone();
-        let found = blocking(move || {
-            if crate::queue::catalog::find_all(&queue, &reference)?.is_empty() {
-                let shown = crate::commands::show::json(&queue, &reference)?;
-                return Ok(Err(JobView::archived(&shown)));
-            }
-            let (tracked, entry) = Tracked::find_entry(&queue, &reference)?;
-            Ok(Ok((tracked, entry.name)))
+        let found = blocking(move || match Tracked::find_entry(&queue, &reference) {
+            Ok((tracked, entry)) => Ok(Ok((tracked, entry.name))),
+            // Not in the queue: perhaps archived (see `retention`).
+            Err(e) => match crate::commands::show::json(&queue, &reference) {
+                Ok(shown) if shown["state"] == "archived" => Ok(Err(JobView::archived(&shown))),
+                _ => Err(e),
+            },
         })
         .await?;
         let view = match found {

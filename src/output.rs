@@ -141,9 +141,28 @@ pub fn paint(text: &str, code: &str) -> String {
     }
 }
 
+/// Where the last `max` bytes of `text` begin, moved forward to a character boundary (0 when all
+/// of it fits): for showing the end of a job's output.
+pub fn tail_start(text: &str, max: usize) -> usize {
+    let mut cut = text.len().saturating_sub(max);
+    while !text.is_char_boundary(cut) {
+        cut += 1;
+    }
+    cut
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tail_starts_at_a_character_boundary() {
+        assert_eq!(tail_start("hello", 10), 0);
+        assert_eq!(tail_start("hello", 2), 3);
+        // "é" is two bytes: a cut inside it moves past it.
+        assert_eq!(&"aéb"[tail_start("aéb", 2)..], "b");
+        assert_eq!(tail_start("", 0), 0);
+    }
 
     #[test]
     fn columns_align_and_the_last_is_not_padded() {

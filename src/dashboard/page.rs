@@ -217,14 +217,10 @@ fn job_detail(e: &Entry, served: bool) -> String {
 
 /// The last `max` bytes of `text` (at a character boundary).
 fn tail(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
+    match crate::output::tail_start(text, max) {
+        0 => text.to_owned(),
+        cut => format!("[… {cut} bytes not shown]\n{}", &text[cut..]),
     }
-    let mut cut = text.len() - max;
-    while !text.is_char_boundary(cut) {
-        cut += 1;
-    }
-    format!("[… {cut} bytes not shown]\n{}", &text[cut..])
 }
 
 /// Escapes text for HTML element content and attribute values.

@@ -265,10 +265,7 @@ fn trim_output(entry: &mut Value, keep: usize) {
         if let Some(Value::String(text)) = result.get_mut(stream)
             && text.len() > keep
         {
-            let mut cut = text.len() - keep;
-            while !text.is_char_boundary(cut) {
-                cut += 1;
-            }
+            let cut = crate::output::tail_start(text, keep);
             text.drain(..cut);
             result.insert(format!("{stream}_truncated"), Value::Bool(true));
             trimmed = true;

@@ -171,14 +171,7 @@ impl JobView {
 
 /// The last `max` bytes of `text`, from a character boundary.
 fn tail(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut cut = text.len() - max;
-    while !text.is_char_boundary(cut) {
-        cut += 1;
-    }
-    text[cut..].to_owned()
+    text[crate::output::tail_start(text, max)..].to_owned()
 }
 
 /// The end of a running job's live output, and its size so far.

@@ -92,3 +92,100 @@ fn a_configured_page_is_rewritten_by_drains_that_did_work_only() {
             .contains("two.json")
     );
 }
+
+/// One HTTP/1.1 request to the served dashboard; returns the status and the body.
+fn http(port: u16, request: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_owned());
+    (status, body)
+}
+
+/// The served page's API without a browser (tests/py/test_dashboard.py drives it in Chromium):
+/// JSON for status and jobs, the token, the Host check, methods, and a clean stop on SIGINT.
+#[test]
+fn the_served_api_answers_and_guards_its_actions() {
+    use std::io::{BufRead, BufReader};
+    let q = TestQueue::new();
+    q.add("broken.json", &shell_job("exit 2"));
+    q.drain(&[]).success();
+    let mut server = q
+        .execq(&["dashboard", "--serve", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
+    let (port, token) = url
+        .trim()
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|rest| rest.split_once("/?token="))
+        .map(|(port, token)| (port.parse::<u16>().unwrap(), token.to_owned()))
+        .unwrap_or_else(|| panic!("unexpected URL line: {url}"));
+    assert_eq!(token.len(), 32);
+    let get = |path: &str, host: &str| {
+        http(
+            port,
+            &format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        )
+    };
+    let ours = format!("127.0.0.1:{port}");
+
+    let (status, body) = get("/api/status", &ours);
+    assert_eq!(status, 200, "{body}");
+    let report: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["counts"]["failed"], 1);
+    let (status, body) = get("/api/jobs/broken", &format!("localhost:{port}"));
+    assert_eq!(status, 200, "{body}");
+    let job: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(job["record"]["result"]["returncode"], 2);
+    assert_eq!(get("/api/jobs/nothing", &ours).0, 404);
+    assert_eq!(get("/api/status", "evil.example").0, 421);
+    assert_eq!(get("/api/jobs/broken/retry", &ours).0, 405);
+    assert_eq!(get("/nowhere", &ours).0, 404);
+    let (status, page) = get("/", &ours);
+    assert_eq!(status, 200);
+    assert!(page.contains("<script src=\"/app.js\""), "{page}");
+
+    let post = |path: &str, headers: &str| {
+        http(
+            port,
+            &format!(
+                "POST {path} HTTP/1.1\r\nHost: {ours}\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+        )
+    };
+    assert_eq!(post("/api/jobs/broken/retry", "").0, 403);
+    assert_eq!(
+        post("/api/jobs/broken/retry", "X-Execq-Token: nope\r\n").0,
+        403
+    );
+    let foreign = format!("X-Execq-Token: {token}\r\nOrigin: http://evil.example\r\n");
+    assert_eq!(post("/api/jobs/broken/retry", &foreign).0, 403);
+    assert!(
+        q.path("failed/broken.json").exists(),
+        "a refused retry changed the queue"
+    );
+    let (status, body) = post(&format!("/api/jobs/broken/retry?token={token}"), "");
+    assert_eq!(status, 200, "{body}");
+    assert!(q.path("pending/broken.json").exists());
+    let (status, body) = post(&format!("/api/jobs/broken/retry?token={token}"), "");
+    assert_eq!(status, 409, "{body}");
+
+    kill(server.id(), libc::SIGINT);
+    let out = finish(server);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stderr.contains("dashboard stopped"), "{}", out.stderr);
+}

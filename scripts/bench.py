@@ -30,17 +30,22 @@ DEVNULL = subprocess.DEVNULL
 
 
 def build():
-    """Builds execq as scripts/install.sh installs it, and the two C helpers; returns the helpers'
-    paths and sets EXECQ."""
+    """Builds execq as scripts/install.sh installs it, and the C helpers; returns the helpers'
+    paths and sets EXECQ (and DURABLE_FLOOR)."""
     global EXECQ
     out = subprocess.run([os.path.join(ROOT, "scripts", "build.sh")], check=True, capture_output=True, text=True)
     EXECQ = out.stdout.strip().splitlines()[-1]
+    global DURABLE_FLOOR
     helpers = []
-    for name in ("floor", "maxrss"):
+    for name in ("floor", "maxrss", "durable_floor"):
         exe = os.path.join(tempfile.gettempdir(), f"execq-bench-{name}-{os.getuid()}")
         subprocess.run(["cc", "-O2", "-o", exe, os.path.join(ROOT, "scripts", "bench", f"{name}.c")], check=True)
         helpers.append(exe)
+    DURABLE_FLOOR = helpers.pop()
     return helpers
+
+
+DURABLE_FLOOR = None  # set by build(): scripts/bench/durable_floor.c
 
 
 MAXRSS = None
@@ -296,7 +301,21 @@ def bench_submit(rep, base, runs):
     for _ in range(runs):
         true_t.append(run(["/bin/true"])[0])
         submit_t.append(run([EXECQ, "--queue", q, "submit", "--", "/bin/true"])[0])
-    rep.add("execq submit, per call", median(submit_t) * 1e3, "ms", median(true_t) * 1e3, "/bin/true")
+    rep.add("execq submit, per call", median(submit_t) * 1e3, "ms", median(true_t) * 1e3, "/bin/true", target=2.0)
+    # The durable floor's submit half (write + sync, link, sync pending/), per job, plus the start
+    # of a process: what a submission must cost at least.
+    half = []
+    for _ in range(3):
+        d = os.path.join(tempfile.mkdtemp(dir=base), "q")
+        half.append(run([DURABLE_FLOOR, str(runs), d, "submit"])[0] / runs)
+    floor = median(half) + median(true_t)
+    rep.add("execq submit vs durable submit half + process start", median(submit_t) * 1e3, "ms",
+            floor * 1e3, "durable_floor submit + /bin/true", target=1.3)
+
+
+def durable_floor_per_job(base, n):
+    d = os.path.join(tempfile.mkdtemp(dir=base), "q")
+    return run([DURABLE_FLOOR, str(n), d])[0] / n
 
 
 def end_to_end_execq(base, n):
@@ -445,20 +464,26 @@ def bench_parallel(rep, base, n, reps):
         rep.note("--jobs 2 vs pueue parallel 2", "not installed", "skipped")
 
 
-def bench_peers(rep, base, n, reps):
-    peers = [("task-spooler", "tsp", end_to_end_tsp), ("nq", "nq", end_to_end_nq), ("pueue", pueue_bin(), end_to_end_pueue)]
+def bench_peers(rep, base, n, reps, with_pueue=True):
+    peers = [("task-spooler", "tsp", end_to_end_tsp), ("nq", "nq", end_to_end_nq)]
+    if with_pueue:
+        peers.append(("pueue", pueue_bin(), end_to_end_pueue))
     execq_t = median([end_to_end_execq(base, n) for _ in range(reps)])
     start_t = median([end_to_end_execq_start(base, n) for _ in range(reps)])
+    floor_t = median([durable_floor_per_job(base, n) for _ in range(reps)])
     rep.add(f"submit+drain, {n} jobs, per job", execq_t / n * 1e3, "ms", None, "-")
-    rep.add("submit --start (overlapped), per job", start_t / n * 1e3, "ms", execq_t / n * 1e3, "submit, then drain")
+    rep.add(f"submit --start (overlapped), {n} jobs, per job", start_t / n * 1e3, "ms", execq_t / n * 1e3, "submit, then drain")
+    rep.add(f"submit --start vs durable floor, {n} jobs", start_t / n * 1e3, "ms", floor_t * 1e3,
+            "durable_floor, per job", target=1.5)
     for name, exe, fn in peers:
         if not exe or not shutil.which(exe) and not os.path.exists(exe):
             rep.note(f"vs {name}", "not installed", "skipped")
             continue
         peer_t = median([fn(base, n) for _ in range(reps)])
-        rep.add(f"submit+drain vs {name}", execq_t / n * 1e3, "ms", peer_t / n * 1e3, f"{name}, per job", target=1.0)
-        rep.add(f"submit --start vs {name}", start_t / n * 1e3, "ms", peer_t / n * 1e3, f"{name}, per job", target=1.0)
-    bench_without_fsync(rep, base, n, reps, start_t)
+        rep.add(f"submit+drain vs {name}, {n} jobs", execq_t / n * 1e3, "ms", peer_t / n * 1e3, f"{name}, per job", target=1.0)
+        rep.add(f"submit --start vs {name}, {n} jobs", start_t / n * 1e3, "ms", peer_t / n * 1e3, f"{name}, per job", target=1.0)
+    if with_pueue:
+        bench_without_fsync(rep, base, n, reps, start_t)
 
 
 EATMYDATA = "/usr/lib/x86_64-linux-gnu/libeatmydata.so"
@@ -506,6 +531,8 @@ def main():
         bench_parallel(rep, base, 50 if a.quick else 200, reps)
         if not a.no_peers:
             bench_peers(rep, base, peers_n, 3 if not a.quick else 1)
+            # The issue's second size; pueue (seconds per hundred jobs) only at the first.
+            bench_peers(rep, base, 1000, 3 if not a.quick else 1, with_pueue=False)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     rep.print()

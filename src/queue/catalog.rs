@@ -180,17 +180,13 @@ pub fn newest(queue: &Queue, state: State, n: usize) -> Result<(Vec<Entry>, usiz
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
         Err(e) => return Err(e).with_context(|| format!("failed to read `{}`", dir.display())),
     };
+    let listed: Vec<fs::DirEntry> = listing
+        .flatten()
+        .filter(|e| !crate::queue::names::is_internal(&e.file_name()))
+        .collect();
     let mut jobs: Vec<(SystemTime, OsString)> = Vec::new();
     let mut sidecars: Vec<(SystemTime, OsString)> = Vec::new();
-    for entry in listing.flatten() {
-        let name = entry.file_name();
-        if crate::queue::names::is_internal(&name) {
-            continue;
-        }
-        // The listing's own descriptor: one fstatat, no path lookup from the root.
-        let Some(time) = entry.metadata().ok().and_then(|m| m.modified().ok()) else {
-            continue;
-        };
+    for (time, name) in modified_times(listed) {
         if sidecar_job(&name).is_some() {
             sidecars.push((time, name));
         } else {
@@ -199,7 +195,9 @@ pub fn newest(queue: &Queue, state: State, n: usize) -> Result<(Vec<Entry>, usiz
     }
     // A record kept beside its job file is dated by the record (the sidecar); a sidecar whose
     // job file is gone is a job of its own.
-    jobs.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+    if !sidecars.is_empty() {
+        jobs.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+    }
     for (time, sidecar) in sidecars {
         let job = sidecar_job(&sidecar).unwrap_or_default().to_owned();
         match jobs.binary_search_by(|(_, name)| name.as_os_str().cmp(&job)) {
@@ -220,6 +218,35 @@ pub fn newest(queue: &Queue, state: State, n: usize) -> Result<(Vec<Entry>, usiz
         .filter_map(|(_, name)| entry(dir, state, name))
         .collect();
     Ok((newest, total))
+}
+
+/// Each entry's modification time (entries that vanished meanwhile are left out). One `fstatat`
+/// through the listing's own descriptor per entry, which is most of what reading a big folder
+/// costs: past a few thousand entries they are split between threads, one per core (at most 4).
+fn modified_times(listed: Vec<fs::DirEntry>) -> Vec<(SystemTime, OsString)> {
+    const PER_THREAD: usize = 2048;
+    let stat = |entries: &[fs::DirEntry]| -> Vec<(SystemTime, OsString)> {
+        entries
+            .iter()
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.file_name())))
+            .collect()
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let threads = cores.min(listed.len() / PER_THREAD).max(1);
+    if threads == 1 {
+        return stat(&listed);
+    }
+    let chunk = listed.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = listed
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || stat(part)))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 /// The names in `dir` that are not execq's dot-files (a missing folder holds none).

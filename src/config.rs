@@ -251,15 +251,7 @@ pub fn effective(
             retention.map(|r| r.archive.to_string()),
         ),
     ] {
-        settings.push(Setting {
-            name,
-            source: if value.is_some() {
-                Source::File
-            } else {
-                Source::Default
-            },
-            value: value.unwrap_or_else(|| "none".into()),
-        });
+        settings.push(Setting::from_file(name, value, "none".into()));
     }
     let mcp = file.mcp.unwrap_or_default();
     for (name, value) in [
@@ -268,21 +260,30 @@ pub fn effective(
         ("mcp.read_only", mcp.read_only.map(|b| b.to_string())),
         ("mcp.max_wait", age(mcp.max_wait)),
     ] {
-        settings.push(Setting {
-            name,
-            source: if value.is_some() {
-                Source::File
-            } else {
-                Source::Default
-            },
-            value: value.unwrap_or_else(|| match name {
-                "mcp.allow" => "any program".into(),
-                "mcp.max_wait" => format!("{}s", crate::mcp::DEFAULT_MAX_WAIT.as_secs()),
-                _ => "false".into(),
-            }),
-        });
+        let default = match name {
+            "mcp.allow" => "any program".into(),
+            "mcp.max_wait" => format!("{}s", crate::mcp::DEFAULT_MAX_WAIT.as_secs()),
+            _ => "false".into(),
+        };
+        settings.push(Setting::from_file(name, value, default));
     }
     (opts, settings)
+}
+
+impl Setting {
+    /// A setting only the file can give: its value there, else `default`.
+    fn from_file(name: &'static str, value: Option<String>, default: String) -> Self {
+        let source = if value.is_some() {
+            Source::File
+        } else {
+            Source::Default
+        };
+        Self {
+            name,
+            value: value.unwrap_or(default),
+            source,
+        }
+    }
 }
 
 #[cfg(test)]

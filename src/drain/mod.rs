@@ -136,6 +136,10 @@ struct Drainer<'a> {
     /// The last job's record, written but not yet synced: the next claim's sync covers it (see
     /// [`job`]).
     unsynced: Option<Finishing>,
+    /// The queue folder the lock held now is on; `None` between holds.
+    folder: Option<crate::fsutil::FileId>,
+    /// Set once the queue's folder is found removed or replaced under this drain.
+    lost: std::cell::Cell<bool>,
 }
 
 /// Runs one drain of `queue`, taking its lock (or starting with `held`, a lock already taken).
@@ -168,6 +172,8 @@ pub fn drain(
         waiting: HashSet::new(),
         summary: Summary::default(),
         unsynced: None,
+        folder: None,
+        lost: std::cell::Cell::new(false),
     };
     let mut outcome = drainer.run(held);
     if drainer.summary.touched() && outcome.is_ok() {
@@ -236,8 +242,26 @@ fn record_last_drain(
 }
 
 impl Drainer<'_> {
+    /// Whether to take no more work: a stop signal came, or the queue's folder is no longer the
+    /// one this drain locked (see [`DrainLock::folder_id`]; one `stat`, at each point where work
+    /// would be taken).
     fn stopping(&self) -> bool {
-        self.shutdown.requested().is_some()
+        self.shutdown.requested().is_some() || self.lost_queue()
+    }
+
+    fn lost_queue(&self) -> bool {
+        if self.lost.get() {
+            return true;
+        }
+        let Some(folder) = self.folder else {
+            return false;
+        };
+        if lock::is_folder(self.queue, folder) {
+            return false;
+        }
+        warn!(queue = %self.queue.root.display(), "the queue's folder was removed or replaced while this drain held it; leaving the new one to its own drain");
+        self.lost.set(true);
+        true
     }
 
     /// Takes the lock and drains until nothing is left, looking once more each time it lets go.
@@ -251,8 +275,10 @@ impl Drainer<'_> {
                 debug!("another drain holds the queue; leaving it the work");
                 return Ok(());
             };
+            self.folder = Some(held.folder_id());
             let pass = self.drain_held(&mut held)?;
             drop(held);
+            self.folder = None;
             if pass == Pass::GaveUp
                 || self.stopping()
                 || !pending::has_new_entries(&self.queue.pending, &self.waiting)?

@@ -26,6 +26,9 @@ pub struct DrainLock {
     file: File,
     id: FileId,
     folder: File,
+    /// The queue folder locked: if the path names another folder later (the queue was removed
+    /// and made again), this drain no longer holds that queue.
+    folder_id: FileId,
 }
 
 impl DrainLock {
@@ -34,6 +37,19 @@ impl DrainLock {
         use std::os::fd::AsFd;
         [self.file.as_fd(), self.folder.as_fd()]
     }
+
+    /// The locked folder's identity. A queue removed and made again under a drain (say by
+    /// `rm -rf` and a new `submit`) is a new queue whose lock is free: a drain that went on taking
+    /// its jobs would run beside that queue's own drain, which records the jobs it finds in
+    /// `running/` as interrupted. See [`is_folder`].
+    pub fn folder_id(&self) -> FileId {
+        self.folder_id
+    }
+}
+
+/// Whether `queue`'s folder is `id` (following a symlink, as opening it does).
+pub fn is_folder(queue: &Queue, id: FileId) -> bool {
+    std::fs::metadata(&queue.root).is_ok_and(|meta| FileId::of(&meta) == id)
 }
 
 /// Takes the lock. Without `wait`, returns `None` at once if another drain holds it; with `wait`,
@@ -59,7 +75,17 @@ fn try_acquire(queue: &Queue) -> Result<Option<DrainLock>> {
     if !try_lock(&folder).with_context(|| format!("failed to lock `{}`", queue.root.display()))? {
         return Ok(None);
     }
-    Ok(Some(DrainLock { file, id, folder }))
+    let folder_id = FileId::of(
+        &folder
+            .metadata()
+            .with_context(|| format!("failed to stat `{}`", queue.root.display()))?,
+    );
+    Ok(Some(DrainLock {
+        file,
+        id,
+        folder,
+        folder_id,
+    }))
 }
 
 /// Locks `drain.lock`, making sure the file locked is the one at the path.

@@ -229,3 +229,30 @@ fn a_free_slot_takes_a_new_job_while_a_long_one_runs() {
     finish(drain).success();
     assert_eq!(q.names("completed"), ["long.json", "short.json"]);
 }
+
+#[test]
+fn a_queue_removed_and_made_again_under_a_lingering_drain_is_left_to_its_own_drain() {
+    // A drain lingering on a queue someone then removes and makes again (`rm -rf`, then a new
+    // `submit`) used to take the new queue's jobs while holding only the old folder's lock: the
+    // new queue's own drain, finding its lock free, recorded the job it found in running/ as
+    // interrupted while the old drain ran it.
+    let q = TestQueue::new();
+    let old = q.spawn_drain(&["--linger", "60"]);
+    wait_until("the lingering drain to hold the lock", || {
+        fs::File::open(q.path("drain.lock"))
+            .is_ok_and(|lock| fs2::FileExt::try_lock_exclusive(&lock).is_err())
+    });
+    fs::remove_dir_all(&q.root).unwrap();
+    let out = run(q.execq(&["submit", "--", "true"]));
+    out.success();
+    let old = finish(old);
+    old.success();
+    assert_eq!(
+        q.names("pending").len(),
+        1,
+        "the old drain took the new queue's job"
+    );
+    q.drain(&[]).success();
+    assert_eq!(q.names("completed").len(), 1);
+    assert!(q.names("failed").is_empty(), "{}", q.log());
+}

@@ -3,6 +3,7 @@
 # run them with (its last line of output):
 #   - Chromium and ChromeDriver (Debian's chromium and chromium-driver), for the dashboard tests;
 #   - man (man-db), which renders `execq man` in its test;
+#   - strace (Linux), with which the durability tests check the order of syncs, links and starts;
 #   - a virtual environment in target/pyenv with tests/py/requirements.txt (the MCP Python SDK,
 #     Selenium, Pillow).
 # The tests call it themselves, so `cargo test` needs nothing else; it is quick once done.
@@ -17,6 +18,7 @@ if [ "$(uname -s)" = Linux ]; then
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
   command -v man >/dev/null || missing+=(man-db)
+  command -v strace >/dev/null || missing+=(strace)
   if [ ${#missing[@]} -gt 0 ]; then
     sudo=()
     if [ "$(id -u)" -ne 0 ]; then

@@ -7,6 +7,8 @@ mod clients;
 mod concurrency;
 mod config;
 mod dashboard;
+#[cfg(target_os = "linux")]
+mod durability;
 mod faults;
 mod fuzz;
 mod inspect;

@@ -1,0 +1,114 @@
+//! The order of the durable steps, read from the system calls (strace): what a power loss could
+//! undo cannot be shown by killing a process, whose writes the kernel keeps.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::util::*;
+
+/// Runs `cmd` under strace (following forks) and returns the trace's lines.
+fn traced(q: &TestQueue, cmd: Command) -> Vec<String> {
+    test_deps();
+    let log = q.scratch("strace.log");
+    let mut traced = Command::new("strace");
+    traced
+        .args(["-f", "-qq", "-s", "512", "-o"])
+        .arg(&log)
+        .args([
+            "-e",
+            "trace=openat,close,fsync,link,linkat,rename,renameat2,execve",
+        ])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => traced.env(key, value),
+            None => traced.env_remove(key),
+        };
+    }
+    run(traced).success();
+    std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The descriptor an `openat` of a path ending in `suffix` returned, and the line it is on.
+fn opened(trace: &[String], suffix: &str) -> (usize, String) {
+    let (i, line) = trace
+        .iter()
+        .enumerate()
+        .find(|(_, l)| l.contains("openat(") && l.contains(&format!("{suffix}\"")))
+        .unwrap_or_else(|| panic!("no openat of …{suffix} in\n{}", trace.join("\n")));
+    let fd = line.rsplit("= ").next().unwrap().trim().to_owned();
+    (i, fd)
+}
+
+fn first(trace: &[String], from: usize, what: impl Fn(&str) -> bool) -> Option<usize> {
+    trace
+        .iter()
+        .skip(from)
+        .position(|l| what(l))
+        .map(|i| i + from)
+}
+
+/// Where the descriptor opened on line `at` is synced, after line `after` and before it is
+/// closed (descriptor numbers are reused).
+fn synced_while_open(trace: &[String], at: usize, fd: &str, after: usize) -> Option<usize> {
+    let closed = first(trace, at, |l| l.contains(&format!("close({fd})"))).unwrap_or(trace.len());
+    first(trace, after, |l| l.contains(&format!("fsync({fd})"))).filter(|&i| i < closed)
+}
+
+#[test]
+fn a_drain_syncs_a_claimed_job_file_before_running_it() {
+    // A producer that never syncs (as most write files): the drain makes the job's content
+    // durable itself before it starts, so a power loss never leaves a job that ran with its
+    // command lost.
+    let q = TestQueue::new();
+    let marker = q.scratch("ran");
+    q.add(
+        "unsynced.json",
+        &format!(
+            r#"{{"command": "/usr/bin/touch", "args": ["{}"]}}"#,
+            marker.display()
+        ),
+    );
+    let trace = traced(&q, q.execq(&["drain"]));
+    assert!(marker.exists());
+    let (at, fd) = opened(&trace, "running/unsynced.json");
+    let synced = synced_while_open(&trace, at, &fd, at)
+        .unwrap_or_else(|| panic!("the claimed file was never synced:\n{}", trace.join("\n")));
+    let started =
+        first(&trace, 0, |l| l.contains("execve(\"/usr/bin/touch\"")).expect("the job started");
+    assert!(
+        synced < started,
+        "the job started before its file was synced:\n{}",
+        trace.join("\n")
+    );
+}
+
+#[test]
+fn submit_syncs_the_job_after_linking_it_so_one_commit_carries_both() {
+    let q = TestQueue::new();
+    let trace = traced(&q, q.execq(&["submit", "--", "true"]));
+    let linked = first(&trace, 0, |l| is_link(l) && l.contains("/pending/"))
+        .unwrap_or_else(|| panic!("no link into pending/:\n{}", trace.join("\n")));
+    let (at, fd) = opened(&trace, ".tmp");
+    assert!(
+        synced_while_open(&trace, at, &fd, linked).is_some(),
+        "the job's file is not synced after its link into pending/:\n{}",
+        trace.join("\n")
+    );
+    let pending = q.names("pending");
+    assert_eq!(pending.len(), 1);
+    assert!(Path::new(&q.path("pending")).join(&pending[0]).exists());
+}
+
+/// A `link(` or `linkat(` line (after strace's pid column).
+fn is_link(line: &str) -> bool {
+    let call = line
+        .split_once(' ')
+        .map_or(line, |(_, rest)| rest.trim_start());
+    call.starts_with("link(") || call.starts_with("linkat(")
+}

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
-use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use execq::duration;
 use execq::options::{
@@ -24,6 +24,16 @@ use execq::{Invocation, Verb};
     max_term_width = 100
 )]
 pub struct Cli {
+    #[command(flatten)]
+    globals: Globals,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The options every command takes.
+#[derive(Debug, Args)]
+struct Globals {
     /// The queue folder [env: EXECQ_QUEUE, when set and not empty] [default: ~/Library/Application
     /// Support/execq/queue on macOS, $XDG_DATA_HOME/execq/queue elsewhere]
     #[arg(long, global = true, value_name = "DIR")]
@@ -36,9 +46,6 @@ pub struct Cli {
     /// Print only errors on stderr
     #[arg(short, long, global = true)]
     quiet: bool,
-
-    #[command(subcommand)]
-    command: Command,
 }
 
 #[derive(Debug, Subcommand)]
@@ -514,6 +521,48 @@ pub enum Action {
 
 impl Cli {
     /// What this command line asks for.
+    /// Parses this process's command line.
+    ///
+    /// `submit` and `drain` run by the thousand (tools submit in bursts; launchd starts a drain
+    /// every 2 s), and building clap's whole command tree is a quarter of what a submission
+    /// costs. So a command line naming one of them is first offered to a parser holding only that
+    /// command, built from the same definitions. It accepts a subset of what the whole parser
+    /// accepts, with the same meaning; anything else (help, a mistake, another command, `submit`
+    /// as the value of an option) goes to the whole parser, so what users see is the same.
+    pub fn parse_args() -> Result<Self, clap::Error> {
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        match Self::parse_hot(&args) {
+            Some(cli) => Ok(cli),
+            None => Self::try_parse_from(args),
+        }
+    }
+
+    /// [`Cli::parse_args`]'s parser for one hot verb, if `args` names one and it accepts them.
+    fn parse_hot(args: &[std::ffi::OsString]) -> Option<Self> {
+        let verb = args.iter().skip(1).find_map(|a| match a.to_str() {
+            Some("submit") => Some("submit"),
+            Some("drain") => Some("drain"),
+            _ => None,
+        })?;
+        let only = match verb {
+            "submit" => SubmitArgs::augment_args(clap::Command::new(verb)),
+            _ => DrainArgs::augment_args(clap::Command::new(verb)),
+        };
+        let parser = Globals::augment_args(clap::Command::new("execq"))
+            .subcommand_required(true)
+            .subcommand(only);
+        let matches = parser.try_get_matches_from(args).ok()?;
+        let (name, sub) = matches.subcommand()?;
+        let command = match name {
+            "submit" => Command::Submit(Box::new(SubmitArgs::from_arg_matches(sub).ok()?)),
+            _ => Command::Drain(DrainArgs::from_arg_matches(sub).ok()?),
+        };
+        Some(Self {
+            globals: Globals::from_arg_matches(&matches).ok()?,
+            command,
+        })
+    }
+
     pub fn into_action(self) -> Action {
         let mut out = Vec::new();
         match self.command {
@@ -532,15 +581,20 @@ impl Cli {
 
     /// The invocation this command line asks for.
     fn into_invocation(self) -> Invocation {
-        let verbosity = Verbosity(if self.quiet {
+        let Globals {
+            queue,
+            verbose,
+            quiet,
+        } = self.globals;
+        let verbosity = Verbosity(if quiet {
             -1
         } else {
-            i8::try_from(self.verbose).unwrap_or(i8::MAX)
+            i8::try_from(verbose).unwrap_or(i8::MAX)
         });
         // Read here rather than by clap, which calls an empty variable a missing `--queue` value.
         let from_env = std::env::var_os("EXECQ_QUEUE").filter(|v| !v.is_empty());
         Invocation {
-            queue: self.queue.or(from_env.map(PathBuf::from)),
+            queue: queue.or(from_env.map(PathBuf::from)),
             verbosity,
             verb: self.command.into(),
         }
@@ -702,5 +756,93 @@ impl From<ServiceArgs> for ServiceRequest {
             }),
             dry_run: args.dry_run,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &[&str]) -> Vec<std::ffi::OsString> {
+        std::iter::once("execq")
+            .chain(line.iter().copied())
+            .map(Into::into)
+            .collect()
+    }
+
+    #[test]
+    fn the_hot_verbs_parser_means_what_the_whole_one_means() {
+        let accepted: &[&[&str]] = &[
+            &["submit", "--", "echo", "hi"],
+            &["--queue", "/q", "submit", "--shell", "make -j4"],
+            &[
+                "submit", "--queue", "/q", "-v", "--id", "build", "--", "make",
+            ],
+            &[
+                "-q",
+                "submit",
+                "--start",
+                "--priority",
+                "-3",
+                "--after",
+                "a",
+                "--",
+                "x",
+            ],
+            &[
+                "submit",
+                "--wait",
+                "--env",
+                "A=1",
+                "--cpu-seconds",
+                "10",
+                "--",
+                "x",
+                "--",
+                "y",
+            ],
+            &["submit", "--json", "--delay", "90", "--", "drain"],
+            &["--queue", "drain", "drain"],
+            &["drain"],
+            &[
+                "-vv",
+                "drain",
+                "--jobs",
+                "3",
+                "--timeout",
+                "5",
+                "--linger",
+                "0.2",
+                "--strict",
+            ],
+            &["drain", "--wait", "--queue", "/elsewhere"],
+        ];
+        for line in accepted {
+            let fast = Cli::parse_hot(&args(line)).unwrap_or_else(|| panic!("refused {line:?}"));
+            let whole = Cli::try_parse_from(args(line)).unwrap();
+            assert_eq!(format!("{fast:?}"), format!("{whole:?}"), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn everything_else_goes_to_the_whole_parser() {
+        let refused: &[&[&str]] = &[
+            &["--queue", "submit", "status"],
+            &["status", "--label", "drain"],
+            &["submit", "--help"],
+            &["submit", "--version"],
+            &["drain", "-h"],
+            &["submit"],
+            &["submit", "--priority", "high", "--", "x"],
+            &["drain", "--jobs", "0x"],
+            &["-v", "-q", "drain"],
+            &["help", "submit"],
+            &["list", "submit"],
+        ];
+        for line in refused {
+            assert!(Cli::parse_hot(&args(line)).is_none(), "{line:?}");
+        }
+        let whole = Cli::try_parse_from(args(&["status", "--label", "drain"])).unwrap();
+        assert!(matches!(whole.command, Command::Status { .. }));
     }
 }

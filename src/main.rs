@@ -3,11 +3,9 @@ mod man;
 
 use std::io::Write;
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
     execq::reset_sigchld();
-    let invocation = match cli::Cli::try_parse() {
+    let invocation = match cli::Cli::parse_args() {
         Ok(cli) => match cli.into_action() {
             cli::Action::Run(invocation) => invocation,
             cli::Action::Print(text) => {

@@ -7,8 +7,6 @@ mod clients;
 mod concurrency;
 mod config;
 mod dashboard;
-#[cfg(target_os = "linux")]
-mod durability;
 mod faults;
 mod fuzz;
 mod inspect;
@@ -33,5 +31,7 @@ mod seed;
 mod service;
 mod signals;
 mod submit;
+#[cfg(target_os = "linux")]
+mod syscalls;
 mod text_jobs;
 mod timeouts;

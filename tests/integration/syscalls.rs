@@ -1,5 +1,6 @@
-//! The order of the durable steps, read from the system calls (strace): what a power loss could
-//! undo cannot be shown by killing a process, whose writes the kernel keeps.
+//! What only the system calls show (strace): the order of the durable steps (what a power loss
+//! could undo cannot be shown by killing a process, whose writes the kernel keeps), and how jobs
+//! are started.
 
 use std::path::Path;
 use std::process::Command;
@@ -16,7 +17,7 @@ fn traced(q: &TestQueue, cmd: Command) -> Vec<String> {
         .arg(&log)
         .args([
             "-e",
-            "trace=openat,close,fsync,link,linkat,rename,renameat2,execve",
+            "trace=openat,close,fsync,link,linkat,rename,renameat2,execve,clone,clone3,fork,vfork",
         ])
         .arg(cmd.get_program())
         .args(cmd.get_args());
@@ -111,4 +112,37 @@ fn is_link(line: &str) -> bool {
         .split_once(' ')
         .map_or(line, |(_, rest)| rest.trim_start());
     call.starts_with("link(") || call.starts_with("linkat(")
+}
+
+#[test]
+fn jobs_with_a_working_folder_are_started_without_copying_the_drain() {
+    // std starts a job by posix_spawn (a vfork: nothing of the drain is copied) unless it cannot;
+    // with a `cwd` it needs glibc's posix_spawn_file_actions_addchdir_np, which the statically
+    // linked build lacked until it was kept on purpose (see `sys::linux`), so every job that
+    // `execq submit` made forked the whole drain.
+    let q = TestQueue::new();
+    let folder = q.scratch.display().to_string();
+    q.add(
+        "in-folder.json",
+        &format!(r#"{{"command": "/bin/true", "args": [], "cwd": "{folder}"}}"#),
+    );
+    let trace = traced(&q, q.execq(&["drain"]));
+    assert_eq!(q.names("completed"), ["in-folder.json"]);
+    let spawns: Vec<&String> = trace
+        .iter()
+        .filter(|l| ["clone(", "clone3(", "fork("].iter().any(|c| l.contains(c)))
+        .collect();
+    assert!(
+        !spawns.is_empty(),
+        "no process was started:\n{}",
+        trace.join("\n")
+    );
+    for spawn in spawns {
+        assert!(
+            spawn.contains("CLONE_VFORK")
+                || spawn.contains("CLONE_THREAD")
+                || spawn.contains("vfork("),
+            "a job was started by copying the drain: {spawn}"
+        );
+    }
 }

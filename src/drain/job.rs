@@ -1,11 +1,9 @@
 //! One job's way through a drain: claimed, run, its record written.
 //!
-//! One journal commit per job: the previous job's record is written but left unsynced until this
-//! job is claimed, and then one sync of that record makes both durable (on ext4 a single journal
-//! commit; elsewhere the sync of `running/` that follows does the claim's share). The claimed
-//! job's own file is synced in between, so its content is durable before it runs whoever wrote
-//! it (for a job `execq submit` has synced already, that costs a cache flush). The job starts
-//! only after all three. A drain killed in between leaves both jobs in `running/` with the previous one's
+//! One sync per job: the previous job's record is written but left unsynced until this job is
+//! claimed, and then one sync of that record makes both durable (on ext4 a single journal commit;
+//! elsewhere the sync of `running/` that follows does the claim's share). The job starts only
+//! after both. A drain killed in between leaves both jobs in `running/` with the previous one's
 //! record complete in a `.tmp` file: the next drain files that record and records the claimed job
 //! as interrupted (it is never run again). After a power loss the record may be cut short; then
 //! both are recorded as interrupted, as they would be had the power failed a moment earlier,
@@ -141,7 +139,6 @@ impl Drainer<'_> {
         let synced = previous
             .as_ref()
             .map_or(Ok(()), record::Finishing::sync)
-            .and_then(|()| claim::sync_content(claimed))
             .and_then(|()| claim::sync_claims(self.queue));
         let filed = synced.and_then(|()| previous.map_or(Ok(()), |f| self.file_record(f)));
         if let Err(e) = filed {

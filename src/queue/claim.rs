@@ -52,22 +52,6 @@ pub fn sync_claims(queue: &Queue) -> Result<()> {
     fsutil::sync_dir(&queue.running)
 }
 
-/// Makes the claimed job's content durable before it starts. `execq submit` syncs a job right
-/// after linking it into `pending/` (one commit for both), so a drain may claim it just before
-/// that sync; and other producers may never sync at all. A job that already is on disk costs a
-/// cache flush here. Anything but a regular file (which the drain refuses to run) is left alone.
-pub fn sync_content(job: &Claimed) -> Result<()> {
-    let file = match crate::sys::open_nofollow(&job.path) {
-        Ok(file) => file,
-        // Gone or replaced: the claim's checks decide what happens to it.
-        Err(_) => return Ok(()),
-    };
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
-        return Ok(());
-    }
-    fsutil::sync_file(&file, &job.path)
-}
-
 /// Puts a claimed job back in `pending/` (it has not started). If a producer has written a new
 /// file under its name meanwhile, that one is not replaced: the job stays in `running/`, where the
 /// next drain records it as interrupted.

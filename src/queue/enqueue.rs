@@ -1,14 +1,8 @@
 //! Putting a job into `pending/` atomically and durably, under a name no one holds.
 //!
-//! The job is written in `tmp/`, hard-linked into `pending/` (a link never replaces an existing
-//! file, and the file is whole before it has a name there), and then synced: one journal commit
-//! carries its content and its new name on ext4 and XFS (see [`sys::sync_keeps_new_links`]);
-//! elsewhere `pending/` is synced too. A job whose enqueue returned survives a power loss.
-//!
-//! A drain may claim the job between the link and the sync. It never runs it before its content
-//! is durable: a drain syncs each job file it claims before starting it (see `queue::claim`),
-//! which also covers producers that never sync what they write. BENCHMARKS.md has the crash
-//! cases.
+//! The job is written and fsynced in `tmp/`, then hard-linked into `pending/` (a link never
+//! replaces an existing file), and `pending/` is fsynced. A drain therefore never sees a partial
+//! file, and a job whose enqueue returned survives a power loss.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -20,7 +14,6 @@ use anyhow::{Context, Result};
 use crate::fsutil::{self, FileId};
 use crate::queue::Queue;
 use crate::queue::names::{NAME_MAX, numbered};
-use crate::sys;
 
 /// Puts `bytes` into `pending/` as `name` (or `name` numbered, `stem.1.ext`..., if taken).
 pub fn enqueue(queue: &Queue, name: &OsStr, bytes: &[u8]) -> Result<PathBuf> {
@@ -35,24 +28,12 @@ pub fn enqueue_identified(
     bytes: &[u8],
 ) -> Result<(PathBuf, Option<FileId>)> {
     let staged = queue.temp_path(&slug(&name.to_string_lossy()));
-    let file = fsutil::write_new(&staged, bytes)?;
+    fsutil::write_new_synced(&staged, bytes)?;
     let id = FileId::at(&staged);
-    let placed = place(&staged, &queue.pending, name).and_then(|path| {
-        // One commit for the content and the new name (see the module docs).
-        if let Err(e) = fsutil::sync_file(&file, &staged) {
-            // Not durable, so not submitted: take it back unless a drain has claimed it.
-            if let Some(id) = id {
-                let _ = fsutil::remove_if_same(&path, id);
-            }
-            return Err(e);
-        }
-        Ok(path)
-    });
+    let placed = place(&staged, &queue.pending, name);
     let _ = fs::remove_file(&staged);
     let path = placed?;
-    if !sys::sync_keeps_new_links(&queue.pending) {
-        fsutil::sync_dir(&queue.pending)?;
-    }
+    fsutil::sync_dir(&queue.pending)?;
     Ok((path, id))
 }
 

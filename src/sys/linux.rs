@@ -42,30 +42,6 @@ pub fn data_home(home: &Path, xdg_data_home: Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| home.join(".local/share"))
 }
 
-/// Whether syncing a file on the filesystem holding `dir` also makes durable a link to it made
-/// in `dir` before the sync, without syncing `dir`. POSIX promises this nowhere, but ext4 (whose
-/// `fsync` commits the journal transaction holding the link, as every link also changes the
-/// file's inode) and XFS (whose `fsync` forces the log up to the inode's last change, the link
-/// included) do; tmpfs keeps nothing across a restart either way. Elsewhere (btrfs, whose log
-/// has had bugs in exactly this, network and FUSE filesystems) the caller syncs `dir` too.
-pub fn sync_keeps_new_links(dir: &Path) -> bool {
-    const EXT4: i64 = 0xEF53; // also ext2/ext3, whose `fsync` syncs the parent of a new file
-    const XFS: i64 = 0x5846_5342;
-    const TMPFS: i64 = 0x0102_1994;
-    let Ok(path) = super::c_path(dir) else {
-        return false;
-    };
-    // SAFETY: a plain C struct of integers, for which all zeroes is a valid value.
-    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid C string and a struct statfs to fill, both alive for the call.
-    if unsafe { libc::statfs(path.as_ptr(), &mut fs) } != 0 {
-        return false;
-    }
-    #[allow(clippy::unnecessary_cast)] // f_type's width differs between libcs
-    let kind = fs.f_type as i64;
-    matches!(kind, EXT4 | XFS | TMPFS)
-}
-
 /// A strong reference to glibc's `posix_spawn_file_actions_addchdir_np`, so that a statically
 /// linked build has it. std spawns a process with a working folder through `posix_spawn` (a
 /// vfork) when that function exists, else by `fork`, and looks for it through a weak reference,

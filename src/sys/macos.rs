@@ -27,9 +27,3 @@ pub fn become_subreaper() {}
 pub fn data_home(home: &Path, _xdg_data_home: Option<PathBuf>) -> PathBuf {
     home.join("Library/Application Support")
 }
-
-/// Whether syncing a file also makes a new link to it durable without syncing its folder (see the
-/// Linux version): APFS and HFS+ promise no such thing, so the folder is always synced here.
-pub fn sync_keeps_new_links(_dir: &Path) -> bool {
-    false
-}

@@ -14,7 +14,7 @@ use macos as platform;
 compile_error!("execq runs on macOS and Linux: give src/sys/ a module for this system");
 
 use platform::rename_exclusive;
-pub use platform::{become_subreaper, data_home, sync_keeps_new_links};
+pub use platform::{become_subreaper, data_home};
 
 use std::fs::{File, OpenOptions};
 use std::io;

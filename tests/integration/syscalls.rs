@@ -62,48 +62,31 @@ fn synced_while_open(trace: &[String], at: usize, fd: &str, after: usize) -> Opt
 }
 
 #[test]
-fn a_drain_syncs_a_claimed_job_file_before_running_it() {
-    // A producer that never syncs (as most write files): the drain makes the job's content
-    // durable itself before it starts, so a power loss never leaves a job that ran with its
-    // command lost.
-    let q = TestQueue::new();
-    let marker = q.scratch("ran");
-    q.add(
-        "unsynced.json",
-        &format!(
-            r#"{{"command": "/usr/bin/touch", "args": ["{}"]}}"#,
-            marker.display()
-        ),
-    );
-    let trace = traced(&q, q.execq(&["drain"]));
-    assert!(marker.exists());
-    let (at, fd) = opened(&trace, "running/unsynced.json");
-    let synced = synced_while_open(&trace, at, &fd, at)
-        .unwrap_or_else(|| panic!("the claimed file was never synced:\n{}", trace.join("\n")));
-    let started =
-        first(&trace, 0, |l| l.contains("execve(\"/usr/bin/touch\"")).expect("the job started");
-    assert!(
-        synced < started,
-        "the job started before its file was synced:\n{}",
-        trace.join("\n")
-    );
-}
-
-#[test]
-fn submit_syncs_the_job_after_linking_it_so_one_commit_carries_both() {
+fn submit_makes_the_content_durable_before_the_name_then_the_name() {
+    // The content is synced before the job has a name in pending/, so no drain can ever run a job
+    // whose content a power loss could take back (BENCHMARKS.md: why a one-commit submission,
+    // which links first, was measured and not kept); then pending/ is synced, so the job is on
+    // disk when submit returns.
     let q = TestQueue::new();
     let trace = traced(&q, q.execq(&["submit", "--", "true"]));
     let linked = first(&trace, 0, |l| is_link(l) && l.contains("/pending/"))
         .unwrap_or_else(|| panic!("no link into pending/:\n{}", trace.join("\n")));
     let (at, fd) = opened(&trace, ".tmp");
+    let content = synced_while_open(&trace, at, &fd, at)
+        .unwrap_or_else(|| panic!("the job's content is never synced:\n{}", trace.join("\n")));
     assert!(
-        synced_while_open(&trace, at, &fd, linked).is_some(),
-        "the job's file is not synced after its link into pending/:\n{}",
+        content < linked,
+        "the job was linked into pending/ before its content was synced:\n{}",
         trace.join("\n")
     );
-    let pending = q.names("pending");
-    assert_eq!(pending.len(), 1);
-    assert!(Path::new(&q.path("pending")).join(&pending[0]).exists());
+    let (dir_at, dir_fd) = opened(&trace, "/pending");
+    assert!(dir_at > linked);
+    assert!(
+        synced_while_open(&trace, dir_at, &dir_fd, dir_at).is_some(),
+        "pending/ is not synced after the link:\n{}",
+        trace.join("\n")
+    );
+    assert_eq!(q.names("pending").len(), 1);
 }
 
 /// A `link(` or `linkat(` line (after strace's pid column).

@@ -2,7 +2,6 @@
 //! could undo cannot be shown by killing a process, whose writes the kernel keeps), and how jobs
 //! are started.
 
-use std::path::Path;
 use std::process::Command;
 
 use crate::util::*;

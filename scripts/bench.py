@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
 """execq's benchmark: whole processes, timed side by side in one run, medians and ratios.
 
-    python3 scripts/bench.py            # everything (about 3 minutes, more with peers)
+    python3 scripts/bench.py            # everything (about 12 minutes with the peers installed)
     python3 scripts/bench.py --quick    # fewer jobs and repetitions, for a smoke check
     python3 scripts/bench.py --json     # also print the raw medians as one JSON line
 
 Cases (see BENCHMARKS.md): idle drain against /bin/true; drain throughput against a C floor that
 spawns the same process as the jobs (/bin/true, or /bin/sh -c true) and writes one fsync'd record
 per job; scaling from 1,000 to 10,000 pending jobs;
-drain's peak memory; `execq submit`; and submit + drain end to end against task-spooler, nq and
+drain's peak memory; `execq submit`, against /bin/true and against the submit half of the durable
+floor (scripts/bench/durable_floor.c: per job, in one process, exactly the durable steps execq
+promises); submit --start against that floor; and submit + drain end to end against task-spooler, nq and
 pueue through their own front doors, when they are installed (apt-get install nq task-spooler;
 cargo install pueue); and, with eatmydata installed, submit --start with fsync made a no-op, which
-shows what durability costs end to end.
+shows what durability costs end to end. Each timed case starts after os.sync(), so that none pays
+for the write-back of what the one before it (or its own fixture) left dirty.
 """
 import argparse
 import contextlib
@@ -69,6 +72,13 @@ def run(argv, env=None):
     return elapsed, usage
 
 
+def settle_disk():
+    """Writes out what earlier cases left dirty (os.sync) before a timed case starts: ext4's commit
+    waits for the data of blocks allocated in its transaction, so the first syncs of a case could
+    otherwise pay for the previous case's 10,000 records or for the fixture's job files."""
+    os.sync()
+
+
 def new_queue(base, n, shell=False, scheduled=False, waiting=False, command=None):
     """A queue with n jobs. scheduled: priorities from -3 to 3, and every tenth job after the one
     before it (by task_id); waiting: every job not before next year; command: a shell command."""
@@ -90,6 +100,7 @@ def new_queue(base, n, shell=False, scheduled=False, waiting=False, command=None
         with open(tmp, "w") as f:
             f.write(json.dumps(job))
         os.rename(tmp, os.path.join(pending, f"job{i:06d}.json"))
+    settle_disk()
     return q
 
 
@@ -197,8 +208,10 @@ def bench_throughput(rep, base, floor, n, reps, n_large):
     floor_t, floor_sh_t, args_t, shell_t, large_t, rss_large = [], [], [], [], [], []
     for _ in range(reps):
         d = tempfile.mkdtemp(dir=base)
+        settle_disk()
         floor_t.append(run([floor, str(n), d])[0] / n)
         d = tempfile.mkdtemp(dir=base)
+        settle_disk()
         floor_sh_t.append(run([floor, str(n), d, "/bin/sh", "-c", "true"])[0] / n)
         q = new_queue(base, n)
         args_t.append(drain(q)[0] / n)
@@ -297,6 +310,7 @@ def bench_dashboard(rep, base, n, runs):
 
 def bench_submit(rep, base, runs):
     q = new_queue(base, 0)
+    settle_disk()
     true_t, submit_t = [], []
     for _ in range(runs):
         true_t.append(run(["/bin/true"])[0])
@@ -307,6 +321,7 @@ def bench_submit(rep, base, runs):
     half = []
     for _ in range(3):
         d = os.path.join(tempfile.mkdtemp(dir=base), "q")
+        settle_disk()
         half.append(run([DURABLE_FLOOR, str(runs), d, "submit"])[0] / runs)
     floor = median(half) + median(true_t)
     rep.add("execq submit vs durable submit half + process start", median(submit_t) * 1e3, "ms",
@@ -314,11 +329,13 @@ def bench_submit(rep, base, runs):
 
 
 def durable_floor_per_job(base, n):
+    settle_disk()
     d = os.path.join(tempfile.mkdtemp(dir=base), "q")
     return run([DURABLE_FLOOR, str(n), d])[0] / n
 
 
 def end_to_end_execq(base, n):
+    settle_disk()
     q = new_queue(base, 0)
     start = time.perf_counter()
     for _ in range(n):
@@ -331,6 +348,7 @@ def end_to_end_execq(base, n):
 
 def end_to_end_execq_start(base, n):
     """N x `execq submit --start`: drains run while submissions continue, as nq's runners do."""
+    settle_disk()
     q = new_queue(base, 0)
     completed = os.path.join(q, "completed")
     start = time.perf_counter()
@@ -344,6 +362,7 @@ def end_to_end_execq_start(base, n):
 
 
 def end_to_end_nq(base, n):
+    settle_disk()
     d = tempfile.mkdtemp(dir=base)
     env = dict(os.environ, NQDIR=d)
     start = time.perf_counter()
@@ -354,6 +373,7 @@ def end_to_end_nq(base, n):
 
 
 def end_to_end_tsp(base, n):
+    settle_disk()
     d = tempfile.mkdtemp(dir=base)
     env = dict(os.environ, TS_SOCKET=os.path.join(d, "ts.sock"), TMPDIR=d, TS_MAXFINISHED=str(n + 10))
     try:
@@ -393,6 +413,7 @@ def pueue_daemon(base):
 
 
 def end_to_end_pueue(base, n):
+    settle_disk()
     with pueue_daemon(base) as pueue:
         start = time.perf_counter()
         for _ in range(n):
@@ -405,6 +426,7 @@ PARALLEL_JOB = "sleep 0.01"
 
 
 def parallel_execq(base, n):
+    settle_disk()
     q = new_queue(base, n, command=PARALLEL_JOB)
     t = drain(q, "--jobs", "2")[0]
     check_drained(q, n)
@@ -412,6 +434,7 @@ def parallel_execq(base, n):
 
 
 def parallel_xargs(base, n):
+    settle_disk()
     start = time.perf_counter()
     subprocess.run(["xargs", "-P", "2", "-n", "1", "sh", "-c", PARALLEL_JOB, "job"], input="x\n" * n,
                    text=True, check=True)
@@ -419,6 +442,7 @@ def parallel_xargs(base, n):
 
 
 def parallel_tsp(base, n):
+    settle_disk()
     d = tempfile.mkdtemp(dir=base)
     env = dict(os.environ, TS_SOCKET=os.path.join(d, "ts.sock"), TMPDIR=d, TS_MAXFINISHED=str(n + 10))
     try:
@@ -435,6 +459,7 @@ def parallel_tsp(base, n):
 
 
 def parallel_pueue(base, n):
+    settle_disk()
     with pueue_daemon(base) as pueue:
         subprocess.run([*pueue, "parallel", "2"], check=True, stdout=DEVNULL)
         start = time.perf_counter()
@@ -523,16 +548,18 @@ def main():
         print(f"machine: {os.uname().sysname} {os.uname().machine}, {os.cpu_count()} cpus; "
               f"queue on {base}; {reps} repetitions, medians", flush=True)
         bench_idle(rep, base, runs)
-        bench_throughput(rep, base, floor, n, reps, n_large)
-        bench_big_output(rep, base)
-        bench_archiving(rep, base, 2000 if a.quick else 10000)
-        bench_dashboard(rep, base, 10000, 10 if a.quick else 30)
+        # Submissions and the end-to-end rows first, on a disk no earlier case has just filled
+        # (the 1 GiB job, 10,000 records archived and deleted): their syncs are what they measure.
         bench_submit(rep, base, runs)
-        bench_parallel(rep, base, 50 if a.quick else 200, reps)
         if not a.no_peers:
             bench_peers(rep, base, peers_n, 3 if not a.quick else 1)
             # The issue's second size; pueue (seconds per hundred jobs) only at the first.
             bench_peers(rep, base, 1000, 3 if not a.quick else 1, with_pueue=False)
+        bench_throughput(rep, base, floor, n, reps, n_large)
+        bench_parallel(rep, base, 50 if a.quick else 200, reps)
+        bench_big_output(rep, base)
+        bench_archiving(rep, base, 2000 if a.quick else 10000)
+        bench_dashboard(rep, base, 10000, 10 if a.quick else 30)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     rep.print()

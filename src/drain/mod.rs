@@ -176,7 +176,9 @@ pub fn drain(
         lost: std::cell::Cell::new(false),
     };
     let mut outcome = drainer.run(held);
-    if drainer.summary.touched() && outcome.is_ok() {
+    // A drain whose queue folder was replaced under it leaves the new queue alone entirely.
+    let lost = drainer.lost.get();
+    if drainer.summary.touched() && outcome.is_ok() && !lost {
         // Not on an idle drain: failed/ may be long, and an idle drain must cost next to nothing.
         outcome = taken::recover(queue).map(drop);
         if let Some(retention) = &opts.retention {
@@ -206,7 +208,7 @@ pub fn drain(
             "drain finished"
         );
         let error = outcome.as_ref().err().map(|e| format!("{e:#}"));
-        if let Err(e) = record_last_drain(queue, &summary, started_at, error) {
+        if !lost && let Err(e) = record_last_drain(queue, &summary, started_at, error) {
             warn!("could not record the drain's outcome: {e:#}");
         }
     }
@@ -304,6 +306,10 @@ impl Drainer<'_> {
                 break outcome;
             }
         };
+        if self.lost_queue() {
+            // The folders these records went to were removed with the queue: nothing to sync.
+            return outcome;
+        }
         let recovered = self.summary.recovered > before.recovered;
         record::sync_outboxes(
             self.queue,

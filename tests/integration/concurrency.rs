@@ -237,10 +237,12 @@ fn a_queue_removed_and_made_again_under_a_lingering_drain_is_left_to_its_own_dra
     // new queue's own drain, finding its lock free, recorded the job it found in running/ as
     // interrupted while the old drain ran it.
     let q = TestQueue::new();
+    q.add("first.json", &shell_job("true"));
     let old = q.spawn_drain(&["--linger", "60"]);
-    wait_until("the lingering drain to hold the lock", || {
-        fs::File::open(q.path("drain.lock"))
-            .is_ok_and(|lock| fs2::FileExt::try_lock_exclusive(&lock).is_err())
+    wait_until("the drain to run its job and linger", || {
+        q.path("completed/first.json").exists()
+            && fs::File::open(q.path("drain.lock"))
+                .is_ok_and(|lock| fs2::FileExt::try_lock_exclusive(&lock).is_err())
     });
     fs::remove_dir_all(&q.root).unwrap();
     let out = run(q.execq(&["submit", "--", "true"]));
@@ -251,6 +253,10 @@ fn a_queue_removed_and_made_again_under_a_lingering_drain_is_left_to_its_own_dra
         q.names("pending").len(),
         1,
         "the old drain took the new queue's job"
+    );
+    assert!(
+        !q.path("last-drain.json").exists(),
+        "the old drain reported itself as the new queue's last drain"
     );
     q.drain(&[]).success();
     assert_eq!(q.names("completed").len(), 1);

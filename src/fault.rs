@@ -1,13 +1,76 @@
-//! Crash points for tests: `EXECQ_FAULT=NAME` makes the process abort (as a kill would stop it)
-//! when it reaches the point of that name. Used to check that what a killed drain leaves behind is
-//! finished by the next one; nothing sets it in normal use.
+//! Crash points for tests; nothing sets them in normal use.
+//!
+//! - `EXECQ_FAULT=NAME` stops the process at the named point (as a kill would).
+//! - Every durable step the process takes — each create, write, sync, link, rename and unlink of
+//!   the queue's files, all of which go through [`crate::fsutil`] — is numbered from 1.
+//!   `EXECQ_CRASH_TRACE=FILE` appends a line `N KIND PATH` to FILE for each; `EXECQ_CRASH_AT=N`
+//!   kills the process with SIGKILL just *before* step N. Together they let a test run an
+//!   operation once to count its steps, then crash it before each of them in turn and check what
+//!   the next process makes of the remains (`tests/integration/crash.rs`).
+//!
+//! The variables are read once, at the first durable step, so a process that takes none (an idle
+//! drain) never looks. Jobs do not inherit them ([`VARS`]).
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 /// The variable naming the point to crash at.
 pub const ENV: &str = "EXECQ_FAULT";
+
+/// The variable giving the number of the durable step to crash before.
+pub const CRASH_AT: &str = "EXECQ_CRASH_AT";
+
+/// The variable naming the file each durable step is listed in.
+pub const CRASH_TRACE: &str = "EXECQ_CRASH_TRACE";
+
+/// Every variable of this module: removed from the environment of the jobs a process starts, so
+/// that only the process under test counts and crashes.
+pub const VARS: [&str; 3] = [ENV, CRASH_AT, CRASH_TRACE];
 
 /// Aborts the process if `EXECQ_FAULT` names this point.
 pub fn point(name: &str) {
     if std::env::var_os(ENV).is_some_and(|v| v == name) {
         std::process::abort();
+    }
+}
+
+struct Plan {
+    crash_at: Option<u64>,
+    trace: Option<Mutex<File>>,
+}
+
+static PLAN: OnceLock<Option<Plan>> = OnceLock::new();
+static STEPS: AtomicU64 = AtomicU64::new(0);
+
+fn plan() -> Option<&'static Plan> {
+    PLAN.get_or_init(|| {
+        let crash_at = std::env::var(CRASH_AT).ok().and_then(|n| n.parse().ok());
+        let trace = std::env::var_os(CRASH_TRACE).and_then(|path| {
+            File::options()
+                .create(true)
+                .append(true)
+                .open(path)
+                .ok()
+                .map(Mutex::new)
+        });
+        (crash_at.is_some() || trace.is_some()).then_some(Plan { crash_at, trace })
+    })
+    .as_ref()
+}
+
+/// Marks one durable step (`kind` of `path`) about to be taken: listed in the trace, and the
+/// process killed here if it is the step `EXECQ_CRASH_AT` names.
+pub fn step(kind: &str, path: &Path) {
+    let Some(plan) = plan() else { return };
+    let n = STEPS.fetch_add(1, Ordering::SeqCst) + 1;
+    if let Some(trace) = &plan.trace {
+        let mut file = trace.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(file, "{n} {kind} {}", path.display());
+    }
+    if plan.crash_at == Some(n) {
+        crate::sys::kill_self();
     }
 }

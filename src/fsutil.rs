@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::sys;
+use crate::{fault, sys};
 
 /// Flushes a directory's entries to disk, making renames into or out of it durable.
 ///
@@ -15,6 +15,7 @@ use crate::sys;
 /// the fallback of [`sys::full_sync`]); none of these reports a failed write, only that there is
 /// nothing more to do, so they are not errors.
 pub fn sync_dir(dir: &Path) -> Result<()> {
+    fault::step("sync", dir);
     let file = File::open(dir)
         .with_context(|| format!("failed to open `{}` to sync it", dir.display()))?;
     match sys::full_sync(&file) {
@@ -31,12 +32,14 @@ pub fn write_new_synced(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Writes `bytes` to a new file at `path` (mode 0600), not yet synced. Fails if `path` exists.
 pub fn write_new(path: &Path, bytes: &[u8]) -> Result<File> {
+    fault::step("create", path);
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
         .with_context(|| format!("failed to create `{}`", path.display()))?;
+    fault::step("write", path);
     file.write_all(bytes)
         .with_context(|| format!("failed to write `{}`", path.display()))?;
     Ok(file)
@@ -44,11 +47,13 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<File> {
 
 /// Flushes a file written with [`write_new`] to disk (`path` names it in the error).
 pub fn sync_file(file: &File, path: &Path) -> Result<()> {
+    fault::step("sync", path);
     sys::full_sync(file).with_context(|| format!("failed to write `{}`", path.display()))
 }
 
 /// Renames, naming both paths in the error.
 pub fn rename(from: &Path, to: &Path) -> Result<()> {
+    fault::step("rename", to);
     fs::rename(from, to)
         .with_context(|| format!("failed to move `{}` to `{}`", from.display(), to.display()))
 }
@@ -56,12 +61,37 @@ pub fn rename(from: &Path, to: &Path) -> Result<()> {
 /// Moves `from` to `to` unless something is at `to` already: `Ok(false)` then, and `from` stays.
 /// Never replaces anything (see [`sys::rename_noreplace`]).
 pub fn move_if_free(from: &Path, to: &Path) -> Result<bool> {
-    match sys::rename_noreplace(from, to) {
+    match rename_noreplace(from, to) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(e)
             .with_context(|| format!("failed to move `{}` to `{}`", from.display(), to.display())),
     }
+}
+
+/// [`sys::rename_noreplace`], as one durable step.
+pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    fault::step("rename", to);
+    sys::rename_noreplace(from, to)
+}
+
+/// Makes `to` a second name of the file at `from` (fails if anything is at `to`).
+pub fn hard_link(from: &Path, to: &Path) -> io::Result<()> {
+    fault::step("link", to);
+    fs::hard_link(from, to)
+}
+
+/// Writes `bytes` to `path`, replacing what is there, not synced: for a temporary file that is
+/// renamed into place afterwards.
+pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    fault::step("write", path);
+    fs::write(path, bytes).with_context(|| format!("failed to write `{}`", path.display()))
+}
+
+/// Removes a leftover temporary file, if there is one; an error is of no consequence.
+pub fn discard(path: &Path) {
+    fault::step("unlink", path);
+    let _ = fs::remove_file(path);
 }
 
 /// Removes `path` if it is still the file identified by `id` (device, inode): a file that took
@@ -93,6 +123,10 @@ impl FileId {
 
 /// Creates `dir` and its missing parents, readable by this user only (0700).
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    if fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+        return Ok(());
+    }
+    fault::step("mkdir", dir);
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -101,11 +135,25 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
 
 /// Removes a file; one that is already gone is fine.
 pub fn remove_if_exists(path: &Path) -> Result<()> {
+    fault::step("unlink", path);
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => {
             Err(e).with_context(|| format!("failed to remove `{}`", path.display()))
         }
         _ => Ok(()),
+    }
+}
+
+/// Removes a record, file or folder (a non-file entry a drain moved to `failed/` goes whole); one
+/// that is already gone is fine.
+pub fn remove_entry(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            fault::step("unlink", path);
+            fs::remove_dir_all(path)
+                .with_context(|| format!("failed to remove `{}`", path.display()))
+        }
+        _ => remove_if_exists(path),
     }
 }
 

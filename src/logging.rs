@@ -162,9 +162,11 @@ fn rotate_if_large(path: &Path) -> io::Result<()> {
     };
     for n in (1..KEEP_ROTATED).rev() {
         if numbered(n).exists() {
+            crate::fault::step("rename", &numbered(n + 1));
             fs::rename(numbered(n), numbered(n + 1))?;
         }
     }
+    crate::fault::step("rename", &numbered(1));
     fs::rename(path, numbered(1))
 }
 

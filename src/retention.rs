@@ -16,11 +16,19 @@
 //! removed. Output spools never outlive their job in `running/`.
 //!
 //! **Crash safety.** A month's archive is rewritten whole: the old file's bytes plus a new gzip
-//! member, written to `archive/.YYYY-MM.jsonl.gz.next`, synced, then renamed over it. The `.next`
-//! file is preceded by a journal, `archive/.YYYY-MM.journal`, naming the records it holds. A drain
-//! killed before the rename leaves the `.next` file (removed, and the records archived again
-//! later); killed after it, the journal without its `.next` file (the records it names are then
-//! removed). So a record is never lost, and never archived twice.
+//! member, written to `archive/.YYYY-MM.jsonl.gz.next` and synced; then a journal,
+//! `archive/.YYYY-MM.journal`, naming the files of the records it holds, is written and synced;
+//! then the `.next` file is renamed over the archive, and the files the journal names are removed,
+//! then the journal. A journal therefore only exists beside a whole `.next` file or once that
+//! file has become the archive, and the next drain reads what a kill left behind unambiguously:
+//! a `.next` file without a journal, or a journal beside its `.next` file — killed before the
+//! rename: the journal goes first (durably), then the `.next` file, and the records stay to be
+//! archived again; a journal without its `.next` file — killed after the rename: the records it
+//! names are removed. So a record is never lost, and never archived twice.
+//!
+//! A result file goes with its record only while it is still that job's: written no later than
+//! the record's `completed_at`. Once a later run of the job has written the same path, the file is
+//! the later run's, and archiving the older record neither removes nor copies it.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -102,8 +110,7 @@ pub fn apply_hourly(queue: &Queue, retention: &Retention) -> Result<Option<Appli
         "deleted": applied.deleted,
     });
     let tmp = queue.temp_path(LAST);
-    fs::write(&tmp, serde_json::to_vec_pretty(&record)?)
-        .with_context(|| format!("failed to write `{}`", tmp.display()))?;
+    fsutil::write(&tmp, &serde_json::to_vec_pretty(&record)?)?;
     fsutil::rename(&tmp, &queue.root.join(LAST))?;
     if applied.archived + applied.deleted > 0 {
         tracing::info!(
@@ -136,7 +143,7 @@ pub fn apply(queue: &Queue, retention: &Retention, now: i64) -> Result<Applied> 
     if !retention.archive {
         for entry in &old {
             for file in files_of(queue, entry) {
-                remove(&file)?;
+                fsutil::remove_entry(&file)?;
             }
             applied.deleted += 1;
         }
@@ -180,14 +187,24 @@ fn files_of(queue: &Queue, entry: &Entry) -> Vec<PathBuf> {
     files
 }
 
-/// The job's result file, if execq wrote it inside `results/`.
+/// The job's result file, if execq wrote it inside `results/` and it is still this job's: not
+/// written since the job ended. A later run of the same job (yesterday's `report.txt` rewritten
+/// today) owns the path from then on, and archiving the older record leaves it alone.
 fn result_file(queue: &Queue, entry: &Entry) -> Option<PathBuf> {
     let record = entry.record().ok()?;
     let path = PathBuf::from(record["result"]["result_file"].as_str()?);
+    let ended = chrono::DateTime::parse_from_rfc3339(record["result"]["completed_at"].as_str()?)
+        .ok()
+        .map(SystemTime::from)?;
     let results = fs::canonicalize(&queue.results).ok()?;
     let inside = fs::canonicalize(&path).ok()?.starts_with(&results);
-    inside.then_some(path)
+    let written = fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+    (inside && written <= ended + RESULT_FILE_SLACK).then_some(path)
 }
+
+/// How much later than its record's `completed_at` a job's result file may seem to be written
+/// and still be its own: the record's time is cut to microseconds.
+const RESULT_FILE_SLACK: Duration = Duration::from_millis(1);
 
 /// One archive line for `entry`.
 fn line(queue: &Queue, entry: &Entry, now: i64) -> Result<Value> {
@@ -245,14 +262,6 @@ fn archive_month(queue: &Queue, month: &str, entries: &[&Entry], now: i64) -> Re
         remove.extend(files_of(queue, entry));
     }
     let member = member.finish()?;
-    let journal = Journal {
-        next: next.clone(),
-        remove,
-    };
-    let journal_file = journal_path(&dir, month);
-    let _ = fs::remove_file(&journal_file);
-    fsutil::write_new_synced(&journal_file, &serde_json::to_vec(&journal)?)?;
-    let _ = fs::remove_file(&next);
     let mut bytes = match fs::read(&target) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
@@ -260,6 +269,14 @@ fn archive_month(queue: &Queue, month: &str, entries: &[&Entry], now: i64) -> Re
     };
     bytes.extend_from_slice(&member);
     fsutil::write_new_synced(&next, &bytes)?;
+    // The journal only ever exists beside a whole `.next` file, or once that file has become the
+    // archive: so a journal without its `.next` file means "renamed", never "not yet written".
+    let journal = Journal {
+        next: next.clone(),
+        remove,
+    };
+    let journal_file = journal_path(&dir, month);
+    fsutil::write_new_synced(&journal_file, &serde_json::to_vec(&journal)?)?;
     fsutil::sync_dir(&dir)?;
     crate::fault::point("archive:before-rename");
     fsutil::rename(&next, &target)?;
@@ -271,7 +288,7 @@ fn archive_month(queue: &Queue, month: &str, entries: &[&Entry], now: i64) -> Re
 /// Removes the records a journal names, then the journal.
 fn finish(journal: &Journal, journal_file: &Path) -> Result<()> {
     for file in &journal.remove {
-        remove(file)?;
+        fsutil::remove_entry(file)?;
     }
     fsutil::remove_if_exists(journal_file)
 }
@@ -292,26 +309,28 @@ fn recover(queue: &Queue) -> Result<()> {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
         match journal {
-            // Killed before the rename: the archive is as it was; the records stay for next time.
-            Some(journal) if journal.next.exists() => {
-                fsutil::remove_if_exists(&journal.next)?;
+            // Killed after the rename: the records are in the archive; remove them.
+            Some(journal) if !fsutil::exists(&journal.next) => finish(&journal, &path)?,
+            // Killed before it (or while writing the journal): the archive is as it was and the
+            // records stay for next time. The journal goes first, and durably: removing the
+            // `.next` file first would leave a journal that reads as "renamed".
+            _ => {
                 fsutil::remove_if_exists(&path)?;
+                fsutil::sync_dir(&dir)?;
             }
-            // Killed after it: the records are in the archive; remove them.
-            Some(journal) => finish(&journal, &path)?,
-            // Killed while writing the journal: nothing else was done yet.
-            None => fsutil::remove_if_exists(&path)?,
+        }
+    }
+    // `.next` files with no journal: killed before the journal was written.
+    for entry in fs::read_dir(&dir)?.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".jsonl.gz.next")
+        {
+            fsutil::remove_if_exists(&entry.path())?;
         }
     }
     Ok(())
-}
-
-fn remove(path: &Path) -> Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path)
-            .with_context(|| format!("failed to remove `{}`", path.display())),
-        _ => fsutil::remove_if_exists(path),
-    }
 }
 
 /// Every archived job, oldest archive first: each line of each `archive/*.jsonl.gz`.

@@ -1,6 +1,6 @@
 //! `execq notify test`: a sample notification through every channel `[notify]` configures.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde_json::json;
 
 use crate::config;
@@ -33,8 +33,7 @@ pub fn test(queue: &Queue, json: bool) -> Result<ExitCode> {
         },
     });
     let path = queue.temp_path("notify-test.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&record)?)
-        .with_context(|| format!("failed to write `{}`", path.display()))?;
+    crate::fsutil::write(&path, &serde_json::to_vec_pretty(&record)?)?;
     let event = Event {
         job: "execq-notify-test.json",
         record: &path,
@@ -43,7 +42,7 @@ pub fn test(queue: &Queue, json: bool) -> Result<ExitCode> {
         task_id: Some("execq-notify-test".into()),
     };
     let sent = notify::send_through(None, &notify, &event, &Shutdown::default());
-    let _ = std::fs::remove_file(&path);
+    crate::fsutil::discard(&path);
     if json {
         output::print_json(&sent)?;
     } else {

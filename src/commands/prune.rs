@@ -96,7 +96,7 @@ pub fn prune(queue: &Queue, opts: &PruneOptions) -> Result<Pruned> {
                 std::iter::once(entry.path).chain(entry.sidecar).collect();
             files.dedup();
             if !opts.dry_run {
-                files.iter().try_for_each(|f| remove(f))?;
+                files.iter().try_for_each(|f| fsutil::remove_entry(f))?;
             }
             pruned.jobs += 1;
             pruned.files.extend(files);
@@ -110,13 +110,4 @@ pub fn prune(queue: &Queue, opts: &PruneOptions) -> Result<Pruned> {
         );
     }
     Ok(pruned)
-}
-
-/// Removes a record; a directory (a non-file entry drain moved to `failed/`) goes whole.
-fn remove(path: &std::path::Path) -> Result<()> {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path)
-            .map_err(|e| anyhow::anyhow!("failed to remove `{}`: {e}", path.display())),
-        _ => fsutil::remove_if_exists(path),
-    }
 }

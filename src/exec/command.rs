@@ -49,6 +49,9 @@ pub fn build(
         }
         command.current_dir(dir);
     }
+    for var in crate::fault::VARS {
+        command.env_remove(var);
+    }
     command.envs(env.iter().copied());
     command.envs(spec.env.iter().map(|(k, v)| (k, v)));
     if let Some(id) = &spec.task_id {

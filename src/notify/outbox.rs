@@ -68,7 +68,7 @@ pub fn keep(queue: &Queue, delivery: &Delivery, error: &str) -> Result<PathBuf> 
 
 fn write(path: &std::path::Path, kept: &Kept) -> Result<PathBuf> {
     let tmp = path.with_extension("json.tmp");
-    let _ = fs::remove_file(&tmp);
+    fsutil::discard(&tmp);
     fsutil::write_new_synced(&tmp, &serde_json::to_vec_pretty(kept)?)?;
     fsutil::rename(&tmp, path)?;
     Ok(path.to_owned())

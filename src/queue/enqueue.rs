@@ -5,7 +5,6 @@
 //! file, and a job whose enqueue returned survives a power loss.
 
 use std::ffi::OsStr;
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -31,7 +30,7 @@ pub fn enqueue_identified(
     fsutil::write_new_synced(&staged, bytes)?;
     let id = FileId::at(&staged);
     let placed = place(&staged, &queue.pending, name);
-    let _ = fs::remove_file(&staged);
+    fsutil::discard(&staged);
     let path = placed?;
     fsutil::sync_dir(&queue.pending)?;
     Ok((path, id))
@@ -43,7 +42,7 @@ pub fn enqueue_identified(
 pub fn place(file: &Path, pending: &Path, name: &OsStr) -> Result<PathBuf> {
     for n in 0..=u64::MAX {
         let dest = pending.join(numbered(name, n, NAME_MAX));
-        match fs::hard_link(file, &dest) {
+        match fsutil::hard_link(file, &dest) {
             Ok(()) => return Ok(dest),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {

@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::Value;
 
 use crate::fsutil;
@@ -14,8 +14,7 @@ pub const LAST_DRAIN: &str = "last-drain.json";
 /// Replaces the record with `value` (written whole in `tmp/`, then renamed: its own replacement).
 pub fn write(queue: &Queue, value: &Value) -> Result<()> {
     let tmp = queue.temp_path(LAST_DRAIN);
-    fs::write(&tmp, serde_json::to_vec_pretty(value)?)
-        .with_context(|| format!("failed to write `{}`", tmp.display()))?;
+    fsutil::write(&tmp, &serde_json::to_vec_pretty(value)?)?;
     fsutil::rename(&tmp, &queue.root.join(LAST_DRAIN))
 }
 

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::fsutil;
 use crate::fsutil::exists;
-use crate::sys;
 
 /// The longest file name (in bytes) on the filesystems execq supports.
 pub const NAME_MAX: usize = 255;
@@ -163,7 +163,7 @@ pub fn move_to_free(from: &Path, dir: &Path, name: &OsStr, slot: Slot) -> Result
 pub fn try_move_to_free(from: &Path, dir: &Path, name: &OsStr, slot: Slot) -> io::Result<PathBuf> {
     for _ in 0..MOVE_ATTEMPTS {
         let dest = free_name(dir, name, slot);
-        match sys::rename_noreplace(from, &dest) {
+        match fsutil::rename_noreplace(from, &dest) {
             Ok(()) => return Ok(dest),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),

@@ -45,7 +45,7 @@ impl Purpose {
 pub fn take(queue: &Queue, from: &Path, name: &OsStr, purpose: Purpose) -> io::Result<PathBuf> {
     let suffix = format!(".{}", std::process::id());
     let taken = queue.failed.join(fit_name(purpose.prefix(), name, &suffix));
-    sys::rename_noreplace(from, &taken)?;
+    fsutil::rename_noreplace(from, &taken)?;
     Ok(taken)
 }
 

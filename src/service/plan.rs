@@ -217,6 +217,7 @@ fn write_unit(unit: &UnitFile) -> Result<()> {
         fs::create_dir_all(dir).with_context(|| format!("failed to create `{}`", dir.display()))?;
     }
     let tmp = unit.path.with_extension("execq-tmp");
+    crate::fault::step("write", &tmp);
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)

@@ -298,3 +298,12 @@ pub fn survive_file_size_limit() -> io::Result<()> {
     )
     .map(drop)
 }
+
+/// Ends this process at once with SIGKILL, as `kill -9` would: no destructor, buffer flush or
+/// exit handler runs. For the crash points of [`crate::fault`].
+pub fn kill_self() -> ! {
+    // SAFETY: kill has no memory-safety preconditions; SIGKILL cannot be caught, so it does not
+    // return once delivered to this process.
+    unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    std::process::abort()
+}

@@ -5,6 +5,7 @@
 use std::fs;
 use std::io::Read;
 use std::process::Command;
+use std::time::{Duration, SystemTime};
 
 use flate2::read::MultiGzDecoder;
 use serde_json::Value;
@@ -247,4 +248,111 @@ fn config_check_catches_retention_mistakes() {
         let check = run(q.execq(&["config", "--check"]));
         assert_fails_with(&check, 1, needle);
     }
+}
+
+/// The durable steps (`N KIND PATH`) a command takes, from `EXECQ_CRASH_TRACE`.
+fn steps_of(q: &TestQueue, mut cmd: Command) -> Vec<(u64, String, String)> {
+    let trace = q.scratch("steps.trace");
+    let _ = fs::remove_file(&trace);
+    cmd.env("EXECQ_CRASH_TRACE", &trace);
+    run(cmd).success();
+    fs::read_to_string(&trace)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let mut parts = l.splitn(3, ' ');
+            let n = parts.next().unwrap().parse().unwrap();
+            (
+                n,
+                parts.next().unwrap().into(),
+                parts.next().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+/// Twenty completed records, then `[retention]` that makes them all old at `later(2, 0)`.
+fn twenty_old_records(q: &TestQueue) {
+    for i in 0..20 {
+        q.add(&format!("r{i:02}.json"), &shell_job("true"));
+    }
+    q.drain(&[]).success();
+    fs::write(q.path("config.toml"), "[retention]\ncompleted = \"1d\"\n").unwrap();
+    // Retention runs in drains that did work.
+    q.add("trigger.json", &shell_job("true"));
+}
+
+#[test]
+fn a_kill_at_any_step_of_archiving_loses_no_record() {
+    // Count the archiving drain's steps on one queue, then kill a fresh one before each step
+    // inside archive/ (where the journal and the `.next` file are written), and recover.
+    let probe = TestQueue::new();
+    twenty_old_records(&probe);
+    let mut cmd = probe.execq(&["drain"]);
+    cmd.env("EXECQ_NOW", later(2, 0));
+    let steps = steps_of(&probe, cmd);
+    let archive_steps: Vec<u64> = steps
+        .iter()
+        .filter(|(_, _, path)| path.contains("/archive/"))
+        .map(|(n, _, _)| *n)
+        .collect();
+    assert!(archive_steps.len() >= 6, "{steps:?}");
+    let mut expected: Vec<String> = (0..20).map(|i| format!("r{i:02}.json")).collect();
+    expected.extend(["after.json".into(), "trigger.json".into()]);
+    expected.sort();
+    for n in archive_steps {
+        let q = TestQueue::new();
+        twenty_old_records(&q);
+        let mut crashed = q.execq(&["drain"]);
+        crashed
+            .env("EXECQ_NOW", later(2, 0))
+            .env("EXECQ_CRASH_AT", n.to_string());
+        assert!(!run(crashed).status.success(), "step {n}: not killed");
+        // The next drain with work to do finishes (or undoes) what the killed one began.
+        q.add("after.json", &shell_job("true"));
+        drain_at(&q, &later(2, 0), None).success();
+        let mut present = files(&archived(&q));
+        present.extend(q.names("completed"));
+        present.sort();
+        assert_eq!(
+            present,
+            expected,
+            "killed before step {n}: {:?}",
+            steps[n as usize - 1]
+        );
+    }
+}
+
+#[test]
+fn archiving_an_old_record_leaves_the_result_file_a_later_run_wrote() {
+    let q = TestQueue::new();
+    let job = |text: &str| {
+        serde_json::json!({"command": format!("echo {text}"), "result_file": "report.txt"})
+            .to_string()
+    };
+    q.add("daily.json", &job("yesterday"));
+    q.drain(&[]).success();
+    // Last month's run: its record is old; today's run has since written report.txt again.
+    set_mtime(
+        &q.path("completed/daily.json"),
+        SystemTime::now() - Duration::from_secs(40 * 86_400),
+    );
+    q.add("daily.json", &job("today"));
+    q.drain(&[]).success();
+    assert_eq!(q.names("completed"), ["daily.1.json", "daily.json"]);
+    fs::write(q.path("config.toml"), "[retention]\ncompleted = \"30d\"\n").unwrap();
+    q.add("trigger.json", &shell_job("true"));
+    q.drain(&[]).success();
+
+    assert_eq!(files(&archived(&q)), ["daily.json"]);
+    assert_eq!(
+        fs::read_to_string(q.path("results/report.txt")).unwrap(),
+        "today\n",
+        "today's result file was removed with last month's record"
+    );
+    let line = &archived(&q)[0];
+    assert!(
+        line.get("result_file").is_none(),
+        "the archive claims today's file as last month's: {line}"
+    );
 }

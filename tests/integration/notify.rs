@@ -34,11 +34,16 @@ impl Received {
 /// A server on 127.0.0.1 answering each request with the next status of `answers` (`None`: never
 /// answer, as a hung endpoint). Returns its URL and the requests it receives.
 fn server(answers: Vec<Option<u16>>) -> (String, mpsc::Receiver<Received>) {
+    server_after(answers.into_iter().map(|a| (a, Duration::ZERO)).collect())
+}
+
+/// [`server`], each answer given after its delay.
+fn server_after(answers: Vec<(Option<u16>, Duration)>) -> (String, mpsc::Receiver<Received>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
-        for answer in answers {
+        for (answer, delay) in answers {
             let Ok((stream, _)) = listener.accept() else {
                 return;
             };
@@ -64,6 +69,7 @@ fn server(answers: Vec<Option<u16>>) -> (String, mpsc::Receiver<Received>) {
             reader.read_exact(&mut body).unwrap();
             let _ = tx.send(Received { headers, body });
             let mut stream = stream;
+            thread::sleep(delay);
             match answer {
                 Some(code) => {
                     let _ = write!(
@@ -371,4 +377,47 @@ fn the_readme_receiver_sees_a_signed_post() {
         );
         assert!(line.ends_with(verdict), "{line}");
     }
+}
+
+#[test]
+fn a_kept_delivery_is_posted_once_however_many_drains_find_it_due() {
+    let q = TestQueue::new();
+    // The retry is answered slowly, so the drains started together all find it due meanwhile.
+    let slow = Duration::from_millis(1500);
+    let (url, received) = server_after(vec![
+        (Some(500), Duration::ZERO),
+        (Some(200), slow),
+        (Some(200), Duration::ZERO),
+        (Some(200), Duration::ZERO),
+    ]);
+    config(&q, &format!("[notify]\nwebhook = \"{url}\"\n"));
+    let start = chrono::Utc::now();
+    let at = |secs: i64| {
+        (start + chrono::Duration::seconds(secs)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    q.add("first.json", &shell_job("exit 1"));
+    drain_at(&q, &at(0)).success();
+    received.recv_timeout(DEADLINE).unwrap();
+    assert_eq!(outbox(&q).len(), 1, "kept after the 500");
+
+    let drains: Vec<_> = (0..3)
+        .map(|_| {
+            let mut cmd = q.execq(&["drain", "--grace", "1"]);
+            cmd.env("EXECQ_NOW", at(31));
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for drain in drains {
+        finish(drain).success();
+    }
+    received.recv_timeout(DEADLINE).unwrap();
+    assert!(
+        received.try_recv().is_err(),
+        "the kept delivery was POSTed more than once"
+    );
+    assert!(
+        outbox(&q).is_empty(),
+        "delivered, yet back: {:?}",
+        outbox(&q)
+    );
 }

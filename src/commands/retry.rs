@@ -3,7 +3,9 @@
 //! The job is first claimed (renamed to a dot-name in `failed/`), so that two retries of one job
 //! cannot both requeue it. A JSON job goes back as its object with the old `result` moved to the
 //! end of `history`; a script or other file goes back byte for byte, its old sidecar staying in
-//! `failed/`, marked with `retried_at`. Both are linked into `pending/` under a free name.
+//! `failed/`, marked with `retried_at`. Both reach `pending/` by one rename, under a free name:
+//! the new JSON job is first written over the taken record, so a kill at any step leaves the job
+//! in `failed/` or in `pending/`, never in both (`queue::taken` finishes a cut-short retry).
 
 use std::path::{Path, PathBuf};
 
@@ -16,7 +18,7 @@ use crate::job::result::{self as record, timestamp};
 use crate::output;
 use crate::queue::Queue;
 use crate::queue::catalog::{self, Entry, State};
-use crate::queue::enqueue;
+use crate::queue::names::{Slot, move_to_free};
 use crate::queue::pending::MAX_JOB_BYTES;
 use crate::queue::taken::{self, Purpose};
 
@@ -54,10 +56,9 @@ pub fn retry(queue: &Queue, job: &str) -> Result<PathBuf> {
     }
     let claimed = claim(queue, &entry)?;
     let path = match (&entry.sidecar, &entry.object) {
-        (None, Some(_)) => requeue_record(queue, &entry)?,
+        (None, Some(_)) => requeue_record(queue, &entry, &claimed)?,
         _ => requeue_file(queue, &entry, &claimed)?,
     };
-    fsutil::remove_if_exists(&claimed)?;
     fsutil::sync_dir(&queue.failed)?;
     tracing::info!(file = ?entry.name, to = %path.display(), "job retried");
     Ok(path)
@@ -78,7 +79,9 @@ fn claim(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
     }
 }
 
-fn requeue_record(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
+/// Writes the new job over the taken record, then moves it to `pending/` in one rename, so a kill
+/// leaves it in exactly one of the two (see `queue::taken`).
+fn requeue_record(queue: &Queue, entry: &Entry, claimed: &Path) -> Result<PathBuf> {
     let mut object = entry.object.clone().expect("a merged record is an object");
     record::archive_result(&mut object);
     let limit = usize::try_from(MAX_JOB_BYTES).unwrap_or(usize::MAX);
@@ -88,11 +91,16 @@ fn requeue_record(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
             entry.name
         );
     };
-    enqueue::enqueue(queue, &entry.file_name, &bytes)
+    let tmp = queue.temp_path("retry");
+    fsutil::write_new_synced(&tmp, &bytes)?;
+    fsutil::rename(&tmp, claimed)?;
+    let dest = move_to_free(claimed, &queue.pending, &entry.file_name, Slot::Plain)?;
+    fsutil::sync_dir(&queue.pending)?;
+    Ok(dest)
 }
 
 fn requeue_file(queue: &Queue, entry: &Entry, claimed: &Path) -> Result<PathBuf> {
-    let dest = enqueue::place(claimed, &queue.pending, &entry.file_name)?;
+    let dest = move_to_free(claimed, &queue.pending, &entry.file_name, Slot::Plain)?;
     fsutil::sync_dir(&queue.pending)?;
     if let Some(sidecar) = &entry.sidecar {
         let mut old = entry.record()?;

@@ -5,9 +5,13 @@
 //!
 //! A command killed between the take and its last step leaves that dot-file: hidden, not lost. A
 //! drain that did work looks for such files whose process is gone and finishes for it ([`recover`]):
-//! a job being cancelled is filed as `cancelled`; a job being retried is put back in `failed/`
-//! (if its new copy had already reached `pending/`, both are then visible, and nothing runs twice
-//! unless asked to).
+//! a job being cancelled is filed as `cancelled`; a job being retried is put back in `failed/`.
+//!
+//! The last step of each is one rename, so a kill never leaves a job in two places: the
+//! cancelled record (the job with its `result`), or the retried job (the record with its `result`
+//! moved to `history`), is first written over the dot-file, then renamed to its name in `failed/`
+//! or `pending/`. Recovery tells the two contents apart: a dot-file holding a cancelled record is
+//! only given its name; one holding a retried job goes on to `pending/`.
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -63,9 +67,10 @@ pub fn file_unrun(
             job_result::merge(&mut object, result);
             let tmp = queue.temp_path("unrun");
             fsutil::write_new_synced(&tmp, &pretty(&Value::Object(object))?)?;
-            let dest = move_to_free(&tmp, &queue.failed, name, Slot::Plain)?;
-            fsutil::remove_if_exists(taken)?;
-            dest
+            // The record takes the taken file's place, then its own name in one rename: a kill
+            // leaves one file, which [`recover`] recognises by its `result`, never two.
+            fsutil::rename(&tmp, taken)?;
+            move_to_free(taken, &queue.failed, name, Slot::Plain)?
         }
         None => {
             let dest = move_to_free(taken, &queue.failed, name, Slot::WithSidecar)?;
@@ -117,24 +122,40 @@ pub fn recover(queue: &Queue) -> Result<usize> {
 }
 
 fn finish(queue: &Queue, taken: &Path, purpose: Purpose, name: &OsStr) -> Result<()> {
+    let object = name
+        .as_encoded_bytes()
+        .ends_with(b".json")
+        .then(|| catalog::read_object(taken))
+        .flatten();
+    let has_result = object.as_ref().is_some_and(|o| o.contains_key("result"));
     let dest = match purpose {
+        // The new job had taken the old record's place (see `execq retry`): it goes forward.
+        Purpose::Retry if is_requeued(queue, object.as_ref(), name) => {
+            let dest = move_to_free(taken, &queue.pending, name, Slot::Plain)?;
+            fsutil::sync_dir(&queue.pending)?;
+            dest
+        }
         Purpose::Retry => move_to_free(taken, &queue.failed, name, Slot::WithSidecar)?,
+        // The cancelled record had taken the job's place: it only needs its name.
+        Purpose::Cancel if has_result => move_to_free(taken, &queue.failed, name, Slot::Plain)?,
         Purpose::Cancel => {
             let result = JobResult::skipped(
                 Status::Cancelled,
                 "cancelled by `execq cancel` before it started (filed by a later drain: the \
                  cancel was cut short)",
             );
-            let object = name
-                .as_encoded_bytes()
-                .ends_with(b".json")
-                .then(|| catalog::read_object(taken))
-                .flatten();
             file_unrun(queue, taken, object, name, &result)?
         }
     };
     tracing::warn!(file = ?name, to = %dest.display(), "finished a cancel or retry that was cut short");
     Ok(())
+}
+
+/// Whether a job taken to be retried is already its new copy: a JSON job without the `result`
+/// every merged record has (a job filed with a sidecar is never rewritten).
+fn is_requeued(queue: &Queue, object: Option<&Map<String, Value>>, name: &OsStr) -> bool {
+    object.is_some_and(|o| !o.contains_key("result"))
+        && !fsutil::exists(&sidecar_path(&queue.failed.join(name)))
 }
 
 /// `.cancelling-NAME.PID` → (cancel, NAME, PID).

@@ -6,6 +6,7 @@ mod cancel_wait;
 mod clients;
 mod concurrency;
 mod config;
+mod crash;
 mod dashboard;
 mod faults;
 mod fuzz;

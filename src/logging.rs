@@ -150,10 +150,29 @@ impl DaemonLog {
     }
 }
 
+/// Rotates the log once it is large. Every execq process writing the log may find it so: the one
+/// that locks the file rotates it (after checking again that it is still the large file at the
+/// path); the others leave it, so no rotated log replaces another.
 fn rotate_if_large(path: &Path) -> io::Result<()> {
     match fs::metadata(path) {
         Ok(meta) if meta.len() >= ROTATE_BYTES => {}
         _ => return Ok(()),
+    }
+    let Ok(file) = fs::File::open(path) else {
+        return Ok(());
+    };
+    if fs2::FileExt::try_lock_exclusive(&file).is_err() {
+        return Ok(());
+    }
+    let still = match (file.metadata(), fs::metadata(path)) {
+        (Ok(held), Ok(now)) => {
+            crate::fsutil::FileId::of(&held) == crate::fsutil::FileId::of(&now)
+                && held.len() >= ROTATE_BYTES
+        }
+        _ => false,
+    };
+    if !still {
+        return Ok(());
     }
     let numbered = |n: u32| {
         let mut name = path.as_os_str().to_owned();

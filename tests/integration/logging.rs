@@ -167,3 +167,37 @@ fn values_with_newlines_cannot_forge_log_lines() {
         assert!(!line.as_str().unwrap().starts_with("2026-01-01"), "{line}");
     }
 }
+
+#[test]
+fn a_log_being_rotated_by_another_process_is_not_rotated_again() {
+    let q = TestQueue::new();
+    q.drain(&[]).success();
+    let mut big = vec![b'x'; 5 * 1024 * 1024];
+    big.extend_from_slice(b"\nsegment-0\n");
+    fs::write(q.path("daemon.log"), &big).unwrap();
+    fs::write(q.path("daemon.log.1"), "segment-1\n").unwrap();
+    for i in 0..2 {
+        q.add(&format!("j{i}.json"), &shell_job("true"));
+    }
+    // Another process rotating holds the log's lock: this one writes on and leaves the files.
+    let held = fs::File::open(q.path("daemon.log")).unwrap();
+    fs2::FileExt::lock_exclusive(&held).unwrap();
+    run(q.execq(&["cancel", "j0"])).success();
+    let first = fs::read_to_string(q.path("daemon.log.1")).unwrap();
+    assert!(first == "segment-1\n", "rotated under another's lock");
+    assert!(
+        !q.path("daemon.log.2").exists(),
+        "rotated under another's lock"
+    );
+    drop(held);
+    run(q.execq(&["cancel", "j1"])).success();
+    let rotated = fs::read_to_string(q.path("daemon.log.1")).unwrap();
+    assert!(
+        rotated.contains("segment-0\n"),
+        "not rotated once the lock was free"
+    );
+    assert_eq!(
+        fs::read_to_string(q.path("daemon.log.2")).unwrap(),
+        "segment-1\n"
+    );
+}

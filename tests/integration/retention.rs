@@ -356,3 +356,27 @@ fn archiving_an_old_record_leaves_the_result_file_a_later_run_wrote() {
         "the archive claims today's file as last month's: {line}"
     );
 }
+
+#[test]
+fn a_drain_leaves_archiving_to_the_drain_already_archiving() {
+    let q = TestQueue::new();
+    three_records(&q);
+    fs::write(q.path("config.toml"), "[retention]\ncompleted = \"1d\"\n").unwrap();
+    fs::create_dir_all(q.path("archive")).unwrap();
+    let held = fs::File::create(q.path("archive/.lock")).unwrap();
+    fs2::FileExt::lock_exclusive(&held).unwrap();
+    q.add("trigger.json", &shell_job("true"));
+    drain_at(&q, &later(2, 0), None).success();
+    assert!(
+        archived(&q).is_empty(),
+        "archived beside another archiving drain"
+    );
+    assert!(!q.path("last-retention.json").exists());
+    drop(held);
+    q.add("trigger2.json", &shell_job("true"));
+    drain_at(&q, &later(2, 0), None).success();
+    assert_eq!(
+        files(&archived(&q)),
+        ["kept.json", "script.sh", "trigger.json", "trigger2.json"]
+    );
+}

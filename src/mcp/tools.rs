@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use super::Policy;
 use super::jobs::{self, JobView, OutputPage, Stream};
-use crate::commands::submit::{SubmitCommand, SubmitOptions};
+use crate::commands::submit::{EnvVar, SubmitCommand, SubmitOptions};
 use crate::queue::Queue;
 use crate::queue::catalog::State;
 use crate::queue::watch::{Phase, Tracked};
@@ -372,6 +372,9 @@ impl Execq {
             }
         };
         let env: Vec<(String, String)> = args.env.into_iter().collect();
+        for (name, value) in &env {
+            crate::job::check_env(name, value).map_err(|e| tool_error(e.to_string()))?;
+        }
         if let Err(why) = self.policy.check(program, args.shell.is_some(), &env) {
             let what = program.map_or_else(|| "a shell command".to_owned(), |p| format!("`{p}`"));
             tracing::warn!(target: crate::logging::DAEMON_LOG_ONLY, "mcp: refused to submit {what}: {why}");
@@ -399,7 +402,10 @@ impl Execq {
                 Some(OneOrMany::Many(many)) => many,
             },
             not_before,
-            env: env.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            env: env
+                .into_iter()
+                .map(|(name, value)| EnvVar::Set(name, value))
+                .collect(),
             limits: Default::default(),
         };
         let queue = self.queue.clone();
@@ -578,9 +584,13 @@ impl Execq {
             return Err(tool_error(why));
         }
         let queue = self.queue.clone();
+        let policy = Arc::clone(&self.policy);
         let done = blocking(move || {
             let (message, reference) = if retry {
-                let path = crate::commands::retry::retry(&queue, &args.job)?;
+                // A retry runs the job again: it passes the check a submission does.
+                let path = crate::commands::retry::retry_if(&queue, &args.job, |spec| {
+                    policy.check_spec(spec)
+                })?;
                 let name = path
                     .file_name()
                     .unwrap_or_default()

@@ -8,12 +8,14 @@
 //! - `tools.rs`: the tools, their input and output schemas (rmcp's macros), errors as tool
 //!   errors the model can act on;
 //! - `jobs.rs`: what the tools read and do, synchronously (run on tokio's blocking pool);
+//! - `stdio.rs`: the lines between the client and rmcp, answering those rmcp would drop;
 //! - `env.rs`: the variables an agent may not set while programs are allowlisted;
 //! - here: who may run what ([`Policy`], `--allow`, `--allow-shell`, `--read-only`, `[mcp]`),
 //!   and the runtime, created only by this command.
 
 mod env;
 mod jobs;
+mod stdio;
 mod tools;
 
 use std::collections::BTreeSet;

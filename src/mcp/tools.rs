@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use super::Policy;
 use super::jobs::{self, JobView, OutputPage, Stream};
+use super::stdio::Relay;
 use crate::commands::submit::{EnvVar, SubmitCommand, SubmitOptions};
 use crate::queue::Queue;
 use crate::queue::catalog::State;
@@ -48,15 +49,20 @@ pub async fn serve(queue: Queue, policy: Policy) -> anyhow::Result<()> {
         policy: Arc::new(policy),
         tool_router: Execq::tool_router(),
     };
-    let service = server
-        .serve(rmcp::transport::stdio())
-        .await
-        .map_err(|e| anyhow::anyhow!("MCP handshake failed: {e}"))?;
-    service
-        .waiting()
-        .await
-        .map_err(|e| anyhow::anyhow!("the MCP session failed: {e}"))?;
-    Ok(())
+    let (read, write, relay) = Relay::start(tokio::io::stdin(), tokio::io::stdout());
+    let served = async {
+        let service = server
+            .serve((read, write))
+            .await
+            .map_err(|e| anyhow::anyhow!("MCP handshake failed: {e}"))?;
+        service
+            .waiting()
+            .await
+            .map_err(|e| anyhow::anyhow!("the MCP session failed: {e}"))
+    };
+    let result = served.await;
+    relay.finish().await.ok();
+    result.map(drop)
 }
 
 #[derive(Clone)]

@@ -16,7 +16,7 @@
 //! token made at start and printed in the URL (header `X-Execq-Token` or `?token=`), and a
 //! request that carries an `Origin` must carry ours: another local user, or another page, cannot
 //! retry or cancel jobs. Reading needs no token, like reading the queue's files needs no more
-//! than reaching them; the page shows no secret.
+//! than reaching them; the page shows no secret (jobs' `env` values are left out).
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -155,7 +155,10 @@ impl Live {
             }
             (Method::Get | Method::Head, ["api", "jobs", reference]) => {
                 match decode(reference).and_then(|r| commands::show::json(&self.queue, &r)) {
-                    Ok(job) => Reply::json(200, &job),
+                    Ok(mut job) => {
+                        job["record"] = super::env_names_only(job["record"].take());
+                        Reply::json(200, &job)
+                    }
                     Err(e) => Reply::error(404, format!("{e:#}")),
                 }
             }

@@ -8,7 +8,7 @@ use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use execq::duration;
 use execq::options::{
-    self, DEFAULT_LABEL, DrainFlags, JobLimits, Platform, PruneOptions, ServiceAction,
+    self, DEFAULT_LABEL, DrainFlags, EnvVar, JobLimits, Platform, PruneOptions, ServiceAction,
     ServiceRequest, State, SubmitCommand, SubmitOptions, Verbosity,
 };
 use execq::{Invocation, Verb};
@@ -700,7 +700,7 @@ impl From<JobArgs> for SubmitOptions {
             priority: args.priority,
             after: Vec::new(),
             not_before: None,
-            env: args.env,
+            env: args.env.iter().map(|e| EnvVar::parse(e)).collect(),
             limits: args.limits.into(),
         }
     }

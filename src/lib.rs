@@ -45,7 +45,7 @@ pub mod options {
     pub use crate::commands::service::{ServiceAction, ServiceRequest};
     pub use crate::commands::show::Opts as Show;
     pub use crate::commands::status::Opts as Status;
-    pub use crate::commands::submit::{Opts as Submit, SubmitCommand, SubmitOptions};
+    pub use crate::commands::submit::{EnvVar, Opts as Submit, SubmitCommand, SubmitOptions};
     pub use crate::commands::wait::Opts as Wait;
     pub use crate::config::Flags as DrainFlags;
     pub use crate::dashboard::serve::DEFAULT_PORT as DASHBOARD_PORT;

@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::exit_code::ExitCode;
 use crate::fsutil;
 use crate::job::result::{self as record, timestamp};
+use crate::job::{self, Format, JobError, JobSpec};
 use crate::output;
 use crate::queue::Queue;
 use crate::queue::catalog::{self, Entry, State};
@@ -31,6 +32,17 @@ pub fn run(queue: &Queue, job: &str) -> Result<ExitCode> {
 
 /// Requeues `job` and returns its new path in `pending/`.
 pub fn retry(queue: &Queue, job: &str) -> Result<PathBuf> {
+    retry_if(queue, job, |_| Ok(()))
+}
+
+/// [`retry`], if `allowed` accepts the job as it would go back to `pending/` (as the drain will
+/// read it); otherwise the job stays in `failed/` as it was and `allowed`'s reason is the error.
+/// The check is made on what was taken out of `failed/`, so it is what would run.
+pub fn retry_if(
+    queue: &Queue,
+    job: &str,
+    allowed: impl FnOnce(&JobSpec) -> Result<(), String>,
+) -> Result<PathBuf> {
     queue.open()?;
     let entry = catalog::find(queue, job)?;
     match entry.state {
@@ -55,6 +67,11 @@ pub fn retry(queue: &Queue, job: &str) -> Result<PathBuf> {
         }
     }
     let claimed = claim(queue, &entry)?;
+    if let Err(why) = requeued_spec(&entry, &claimed).and_then(|spec| allowed(&spec)) {
+        move_to_free(&claimed, &queue.failed, &entry.file_name, Slot::WithSidecar)?;
+        fsutil::sync_dir(&queue.failed)?;
+        bail!("`{}` was not retried: {why}", entry.name);
+    }
     let path = match (&entry.sidecar, &entry.object) {
         (None, Some(_)) => requeue_record(queue, &entry, &claimed)?,
         _ => requeue_file(queue, &entry, &claimed)?,
@@ -76,6 +93,23 @@ fn claim(queue: &Queue, entry: &Entry) -> Result<PathBuf> {
         }
         other => other
             .with_context(|| format!("failed to take `{}` out of failed/", entry.path.display())),
+    }
+}
+
+/// What the job would run once back in `pending/`: a merged record's object, or the bytes taken.
+fn requeued_spec(entry: &Entry, claimed: &Path) -> Result<JobSpec, String> {
+    let cannot = |e: JobError| format!("it cannot run as it is ({e})");
+    if let (None, Some(object)) = (&entry.sidecar, &entry.object) {
+        return job::from_json(object).map_err(cannot);
+    }
+    let bytes =
+        std::fs::read(claimed).map_err(|e| format!("cannot read `{}`: {e}", claimed.display()))?;
+    match Format::of(&entry.file_name) {
+        Format::Json => job::parse_object(&bytes)
+            .and_then(|object| job::from_json(&object))
+            .map_err(cannot),
+        Format::Script => job::from_script(&bytes).map_err(cannot),
+        Format::Unsupported => Err(cannot(JobError::Unsupported(entry.name.clone()))),
     }
 }
 

@@ -35,6 +35,26 @@ pub enum SubmitCommand {
     Shell(String),
 }
 
+/// One variable for a submitted job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnvVar {
+    /// Copied from the submitter's environment (`--env NAME`).
+    Copy(String),
+    /// A name and its value, kept apart from here on: joining them would let a name holding `=`
+    /// set another variable (see [`job::check_env`]).
+    Set(String, String),
+}
+
+impl EnvVar {
+    /// `--env`'s argument: `NAME=VALUE` (split at the first `=`), or `NAME` alone.
+    pub fn parse(given: &str) -> Self {
+        match given.split_once('=') {
+            Some((name, value)) => Self::Set(name.to_owned(), value.to_owned()),
+            None => Self::Copy(given.to_owned()),
+        }
+    }
+}
+
 /// A job to submit.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SubmitOptions {
@@ -50,8 +70,8 @@ pub struct SubmitOptions {
     pub after: Vec<String>,
     /// Not to start before (from `--at` or `--delay`).
     pub not_before: Option<DateTime<FixedOffset>>,
-    /// `NAME` (copied from this environment) or `NAME=VALUE`.
-    pub env: Vec<String>,
+    /// Variables for the job, on top of the submitter's `PATH`.
+    pub env: Vec<EnvVar>,
     /// Resource limits (`limits`), checked as a job file's are.
     pub limits: ResourceLimits,
 }
@@ -224,18 +244,19 @@ fn env(opts: &SubmitOptions) -> Result<Map<String, Value>> {
         vars.insert("PATH".into(), json!(path.to_string_lossy()));
     }
     for given in &opts.env {
-        let (name, value) = match given.split_once('=') {
-            Some((name, value)) => (name.to_owned(), value.to_owned()),
-            None => {
-                let value = std::env::var(given).with_context(|| {
-                    format!("--env {given}: `{given}` is not set in this environment (give --env {given}=VALUE)")
+        let (name, value) = match given {
+            EnvVar::Set(name, value) => (name.clone(), value.clone()),
+            EnvVar::Copy(name) => {
+                let value = std::env::var(name).with_context(|| {
+                    format!("--env {name}: `{name}` is not set in this environment (give --env {name}=VALUE)")
                 })?;
-                (given.clone(), value)
+                (name.clone(), value)
             }
         };
         if name.is_empty() {
-            bail!("--env `{given}`: the variable needs a name");
+            bail!("--env `={value}`: the variable needs a name");
         }
+        job::check_env(&name, &value).map_err(|e| anyhow::anyhow!("invalid job: {e}"))?;
         vars.insert(name, json!(value));
     }
     Ok(vars)

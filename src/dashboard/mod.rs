@@ -7,16 +7,17 @@
 //!   token and an `Origin` check.
 //!
 //! Everything taken from a job (names, commands, output) is escaped, so nothing a job prints can
-//! run in the page; the served page also forbids inline script through its CSP.
+//! run in the page; the served page also forbids inline script through its CSP. Jobs' `env`
+//! values are never shown ([`env_names_only`]), and the file is written mode 0600.
 
 mod charts;
 mod page;
 pub mod serve;
 
-use std::fs;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
+use serde_json::Value;
 
 use crate::queue::Queue;
 
@@ -34,6 +35,19 @@ pub fn write(queue: &Queue, out: &Path, refresh: Option<u32>) -> Result<()> {
         out.file_name().unwrap_or_default().to_string_lossy(),
         std::process::id()
     ));
-    fs::write(&tmp, html).with_context(|| format!("failed to write `{}`", tmp.display()))?;
+    // Private like the queue's own files: the page holds commands and their output.
+    crate::fsutil::remove_if_exists(&tmp)?;
+    crate::fsutil::write_new(&tmp, html.as_bytes())?;
     crate::fsutil::rename(&tmp, out)
+}
+
+/// A job's record as the dashboard shows it: `env` as the variables' names only, since values
+/// are often secrets (tokens, passwords) and the page and its API are readable without the token.
+pub fn env_names_only(mut record: Value) -> Value {
+    if let Some(env) = record.get_mut("env")
+        && let Value::Object(vars) = env
+    {
+        *env = Value::Array(vars.keys().cloned().map(Value::String).collect());
+    }
+    record
 }

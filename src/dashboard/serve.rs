@@ -16,10 +16,13 @@
 //! token made at start and printed in the URL (header `X-Execq-Token` or `?token=`), and a
 //! request that carries an `Origin` must carry ours: another local user, or another page, cannot
 //! retry or cancel jobs. Reading needs no token, like reading the queue's files needs no more
-//! than reaching them; the page shows no secret.
+//! than reaching them; the page shows no secret (jobs' `env` values are left out).
 
+use std::collections::HashMap;
 use std::io::Write as _;
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 use serde_json::{Value, json};
@@ -31,6 +34,7 @@ use crate::commands;
 use crate::exit_code::ExitCode;
 use crate::queue::Queue;
 use crate::signals::Shutdown;
+use crate::sys;
 
 /// The port `--serve` listens on unless `--port` says otherwise.
 pub const DEFAULT_PORT: u16 = 8767;
@@ -42,27 +46,89 @@ const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
                    style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; \
                    form-action 'none'; frame-ancestors 'none'";
 
+/// A connection's answering thread ends after this long without a request.
+const IDLE: Duration = Duration::from_secs(30);
+
+/// How long one write to a client may block: a client that stops reading loses its connection
+/// then, instead of holding a thread.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
 struct Live {
     queue: Queue,
     port: u16,
     token: String,
 }
 
+/// One answering thread per connection: a client that does not read its answers holds up only
+/// itself (answers on one connection go out in order, so its next answer waits either way), and
+/// there are no more threads than tiny_http already keeps, one per connection, for reading.
+#[derive(Default)]
+struct Answerers {
+    by_client: HashMap<SocketAddr, (mpsc::Sender<Request>, Instant)>,
+}
+
+impl Answerers {
+    fn dispatch(&mut self, live: &Arc<Live>, request: Request) {
+        let Some(client) = request.remote_addr().copied() else {
+            let live = Arc::clone(live);
+            Self::spawn(move || live.handle(request));
+            return;
+        };
+        let request = match self.by_client.get_mut(&client) {
+            Some((queue, used)) => match queue.send(request) {
+                Ok(()) => {
+                    *used = Instant::now();
+                    return;
+                }
+                Err(mpsc::SendError(request)) => request,
+            },
+            None => request,
+        };
+        let (queue, requests) = mpsc::channel();
+        let _ = queue.send(request);
+        let live = Arc::clone(live);
+        Self::spawn(move || {
+            for request in requests {
+                live.handle(request);
+            }
+        });
+        self.by_client.insert(client, (queue, Instant::now()));
+    }
+
+    /// Lets the threads of idle connections end, once they have answered all they were given.
+    fn prune(&mut self) {
+        self.by_client.retain(|_, (_, used)| used.elapsed() < IDLE);
+    }
+
+    fn spawn(work: impl FnOnce() + Send + 'static) {
+        let spawned = std::thread::Builder::new()
+            .name("dashboard-client".into())
+            .spawn(work);
+        if let Err(e) = spawned {
+            tracing::warn!("dashboard: cannot start a thread for a client: {e}");
+        }
+    }
+}
+
 /// Serves until Ctrl-C (or SIGTERM/SIGHUP); prints the URL, with its token, first.
 pub fn serve(queue: &Queue, port: u16, open: bool) -> Result<ExitCode> {
     let shutdown = Shutdown::install().context("failed to install signal handlers")?;
-    let server = Server::http(("127.0.0.1", port)).map_err(|e| {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
         anyhow!("cannot listen on 127.0.0.1:{port}: {e}; choose another port with --port (0 picks a free one)")
     })?;
+    sys::set_accepted_send_timeout(&listener, SEND_TIMEOUT)
+        .context("cannot set the dashboard's send timeout")?;
+    let server = Server::from_listener(listener, None)
+        .map_err(|e| anyhow!("cannot serve on 127.0.0.1:{port}: {e}"))?;
     let port = server
         .server_addr()
         .to_ip()
         .map_or(port, |addr| addr.port());
-    let state = Live {
+    let state = Arc::new(Live {
         queue: queue.clone(),
         port,
         token: new_token()?,
-    };
+    });
     let url = format!("http://127.0.0.1:{port}/?token={}", state.token);
     {
         let mut out = std::io::stdout().lock();
@@ -76,9 +142,11 @@ pub fn serve(queue: &Queue, port: u16, open: bool) -> Result<ExitCode> {
     if open {
         commands::dashboard::open_in_browser(&url)?;
     }
+    let mut answerers = Answerers::default();
     while shutdown.requested().is_none() {
+        answerers.prune();
         match server.recv_timeout(Duration::from_millis(200)) {
-            Ok(Some(request)) => state.handle(request),
+            Ok(Some(request)) => answerers.dispatch(&state, request),
             Ok(None) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e).context("the dashboard server failed"),
@@ -112,6 +180,10 @@ impl Reply {
 impl Live {
     fn handle(&self, request: Request) {
         let reply = self.route(&request);
+        self.send(request, reply);
+    }
+
+    fn send(&self, request: Request, reply: Reply) {
         let Reply(status, content_type, body) = reply;
         let mut response = Response::from_string(body).with_status_code(status);
         for (name, value) in [
@@ -155,7 +227,10 @@ impl Live {
             }
             (Method::Get | Method::Head, ["api", "jobs", reference]) => {
                 match decode(reference).and_then(|r| commands::show::json(&self.queue, &r)) {
-                    Ok(job) => Reply::json(200, &job),
+                    Ok(mut job) => {
+                        job["record"] = super::env_names_only(job["record"].take());
+                        Reply::json(200, &job)
+                    }
                     Err(e) => Reply::error(404, format!("{e:#}")),
                 }
             }

@@ -207,6 +207,20 @@ fn timeout(job: &Map<String, Value>) -> Result<Option<Duration>, JobError> {
     }
 }
 
+/// Checks one `env` entry. A process's environment is a list of `NAME=VALUE` strings, split at
+/// the first `=`: a name holding `=` would set another variable than the one named (`PATH=/x:`
+/// set to `y` is `PATH` set to `/x:=y`), and a NUL would end the string early. Every way in (job
+/// files, `submit --env`, MCP) ends here, so what was checked is what the job gets.
+pub fn check_env(name: &str, value: &str) -> Result<(), JobError> {
+    if name.is_empty() || name.contains(['=', '\0']) {
+        return Err(JobError::BadEnvName(name.to_owned()));
+    }
+    if value.contains('\0') {
+        return Err(JobError::NulByte(format!("env.{name}")));
+    }
+    Ok(())
+}
+
 /// Validates a JSON job object.
 pub fn from_json(job: &Map<String, Value>) -> Result<JobSpec, JobError> {
     let command = command(job)?;

@@ -95,10 +95,9 @@ pub fn env(job: &Map<String, Value>) -> Result<Vec<(String, String)>, JobError> 
     };
     vars.iter()
         .map(|(name, value)| {
-            if name.is_empty() || name.contains(['=', '\0']) {
-                return Err(JobError::BadEnvName(name.clone()));
-            }
-            Ok((name.clone(), text(&format!("env.{name}"), value)?))
+            let value = text(&format!("env.{name}"), value)?;
+            super::check_env(name, &value)?;
+            Ok((name.clone(), value))
         })
         .collect()
 }

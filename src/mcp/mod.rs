@@ -8,10 +8,14 @@
 //! - `tools.rs`: the tools, their input and output schemas (rmcp's macros), errors as tool
 //!   errors the model can act on;
 //! - `jobs.rs`: what the tools read and do, synchronously (run on tokio's blocking pool);
+//! - `stdio.rs`: the lines between the client and rmcp, answering those rmcp would drop;
+//! - `env.rs`: the variables an agent may not set while programs are allowlisted;
 //! - here: who may run what ([`Policy`], `--allow`, `--allow-shell`, `--read-only`, `[mcp]`),
 //!   and the runtime, created only by this command.
 
+mod env;
 mod jobs;
+mod stdio;
 mod tools;
 
 use std::collections::BTreeSet;
@@ -22,6 +26,7 @@ use serde::Deserialize;
 
 use crate::config::Seconds;
 use crate::exit_code::ExitCode;
+use crate::job::{JobSpec, Program};
 use crate::queue::Queue;
 
 /// The longest a tool call waits for a job unless `[mcp] max_wait` says otherwise: under the
@@ -113,14 +118,22 @@ impl Policy {
             ));
         }
         // With an allowlist, the environment must not change which program runs or what it loads.
-        if let Some((name, _)) = env.iter().find(|(name, _)| {
-            name == "PATH" || name.starts_with("LD_") || name.starts_with("DYLD_")
-        }) {
+        if let Some((name, _)) = env.iter().find(|(name, _)| env::refused(name)) {
             return Err(format!(
-                "`{name}` may not be set in `env` when programs are allowlisted: it would change what runs"
+                "`{name}` may not be set in `env` when programs are allowlisted: a shell, the dynamic loader or an interpreter reads it as code to run or where to load code from"
             ));
         }
         Ok(())
+    }
+
+    /// [`Policy::check`] for a job as the drain reads it (a retried one).
+    pub fn check_spec(&self, spec: &JobSpec) -> Result<(), String> {
+        let (program, shell) = match &spec.program {
+            Program::Argv { program, .. } => (Some(program.as_str()), false),
+            // A script is code for its interpreter, as a shell command line is for /bin/sh.
+            Program::Shell(_) | Program::Script { .. } => (None, true),
+        };
+        self.check(program, shell, &spec.env)
     }
 }
 

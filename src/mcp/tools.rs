@@ -23,7 +23,8 @@ use serde_json::Value;
 
 use super::Policy;
 use super::jobs::{self, JobView, OutputPage, Stream};
-use crate::commands::submit::{SubmitCommand, SubmitOptions};
+use super::stdio::Relay;
+use crate::commands::submit::{EnvVar, SubmitCommand, SubmitOptions};
 use crate::queue::Queue;
 use crate::queue::catalog::State;
 use crate::queue::watch::{Phase, Tracked};
@@ -48,15 +49,20 @@ pub async fn serve(queue: Queue, policy: Policy) -> anyhow::Result<()> {
         policy: Arc::new(policy),
         tool_router: Execq::tool_router(),
     };
-    let service = server
-        .serve(rmcp::transport::stdio())
-        .await
-        .map_err(|e| anyhow::anyhow!("MCP handshake failed: {e}"))?;
-    service
-        .waiting()
-        .await
-        .map_err(|e| anyhow::anyhow!("the MCP session failed: {e}"))?;
-    Ok(())
+    let (read, write, relay) = Relay::start(tokio::io::stdin(), tokio::io::stdout());
+    let served = async {
+        let service = server
+            .serve((read, write))
+            .await
+            .map_err(|e| anyhow::anyhow!("MCP handshake failed: {e}"))?;
+        service
+            .waiting()
+            .await
+            .map_err(|e| anyhow::anyhow!("the MCP session failed: {e}"))
+    };
+    let result = served.await;
+    relay.finish().await.ok();
+    result.map(drop)
 }
 
 #[derive(Clone)]
@@ -372,6 +378,9 @@ impl Execq {
             }
         };
         let env: Vec<(String, String)> = args.env.into_iter().collect();
+        for (name, value) in &env {
+            crate::job::check_env(name, value).map_err(|e| tool_error(e.to_string()))?;
+        }
         if let Err(why) = self.policy.check(program, args.shell.is_some(), &env) {
             let what = program.map_or_else(|| "a shell command".to_owned(), |p| format!("`{p}`"));
             tracing::warn!(target: crate::logging::DAEMON_LOG_ONLY, "mcp: refused to submit {what}: {why}");
@@ -399,7 +408,10 @@ impl Execq {
                 Some(OneOrMany::Many(many)) => many,
             },
             not_before,
-            env: env.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            env: env
+                .into_iter()
+                .map(|(name, value)| EnvVar::Set(name, value))
+                .collect(),
             limits: Default::default(),
         };
         let queue = self.queue.clone();
@@ -578,9 +590,13 @@ impl Execq {
             return Err(tool_error(why));
         }
         let queue = self.queue.clone();
+        let policy = Arc::clone(&self.policy);
         let done = blocking(move || {
             let (message, reference) = if retry {
-                let path = crate::commands::retry::retry(&queue, &args.job)?;
+                // A retry runs the job again: it passes the check a submission does.
+                let path = crate::commands::retry::retry_if(&queue, &args.job, |spec| {
+                    policy.check_spec(spec)
+                })?;
                 let name = path
                     .file_name()
                     .unwrap_or_default()

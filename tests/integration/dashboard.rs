@@ -189,3 +189,104 @@ fn the_served_api_answers_and_guards_its_actions() {
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(out.stderr.contains("dashboard stopped"), "{}", out.stderr);
 }
+
+/// Starts `execq dashboard --serve --port 0`; returns it, its port and its token.
+fn serve(q: &TestQueue) -> (std::process::Child, u16, String) {
+    use std::io::{BufRead, BufReader};
+    let mut server = q
+        .execq(&["dashboard", "--serve", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
+    let (port, token) = url
+        .trim()
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|rest| rest.split_once("/?token="))
+        .map(|(port, token)| (port.parse::<u16>().unwrap(), token.to_owned()))
+        .unwrap_or_else(|| panic!("unexpected URL line: {url}"));
+    (server, port, token)
+}
+
+fn get(port: u16, path: &str) -> (u16, String) {
+    http(
+        port,
+        &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+#[test]
+fn the_dashboard_file_is_private_and_shows_env_names_not_values() {
+    use std::os::unix::fs::PermissionsExt;
+    let q = TestQueue::new();
+    q.add(
+        "secret.json",
+        r#"{"command": "exit 1", "env": {"API_TOKEN": "s3cret-value"}}"#,
+    );
+    q.drain(&[]).success();
+    let out = q.scratch("page.html");
+    run(q.execq(&["dashboard", "--out", out.to_str().unwrap()])).success();
+    let mode = fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "mode {mode:o}");
+    let page = fs::read_to_string(&out).unwrap();
+    assert!(page.contains("API_TOKEN"), "the name is shown");
+    assert!(!page.contains("s3cret-value"), "the value is not");
+}
+
+#[test]
+fn the_served_dashboard_and_its_api_show_env_names_not_values() {
+    let q = TestQueue::new();
+    q.add(
+        "secret.json",
+        r#"{"command": "exit 1", "env": {"API_TOKEN": "s3cret-value"}}"#,
+    );
+    q.drain(&[]).success();
+    let (server, port, _) = serve(&q);
+    for path in ["/", "/partial", "/api/jobs/secret"] {
+        let (status, body) = get(port, path);
+        assert_eq!(status, 200, "{path}: {body}");
+        assert!(body.contains("API_TOKEN"), "{path} names the variable");
+        assert!(!body.contains("s3cret-value"), "{path} shows its value");
+    }
+    kill(server.id(), libc::SIGTERM);
+    finish(server);
+}
+
+/// A client that sends requests and never reads the answers, and one that connects and says
+/// nothing, hold only their own connections: another client is answered, and SIGTERM stops the
+/// server.
+#[test]
+fn a_client_that_never_reads_does_not_freeze_the_served_dashboard() {
+    use std::io::Write;
+    let q = TestQueue::new();
+    q.add(
+        "big.json",
+        &shell_job("head -c 400000 /dev/zero | tr '\\0' x"),
+    );
+    q.drain(&[]).success();
+    let (server, port, _) = serve(&q);
+    let mut stuck = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let request = format!("GET /api/jobs/big HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    stuck
+        .set_write_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    // Pipelined requests whose answers (tens of megabytes) fill every buffer on the way back.
+    for _ in 0..200 {
+        if stuck.write_all(request.as_bytes()).is_err() {
+            break;
+        }
+    }
+    let _silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+
+    let (status, body) = get(port, "/api/status");
+    assert_eq!(status, 200, "{body}");
+
+    kill(server.id(), libc::SIGTERM);
+    let out = finish(server);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    drop(stuck);
+}

@@ -15,6 +15,7 @@ mod json_jobs;
 mod limits;
 mod load;
 mod logging;
+mod mcp;
 mod names;
 mod notify;
 mod numbers;

@@ -1,0 +1,165 @@
+//! The stdio between the client and rmcp. rmcp drops a line that is not JSON, and a line over its
+//! length limit, without a word, so a client waits forever for their answers. Lines pass through
+//! here first: one over [`MAX_REQUEST`] bytes gets an Invalid Request error (read and thrown away
+//! as it comes, never held), one that is not JSON a Parse error, both with id `null` as JSON-RPC
+//! says; everything else goes on to rmcp unchanged. Answers from both reach stdout as whole lines.
+
+use std::io;
+
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// The largest request line accepted, in bytes.
+pub const MAX_REQUEST: usize = 16 * 1024 * 1024;
+
+/// The tasks that move lines between the client and the server.
+pub struct Relay {
+    input: JoinHandle<()>,
+    output: JoinHandle<io::Result<()>>,
+}
+
+impl Relay {
+    /// Starts moving lines between `input`, `output` and the server, whose own input and output
+    /// are returned.
+    pub fn start<R, W>(input: R, output: W) -> (DuplexStream, DuplexStream, Self)
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let (to_server, read) = tokio::io::duplex(64 * 1024);
+        let (write, from_server) = tokio::io::duplex(64 * 1024);
+        let (lines, outgoing) = mpsc::channel(64);
+        let errors = lines.clone();
+        let input = tokio::spawn(filter(input, to_server, errors));
+        tokio::spawn(forward(from_server, lines));
+        let output = tokio::spawn(write_out(outgoing, output));
+        (read, write, Self { input, output })
+    }
+
+    /// Once the server is done: stops reading the client, and writes out what is left.
+    pub async fn finish(self) -> io::Result<()> {
+        self.input.abort();
+        self.output.await.unwrap_or(Ok(()))
+    }
+}
+
+/// A JSON-RPC error answer to a request whose id is unknown.
+fn error_line(code: i64, message: &str) -> Vec<u8> {
+    let mut line =
+        json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}})
+            .to_string()
+            .into_bytes();
+    line.push(b'\n');
+    line
+}
+
+/// One line from the client, at most [`MAX_REQUEST`] bytes of it kept.
+enum Line {
+    Whole(Vec<u8>),
+    TooLong,
+    End,
+}
+
+async fn read_line<R: AsyncRead + Unpin>(input: &mut BufReader<R>) -> io::Result<Line> {
+    let mut line = Vec::new();
+    let mut too_long = false;
+    loop {
+        let available = input.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(if line.is_empty() && !too_long {
+                Line::End
+            } else if too_long {
+                Line::TooLong
+            } else {
+                Line::Whole(line)
+            });
+        }
+        let newline = available.iter().position(|&b| b == b'\n');
+        let take = newline.map_or(available.len(), |i| i + 1);
+        if !too_long && line.len() + take > MAX_REQUEST + 1 {
+            too_long = true;
+            line = Vec::new();
+        }
+        if !too_long {
+            line.extend_from_slice(&available[..take]);
+        }
+        input.consume(take);
+        if newline.is_some() {
+            return Ok(if too_long {
+                Line::TooLong
+            } else {
+                Line::Whole(line)
+            });
+        }
+    }
+}
+
+async fn filter<R: AsyncRead + Unpin>(
+    input: R,
+    mut to_server: DuplexStream,
+    errors: mpsc::Sender<Vec<u8>>,
+) {
+    let mut input = BufReader::new(input);
+    while let Ok(line) = read_line(&mut input).await {
+        let answer = match line {
+            Line::End => break,
+            Line::TooLong => error_line(
+                -32600,
+                &format!("Invalid Request: the request is over the {MAX_REQUEST}-byte limit"),
+            ),
+            Line::Whole(line) => {
+                let text = line.strip_suffix(b"\n").unwrap_or(&line);
+                let text = text.strip_suffix(b"\r").unwrap_or(text);
+                if text.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                match serde_json::from_slice::<serde::de::IgnoredAny>(text) {
+                    Err(e) if e.is_syntax() || e.is_eof() => {
+                        error_line(-32700, &format!("Parse error: {e}"))
+                    }
+                    _ => {
+                        if to_server.write_all(&line).await.is_err() {
+                            break;
+                        }
+                        if !line.ends_with(b"\n") && to_server.write_all(b"\n").await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        if errors.send(answer).await.is_err() {
+            break;
+        }
+    }
+    // Dropping `to_server` is the end of input for rmcp.
+}
+
+async fn forward(from_server: DuplexStream, lines: mpsc::Sender<Vec<u8>>) {
+    let mut from_server = BufReader::new(from_server);
+    loop {
+        let mut line = Vec::new();
+        match from_server.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                if lines.send(line).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn write_out<W: AsyncWrite + Unpin>(
+    mut outgoing: mpsc::Receiver<Vec<u8>>,
+    mut output: W,
+) -> io::Result<()> {
+    while let Some(line) = outgoing.recv().await {
+        output.write_all(&line).await?;
+        output.flush().await?;
+    }
+    Ok(())
+}

@@ -194,7 +194,7 @@ pub(super) fn record_shape_after_crash(queue: &Queue, job: &Claimed) -> Record {
     if let Record::Merged(object) = &record
         && let Some(requested) = job::from_json(object).ok().and_then(|s| s.result_file)
     {
-        result_file::discard_temp(&queue.results, &requested);
+        result_file::discard_temp(&queue.results, &requested, &job.path);
     }
     record
 }
@@ -265,7 +265,7 @@ fn execute(
         let run = exec::run(command, program, limits, watch, None)?;
         return Ok(JobResult::from_execution(run, secs(limits.timeout)));
     };
-    let (target, mut sink) = result_file::open(&queue.results, requested)?;
+    let (target, mut sink) = result_file::open(&queue.results, requested, &job.path)?;
     let run = match exec::run(command, program, limits, watch, Some(&mut sink)) {
         Ok(run) => run,
         Err(e) => {

@@ -87,7 +87,13 @@ impl Drainer<'_> {
             return Ok(Started::Vanished);
         };
         self.make_durable(&claimed)?;
+        let from = loaded.name.clone();
         let loaded = claimed_content(loaded, &claimed)?;
+        let task_id = match &loaded.json {
+            Some(Ok(object)) => object.get("task_id").and_then(|t| t.as_str()),
+            _ => None,
+        };
+        self.claimed(&from, &claimed.name, task_id.map(str::to_owned));
         let (record, spec) = plan(loaded);
         let result = match (outcome, spec) {
             (Outcome::Skip(status, why), _) => {

@@ -67,7 +67,9 @@ pub fn keep(queue: &Queue, delivery: &Delivery, error: &str) -> Result<PathBuf> 
 }
 
 fn write(path: &std::path::Path, kept: &Kept) -> Result<PathBuf> {
-    let tmp = path.with_extension("json.tmp");
+    // Drains retry deliveries before taking the lock, so two may rewrite one file at once: each
+    // writes its own temporary copy.
+    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
     let _ = fs::remove_file(&tmp);
     fsutil::write_new_synced(&tmp, &serde_json::to_vec_pretty(kept)?)?;
     fsutil::rename(&tmp, path)?;

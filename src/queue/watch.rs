@@ -64,6 +64,11 @@ impl Tracked {
             std::thread::sleep(std::time::Duration::from_millis(50));
             found = look(queue, reference)?;
         }
+        // A record left in running/ by a killed drain waits for the next drain to be filed.
+        let found = match found {
+            Some(entry) => Some(entry),
+            None => newest_record(queue, reference, &Records::new())?,
+        };
         let entry = match found {
             Some(entry) => entry,
             None => catalog::one(Vec::new(), reference)?,
@@ -152,7 +157,31 @@ fn look(queue: &Queue, reference: &str) -> Result<Option<Entry>> {
     if !live.is_empty() {
         return catalog::one(live, reference).map(Some);
     }
+    if named_in_running(queue, reference) {
+        // Claimed after pending/ was listed, or its record on its way: the newest record now
+        // would be an earlier run's.
+        return Ok(None);
+    }
     newest_record(queue, reference, &Records::new())
+}
+
+/// Whether a job `reference` names is in `running/`: its file, or its record on the way to its
+/// folder (`running/.NAME.record` or `.sidecar`, renamed there before the file is removed).
+fn named_in_running(queue: &Queue, reference: &str) -> bool {
+    let Ok(listing) = fs::read_dir(&queue.running) else {
+        return false;
+    };
+    listing.flatten().any(|e| {
+        let name = e.file_name();
+        let bytes = name.as_encoded_bytes();
+        let job = match bytes.strip_prefix(b".") {
+            None => Some(bytes),
+            Some(rest) => [&b".record"[..], b".sidecar"]
+                .iter()
+                .find_map(|suffix| rest.strip_suffix(*suffix)),
+        };
+        job.is_some_and(|job| names(OsStr::new(&*String::from_utf8_lossy(job)), reference))
+    })
 }
 
 /// The newest record in `completed/` or `failed/` that `reference` names (see [`names`]),

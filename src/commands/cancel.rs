@@ -15,7 +15,7 @@ use crate::job::result::{JobResult, Status};
 use crate::output;
 use crate::queue::catalog::{self, Entry, State};
 use crate::queue::taken::{self, Purpose};
-use crate::queue::watch::{Phase, Tracked};
+use crate::queue::watch::{self, Phase, Tracked};
 use crate::queue::{Queue, lock, record};
 
 /// How long `cancel` waits for a running job's record before saying it was asked.
@@ -43,14 +43,15 @@ pub fn run(queue: &Queue, jobs: &[String]) -> Result<ExitCode> {
 /// Cancels one job; says what happened in one line (`NAME\tSTATUS\t(detail)`).
 pub fn cancel(queue: &Queue, reference: &str) -> Result<String> {
     queue.open()?;
+    let earlier = watch::records(queue);
     let entry = catalog::find(queue, reference)?;
     match entry.state {
         State::Pending => match cancel_pending(queue, &entry)? {
             Some(done) => Ok(done),
             // A drain claimed it meanwhile: it is running now.
-            None => cancel_running(queue, &catalog::find(queue, reference)?),
+            None => cancel_running(queue, &catalog::find(queue, reference)?, earlier),
         },
-        State::Running => cancel_running(queue, &entry),
+        State::Running => cancel_running(queue, &entry, earlier),
         State::Completed | State::Failed => bail!(
             "`{}` has already finished ({}); only pending and running jobs can be cancelled",
             entry.name,
@@ -88,7 +89,7 @@ fn cancel_pending(queue: &Queue, entry: &Entry) -> Result<Option<String>> {
 }
 
 /// Asks the drain running the job to end it, and waits (briefly) for its record.
-fn cancel_running(queue: &Queue, entry: &Entry) -> Result<String> {
+fn cancel_running(queue: &Queue, entry: &Entry, earlier: watch::Records) -> Result<String> {
     if !lock::is_held(queue)? {
         bail!(
             "`{}` is in running/ but no drain is running it: the next drain records it as interrupted",
@@ -106,6 +107,7 @@ fn cancel_running(queue: &Queue, entry: &Entry) -> Result<String> {
             .task_id()
             .map_or_else(|| entry.name.clone(), str::to_owned),
         entry,
+        earlier,
     );
     let deadline = Instant::now() + RECORD_WAIT;
     while Instant::now() < deadline {

@@ -24,7 +24,7 @@ use crate::output;
 use crate::queue::Queue;
 use crate::queue::enqueue::{enqueue_identified, slug};
 use crate::queue::names::display_path;
-use crate::queue::watch::Tracked;
+use crate::queue::watch::{self, Records, Tracked};
 
 /// What to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,9 +78,9 @@ pub struct SubmitOptions {
 
 /// `submit --wait`: the job's output on this process's stdout and stderr, its exit code as this
 /// process's (see [`ExitCode::of_job`]).
-fn wait_for(queue: &Queue, submitted: &Submitted) -> Result<ExitCode> {
+fn wait_for(queue: &Queue, submitted: &Submitted, earlier: Records) -> Result<ExitCode> {
     let name = submitted.path.file_name().unwrap_or_default().to_owned();
-    let job = Tracked::pending(submitted.task_id.clone(), name, submitted.id);
+    let job = Tracked::pending(submitted.task_id.clone(), name, submitted.id, earlier);
     let entry = wait::until_finished(queue, &job)?;
     let Some(result) = entry.result else {
         anyhow::bail!("`{}` finished without a readable result", entry.name);
@@ -121,6 +121,11 @@ pub struct Opts {
 
 /// Runs `execq submit`.
 pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
+    // A task_id given by hand may be an earlier job's: its records are not this job's.
+    let earlier = match opts.job.task_id {
+        Some(_) if opts.wait => watch::records(queue),
+        _ => Records::new(),
+    };
     let submitted = submit(queue, &opts.job)?;
     if opts.start || opts.wait {
         let started = background::start_drain(queue).unwrap_or_else(|e| {
@@ -139,7 +144,7 @@ pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
         }
     }
     if opts.wait {
-        return wait_for(queue, &submitted);
+        return wait_for(queue, &submitted, earlier);
     }
     let line = if opts.json {
         json!({ "task_id": submitted.task_id, "path": display_path(&submitted.path) }).to_string()

@@ -87,7 +87,13 @@ impl Drainer<'_> {
             return Ok(Started::Vanished);
         };
         self.make_durable(&claimed)?;
+        let from = loaded.name.clone();
         let loaded = claimed_content(loaded, &claimed)?;
+        let task_id = match &loaded.json {
+            Some(Ok(object)) => object.get("task_id").and_then(|t| t.as_str()),
+            _ => None,
+        };
+        self.claimed(&from, &claimed.name, task_id.map(str::to_owned));
         let (record, spec) = plan(loaded);
         let result = match (outcome, spec) {
             (Outcome::Skip(status, why), _) => {
@@ -194,7 +200,7 @@ pub(super) fn record_shape_after_crash(queue: &Queue, job: &Claimed) -> Record {
     if let Record::Merged(object) = &record
         && let Some(requested) = job::from_json(object).ok().and_then(|s| s.result_file)
     {
-        result_file::discard_temp(&queue.results, &requested);
+        result_file::discard_temp(&queue.results, &requested, &job.path);
     }
     record
 }
@@ -265,7 +271,7 @@ fn execute(
         let run = exec::run(command, program, limits, watch, None)?;
         return Ok(JobResult::from_execution(run, secs(limits.timeout)));
     };
-    let (target, mut sink) = result_file::open(&queue.results, requested)?;
+    let (target, mut sink) = result_file::open(&queue.results, requested, &job.path)?;
     let run = match exec::run(command, program, limits, watch, Some(&mut sink)) {
         Ok(run) => run,
         Err(e) => {

@@ -8,6 +8,7 @@
 
 pub mod background;
 mod job;
+mod known;
 mod pass;
 
 use std::collections::HashSet;
@@ -23,7 +24,6 @@ use crate::queue::lock::{self, DrainLock};
 use crate::queue::pending::{self, Settle};
 use crate::queue::record::{self, Finishing};
 use crate::queue::recover::{self, Recovered};
-use crate::queue::schedule::Known;
 use crate::queue::{Queue, last_drain, taken};
 use crate::signals::Shutdown;
 use crate::sys;
@@ -127,8 +127,9 @@ struct Drainer<'a> {
     announced: bool,
     /// Fires schedules while this drain is busy (started with its first job).
     ticker: Option<crate::cron::ticker::Ticker>,
-    /// The jobs in `running/`, `completed/` and `failed/`, read once the first `after` needs them.
-    known: Option<Vec<Known>>,
+    /// The jobs in `running/`, `completed/` and `failed/`, read once the first `after` needs them
+    /// in a hold of the lock (see [`known`]).
+    known: Option<known::KnownJobs>,
     /// The entries the last pass left waiting (for a time, a dependency, or to settle): only an
     /// entry not among them makes the drain look again.
     waiting: HashSet<OsString>,
@@ -295,6 +296,8 @@ impl Drainer<'_> {
     /// long as jobs keep arriving within the linger time, then one sync of the folders filled.
     fn drain_held(&mut self, held: &mut DrainLock) -> Result<Pass> {
         let before = self.summary.clone();
+        // Another drain may have run jobs while this one did not hold the lock.
+        self.known = None;
         self.recover()?;
         sweep_tmp(self.queue);
         let outcome = loop {
@@ -375,7 +378,9 @@ impl Drainer<'_> {
         let stored = finishing.complete()?;
         info!(file = ?name, status = %status.as_str(), to = %stored.path.display(), "job moved");
         self.summary.count(status);
-        self.remember(&stored.path, status);
+        if let Some(known) = self.known.as_mut() {
+            known.filed(&name, &stored, status);
+        }
         if self.opts.notify.is_some() || own_notify.is_some() {
             self.notify(&stored, status, own_notify.as_ref());
         }

@@ -7,21 +7,20 @@
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
-use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 
 use super::job::{Outcome, Started, Step, Work};
+use super::known::KnownJobs;
 use super::{Drainer, MAX_SETTLE_WAIT, Pass};
 use crate::job::result::JobResult;
 use crate::job::result::Status;
 use crate::job::schedule::Schedule;
-use crate::queue::catalog::{self, State};
 use crate::queue::pending::{self, Entry, Intake, Loaded};
 use crate::queue::record;
-use crate::queue::schedule::{self, Known, Pending, Verdict};
+use crate::queue::schedule::{self, Pending, Verdict};
 use std::sync::mpsc;
 use tracing::{debug, warn};
 
@@ -126,14 +125,7 @@ impl<'a> Drainer<'a> {
                 }
             }
         }
-        let needs_known = candidates.iter().any(|c| !c.schedule.after.is_empty());
-        if needs_known {
-            // The last job's record waits for the next claim to be synced; a dependent must see
-            // it filed.
-            self.settle_record()?;
-        }
-        let known = if needs_known { self.known()? } else { &[] };
-        let verdicts = schedule::verdicts(&candidates, known, SystemTime::now());
+        let verdicts = self.verdicts(&candidates, &entries)?;
         self.waiting = candidates
             .iter()
             .zip(&verdicts)
@@ -234,32 +226,39 @@ impl<'a> Drainer<'a> {
         Ok(true)
     }
 
-    /// The jobs outside `pending/`, read on first use and kept up to date as records are filed.
-    fn known(&mut self) -> Result<&[Known]> {
-        if self.known.is_none() {
-            self.known = Some(catalog::known(self.queue)?);
+    /// The verdict on each candidate. Only a pass that meets a dependent reads (or brings up to
+    /// date) the jobs outside `pending/`, with `entries` (what it saw in `pending/`) telling which
+    /// jobs left it without this drain (see `known`).
+    fn verdicts(&mut self, candidates: &[Pending], entries: &[Entry]) -> Result<Vec<Verdict>> {
+        if candidates.iter().all(|c| c.schedule.after.is_empty()) {
+            return Ok(schedule::verdicts(candidates, &[], SystemTime::now()));
         }
-        Ok(self.known.as_deref().unwrap_or_default())
+        // The last job's record waits for the next claim to be synced; a dependent must see it
+        // filed.
+        self.settle_record()?;
+        let mut known = match self.known.take() {
+            Some(known) => known,
+            None => KnownJobs::load(self.queue)?,
+        };
+        known.look(self.queue, entries)?;
+        let mut verdicts = schedule::verdicts(candidates, known.jobs(), SystemTime::now());
+        // A job is failed for good on what the queue holds: look for records filed since the
+        // last read (a reference to no job, a cycle) before filing it.
+        let failing = verdicts
+            .iter()
+            .any(|v| matches!(v, Verdict::Fail(Status::Error, _)));
+        if failing && known.recheck(self.queue)? {
+            verdicts = schedule::verdicts(candidates, known.jobs(), SystemTime::now());
+        }
+        self.known = Some(known);
+        Ok(verdicts)
     }
 
-    /// Adds a record just filed at `path` to the known jobs, if they are being kept.
-    pub(super) fn remember(&mut self, path: &Path, status: Status) {
-        let Some(known) = self.known.as_mut() else {
-            return;
-        };
-        let task_id = catalog::read_object(path)
-            .and_then(|o| o.get("task_id").and_then(|t| t.as_str()).map(str::to_owned));
-        known.push(Known {
-            name: path.file_name().unwrap_or_default().to_owned(),
-            task_id,
-            state: if status == Status::Completed {
-                State::Completed
-            } else {
-                State::Failed
-            },
-            time: SystemTime::now(),
-            status: Some(status),
-        });
+    /// This drain claimed `pending/from` as `running/name`: a dependent sees it running.
+    pub(super) fn claimed(&mut self, from: &OsStr, name: &OsStr, task_id: Option<String>) {
+        if let Some(known) = self.known.as_mut() {
+            known.claimed(from, name, task_id);
+        }
     }
 
     /// Sleeps until `when` (for an entry to settle), waking early for a stop signal or for a

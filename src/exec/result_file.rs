@@ -4,10 +4,13 @@
 //! any symlink on the way down. An absolute path may not land among the queue's own files. The
 //! file is written under a temporary name beside its target and renamed into place when the job
 //! ends, so a reader never sees a half-written result; that rename replaces an earlier result at
-//! the path, which is what the job asked for.
+//! the path, which is what the job asked for. The temporary name is the writer's own (see
+//! [`temp_path`]): two jobs writing one path at once each write their own copy, and the one that
+//! ends last replaces the other's, as a later run would.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -95,13 +98,15 @@ pub struct Target {
     tmp: PathBuf,
 }
 
-/// Resolves and opens `requested` for writing, in the queue whose `results/` folder is `results`.
-pub fn open(results: &Path, requested: &str) -> Result<(Target, Sink), ResultFileError> {
+/// Resolves and opens `requested` for writing, in the queue whose `results/` folder is `results`,
+/// for the job at `job` (its path in `running/`, which names the temporary copy).
+pub fn open(
+    results: &Path,
+    requested: &str,
+    job: &Path,
+) -> Result<(Target, Sink), ResultFileError> {
     let path = resolve(results, requested)?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| ResultFileError::NoName(requested.to_owned()))?;
-    let tmp = path.with_file_name(fit_name(".", name, ".execq-tmp"));
+    let tmp = temp_path(&path, job).ok_or_else(|| ResultFileError::NoName(requested.to_owned()))?;
     let _ = fs::remove_file(&tmp);
     let file = OpenOptions::new()
         .write(true)
@@ -116,8 +121,28 @@ pub fn open(results: &Path, requested: &str) -> Result<(Target, Sink), ResultFil
     Ok((Target { path, tmp }, Sink::new(file, RESULT_FILE_LIMIT)))
 }
 
-/// Removes the temporary copy a killed drain may have left for `requested`.
-pub fn discard_temp(results: &Path, requested: &str) {
+/// The temporary copy of the result file at `path` written for the job at `job`:
+/// `.NAME.HASH.execq-tmp` beside it, `HASH` standing for the job's path in `running/`. Jobs that
+/// run at once never share a path in `running/` (a claim never replaces a file), nor do two
+/// queues, so no writer removes or renames another's copy; and recovery, knowing only the job,
+/// finds the copy a killed drain left.
+fn temp_path(path: &Path, job: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?;
+    let suffix = format!(".{:016x}.execq-tmp", fnv1a(job.as_os_str().as_bytes()));
+    Some(path.with_file_name(fit_name(".", name, &suffix)))
+}
+
+/// FNV-1a: a hash that stays the same from one build to the next, so a newer drain still finds
+/// the copies an older one left.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Removes the temporary copy a killed drain may have left for `requested`, written for the job
+/// at `job` in `running/`.
+pub fn discard_temp(results: &Path, requested: &str, job: &Path) {
     let requested_path = Path::new(requested);
     let path = if requested_path.is_absolute() {
         requested_path.to_owned()
@@ -129,8 +154,8 @@ pub fn discard_temp(results: &Path, requested: &str) {
     } else {
         return;
     };
-    if let Some(name) = path.file_name() {
-        let _ = fs::remove_file(path.with_file_name(fit_name(".", name, ".execq-tmp")));
+    if let Some(tmp) = temp_path(&path, job) {
+        let _ = fs::remove_file(tmp);
     }
 }
 

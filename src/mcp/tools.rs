@@ -416,13 +416,18 @@ impl Execq {
         };
         let queue = self.queue.clone();
         let (submitted, tracked) = blocking(move || {
+            // A task_id given by hand may be an earlier job's: its records are not this job's.
+            let earlier = match options.task_id {
+                Some(_) => crate::queue::watch::records(&queue),
+                None => Default::default(),
+            };
             let submitted = crate::commands::submit::submit(&queue, &options)?;
             tracing::info!(task_id = %submitted.task_id, path = %submitted.path.display(), "mcp: job submitted");
             if let Err(e) = jobs::start_drain(&queue) {
                 tracing::warn!("mcp: the job is queued, but no drain could be started: {e:#}");
             }
             let name = submitted.path.file_name().unwrap_or_default().to_owned();
-            let tracked = Tracked::pending(submitted.task_id.clone(), name, submitted.id);
+            let tracked = Tracked::pending(submitted.task_id.clone(), name, submitted.id, earlier);
             Ok((submitted, tracked))
         })
         .await?;

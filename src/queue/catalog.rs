@@ -338,15 +338,38 @@ fn entry(dir: &Path, state: State, name: &OsStr) -> Option<Entry> {
 pub fn known(queue: &Queue) -> Result<Vec<Known>> {
     let mut known = Vec::new();
     for state in [State::Running, State::Completed, State::Failed] {
-        known.extend(load(queue, state)?.into_iter().map(|e| Known {
-            task_id: e.task_id().map(str::to_owned),
-            name: e.file_name,
-            state,
-            time: e.time,
-            status: e.result.map(|r| r.status),
-        }));
+        known.extend(load(queue, state)?.into_iter().map(|e| known_of(e, state)));
     }
     Ok(known)
+}
+
+/// The jobs in `state` as the scheduling rules see them, reading only the entries whose names
+/// `seen` does not already know; also returns every name listed. A caller keeping its own list
+/// up to date pays a listing of the folder, not a read of every record.
+pub fn known_unseen(
+    queue: &Queue,
+    state: State,
+    seen: impl Fn(&OsStr) -> bool,
+) -> Result<(Vec<Known>, Vec<OsString>)> {
+    let dir = state.dir(queue);
+    let names = job_names(dir)?;
+    let known = names
+        .iter()
+        .filter(|n| !seen(n) && !is_sidecar_of_a_job(dir, n))
+        .filter_map(|name| entry(dir, state, name))
+        .map(|e| known_of(e, state))
+        .collect();
+    Ok((known, names))
+}
+
+fn known_of(e: Entry, state: State) -> Known {
+    Known {
+        task_id: e.task_id().map(str::to_owned),
+        name: e.file_name,
+        state,
+        time: e.time,
+        status: e.result.map(|r| r.status),
+    }
 }
 
 /// Why each pending job waits, by file name (jobs that may run now are not in the map), by the

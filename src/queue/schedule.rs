@@ -9,8 +9,9 @@
 //!   match is in `failed/` (any status), the job fails as `dependency_failed`, naming it — so a
 //!   failure propagates down a chain. A reference that matches no job waits [`UNKNOWN_GRACE`]
 //!   from the job's own submission (its file's modification time), for a producer that writes
-//!   the dependent first, then fails as `error`. Jobs whose references form a cycle all fail as
-//!   `error`, naming the cycle.
+//!   the dependent first, then fails as `error`. Every job on a cycle of references fails as
+//!   `error`, naming a cycle through it; a job that only depends on one waits, then fails as
+//!   `dependency_failed` naming it.
 //! - Waiting never blocks the jobs behind; a drain that finds only waiting jobs leaves them, and
 //!   the next start (launchd every 2 s, the systemd timer, cron) looks again.
 
@@ -240,8 +241,9 @@ fn dependency(
     }
 }
 
-/// The pending jobs whose references lead back to themselves, each with the error naming its
-/// cycle.
+/// The pending jobs whose references lead back to themselves, each with the error naming a cycle
+/// through it. Every job of a strongly connected group is on some cycle, so each is told so,
+/// not only those on the first cycle a walk happens to find.
 fn cycles(pending: &[Pending], index: &Index) -> HashMap<usize, String> {
     let edges: Vec<Vec<usize>> = pending
         .iter()
@@ -257,64 +259,102 @@ fn cycles(pending: &[Pending], index: &Index) -> HashMap<usize, String> {
                 .collect()
         })
         .collect();
+    let group = components(&edges);
+    let mut size = vec![0usize; pending.len()];
+    for &g in &group {
+        size[g] += 1;
+    }
     let mut found = HashMap::new();
-    let mut state = vec![0u8; pending.len()]; // 0 new, 1 on the path, 2 done
     for start in 0..pending.len() {
-        let mut path = Vec::new();
-        walk(
-            start,
-            &edges,
-            &mut state,
-            &mut path,
-            &mut |cycle: &[usize]| {
-                let names: Vec<String> = cycle
-                    .iter()
-                    .chain(cycle.first())
-                    .map(|&j| display_name(&pending[j].name))
-                    .collect();
-                let message = format!("dependency cycle: {}", names.join(" → "));
-                for &j in cycle {
-                    found.entry(j).or_insert_with(|| message.clone());
-                }
-            },
-        );
+        let on_cycle = size[group[start]] > 1 || edges[start].contains(&start);
+        if !on_cycle || found.contains_key(&start) {
+            continue;
+        }
+        let cycle = cycle_through(start, &edges, &group);
+        let names: Vec<String> = cycle
+            .iter()
+            .chain(cycle.first())
+            .map(|&j| format!("`{}`", display_name(&pending[j].name)))
+            .collect();
+        let message = format!("dependency cycle: {}", names.join(" → "));
+        for &j in &cycle {
+            found.entry(j).or_insert_with(|| message.clone());
+        }
     }
     found
 }
 
-/// Depth-first walk from `node`, calling `on_cycle` with each cycle found (an explicit stack, so
-/// a 10,000-job chain cannot overflow the real one).
-fn walk(
-    node: usize,
-    edges: &[Vec<usize>],
-    state: &mut [u8],
-    path: &mut Vec<usize>,
-    on_cycle: &mut impl FnMut(&[usize]),
-) {
-    let mut stack: Vec<(usize, usize)> = vec![(node, 0)];
-    while let Some((n, next)) = stack.pop() {
-        if next == 0 {
-            if state[n] != 0 {
-                continue;
-            }
-            state[n] = 1;
-            path.push(n);
+/// The strongly connected group of each node (Kosaraju's two walks, with explicit stacks so a
+/// 10,000-job chain cannot overflow the real one).
+fn components(edges: &[Vec<usize>]) -> Vec<usize> {
+    let n = edges.len();
+    let mut finished = Vec::with_capacity(n);
+    let mut seen = vec![false; n];
+    for root in 0..n {
+        if seen[root] {
+            continue;
         }
-        if let Some(&m) = edges[n].get(next) {
-            stack.push((n, next + 1));
-            match state[m] {
-                0 => stack.push((m, 0)),
-                1 => {
-                    let at = path.iter().position(|&p| p == m).unwrap_or(0);
-                    on_cycle(&path[at..]);
+        seen[root] = true;
+        let mut stack = vec![(root, 0)];
+        while let Some((node, next)) = stack.pop() {
+            match edges[node].get(next) {
+                Some(&m) => {
+                    stack.push((node, next + 1));
+                    if !seen[m] {
+                        seen[m] = true;
+                        stack.push((m, 0));
+                    }
                 }
-                _ => {}
+                None => finished.push(node),
             }
-        } else {
-            state[n] = 2;
-            path.pop();
         }
     }
+    let mut reverse = vec![Vec::new(); n];
+    for (from, targets) in edges.iter().enumerate() {
+        for &to in targets {
+            reverse[to].push(from);
+        }
+    }
+    let mut group = vec![usize::MAX; n];
+    for &root in finished.iter().rev() {
+        if group[root] != usize::MAX {
+            continue;
+        }
+        group[root] = root;
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            for &m in &reverse[node] {
+                if group[m] == usize::MAX {
+                    group[m] = root;
+                    stack.push(m);
+                }
+            }
+        }
+    }
+    group
+}
+
+/// A shortest cycle from `start` back to itself, staying in its group (breadth first).
+fn cycle_through(start: usize, edges: &[Vec<usize>], group: &[usize]) -> Vec<usize> {
+    let mut came_from: HashMap<usize, usize> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(node) = queue.pop_front() {
+        for &m in &edges[node] {
+            if m == start {
+                let mut cycle = vec![node];
+                while let Some(&before) = cycle.last().and_then(|n| came_from.get(n)) {
+                    cycle.push(before);
+                }
+                cycle.reverse();
+                return cycle;
+            }
+            if group[m] == group[start] && !came_from.contains_key(&m) {
+                came_from.insert(m, node);
+                queue.push_back(m);
+            }
+        }
+    }
+    vec![start]
 }
 
 /// `pending`'s indices in the order ready jobs run: priority, then oldest, then name.

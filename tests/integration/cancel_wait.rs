@@ -251,3 +251,35 @@ fn a_cancel_or_retry_cut_short_is_finished_by_the_next_drain_that_works() {
     assert_eq!(q.result("failed/gone.json")["status"], "cancelled");
     assert_eq!(q.json("failed/again.json")["command"], "false");
 }
+
+#[test]
+fn follow_and_wait_report_todays_run_not_an_older_namesakes_record() {
+    let q = TestQueue::new();
+    q.add("my_job.json", &shell_job("echo yesterday"));
+    q.drain(&[]).success();
+    let yesterday = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+    set_mtime(&q.path("completed/my_job.json"), yesterday);
+
+    q.add("my_job.json", &shell_job("echo today"));
+    let spawn = |args: &[&str]| {
+        q.execq(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let follower = spawn(&["follow", "my_job"]);
+    let waiter = spawn(&["wait", "my_job"]);
+    q.drain(&[]).success();
+    assert_eq!(q.names("completed"), ["my_job.1.json", "my_job.json"]);
+    let followed = finish(follower);
+    assert_eq!(followed.stdout, "today\n", "{}", followed.stderr);
+    let waited = finish(waiter);
+    assert_eq!(waited.stdout, "my_job.1.json\tcompleted\t0\n");
+
+    // Both finished: the newest run is the one meant.
+    let again = run(q.execq(&["wait", "my_job"]));
+    assert_eq!(again.stdout, "my_job.1.json\tcompleted\t0\n");
+    let followed = run(q.execq(&["follow", "my_job"]));
+    assert_eq!(followed.stdout, "today\n");
+}

@@ -190,6 +190,42 @@ fn result_file_gets_the_full_stdout_inside_results() {
 }
 
 #[test]
+fn two_jobs_writing_one_result_file_at_once_both_complete_and_one_copy_wins() {
+    let q = TestQueue::new();
+    for (me, other) in [("a", "b"), ("b", "a")] {
+        // Each job's result file is open before it starts: both are being written at once.
+        let script = format!(
+            "touch '{mine}'; while [ ! -e '{theirs}' ]; do sleep 0.02; done; echo from-{me}",
+            mine = q.scratch(me).display(),
+            theirs = q.scratch(other).display(),
+        );
+        q.add(
+            &format!("{me}.json"),
+            &json!({"command": script, "result_file": "shared.txt"}).to_string(),
+        );
+    }
+    q.drain(&["--jobs", "2"]).success();
+    let target = q.path("results/shared.txt");
+    let content = std::fs::read_to_string(&target).unwrap();
+    assert!(
+        content == "from-a\n" || content == "from-b\n",
+        "{content:?}"
+    );
+    for name in ["a", "b"] {
+        let result = q.result(&format!("completed/{name}.json"));
+        assert_eq!(result["status"], "completed", "{result}");
+        assert!(result["error"].is_null(), "{result}");
+        assert_eq!(result["result_file"], target.display().to_string());
+    }
+    let stray: Vec<String> = q
+        .names("results")
+        .into_iter()
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(stray.is_empty(), "no temporaries left: {stray:?}");
+}
+
+#[test]
 fn an_absolute_result_file_is_written_where_asked() {
     let q = TestQueue::new();
     let target = q.scratch("absolute.txt");

@@ -320,3 +320,88 @@ fn status_counts_waiting_jobs_and_does_not_call_them_stale() {
     let table = run(q.execq(&["list"]));
     assert!(table.stdout.contains("waiting"), "{}", table.stdout);
 }
+
+/// A job that touches `started`, then waits for `go` before appending `tag` to `log`.
+fn gated_job(q: &TestQueue, log: &std::path::Path, tag: &str, extra: Value) -> String {
+    let gate = format!(
+        "touch '{}'; while [ ! -e '{}' ]; do sleep 0.02; done; ",
+        q.scratch(&format!("{tag}-started")).display(),
+        q.scratch("go").display()
+    );
+    let mut job: Value = serde_json::from_str(&logging_job(log, tag, extra)).unwrap();
+    job["command"] = Value::String(gate + job["command"].as_str().unwrap());
+    job.to_string()
+}
+
+#[test]
+fn a_dependent_waits_for_a_dependency_this_drain_runs_instead_of_calling_it_missing() {
+    let q = TestQueue::new();
+    let log = q.scratch("ran");
+    q.add_aged("build.json", &logging_job(&log, "build", json!({})), 300);
+    // Older than the grace for unknown references: judged "no such job", it would fail at once.
+    q.add_aged(
+        "deploy.json",
+        &logging_job(&log, "deploy", json!({"after": "build"})),
+        200,
+    );
+    q.drain(&["--jobs", "2"]).success();
+    assert_eq!(lines(&log), ["build", "deploy"]);
+    assert_eq!(q.result("completed/deploy.json")["status"], "completed");
+}
+
+#[test]
+fn a_dependent_whose_dependency_finishes_in_the_same_drain_runs_in_it() {
+    let q = TestQueue::new();
+    let log = q.scratch("ran");
+    q.add("build.json", &gated_job(&q, &log, "build", json!({})));
+    let drain = q.spawn_drain(&["--jobs", "2"]);
+    wait_until("build to start", || q.scratch("build-started").exists());
+    q.add(
+        "deploy.json",
+        &logging_job(&log, "deploy", json!({"after": "build"})),
+    );
+    // Run in the same pass that first judges deploy: once it has run, deploy was judged while
+    // build was running.
+    let probe = q.scratch("probed");
+    q.add(
+        "probe.json",
+        &shell_job(&format!("touch '{}'", probe.display())),
+    );
+    wait_until("the probe to run", || probe.exists());
+    fs::write(q.scratch("go"), "").unwrap();
+    finish(drain).success();
+    assert_eq!(lines(&log), ["build", "deploy"]);
+    assert!(q.names("pending").is_empty(), "{:?}", q.names("pending"));
+}
+
+#[test]
+fn a_dependency_cancelled_while_a_drain_runs_fails_its_dependent_as_dependency_failed() {
+    let q = TestQueue::new();
+    let log = q.scratch("ran");
+    q.add_aged("first.json", &gated_job(&q, &log, "first", json!({})), 300);
+    let later = (chrono::Local::now() + chrono::Duration::hours(1)).to_rfc3339();
+    q.add_aged(
+        "held.json",
+        &logging_job(&log, "held", json!({"not_before": later})),
+        200,
+    );
+    q.add_aged(
+        "dependent.json",
+        &logging_job(&log, "dependent", json!({"after": "held"})),
+        100,
+    );
+    let drain = q.spawn_drain(&[]);
+    wait_until("the first job to start", || {
+        q.scratch("first-started").exists()
+    });
+    run(q.execq(&["cancel", "held"])).success();
+    fs::write(q.scratch("go"), "").unwrap();
+    finish(drain).success();
+    let dependent = q.result("failed/dependent.json");
+    assert_eq!(dependent["status"], "dependency_failed", "{dependent}");
+    assert!(
+        dependent["error"].as_str().unwrap().contains("`held`"),
+        "{dependent}"
+    );
+    assert_eq!(lines(&log), ["first"]);
+}

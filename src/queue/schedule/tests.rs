@@ -124,7 +124,7 @@ fn every_job_in_a_cycle_fails_naming_it_and_the_rest_wait_or_run() {
     }
     assert_eq!(v[2].to_string_wait(), "after a.json (pending)");
     assert!(
-        matches!(&v[3], Verdict::Fail(Status::Error, m) if m.contains("self.json → self.json"))
+        matches!(&v[3], Verdict::Fail(Status::Error, m) if m.contains("`self.json` → `self.json`"))
     );
     assert_eq!(v[4], Verdict::Ready);
 }
@@ -165,4 +165,28 @@ impl Verdict {
             other => panic!("not waiting: {other:?}"),
         }
     }
+}
+
+#[test]
+fn every_job_on_a_cycle_names_one_through_itself_even_off_the_first_cycle_found() {
+    // a → b → c → a is found first; d sits on a → d → c → a, which a depth-first walk that skips
+    // finished nodes never reports.
+    let pending = [
+        job("a.json", 1, 0, &["b", "d"]),
+        job("b.json", 2, 0, &["c"]),
+        job("c.json", 3, 0, &["a"]),
+        job("d.json", 4, 0, &["c"]),
+        job("outside.json", 5, 0, &["d"]),
+    ];
+    let v = verdicts(&pending, &[], at(NOW));
+    for (i, name) in ["a", "b", "c", "d"].iter().enumerate() {
+        match &v[i] {
+            Verdict::Fail(Status::Error, m) => {
+                assert!(m.starts_with("dependency cycle: "), "{m}");
+                assert!(m.contains(&format!("`{name}.json` → ")), "{name}: {m}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    assert_eq!(v[4].to_string_wait(), "after d.json (pending)");
 }

@@ -51,6 +51,18 @@ pub fn sync_file(file: &File, path: &Path) -> Result<()> {
     sys::full_sync(file).with_context(|| format!("failed to write `{}`", path.display()))
 }
 
+/// [`sync_file`] with the plain I/O error, for callers with errors of their own.
+pub fn try_sync(file: &File, path: &Path) -> io::Result<()> {
+    fault::step("sync", path);
+    sys::full_sync(file)
+}
+
+/// [`rename`] with the plain I/O error, for callers with errors of their own.
+pub fn try_rename(from: &Path, to: &Path) -> io::Result<()> {
+    fault::step("rename", to);
+    fs::rename(from, to)
+}
+
 /// Renames, naming both paths in the error.
 pub fn rename(from: &Path, to: &Path) -> Result<()> {
     fault::step("rename", to);

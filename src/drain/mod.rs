@@ -433,7 +433,7 @@ fn sweep_tmp(queue: &Queue) {
         };
         if !sys::process_exists(pid) {
             debug!(file = ?name, "removing a temporary file left by a killed execq");
-            let _ = std::fs::remove_file(entry.path());
+            crate::fsutil::discard(&entry.path());
         }
     }
 }

@@ -107,7 +107,7 @@ pub fn open(
 ) -> Result<(Target, Sink), ResultFileError> {
     let path = resolve(results, requested)?;
     let tmp = temp_path(&path, job).ok_or_else(|| ResultFileError::NoName(requested.to_owned()))?;
-    let _ = fs::remove_file(&tmp);
+    fsutil::discard(&tmp);
     let file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -155,7 +155,7 @@ pub fn discard_temp(results: &Path, requested: &str, job: &Path) {
         return;
     };
     if let Some(tmp) = temp_path(&path, job) {
-        let _ = fs::remove_file(tmp);
+        fsutil::discard(&tmp);
     }
 }
 
@@ -219,11 +219,12 @@ impl Target {
         let written = match sink.error {
             Some(e) => Err(e),
             None => {
-                crate::sys::full_sync(&sink.file).and_then(|()| fs::rename(&self.tmp, &self.path))
+                fsutil::try_sync(&sink.file, &self.tmp)
+                    .and_then(|()| fsutil::try_rename(&self.tmp, &self.path))
             }
         };
         written.map(|()| sink.truncated).map_err(|source| {
-            let _ = fs::remove_file(&self.tmp);
+            fsutil::discard(&self.tmp);
             ResultFileError::Write {
                 path: self.path,
                 source,
@@ -233,6 +234,6 @@ impl Target {
 
     /// Removes the temporary file of a job that never started.
     pub fn discard(self) {
-        let _ = fs::remove_file(&self.tmp);
+        fsutil::discard(&self.tmp);
     }
 }

@@ -453,13 +453,13 @@ fn schedule_add_list_run_and_remove() {
     assert!(
         ran.stdout
             .trim_end()
-            .ends_with("pending/report.2026-11-24T1002-0500.json")
+            .ends_with("pending/report.run-2026-11-24T100200-0500.json")
     );
     drain_at(&q, "2026-11-24T10:02:01-05:00");
     let (_, record) = &records(&q)[0];
     assert_eq!(
         record["result"]["stdout"],
-        "report for report.2026-11-24T1002-0500\n"
+        "report for report.run-2026-11-24T100200-0500\n"
     );
     assert_eq!(record["limits"]["nice"], 5);
     assert_eq!(record["timeout"], 60.0);
@@ -583,4 +583,39 @@ fn a_schedule_owned_by_another_user_never_fires() {
     assert!(records(&q).is_empty() && q.names("pending").is_empty());
     let check = at(&q, "2026-11-24T10:05:30-05:00", &["config", "--check"]);
     assert_fails_with(&check, 1, "owned by uid 65534");
+}
+
+#[test]
+fn a_schedule_run_by_hand_in_the_minute_of_an_occurrence_is_an_extra_run() {
+    let q = TestQueue::new();
+    at(
+        &q,
+        "2026-11-24T10:30:00-05:00",
+        &[
+            "schedule", "add", "hourly", "--cron", "@hourly", "--", "true",
+        ],
+    )
+    .success();
+    // By hand first, then the drain that finds the 11:00 occurrence due.
+    at(&q, "2026-11-24T11:00:20-05:00", &["schedule", "run", "hourly"]).success();
+    drain_at(&q, "2026-11-24T11:00:30-05:00");
+    // The occurrence first, then by hand in the same minute.
+    drain_at(&q, "2026-11-24T12:00:05-05:00");
+    at(&q, "2026-11-24T12:00:20-05:00", &["schedule", "run", "hourly"]).success();
+    drain_at(&q, "2026-11-24T12:00:30-05:00");
+
+    let records = records(&q);
+    let names: Vec<&str> = records.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "hourly.2026-11-24T1100-0500.json",
+            "hourly.2026-11-24T1200-0500.json",
+            "hourly.run-2026-11-24T110020-0500.json",
+            "hourly.run-2026-11-24T120020-0500.json",
+        ]
+    );
+    let listed = at(&q, "2026-11-24T12:00:40-05:00", &["schedule", "list", "--json"]);
+    let rows: Vec<Value> = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(rows[0]["last_job"], "hourly.2026-11-24T1200-0500.json");
 }

@@ -59,11 +59,9 @@ pub fn fire_due(queue: &Queue) -> Result<()> {
             .files
             .insert(schedule.file.to_string_lossy().into_owned(), entry);
     }
-    let names: Vec<&str> = found
-        .iter()
-        .filter(|f| f.definition.is_ok())
-        .map(|f| f.name.as_str())
-        .collect();
+    // An invalid file keeps its marker: once fixed, its schedule carries on from where it was,
+    // and `overlap` still sees the job it enqueued before the mistake.
+    let names: Vec<&str> = found.iter().map(|f| f.name.as_str()).collect();
     state::remove_stale(queue, &names);
     if fresh != index {
         state::write_index(queue, &fresh)?;

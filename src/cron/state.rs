@@ -74,8 +74,9 @@ pub fn write_marker(queue: &Queue, name: &str, marker: &Marker) -> Result<()> {
     fsutil::sync_dir(&dir)
 }
 
-/// Removes the markers of schedules that no longer exist (and temporary files left by a killed
-/// drain).
+/// Removes the markers of schedules whose file is gone (and temporary files left by a killed
+/// drain). `keep` names every schedule file present, valid or not: a file with a mistake in it
+/// keeps its marker for when it is fixed.
 pub fn remove_stale(queue: &Queue, keep: &[&str]) {
     let Ok(listing) = fs::read_dir(dir(queue)) else {
         return;

@@ -597,11 +597,21 @@ fn a_schedule_run_by_hand_in_the_minute_of_an_occurrence_is_an_extra_run() {
     )
     .success();
     // By hand first, then the drain that finds the 11:00 occurrence due.
-    at(&q, "2026-11-24T11:00:20-05:00", &["schedule", "run", "hourly"]).success();
+    at(
+        &q,
+        "2026-11-24T11:00:20-05:00",
+        &["schedule", "run", "hourly"],
+    )
+    .success();
     drain_at(&q, "2026-11-24T11:00:30-05:00");
     // The occurrence first, then by hand in the same minute.
     drain_at(&q, "2026-11-24T12:00:05-05:00");
-    at(&q, "2026-11-24T12:00:20-05:00", &["schedule", "run", "hourly"]).success();
+    at(
+        &q,
+        "2026-11-24T12:00:20-05:00",
+        &["schedule", "run", "hourly"],
+    )
+    .success();
     drain_at(&q, "2026-11-24T12:00:30-05:00");
 
     let records = records(&q);
@@ -615,7 +625,43 @@ fn a_schedule_run_by_hand_in_the_minute_of_an_occurrence_is_an_extra_run() {
             "hourly.run-2026-11-24T120020-0500.json",
         ]
     );
-    let listed = at(&q, "2026-11-24T12:00:40-05:00", &["schedule", "list", "--json"]);
+    let listed = at(
+        &q,
+        "2026-11-24T12:00:40-05:00",
+        &["schedule", "list", "--json"],
+    );
     let rows: Vec<Value> = serde_json::from_str(&listed.stdout).unwrap();
     assert_eq!(rows[0]["last_job"], "hourly.2026-11-24T1200-0500.json");
+}
+
+#[test]
+fn a_schedule_broken_for_a_while_still_skips_while_its_earlier_job_is_queued() {
+    let q = TestQueue::new();
+    at(
+        &q,
+        "2026-11-24T09:30:00-05:00",
+        &[
+            "schedule", "add", "skips", "--cron", "@hourly", "--", "true",
+        ],
+    )
+    .success();
+    let _lock = hold_drain_lock(&q);
+    drain_at(&q, "2026-11-24T10:00:01-05:00");
+    assert_eq!(q.names("pending"), ["skips.2026-11-24T1000-0500.json"]);
+
+    let file = q.path("schedules/skips.toml");
+    let good = fs::read_to_string(&file).unwrap();
+    fs::write(&file, good.replace("overlap", "overlapp")).unwrap();
+    drain_at(&q, "2026-11-24T10:30:00-05:00");
+    fs::write(&file, &good).unwrap();
+    for now in ["11:00:01", "12:00:01"] {
+        drain_at(&q, &format!("2026-11-24T{now}-05:00"));
+    }
+    assert_eq!(q.names("pending"), ["skips.2026-11-24T1000-0500.json"]);
+    assert_eq!(
+        q.log().matches("occurrence skipped").count(),
+        2,
+        "{}",
+        q.log()
+    );
 }

@@ -275,21 +275,29 @@ fn current_hard(resource: Resource) -> io::Result<libc::rlim_t> {
 /// Which limit, if any, ended a job that did not complete: `(key, why)`.
 ///
 /// A signal tells for `cpu_seconds` (SIGXCPU, or SIGKILL once the job could have used its time)
-/// and `file_size_mb` (SIGXFSZ). The other limits make a system call fail and leave the job to
-/// decide; execq then names the limit when the job's stderr shows that call failing (such as
-/// "Cannot allocate memory", "MemoryError", "Too many open files", "Resource temporarily
+/// and `file_size_mb` (SIGXFSZ), but only the signal seen in the job's wait status: an exit status
+/// of 152 or 153 (128 + SIGXCPU or SIGXFSZ, the same numbers on macOS and Linux) may be the
+/// job's own choice. A shell whose command a limit killed exits so too, and says why on stderr
+/// ("CPU time limit exceeded", macOS's "Cputime limit exceeded", zsh's "cpu limit exceeded"),
+/// which is what names the limit then. The other limits make a system call fail and leave the
+/// job to decide; execq then names the limit when the job's stderr shows that call failing (such
+/// as "Cannot allocate memory", "MemoryError", "Too many open files", "Resource temporarily
 /// unavailable" from a fork).
 pub fn which(limits: &ResourceLimits, result: &JobResult) -> Option<(&'static str, String)> {
-    // A shell reports a child killed by signal N as exit status 128 + N.
-    let signal = result
-        .signal
-        .or_else(|| result.returncode.filter(|c| *c > 128).map(|c| c - 128));
+    let signal = result.signal;
     if let Some(secs) = limits.cpu_seconds {
         // SIGKILL from the hard limit comes a second after SIGXCPU, for a job that caught that;
         // it can only be the limit's if the job ran long enough to use the time on every core.
         let cores = std::thread::available_parallelism().map_or(1, usize::from) as u64;
         let over = result.duration_ms.saturating_mul(cores) >= secs.saturating_mul(1000);
-        let named = shows(result, &["CPU time limit exceeded"]);
+        let named = shows_any_case(
+            result,
+            &[
+                "cpu time limit exceeded",
+                "cputime limit exceeded",
+                "cpu limit exceeded",
+            ],
+        );
         if signal == Some(libc::SIGXCPU) || named || (signal == Some(libc::SIGKILL) && over) {
             return Some((
                 "cpu",
@@ -298,7 +306,14 @@ pub fn which(limits: &ResourceLimits, result: &JobResult) -> Option<(&'static st
         }
     }
     if let Some(mb) = limits.file_size_mb {
-        let named = shows(result, &["File too large", "File size limit exceeded"]);
+        let named = shows_any_case(
+            result,
+            &[
+                "file too large",
+                "file size limit exceeded",
+                "filesize limit exceeded",
+            ],
+        );
         if signal == Some(libc::SIGXFSZ) || named {
             return Some((
                 "file_size",
@@ -352,6 +367,12 @@ pub fn which(limits: &ResourceLimits, result: &JobResult) -> Option<(&'static st
 
 fn shows(result: &JobResult, markers: &[&str]) -> bool {
     markers.iter().any(|m| result.stderr.contains(m))
+}
+
+/// [`shows`], whatever the case: shells word signal reports differently (zsh in lower case).
+fn shows_any_case(result: &JobResult, markers: &[&str]) -> bool {
+    let stderr = result.stderr.to_lowercase();
+    markers.iter().any(|m| stderr.contains(m))
 }
 
 #[cfg(test)]

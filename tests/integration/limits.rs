@@ -156,6 +156,30 @@ fn nice_lowers_the_jobs_priority() {
 }
 
 #[test]
+fn nice_never_runs_a_job_above_a_drain_that_is_itself_niced() {
+    let q = TestQueue::new();
+    for (name, nice) in [("n00.json", 0), ("n05.json", 5), ("n15.json", 15)] {
+        let job = json!({"command": "ps -o nice= -p $$", "limits": {"nice": nice}});
+        q.add(name, &job.to_string());
+    }
+    let drain = q.execq(&["drain", "--grace", "1"]);
+    let mut niced = std::process::Command::new("nice");
+    niced
+        .args(["-n", "10"])
+        .arg(drain.get_program())
+        .args(drain.get_args());
+    run(niced).success();
+    for (name, seen) in [("n00.json", "10"), ("n05.json", "10"), ("n15.json", "15")] {
+        let result = q.result(&format!("completed/{name}"));
+        assert_eq!(
+            result["stdout"].as_str().unwrap().trim(),
+            seen,
+            "{result:#}"
+        );
+    }
+}
+
+#[test]
 fn submit_flags_write_limits_and_bad_values_are_refused_naming_them() {
     let q = TestQueue::new();
     let out = run(q.execq(&[

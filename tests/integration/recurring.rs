@@ -136,7 +136,7 @@ fn an_occurrence_placed_by_a_killed_drain_is_neither_skipped_nor_duplicated() {
     drop(lock);
     drain_at(&q, "2026-11-24T11:00:20-05:00");
     fs::write(&marker, &before).unwrap();
-    fs::remove_file(q.path("schedules/.state/index.json")).unwrap();
+    fs::remove_file(q.path("schedules/.state/.index.json")).unwrap();
     drain_at(&q, "2026-11-24T11:00:30-05:00");
     assert_eq!(records(&q).len(), 1, "{:?}", records(&q));
 
@@ -148,7 +148,7 @@ fn an_occurrence_placed_by_a_killed_drain_is_neither_skipped_nor_duplicated() {
     fs::remove_file(q.path("completed/job.2026-11-24T1300-0500.json")).unwrap();
     fs::write(&marker, &after_noon).unwrap();
     // (The index of due times is written last, so it too is as it was before that drain.)
-    fs::remove_file(q.path("schedules/.state/index.json")).unwrap();
+    fs::remove_file(q.path("schedules/.state/.index.json")).unwrap();
     drain_at(&q, "2026-11-24T13:00:30-05:00");
     assert!(q.path("completed/job.2026-11-24T1300-0500.json").is_file());
 }
@@ -663,5 +663,36 @@ fn a_schedule_broken_for_a_while_still_skips_while_its_earlier_job_is_queued() {
         2,
         "{}",
         q.log()
+    );
+}
+
+#[test]
+fn a_schedule_named_index_fires_like_any_other() {
+    let q = TestQueue::new();
+    at(
+        &q,
+        "2026-11-24T10:00:30-05:00",
+        &[
+            "schedule",
+            "add",
+            "index",
+            "--cron",
+            "*/5 * * * *",
+            "--",
+            "true",
+        ],
+    )
+    .success();
+    for now in ["10:01:00", "10:05:01", "10:07:00", "10:10:01"] {
+        drain_at(&q, &format!("2026-11-24T{now}-05:00"));
+    }
+    let records = records(&q);
+    let names: Vec<&str> = records.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "index.2026-11-24T1005-0500.json",
+            "index.2026-11-24T1010-0500.json"
+        ]
     );
 }

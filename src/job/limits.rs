@@ -232,6 +232,21 @@ impl Plan {
     }
 }
 
+/// How shells (glibc's and macOS's signal names, zsh's own) and tools report SIGXCPU, in lower
+/// case.
+const CPU_REPORTS: &[&str] = &[
+    "cpu time limit exceeded",
+    "cputime limit exceeded",
+    "cpu limit exceeded",
+];
+
+/// How they report SIGXFSZ, or the EFBIG a write past the limit gets when SIGXFSZ is handled.
+const FILE_SIZE_REPORTS: &[&str] = &[
+    "file too large",
+    "file size limit exceeded",
+    "filesize limit exceeded",
+];
+
 /// Which limit, if any, ended a job that did not complete: `(key, why)`.
 ///
 /// A signal tells for `cpu_seconds` (SIGXCPU, or SIGKILL once the job could have used its time)
@@ -250,14 +265,7 @@ pub fn which(limits: &ResourceLimits, result: &JobResult) -> Option<(&'static st
         // it can only be the limit's if the job ran long enough to use the time on every core.
         let cores = std::thread::available_parallelism().map_or(1, usize::from) as u64;
         let over = result.duration_ms.saturating_mul(cores) >= secs.saturating_mul(1000);
-        let named = shows_any_case(
-            result,
-            &[
-                "cpu time limit exceeded",
-                "cputime limit exceeded",
-                "cpu limit exceeded",
-            ],
-        );
+        let named = shows_any_case(result, CPU_REPORTS);
         if signal == Some(libc::SIGXCPU) || named || (signal == Some(libc::SIGKILL) && over) {
             return Some((
                 "cpu",
@@ -266,14 +274,7 @@ pub fn which(limits: &ResourceLimits, result: &JobResult) -> Option<(&'static st
         }
     }
     if let Some(mb) = limits.file_size_mb {
-        let named = shows_any_case(
-            result,
-            &[
-                "file too large",
-                "file size limit exceeded",
-                "filesize limit exceeded",
-            ],
-        );
+        let named = shows_any_case(result, FILE_SIZE_REPORTS);
         if signal == Some(libc::SIGXFSZ) || named {
             return Some((
                 "file_size",

@@ -59,11 +59,9 @@ pub fn fire_due(queue: &Queue) -> Result<()> {
             .files
             .insert(schedule.file.to_string_lossy().into_owned(), entry);
     }
-    let names: Vec<&str> = found
-        .iter()
-        .filter(|f| f.definition.is_ok())
-        .map(|f| f.name.as_str())
-        .collect();
+    // An invalid file keeps its marker: once fixed, its schedule carries on from where it was,
+    // and `overlap` still sees the job it enqueued before the mistake.
+    let names: Vec<&str> = found.iter().map(|f| f.name.as_str()).collect();
     state::remove_stale(queue, &names);
     if fresh != index {
         state::write_index(queue, &fresh)?;
@@ -187,6 +185,13 @@ pub fn job_name(schedule: &str, at: &Zoned) -> String {
     format!("{schedule}.{}.json", at.strftime("%Y-%m-%dT%H%M%z"))
 }
 
+/// The job name for a run by hand (`schedule run`): `NAME.run-2026-11-24T033012+0100.json`. It
+/// can never be an occurrence's name, so a run by hand never takes the place of an occurrence
+/// due in the same minute (which would then find "its" job in the queue and not fire).
+pub fn run_name(schedule: &str, at: &Zoned) -> String {
+    format!("{schedule}.run-{}.json", at.strftime("%Y-%m-%dT%H%M%S%z"))
+}
+
 /// Puts the occurrence's job into `pending/` unless it is already in the queue (placed by a drain
 /// killed before it could move the marker). Returns the job's name.
 fn enqueue(
@@ -257,8 +262,9 @@ fn place_once(queue: &Queue, name: &str, bytes: &[u8]) -> Result<bool> {
     Ok(placed)
 }
 
-/// `execq schedule run NAME`: enqueues an occurrence now, whatever the expression says; the
-/// marker is left alone. Returns the job's path.
+/// `execq schedule run NAME`: enqueues a run now, whatever the expression says. It is an extra
+/// run: the marker is left alone and the job is named apart from the occurrences ([`run_name`]).
+/// Returns the job's path.
 pub fn run_now(queue: &Queue, name: &str) -> Result<std::path::PathBuf> {
     let found = super::load_all(queue)?;
     let Some(schedule) = found.iter().find(|f| f.name == name) else {
@@ -272,7 +278,7 @@ pub fn run_now(queue: &Queue, name: &str) -> Result<std::path::PathBuf> {
         Err(why) => bail!("schedule `{name}` is invalid: {why}"),
     };
     let now = clock::now()?;
-    let job = job_name(name, &now);
+    let job = run_name(name, &now);
     let bytes = job_bytes(definition, &job, &now, &now, 1)?;
     queue.open()?;
     crate::queue::enqueue::enqueue(queue, OsStr::new(&job), &bytes)

@@ -4,7 +4,7 @@
 //!   a new schedule, the moment it was first seen) and the job it enqueued last. Written durably
 //!   (synced, renamed, folder synced) after the job is durably in `pending/`; see `fire` for why
 //!   a drain killed in between neither skips nor duplicates the occurrence.
-//! - `index.json`, a **cache**: each schedule file's stamp and when it is next due. An idle drain
+//! - `.index.json`, a **cache**: each schedule file's stamp and when it is next due. An idle drain
 //!   reads the folder, stats each file and reads this one file; only when a file changed or an
 //!   occurrence is due does it read the schedules and take `lock`. Losing it costs one full read.
 //! - `lock`, a `flock` held while schedules are fired, so two drains never fire the same one.
@@ -74,8 +74,9 @@ pub fn write_marker(queue: &Queue, name: &str, marker: &Marker) -> Result<()> {
     fsutil::sync_dir(&dir)
 }
 
-/// Removes the markers of schedules that no longer exist (and temporary files left by a killed
-/// drain).
+/// Removes the markers of schedules whose file is gone (and temporary files left by a killed
+/// drain). `keep` names every schedule file present, valid or not: a file with a mistake in it
+/// keeps its marker for when it is fixed.
 pub fn remove_stale(queue: &Queue, keep: &[&str]) {
     let Ok(listing) = fs::read_dir(dir(queue)) else {
         return;
@@ -84,7 +85,7 @@ pub fn remove_stale(queue: &Queue, keep: &[&str]) {
         let file = entry.file_name();
         let file = file.to_string_lossy();
         let stale = match file.strip_suffix(".json") {
-            Some(name) if !name.starts_with('.') => name != "index" && !keep.contains(&name),
+            Some(name) if !name.starts_with('.') => !keep.contains(&name),
             _ => file.ends_with(".tmp"),
         };
         if stale {
@@ -116,7 +117,10 @@ pub struct Cached {
 }
 
 fn index_path(queue: &Queue) -> PathBuf {
-    dir(queue).join("index.json")
+    // A dot-file, as no schedule's name (and so no marker's) can be: the cache was `index.json`,
+    // which was also the marker of a schedule named `index`, so that schedule never fired. The
+    // old file is removed as a stale marker.
+    dir(queue).join(".index.json")
 }
 
 /// The cache; empty when missing or unreadable (then everything is read again).

@@ -9,7 +9,7 @@
 //! | `open_files`   | RLIMIT_NOFILE                   | `open` fails with EMFILE                      |
 //! | `processes`    | RLIMIT_NPROC                    | `fork` fails with EAGAIN                      |
 //! | `file_size_mb` | RLIMIT_FSIZE                    | SIGXFSZ (a write that would go past it)       |
-//! | `nice`         | setpriority, 0 to 19            | — (a gentler share of the CPU)                |
+//! | `nice`         | setpriority, at least drain's   | — (a gentler share of the CPU)                |
 //!
 //! RLIMIT_CPU, RLIMIT_NOFILE and RLIMIT_FSIZE are per process; RLIMIT_NPROC counts every process
 //! of the user (all of them, not only the job's), and is not enforced for root. macOS keeps
@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::job::result::JobResult;
+use crate::sys::limits::{self as sys, Resource};
 
 /// The largest value accepted for a count or size (and the largest `cpu_seconds`: 100 years).
 pub const MAX: u64 = 3_155_760_000;
@@ -41,7 +42,8 @@ pub struct ResourceLimits {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file_size_mb: Option<u64>,
     /// From 0 (normal) to 19 (gentlest). Lower values would raise the job above the user's other
-    /// work, which only root may do; execq does not offer it.
+    /// work, which only root may do; execq does not offer it. A drain that is itself gentler runs
+    /// the job at its own niceness instead (see [`Plan::new`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nice: Option<u64>,
 }
@@ -153,21 +155,11 @@ pub fn unsupported(limits: &ResourceLimits) -> Option<String> {
     None
 }
 
-/// One `setrlimit` to make in the child.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Resource {
-    Cpu,
-    AddressSpace,
-    OpenFiles,
-    Processes,
-    FileSize,
-}
-
 /// What the child does between fork and exec: computed in drain, so the child only makes
 /// system calls.
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
-    rlimits: Vec<(Resource, libc::rlimit)>,
+    rlimits: Vec<(Resource, sys::Limit)>,
     nice: Option<i32>,
 }
 
@@ -175,14 +167,17 @@ const MIB: u64 = 1024 * 1024;
 
 impl Plan {
     /// The calls that apply `limits`. A hard limit is never raised above drain's own (which only
-    /// root could do); a job asking for more than drain has gets drain's.
+    /// root could do); a job asking for more than drain has gets drain's. Likewise `nice` never
+    /// goes below drain's own niceness: a job asking for less than drain has gets drain's, so a
+    /// drain started gentle (`nice -n 10 execq drain`, a service's `Nice=`) never runs a job
+    /// above itself, even as root.
     pub fn new(limits: &ResourceLimits) -> io::Result<Self> {
         let mut rlimits = Vec::new();
         let mut add = |resource, soft: u64, hard: u64| -> io::Result<()> {
-            let current = current_hard(resource)?;
+            let current = sys::hard(resource)?;
             let cap = |v: u64| {
-                let v = libc::rlim_t::try_from(v).unwrap_or(libc::RLIM_INFINITY);
-                if current == libc::RLIM_INFINITY {
+                let v = sys::Value::try_from(v).unwrap_or(sys::INFINITY);
+                if current == sys::INFINITY {
                     v
                 } else {
                     v.min(current)
@@ -190,7 +185,7 @@ impl Plan {
             };
             rlimits.push((
                 resource,
-                libc::rlimit {
+                sys::Limit {
                     rlim_cur: cap(soft),
                     rlim_max: cap(hard),
                 },
@@ -213,10 +208,11 @@ impl Plan {
         if let Some(mb) = limits.file_size_mb {
             add(Resource::FileSize, mb * MIB, mb * MIB)?;
         }
-        Ok(Self {
-            rlimits,
-            nice: limits.nice.and_then(|n| libc::c_int::try_from(n).ok()),
-        })
+        let nice = limits
+            .nice
+            .and_then(|n| i32::try_from(n).ok())
+            .map(|n| n.max(sys::niceness()));
+        Ok(Self { rlimits, nice })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -227,69 +223,49 @@ impl Plan {
     /// only makes async-signal-safe system calls (no allocation, no locks).
     pub fn apply(&self) -> io::Result<()> {
         for (resource, limit) in &self.rlimits {
-            // SAFETY: setrlimit reads the one rlimit passed by reference; it is async-signal-safe.
-            let rc = unsafe { libc::setrlimit(resource_id(*resource), limit) };
-            if rc != 0 {
-                return Err(io::Error::last_os_error());
-            }
+            sys::set(*resource, limit)?;
         }
         if let Some(nice) = self.nice {
-            // SAFETY: setpriority on this process (who 0) takes plain integers.
-            let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
-            if rc != 0 {
-                return Err(io::Error::last_os_error());
-            }
+            sys::set_niceness(nice)?;
         }
         Ok(())
     }
 }
 
-#[cfg(target_os = "linux")]
-type ResourceId = libc::__rlimit_resource_t;
-#[cfg(not(target_os = "linux"))]
-type ResourceId = libc::c_int;
+/// How shells (glibc's and macOS's signal names, zsh's own) and tools report SIGXCPU, in lower
+/// case.
+const CPU_REPORTS: &[&str] = &[
+    "cpu time limit exceeded",
+    "cputime limit exceeded",
+    "cpu limit exceeded",
+];
 
-fn resource_id(resource: Resource) -> ResourceId {
-    match resource {
-        Resource::Cpu => libc::RLIMIT_CPU,
-        Resource::AddressSpace => libc::RLIMIT_AS,
-        Resource::OpenFiles => libc::RLIMIT_NOFILE,
-        Resource::Processes => libc::RLIMIT_NPROC,
-        Resource::FileSize => libc::RLIMIT_FSIZE,
-    }
-}
-
-fn current_hard(resource: Resource) -> io::Result<libc::rlim_t> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one rlimit into the value passed.
-    let rc = unsafe { libc::getrlimit(resource_id(resource), &mut limit) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(limit.rlim_max)
-}
+/// How they report SIGXFSZ, or the EFBIG a write past the limit gets when SIGXFSZ is handled.
+const FILE_SIZE_REPORTS: &[&str] = &[
+    "file too large",
+    "file size limit exceeded",
+    "filesize limit exceeded",
+];
 
 /// Which limit, if any, ended a job that did not complete: `(key, why)`.
 ///
 /// A signal tells for `cpu_seconds` (SIGXCPU, or SIGKILL once the job could have used its time)
-/// and `file_size_mb` (SIGXFSZ). The other limits make a system call fail and leave the job to
-/// decide; execq then names the limit when the job's stderr shows that call failing (such as
-/// "Cannot allocate memory", "MemoryError", "Too many open files", "Resource temporarily
+/// and `file_size_mb` (SIGXFSZ), but only the signal seen in the job's wait status: an exit status
+/// of 152 or 153 (128 + SIGXCPU or SIGXFSZ, the same numbers on macOS and Linux) may be the
+/// job's own choice. A shell whose command a limit killed exits so too, and says why on stderr
+/// ("CPU time limit exceeded", macOS's "Cputime limit exceeded", zsh's "cpu limit exceeded"),
+/// which is what names the limit then. The other limits make a system call fail and leave the
+/// job to decide; execq then names the limit when the job's stderr shows that call failing (such
+/// as "Cannot allocate memory", "MemoryError", "Too many open files", "Resource temporarily
 /// unavailable" from a fork).
 pub fn which(limits: &ResourceLimits, result: &JobResult) -> Option<(&'static str, String)> {
-    // A shell reports a child killed by signal N as exit status 128 + N.
-    let signal = result
-        .signal
-        .or_else(|| result.returncode.filter(|c| *c > 128).map(|c| c - 128));
+    let signal = result.signal;
     if let Some(secs) = limits.cpu_seconds {
         // SIGKILL from the hard limit comes a second after SIGXCPU, for a job that caught that;
         // it can only be the limit's if the job ran long enough to use the time on every core.
         let cores = std::thread::available_parallelism().map_or(1, usize::from) as u64;
         let over = result.duration_ms.saturating_mul(cores) >= secs.saturating_mul(1000);
-        let named = shows(result, &["CPU time limit exceeded"]);
+        let named = shows_any_case(result, CPU_REPORTS);
         if signal == Some(libc::SIGXCPU) || named || (signal == Some(libc::SIGKILL) && over) {
             return Some((
                 "cpu",
@@ -298,7 +274,7 @@ pub fn which(limits: &ResourceLimits, result: &JobResult) -> Option<(&'static st
         }
     }
     if let Some(mb) = limits.file_size_mb {
-        let named = shows(result, &["File too large", "File size limit exceeded"]);
+        let named = shows_any_case(result, FILE_SIZE_REPORTS);
         if signal == Some(libc::SIGXFSZ) || named {
             return Some((
                 "file_size",
@@ -352,6 +328,12 @@ pub fn which(limits: &ResourceLimits, result: &JobResult) -> Option<(&'static st
 
 fn shows(result: &JobResult, markers: &[&str]) -> bool {
     markers.iter().any(|m| result.stderr.contains(m))
+}
+
+/// [`shows`], whatever the case: shells word signal reports differently (zsh in lower case).
+fn shows_any_case(result: &JobResult, markers: &[&str]) -> bool {
+    let stderr = result.stderr.to_lowercase();
+    markers.iter().any(|m| stderr.contains(m))
 }
 
 #[cfg(test)]
@@ -409,7 +391,7 @@ mod tests {
             ..ResourceLimits::default()
         };
         let plan = Plan::new(&huge).unwrap();
-        let current = current_hard(Resource::OpenFiles).unwrap();
+        let current = sys::hard(Resource::OpenFiles).unwrap();
         assert!(plan.rlimits[0].1.rlim_max <= current);
     }
 }

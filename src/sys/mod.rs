@@ -13,6 +13,8 @@ use macos as platform;
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 compile_error!("execq runs on macOS and Linux: give src/sys/ a module for this system");
 
+pub mod limits;
+
 use platform::rename_exclusive;
 pub use platform::{become_subreaper, data_home};
 

@@ -46,6 +46,34 @@ fn a_cpu_spin_is_stopped_by_cpu_seconds_with_the_signal_recorded() {
 }
 
 #[test]
+fn a_job_that_exits_152_or_153_was_not_stopped_by_a_limit() {
+    let q = TestQueue::new();
+    let limits = json!({"cpu_seconds": 60, "file_size_mb": 10});
+    for code in [152, 153] {
+        let result = run_limited(
+            &q,
+            &format!("exits{code}.json"),
+            json!(format!("exit {code}")),
+            limits.clone(),
+        );
+        assert_eq!(result["status"], "failed", "{result:#}");
+        assert_eq!(result["returncode"], code, "{result:#}");
+        assert!(result["limit"].is_null(), "{result:#}");
+        assert!(result["signal"].is_null(), "{result:#}");
+    }
+    // A shell reports a command it ran and a limit killed as 128 + the signal, and says so on
+    // stderr: that is still the limit's doing.
+    let wrapped = run_limited(
+        &q,
+        "wrapped.json",
+        json!("sh -c 'while :; do :; done'; exit $?"),
+        json!({"cpu_seconds": 1}),
+    );
+    assert_eq!(wrapped["returncode"], 152, "{wrapped:#}");
+    assert_stopped_by(&wrapped, "cpu");
+}
+
+#[test]
 fn an_allocation_past_memory_mb_fails_and_names_the_limit() {
     let q = TestQueue::new();
     let result = run_limited(
@@ -125,6 +153,30 @@ fn nice_lowers_the_jobs_priority() {
     );
     assert_eq!(result["status"], "completed", "{result:#}");
     assert_eq!(result["stdout"], "7\n");
+}
+
+#[test]
+fn nice_never_runs_a_job_above_a_drain_that_is_itself_niced() {
+    let q = TestQueue::new();
+    for (name, nice) in [("n00.json", 0), ("n05.json", 5), ("n15.json", 15)] {
+        let job = json!({"command": "ps -o nice= -p $$", "limits": {"nice": nice}});
+        q.add(name, &job.to_string());
+    }
+    let drain = q.execq(&["drain", "--grace", "1"]);
+    let mut niced = std::process::Command::new("nice");
+    niced
+        .args(["-n", "10"])
+        .arg(drain.get_program())
+        .args(drain.get_args());
+    run(niced).success();
+    for (name, seen) in [("n00.json", "10"), ("n05.json", "10"), ("n15.json", "15")] {
+        let result = q.result(&format!("completed/{name}"));
+        assert_eq!(
+            result["stdout"].as_str().unwrap().trim(),
+            seen,
+            "{result:#}"
+        );
+    }
 }
 
 #[test]

@@ -136,7 +136,7 @@ fn an_occurrence_placed_by_a_killed_drain_is_neither_skipped_nor_duplicated() {
     drop(lock);
     drain_at(&q, "2026-11-24T11:00:20-05:00");
     fs::write(&marker, &before).unwrap();
-    fs::remove_file(q.path("schedules/.state/index.json")).unwrap();
+    fs::remove_file(q.path("schedules/.state/.index.json")).unwrap();
     drain_at(&q, "2026-11-24T11:00:30-05:00");
     assert_eq!(records(&q).len(), 1, "{:?}", records(&q));
 
@@ -148,7 +148,7 @@ fn an_occurrence_placed_by_a_killed_drain_is_neither_skipped_nor_duplicated() {
     fs::remove_file(q.path("completed/job.2026-11-24T1300-0500.json")).unwrap();
     fs::write(&marker, &after_noon).unwrap();
     // (The index of due times is written last, so it too is as it was before that drain.)
-    fs::remove_file(q.path("schedules/.state/index.json")).unwrap();
+    fs::remove_file(q.path("schedules/.state/.index.json")).unwrap();
     drain_at(&q, "2026-11-24T13:00:30-05:00");
     assert!(q.path("completed/job.2026-11-24T1300-0500.json").is_file());
 }
@@ -453,13 +453,13 @@ fn schedule_add_list_run_and_remove() {
     assert!(
         ran.stdout
             .trim_end()
-            .ends_with("pending/report.2026-11-24T1002-0500.json")
+            .ends_with("pending/report.run-2026-11-24T100200-0500.json")
     );
     drain_at(&q, "2026-11-24T10:02:01-05:00");
     let (_, record) = &records(&q)[0];
     assert_eq!(
         record["result"]["stdout"],
-        "report for report.2026-11-24T1002-0500\n"
+        "report for report.run-2026-11-24T100200-0500\n"
     );
     assert_eq!(record["limits"]["nice"], 5);
     assert_eq!(record["timeout"], 60.0);
@@ -583,4 +583,116 @@ fn a_schedule_owned_by_another_user_never_fires() {
     assert!(records(&q).is_empty() && q.names("pending").is_empty());
     let check = at(&q, "2026-11-24T10:05:30-05:00", &["config", "--check"]);
     assert_fails_with(&check, 1, "owned by uid 65534");
+}
+
+#[test]
+fn a_schedule_run_by_hand_in_the_minute_of_an_occurrence_is_an_extra_run() {
+    let q = TestQueue::new();
+    at(
+        &q,
+        "2026-11-24T10:30:00-05:00",
+        &[
+            "schedule", "add", "hourly", "--cron", "@hourly", "--", "true",
+        ],
+    )
+    .success();
+    // By hand first, then the drain that finds the 11:00 occurrence due.
+    at(
+        &q,
+        "2026-11-24T11:00:20-05:00",
+        &["schedule", "run", "hourly"],
+    )
+    .success();
+    drain_at(&q, "2026-11-24T11:00:30-05:00");
+    // The occurrence first, then by hand in the same minute.
+    drain_at(&q, "2026-11-24T12:00:05-05:00");
+    at(
+        &q,
+        "2026-11-24T12:00:20-05:00",
+        &["schedule", "run", "hourly"],
+    )
+    .success();
+    drain_at(&q, "2026-11-24T12:00:30-05:00");
+
+    let records = records(&q);
+    let names: Vec<&str> = records.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "hourly.2026-11-24T1100-0500.json",
+            "hourly.2026-11-24T1200-0500.json",
+            "hourly.run-2026-11-24T110020-0500.json",
+            "hourly.run-2026-11-24T120020-0500.json",
+        ]
+    );
+    let listed = at(
+        &q,
+        "2026-11-24T12:00:40-05:00",
+        &["schedule", "list", "--json"],
+    );
+    let rows: Vec<Value> = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(rows[0]["last_job"], "hourly.2026-11-24T1200-0500.json");
+}
+
+#[test]
+fn a_schedule_broken_for_a_while_still_skips_while_its_earlier_job_is_queued() {
+    let q = TestQueue::new();
+    at(
+        &q,
+        "2026-11-24T09:30:00-05:00",
+        &[
+            "schedule", "add", "skips", "--cron", "@hourly", "--", "true",
+        ],
+    )
+    .success();
+    let _lock = hold_drain_lock(&q);
+    drain_at(&q, "2026-11-24T10:00:01-05:00");
+    assert_eq!(q.names("pending"), ["skips.2026-11-24T1000-0500.json"]);
+
+    let file = q.path("schedules/skips.toml");
+    let good = fs::read_to_string(&file).unwrap();
+    fs::write(&file, good.replace("overlap", "overlapp")).unwrap();
+    drain_at(&q, "2026-11-24T10:30:00-05:00");
+    fs::write(&file, &good).unwrap();
+    for now in ["11:00:01", "12:00:01"] {
+        drain_at(&q, &format!("2026-11-24T{now}-05:00"));
+    }
+    assert_eq!(q.names("pending"), ["skips.2026-11-24T1000-0500.json"]);
+    assert_eq!(
+        q.log().matches("occurrence skipped").count(),
+        2,
+        "{}",
+        q.log()
+    );
+}
+
+#[test]
+fn a_schedule_named_index_fires_like_any_other() {
+    let q = TestQueue::new();
+    at(
+        &q,
+        "2026-11-24T10:00:30-05:00",
+        &[
+            "schedule",
+            "add",
+            "index",
+            "--cron",
+            "*/5 * * * *",
+            "--",
+            "true",
+        ],
+    )
+    .success();
+    for now in ["10:01:00", "10:05:01", "10:07:00", "10:10:01"] {
+        drain_at(&q, &format!("2026-11-24T{now}-05:00"));
+    }
+    let records = records(&q);
+    let names: Vec<&str> = records.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "index.2026-11-24T1005-0500.json",
+            "index.2026-11-24T1010-0500.json"
+        ]
+    );
 }

@@ -74,3 +74,62 @@ pub fn step(kind: &str, path: &Path) {
         crate::sys::kill_self();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The calls that change files on disk, which only `fsutil` (numbering each step) and `sys`
+    /// (below it) may make: anywhere else, a durable step would escape the crash-point harness.
+    const DURABLE: [&str; 10] = [
+        "fs::rename(",
+        "fs::hard_link(",
+        "fs::remove_file(",
+        "fs::write(",
+        "fs::copy(",
+        "remove_dir_all(",
+        ".sync_all(",
+        ".sync_data(",
+        "sys::rename_noreplace(",
+        "sys::full_sync(",
+    ];
+
+    fn sources(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn every_durable_step_goes_through_fsutil() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        sources(&src, &mut files);
+        let mut escaped = Vec::new();
+        for file in files {
+            let rel = file.strip_prefix(&src).unwrap();
+            if rel == Path::new("fsutil.rs") || rel.starts_with("sys") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).unwrap();
+            // Unit tests (at the end of a file) make their fixtures as they like.
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            for (n, line) in code.lines().enumerate() {
+                if DURABLE.iter().any(|call| line.contains(call)) && !line.trim().starts_with("//")
+                {
+                    escaped.push(format!("{}:{}: {}", rel.display(), n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(
+            escaped.is_empty(),
+            "durable steps outside fsutil:\n{}",
+            escaped.join("\n")
+        );
+    }
+}

@@ -181,12 +181,10 @@ fn rotate_if_large(path: &Path) -> io::Result<()> {
     };
     for n in (1..KEEP_ROTATED).rev() {
         if numbered(n).exists() {
-            crate::fault::step("rename", &numbered(n + 1));
-            fs::rename(numbered(n), numbered(n + 1))?;
+            crate::fsutil::try_rename(&numbered(n), &numbered(n + 1))?;
         }
     }
-    crate::fault::step("rename", &numbered(1));
-    fs::rename(path, numbered(1))
+    crate::fsutil::try_rename(path, &numbered(1))
 }
 
 #[derive(Clone)]

@@ -84,7 +84,7 @@ fn add(queue: &Queue, add: &Add) -> Result<ExitCode> {
     let staged = dir.join(format!(".{}.{}.tmp", add.name, std::process::id()));
     fsutil::write_new_synced(&staged, to_toml(&definition.spec)?.as_bytes())?;
     let placed = fsutil::move_if_free(&staged, &path);
-    let _ = fs::remove_file(&staged);
+    fsutil::discard(&staged);
     if !placed? {
         bail!("schedule `{}` was added meanwhile", add.name);
     }
@@ -246,7 +246,7 @@ fn remove(queue: &Queue, name: &str) -> Result<ExitCode> {
     }
     let _lock = state::lock(queue)?;
     for file in &files {
-        fs::remove_file(file).with_context(|| format!("failed to remove `{}`", file.display()))?;
+        fsutil::remove_if_exists(file)?;
     }
     state::remove_marker(queue, name)?;
     fsutil::sync_dir(&dir)?;

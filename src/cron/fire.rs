@@ -246,15 +246,15 @@ fn place_once(queue: &Queue, name: &str, bytes: &[u8]) -> Result<bool> {
         }
     }
     let staged = queue.temp_path(&crate::queue::enqueue::slug(name));
-    let _ = fs::remove_file(&staged);
+    fsutil::discard(&staged);
     fsutil::write_new_synced(&staged, bytes)?;
     let dest = queue.pending.join(name);
-    let placed = match fs::hard_link(&staged, &dest) {
+    let placed = match fsutil::hard_link(&staged, &dest) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
         Err(_) => fsutil::move_if_free(&staged, &dest),
     };
-    let _ = fs::remove_file(&staged);
+    fsutil::discard(&staged);
     let placed = placed.with_context(|| format!("failed to place `{}`", dest.display()))?;
     if placed {
         fsutil::sync_dir(&queue.pending)?;

@@ -67,7 +67,7 @@ pub fn read_marker(queue: &Queue, name: &str) -> Option<Marker> {
 pub fn write_marker(queue: &Queue, name: &str, marker: &Marker) -> Result<()> {
     let dir = dir(queue);
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let _ = fs::remove_file(&tmp);
+    fsutil::discard(&tmp);
     let bytes = serde_json::to_vec_pretty(marker).context("failed to encode a marker")?;
     fsutil::write_new_synced(&tmp, &bytes)?;
     fsutil::rename(&tmp, &marker_path(queue, name))?;
@@ -89,7 +89,7 @@ pub fn remove_stale(queue: &Queue, keep: &[&str]) {
             _ => file.ends_with(".tmp"),
         };
         if stale {
-            let _ = fs::remove_file(entry.path());
+            fsutil::discard(&entry.path());
         }
     }
 }
@@ -134,8 +134,7 @@ pub fn read_index(queue: &Queue) -> Index {
 /// Replaces the cache (not synced: it can always be rebuilt).
 pub fn write_index(queue: &Queue, index: &Index) -> Result<()> {
     let tmp = dir(queue).join(format!(".index.{}.tmp", std::process::id()));
-    fs::write(&tmp, serde_json::to_vec(index)?)
-        .with_context(|| format!("failed to write `{}`", tmp.display()))?;
+    fsutil::write(&tmp, &serde_json::to_vec(index)?)?;
     fsutil::rename(&tmp, &index_path(queue))
 }
 

@@ -218,10 +218,8 @@ impl Target {
     pub fn commit(self, sink: Sink) -> Result<bool, ResultFileError> {
         let written = match sink.error {
             Some(e) => Err(e),
-            None => {
-                fsutil::try_sync(&sink.file, &self.tmp)
-                    .and_then(|()| fsutil::try_rename(&self.tmp, &self.path))
-            }
+            None => fsutil::try_sync(&sink.file, &self.tmp)
+                .and_then(|()| fsutil::try_rename(&self.tmp, &self.path)),
         };
         written.map(|()| sink.truncated).map_err(|source| {
             fsutil::discard(&self.tmp);

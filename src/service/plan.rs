@@ -226,7 +226,7 @@ fn write_unit(unit: &UnitFile) -> Result<()> {
         .open(&tmp)
         .with_context(|| format!("failed to write `{}`", tmp.display()))?;
     file.write_all(unit.content.as_bytes())
-        .and_then(|()| crate::sys::full_sync(&file))
+        .and_then(|()| crate::fsutil::try_sync(&file, &tmp))
         .with_context(|| format!("failed to write `{}`", tmp.display()))?;
     crate::fsutil::rename(&tmp, &unit.path)
 }

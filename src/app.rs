@@ -105,7 +105,10 @@ fn dispatch(queue: &Queue, verb: Verb) -> Result<ExitCode> {
         Verb::Wait(opts) => commands::wait::run(queue, &opts),
         Verb::Schedule(opts) => commands::schedule::run(queue, opts),
         Verb::NotifyTest { json } => commands::notify::test(queue, json),
-        Verb::Dashboard(opts) => commands::dashboard::run(queue, &opts),
+        Verb::Dashboard(opts) => match opts.serve {
+            Some(port) => crate::web::serve(queue, port, opts.open),
+            None => commands::dashboard::run(queue, &opts),
+        },
         Verb::Mcp(opts) => crate::mcp::run(queue, &opts),
     }
 }

@@ -23,12 +23,14 @@ mod job;
 mod logging;
 mod mcp;
 mod notify;
+mod ops;
 mod output;
 mod queue;
 mod retention;
 mod service;
 mod signals;
 mod sys;
+mod web;
 
 pub use app::{Invocation, Verb, run};
 pub use exit_code::ExitCode;
@@ -45,10 +47,11 @@ pub mod options {
     pub use crate::commands::service::{ServiceAction, ServiceRequest};
     pub use crate::commands::show::Opts as Show;
     pub use crate::commands::status::Opts as Status;
-    pub use crate::commands::submit::{EnvVar, Opts as Submit, SubmitCommand, SubmitOptions};
+    pub use crate::commands::submit::Opts as Submit;
+    pub use crate::ops::submit::{EnvVar, SubmitCommand, SubmitOptions};
     pub use crate::commands::wait::Opts as Wait;
     pub use crate::config::Flags as DrainFlags;
-    pub use crate::dashboard::serve::DEFAULT_PORT as DASHBOARD_PORT;
+    pub use crate::web::DEFAULT_PORT as DASHBOARD_PORT;
     pub use crate::job::limits::ResourceLimits as JobLimits;
     pub use crate::logging::Verbosity;
     pub use crate::mcp::Opts as Mcp;

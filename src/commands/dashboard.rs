@@ -1,5 +1,5 @@
-//! `execq dashboard [--out FILE] [--open] [--serve [--port N]]`: writes the queue's dashboard
-//! page, or serves it live (see `dashboard`).
+//! `execq dashboard [--out FILE] [--open]`: writes the queue's dashboard page (see `dashboard`);
+//! `--serve` is the served dashboard's own door (`web`).
 
 use std::path::PathBuf;
 
@@ -26,9 +26,6 @@ pub struct Opts {
 
 /// Runs `execq dashboard`.
 pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
-    if let Some(port) = opts.serve {
-        return dashboard::serve::serve(queue, port, opts.open);
-    }
     let out = match &opts.out {
         Some(path) => std::path::absolute(path)
             .with_context(|| format!("invalid path `{}`", path.display()))?,
@@ -37,24 +34,7 @@ pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
     dashboard::write(queue, &out, Some(REFRESH_SECS))?;
     output::print_line(&out.display().to_string())?;
     if opts.open {
-        open_in_browser(&out.display().to_string())?;
+        crate::sys::open_in_browser(&out.display().to_string())?;
     }
     Ok(ExitCode::Success)
-}
-
-/// Opens a file or URL with the desktop's default program (`open` on macOS, `xdg-open` elsewhere).
-pub fn open_in_browser(target: &str) -> Result<()> {
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
-    let status = std::process::Command::new(opener)
-        .arg(target)
-        .status()
-        .with_context(|| format!("failed to run `{opener}`; open {target} yourself"))?;
-    if !status.success() {
-        anyhow::bail!("`{opener} {target}` failed: {status}");
-    }
-    Ok(())
 }

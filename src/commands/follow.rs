@@ -8,7 +8,7 @@ use std::thread;
 
 use anyhow::Result;
 
-use crate::commands::wait::POLL;
+use crate::ops::wait::POLL;
 use crate::exec::spool::SPOOL_LIMIT;
 use crate::exit_code::ExitCode;
 use crate::queue::Queue;

@@ -1,14 +1,14 @@
-//! `execq list`: the jobs in the queue, oldest first, as a table or JSON.
+//! `execq list`: the jobs in the queue (`ops::list`), oldest first, as a table or as JSON rows of
+//! the shared job view.
 
 use anyhow::Result;
-use serde_json::{Value, json};
 
 use crate::exit_code::ExitCode;
-use crate::job::result::timestamp;
+use crate::ops::list::{self, ListRequest, Order};
+use crate::ops::view::{Detail, JobView};
 use crate::output::{self, Table};
 use crate::queue::Queue;
-use crate::queue::catalog::{self, Entry, State};
-use crate::queue::schedule::Wait;
+use crate::queue::catalog::State;
 
 /// Options for `list`.
 #[derive(Clone, Debug, Default)]
@@ -22,70 +22,29 @@ pub struct ListOptions {
     pub archived: bool,
 }
 
-/// The entries `list` shows.
-pub fn entries(queue: &Queue, opts: &ListOptions) -> Result<Vec<Entry>> {
-    let states: Vec<State> = opts.state.map_or_else(|| State::ALL.to_vec(), |s| vec![s]);
-    let mut all = Vec::new();
-    for state in states {
-        all.extend(catalog::load(queue, state)?);
-    }
-    crate::queue::oldest_first(&mut all, |e| (e.time, &e.file_name));
-    if let Some(limit) = opts.limit {
-        let skip = all.len().saturating_sub(limit);
-        all.drain(..skip);
-    }
-    Ok(all)
-}
-
-/// One entry as JSON; `waiting` says why a pending job waits.
-pub fn to_json(entry: &Entry, waiting: Option<&Wait>) -> Value {
-    let result = entry.result.as_ref();
-    let schedule = entry.schedule();
-    json!({
-        "state": entry.state,
-        "file": entry.name,
-        "path": crate::queue::names::display_path(&entry.path),
-        "task_id": entry.task_id(),
-        "command": entry.command(),
-        "time": timestamp(entry.time.into()),
-        "status": result.map(|r| r.status),
-        "returncode": result.and_then(|r| r.returncode),
-        "duration_ms": result.map(|r| r.duration_ms),
-        "priority": schedule.priority,
-        "after": schedule.after,
-        "not_before": schedule.not_before.map(|t| t.to_rfc3339()),
-        "waiting": waiting.map(ToString::to_string),
-    })
-}
-
 /// Runs `execq list`.
 pub fn run(queue: &Queue, opts: &ListOptions) -> Result<ExitCode> {
     if opts.archived {
         return archived(queue, opts);
     }
-    let entries = entries(queue, opts)?;
-    let pending: Vec<Entry> = entries
-        .iter()
-        .filter(|e| e.state == State::Pending)
-        .cloned()
-        .collect();
-    let waiting = catalog::waiting(queue, &pending)?;
+    let request = ListRequest {
+        states: opts.state.into_iter().collect(),
+        limit: opts.limit,
+        order: Order::OldestFirst,
+    };
+    let listing = list::list(queue, &request)?;
     if opts.json {
-        let rows: Vec<Value> = entries
-            .iter()
-            .map(|e| to_json(e, waiting.get(&e.file_name)))
-            .collect();
-        output::print_json(&rows)?;
+        output::print_json(&listing.views()?)?;
         return Ok(ExitCode::Success);
     }
     let mut t = Table::new(&[
         "STATE", "FILE", "TASK_ID", "AGE", "RC", "DURATION", "COMMAND",
     ]);
-    for e in &entries {
+    for e in &listing.entries {
         let result = e.result.as_ref();
         let state = match result.map(|r| r.status.as_str()) {
             Some(status) if status != e.state.as_str() => status.to_owned(),
-            _ if waiting.contains_key(&e.file_name) => "waiting".to_owned(),
+            _ if listing.waiting.contains_key(&e.file_name) => "waiting".to_owned(),
             _ => e.state.as_str().to_owned(),
         };
         t.row(vec![
@@ -114,21 +73,9 @@ fn archived(queue: &Queue, opts: &ListOptions) -> Result<ExitCode> {
         let skip = lines.len().saturating_sub(limit);
         lines.drain(..skip);
     }
-    let rows: Vec<Value> = lines
+    let rows: Vec<JobView> = lines
         .iter()
-        .map(|l| {
-            let result = &l["record"]["result"];
-            json!({
-                "state": "archived",
-                "archived_from": l["state"],
-                "file": l["file"],
-                "task_id": l["record"]["task_id"],
-                "status": result["status"],
-                "returncode": result["returncode"],
-                "completed_at": result["completed_at"],
-                "archived_at": l["archived_at"],
-            })
-        })
+        .map(|l| JobView::archived(l, Detail::Row))
         .collect();
     if opts.json {
         output::print_json(&rows)?;
@@ -142,19 +89,15 @@ fn archived(queue: &Queue, opts: &ListOptions) -> Result<ExitCode> {
         "COMPLETED_AT",
         "ARCHIVED_AT",
     ]);
-    let text = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    };
+    let text = |v: Option<&str>| v.unwrap_or("-").to_owned();
     for row in &rows {
         t.row(vec![
-            text(&row["status"]),
-            text(&row["file"]),
-            text(&row["task_id"]),
-            text(&row["returncode"]),
-            text(&row["completed_at"]),
-            text(&row["archived_at"]),
+            text(row.status.as_deref()),
+            row.job.clone(),
+            text(row.task_id.as_deref()),
+            row.returncode.map_or_else(|| "-".into(), |c| c.to_string()),
+            text(row.completed_at.as_deref()),
+            text(row.archived_at.as_deref()),
         ]);
     }
     output::print(&t.render())?;

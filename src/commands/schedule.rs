@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use jiff::Zoned;
 use serde_json::{Map, Value, json};
 
-use crate::commands::submit::{self, SubmitOptions};
+use crate::ops::submit::{self, SubmitOptions};
 use crate::cron::{self, Overlap, Spec, clock, fire, state};
 use crate::exit_code::ExitCode;
 use crate::fsutil;

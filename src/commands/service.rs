@@ -2,15 +2,14 @@
 //! `service` module for the plans and unit files).
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::exit_code::ExitCode;
 use crate::output;
 use crate::queue::Queue;
 use crate::service::{self, Platform, ServiceSpec};
-use crate::sys;
 
 /// `execq service ...`
 #[derive(Clone, Debug)]
@@ -32,38 +31,9 @@ pub enum ServiceAction {
     Status,
 }
 
-/// The service for `queue` as this machine would install it.
-pub fn spec(
-    queue: &Queue,
-    label: &str,
-    bin: Option<&Path>,
-    platform: Option<Platform>,
-) -> Result<ServiceSpec> {
-    service::check_label(label)?;
-    let home = sys::home().context("HOME is not set")?;
-    let bin = match bin {
-        Some(bin) => {
-            std::path::absolute(bin).with_context(|| format!("invalid path `{}`", bin.display()))?
-        }
-        // Absolute (macOS may report `./target/release/execq`), but not canonical, so a Homebrew
-        // symlink keeps pointing at the current version.
-        None => std::env::current_exe()
-            .and_then(std::path::absolute)
-            .context("cannot tell where this execq binary is; pass --bin")?,
-    };
-    Ok(ServiceSpec {
-        platform: platform.unwrap_or_else(Platform::native),
-        label: label.to_owned(),
-        queue: queue.root.clone(),
-        bin,
-        home,
-        uid: sys::euid(),
-    })
-}
-
 /// Runs `execq service ...`.
 pub fn run(queue: &Queue, request: &ServiceRequest) -> Result<ExitCode> {
-    let spec = spec(
+    let spec = service::spec(
         queue,
         &request.label,
         request.bin.as_deref(),

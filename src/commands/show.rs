@@ -1,13 +1,16 @@
-//! `execq show JOB`: one job's whole record, stdout and stderr included.
+//! `execq show JOB`: one job's whole record, stdout and stderr included; `--json` prints the
+//! shared job view (`ops::view`) with the record in it.
 
 use anyhow::Result;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::exit_code::ExitCode;
 use crate::job::result::JobResult;
+use crate::ops::get::{self, Found};
+use crate::ops::view::Detail;
 use crate::output;
 use crate::queue::Queue;
-use crate::queue::catalog::{self, Entry};
+use crate::queue::catalog::Entry;
 use crate::queue::names::display_path;
 use crate::queue::schedule::Wait;
 
@@ -21,43 +24,19 @@ pub struct Opts {
 
 /// Runs `execq show`.
 pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
-    let entry = match catalog::find_all(queue, &opts.job)? {
-        found if found.is_empty() => return show_archived(queue, opts),
-        _ => catalog::find(queue, &opts.job)?,
-    };
-    let waiting = waiting(queue, &entry)?;
+    let found = get::find(queue, &opts.job)?;
     if opts.json {
-        output::print_json(&live_json(&entry, waiting.as_ref())?)?;
-    } else {
-        output::print(&render(&entry, waiting.as_ref()))?;
+        output::print_json(&get::view(queue, &found, Detail::Record)?)?;
+        return Ok(ExitCode::Success);
+    }
+    match &found {
+        Found::InQueue(entry) => {
+            let waiting = get::waiting(queue, entry)?;
+            output::print(&render(entry, waiting.as_ref()))?;
+        }
+        Found::Archived(line) => output::print(&render_archived(line))?,
     }
     Ok(ExitCode::Success)
-}
-
-/// What `execq show --json REF` prints, for the dashboard's API and the MCP server: the job in
-/// the queue, or else in the archive.
-pub fn json(queue: &Queue, reference: &str) -> Result<Value> {
-    if catalog::find_all(queue, reference)?.is_empty() {
-        return Ok(archived_json(&archived(queue, reference)?));
-    }
-    let entry = catalog::find(queue, reference)?;
-    live_json(&entry, waiting(queue, &entry)?.as_ref())
-}
-
-fn waiting(queue: &Queue, entry: &Entry) -> Result<Option<Wait>> {
-    Ok(catalog::waiting(queue, std::slice::from_ref(entry))?
-        .remove(&entry.file_name)
-        .filter(|_| entry.state == catalog::State::Pending))
-}
-
-fn live_json(entry: &Entry, waiting: Option<&Wait>) -> Result<Value> {
-    Ok(json!({
-        "state": entry.state,
-        "file": entry.name,
-        "path": display_path(&entry.path),
-        "waiting": waiting.map(ToString::to_string),
-        "record": entry.record()?,
-    }))
 }
 
 fn render(entry: &Entry, waiting: Option<&Wait>) -> String {
@@ -96,42 +75,8 @@ fn render(entry: &Entry, waiting: Option<&Wait>) -> String {
     out
 }
 
-/// The archive's line for `reference`; the queue's own "no such job" error when it has none.
-fn archived(queue: &Queue, reference: &str) -> Result<Value> {
-    let mut found = crate::retention::find(queue, reference)?;
-    match found.len() {
-        0 => Err(catalog::find(queue, reference)
-            .err()
-            .unwrap_or_else(|| anyhow::anyhow!("no job matches `{reference}`"))),
-        1 => Ok(found.remove(0)),
-        n => anyhow::bail!(
-            "`{reference}` is ambiguous; it matches {n} archived jobs: {}",
-            found
-                .iter()
-                .map(|l| l["file"].as_str().unwrap_or("?").to_owned())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-fn archived_json(line: &Value) -> Value {
-    json!({
-        "state": "archived",
-        "archived_from": line["state"],
-        "archived_at": line["archived_at"],
-        "file": line["file"],
-        "record": line["record"],
-    })
-}
-
 /// A job found only in the archive (see `retention`).
-fn show_archived(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
-    let line = archived(queue, &opts.job)?;
-    if opts.json {
-        output::print_json(&archived_json(&line))?;
-        return Ok(ExitCode::Success);
-    }
+fn render_archived(line: &Value) -> String {
     let mut out = String::new();
     let text = |v: &Value| v.as_str().unwrap_or("-").to_owned();
     out.push_str(&format!("{:<12} {}\n", "file", text(&line["file"])));
@@ -149,8 +94,7 @@ fn show_archived(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
     if let Ok(result) = serde_json::from_value::<JobResult>(line["record"]["result"].clone()) {
         render_result(&result, &mut out);
     }
-    output::print(&out)?;
-    Ok(ExitCode::Success)
+    out
 }
 
 fn render_result(r: &JobResult, out: &mut String) {

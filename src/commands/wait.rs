@@ -1,23 +1,19 @@
 //! `execq wait REF… [--timeout SECONDS]`: block until every job named has a record.
 //!
 //! Prints one line per job as it finishes (`FILE STATUS RETURNCODE`), and exits 0 if every job
-//! completed, 1 if any did not, 124 if the timeout ran out first. It looks every 100 ms with a
-//! `stat` and a listing of `running/` (see `queue::watch`): no measurable CPU while it waits.
+//! completed, 1 if any did not, 124 if the timeout ran out first. The waiting is `ops::wait`'s.
 
-use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
 use crate::exit_code::ExitCode;
 use crate::job::result::Status;
+use crate::ops::wait;
 use crate::output;
 use crate::queue::Queue;
 use crate::queue::catalog::Entry;
-use crate::queue::watch::{Phase, Tracked};
-
-/// How often a waiting command looks.
-pub const POLL: Duration = Duration::from_millis(100);
+use crate::queue::watch::Tracked;
 
 /// `execq wait`'s options.
 #[derive(Clone, Debug)]
@@ -28,50 +24,28 @@ pub struct Opts {
 
 /// Runs `execq wait`.
 pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
-    let mut waiting = opts
+    let jobs = opts
         .jobs
         .iter()
         .map(|r| Tracked::find(queue, r))
         .collect::<Result<Vec<_>>>()?;
     let deadline = opts.timeout.map(|t| Instant::now() + t);
     let mut all_completed = true;
-    loop {
-        let mut still = Vec::new();
-        for job in waiting {
-            match job.phase(queue)? {
-                Phase::Finished(entry) => {
-                    all_completed &= completed(&entry);
-                    output::print_line(&line(&entry))?;
-                }
-                Phase::Pending | Phase::Running => still.push(job),
-            }
+    let still = wait::each(queue, jobs, deadline, |entry| {
+        all_completed &= completed(&entry);
+        output::print_line(&line(&entry))
+    })?;
+    if !still.is_empty() {
+        for job in &still {
+            eprintln!("execq: `{}` has not finished", job.reference);
         }
-        waiting = still;
-        if waiting.is_empty() {
-            return Ok(if all_completed {
-                ExitCode::Success
-            } else {
-                ExitCode::Error
-            });
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            for job in &waiting {
-                eprintln!("execq: `{}` has not finished", job.reference);
-            }
-            return Ok(ExitCode::TimedOut);
-        }
-        thread::sleep(POLL);
+        return Ok(ExitCode::TimedOut);
     }
-}
-
-/// Waits (without a limit) until `job` has a record, and returns it.
-pub fn until_finished(queue: &Queue, job: &Tracked) -> Result<Entry> {
-    loop {
-        if let Phase::Finished(entry) = job.phase(queue)? {
-            return Ok(*entry);
-        }
-        thread::sleep(POLL);
-    }
+    Ok(if all_completed {
+        ExitCode::Success
+    } else {
+        ExitCode::Error
+    })
 }
 
 fn completed(entry: &Entry) -> bool {

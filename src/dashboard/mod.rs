@@ -11,8 +11,7 @@
 //! values are never shown ([`env_names_only`]), and the file is written mode 0600.
 
 mod charts;
-mod page;
-pub mod serve;
+pub mod page;
 
 use std::path::Path;
 

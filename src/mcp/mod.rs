@@ -14,7 +14,9 @@
 //!   and the runtime, created only by this command.
 
 mod env;
-mod jobs;
+mod args;
+mod calls;
+mod text;
 mod stdio;
 mod tools;
 

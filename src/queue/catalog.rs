@@ -438,7 +438,7 @@ pub fn find(queue: &Queue, wanted: &str) -> Result<Entry> {
 pub fn one(mut matches: Vec<Entry>, wanted: &str) -> Result<Entry> {
     match matches.len() {
         0 => anyhow::bail!(
-            "no job matches `{wanted}` (give a file name, its stem, or a task_id; see `execq list`)"
+            "no job matches `{wanted}` (a job is named by its file name, its stem, or its task_id)"
         ),
         1 => Ok(matches.remove(0)),
         _ => {

@@ -9,12 +9,15 @@ mod launchd;
 mod plan;
 mod systemd;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use plan::join_argv;
+
+use crate::queue::Queue;
+use crate::sys;
 pub use plan::{Action, execute};
 
 /// The service label when none is given: the launchd Label and the systemd unit name.
@@ -208,4 +211,33 @@ pub fn check_label(label: &str) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The service for `queue` as this machine would install it.
+pub fn spec(
+    queue: &Queue,
+    label: &str,
+    bin: Option<&Path>,
+    platform: Option<Platform>,
+) -> Result<ServiceSpec> {
+    check_label(label)?;
+    let home = sys::home().context("HOME is not set")?;
+    let bin = match bin {
+        Some(bin) => {
+            std::path::absolute(bin).with_context(|| format!("invalid path `{}`", bin.display()))?
+        }
+        // Absolute (macOS may report `./target/release/execq`), but not canonical, so a Homebrew
+        // symlink keeps pointing at the current version.
+        None => std::env::current_exe()
+            .and_then(std::path::absolute)
+            .context("cannot tell where this execq binary is; pass --bin")?,
+    };
+    Ok(ServiceSpec {
+        platform: platform.unwrap_or_else(Platform::native),
+        label: label.to_owned(),
+        queue: queue.root.clone(),
+        bin,
+        home,
+        uid: sys::euid(),
+    })
 }

@@ -339,3 +339,21 @@ pub fn set_accepted_send_timeout(
         Err(io::Error::last_os_error())
     }
 }
+
+/// Opens a file or URL with the desktop's default program (`open` on macOS, `xdg-open` elsewhere).
+pub fn open_in_browser(target: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    let status = std::process::Command::new(opener)
+        .arg(target)
+        .status()
+        .with_context(|| format!("failed to run `{opener}`; open {target} yourself"))?;
+    if !status.success() {
+        anyhow::bail!("`{opener} {target}` failed: {status}");
+    }
+    Ok(())
+}

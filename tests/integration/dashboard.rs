@@ -167,6 +167,8 @@ fn the_served_api_answers_and_guards_its_actions() {
             ),
         )
     };
+    // A drain holds the queue: the retried job waits in pending/ where the test can see it.
+    let held = hold_drain_lock(&q);
     assert_eq!(post("/api/jobs/broken/retry", "").0, 403);
     assert_eq!(
         post("/api/jobs/broken/retry", "X-Execq-Token: nope\r\n").0,
@@ -183,6 +185,7 @@ fn the_served_api_answers_and_guards_its_actions() {
     assert!(q.path("pending/broken.json").exists());
     let (status, body) = post(&format!("/api/jobs/broken/retry?token={token}"), "");
     assert_eq!(status, 409, "{body}");
+    drop(held);
 
     kill(server.id(), libc::SIGINT);
     let out = finish(server);

@@ -83,7 +83,7 @@ fn list_filters_limits_and_speaks_json() {
     let out = run(q.execq(&["list", "--state", "failed", "--json"]));
     out.success();
     let rows: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
-    let files: Vec<&str> = rows.iter().map(|r| r["file"].as_str().unwrap()).collect();
+    let files: Vec<&str> = rows.iter().map(|r| r["job"].as_str().unwrap()).collect();
     assert_eq!(files, ["deploy.sh", "lint.json"]);
     assert_eq!(rows[1]["status"], "timeout");
     assert_eq!(rows[1]["task_id"], "L1");
@@ -91,7 +91,7 @@ fn list_filters_limits_and_speaks_json() {
 
     let out = run(q.execq(&["list", "--limit", "2", "--json"]));
     let rows: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
-    let files: Vec<&str> = rows.iter().map(|r| r["file"].as_str().unwrap()).collect();
+    let files: Vec<&str> = rows.iter().map(|r| r["job"].as_str().unwrap()).collect();
     assert_eq!(
         files,
         ["lint.json", "test.json"],
@@ -224,7 +224,7 @@ fn retry_moves_a_script_back_unchanged_and_marks_its_old_sidecar() {
                 .ends_with("deploy.sh.result.json")
         })
         .expect("the old record is listed, so it can be seen and pruned");
-    assert_eq!(old_row["file"], "deploy.sh");
+    assert_eq!(old_row["job"], "deploy.sh");
     assert_eq!(old_row["command"], "(retried as deploy.sh)");
     let shown = run(q.execq(&["show", "deploy.sh"]));
     assert!(
@@ -470,7 +470,7 @@ fn every_verb_sees_a_job_whose_name_is_not_utf8() {
     let listed = run(q.execq(&["list", "--json"]));
     let rows: Vec<Value> = serde_json::from_str(&listed.stdout).unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");
-    assert_eq!(rows[0]["file"], "caf\\xe9.json");
+    assert_eq!(rows[0]["job"], "caf\\xe9.json");
     q.drain(&[]).success();
     let table = run(q.execq(&["list"]));
     assert!(table.stdout.contains("caf\\xe9.json"), "{}", table.stdout);

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::util::*;
 
 /// A raw client: lines in, lines out, each answer awaited to [`DEADLINE`].
-struct Client {
+pub struct Client {
     child: Child,
     stdin: ChildStdin,
     lines: Receiver<String>,
@@ -48,7 +48,7 @@ impl Client {
     }
 
     /// Starts `execq mcp ARGS` and completes the MCP handshake.
-    fn ready(q: &TestQueue, args: &[&str]) -> Self {
+    pub fn ready(q: &TestQueue, args: &[&str]) -> Self {
         let mut client = Self::start(q, args);
         client.initialize();
         client
@@ -97,7 +97,13 @@ impl Client {
     }
 
     /// Calls `tool`; returns whether it failed, and its text.
-    fn call(&mut self, tool: &str, arguments: Value) -> (bool, String) {
+    pub fn call(&mut self, tool: &str, arguments: Value) -> (bool, String) {
+        let (failed, text, _) = self.call_full(tool, arguments);
+        (failed, text)
+    }
+
+    /// Calls `tool`; returns whether it failed, its text and its structured content.
+    pub fn call_full(&mut self, tool: &str, arguments: Value) -> (bool, String, Value) {
         let answer = self.request("tools/call", json!({"name": tool, "arguments": arguments}));
         let result = &answer["result"];
         assert!(result.is_object(), "a tool result: {answer}");
@@ -105,7 +111,7 @@ impl Client {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        (result["isError"] == true, text)
+        (result["isError"] == true, text, result["structuredContent"].clone())
     }
 }
 

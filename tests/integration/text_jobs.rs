@@ -144,7 +144,7 @@ fn a_script_that_deletes_itself_is_recorded_and_the_queue_goes_on() {
     let rows: Vec<serde_json::Value> = serde_json::from_str(&listed.stdout).unwrap();
     let row = rows
         .iter()
-        .find(|r| r["file"] == "selfclean.sh")
+        .find(|r| r["job"] == "selfclean.sh")
         .unwrap_or_else(|| panic!("the self-deleted script is listed: {rows:?}"));
     assert_eq!(row["status"], "completed");
     let shown = run(q.execq(&["show", "selfclean"]));

@@ -335,3 +335,17 @@ pub fn test_deps() -> &'static Path {
         Err(e) => panic!("{e}"),
     }
 }
+
+/// Holds the queue's drain lock, as a drain busy with a long job does: a door that would start a
+/// drain finds one running, and jobs stay where the test can see them.
+pub fn hold_drain_lock(q: &TestQueue) -> fs::File {
+    let file = fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(q.path("drain.lock"))
+        .unwrap();
+    fs2::FileExt::lock_exclusive(&file).unwrap();
+    file
+}

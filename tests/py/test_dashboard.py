@@ -101,6 +101,14 @@ def wait_for(what, cond, timeout=DEADLINE):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def hold_drain_lock(queue):
+    """Holds the queue's drain lock, as a drain busy with a long job does."""
+    import fcntl
+    held = open(queue / "drain.lock", "a+")
+    fcntl.flock(held, fcntl.LOCK_EX)
+    return held
+
+
 class Dashboard(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -113,7 +121,7 @@ class Dashboard(unittest.TestCase):
         # Waits an hour: stays pending for the cancel test.
         execq(cls.queue, "submit", "--id", "later", "--delay", "1h", "--", "echo", "later")
         cls.files = {
-            task: json.loads(execq(cls.queue, "show", "--json", task).stdout)["file"]
+            task: json.loads(execq(cls.queue, "show", "--json", task).stdout)["job"]
             for task in ("greeting", "hostile", "later")
         }
         cls.driver = browser()
@@ -253,7 +261,9 @@ class Dashboard(unittest.TestCase):
         status, _ = self.api(base, "/api/status", headers={"Host": "evil.example"})
         self.assertEqual(status, 421)
 
-        # With the token: retry works, and the page shows it without a reload.
+        # With the token: retry works, and the page shows it without a reload. A drain holds the
+        # queue meanwhile (the retry would start one otherwise), so the job stays pending.
+        held = hold_drain_lock(self.queue)
         d.get(url)
         d.execute_script("window.notReloaded = true")
         self.click("retry", "hostile")
@@ -266,6 +276,7 @@ class Dashboard(unittest.TestCase):
         self.click("cancel", "later")
         WebDriverWait(d, DEADLINE).until(lambda d: "cancelled" in self.text("#msg-text"))
         self.assertEqual(self.state_of(base, "later"), ("failed", "cancelled"))
+        held.close()
 
         # A job submitted from elsewhere shows up in place.
         execq(self.queue, "submit", "--id", "newcomer", "--delay", "1h", "--", "true")

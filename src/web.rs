@@ -29,8 +29,10 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use tiny_http::{Header, Method, Request, Response, Server};
 
-use super::page::{self, Mode};
-use crate::commands;
+use crate::dashboard::page::{self, Mode};
+use crate::ops::cancel::{self, Origin};
+use crate::ops::kick::{self, Launch};
+use crate::ops::view::Detail;
 use crate::exit_code::ExitCode;
 use crate::queue::Queue;
 use crate::signals::Shutdown;
@@ -39,7 +41,7 @@ use crate::sys;
 /// The port `--serve` listens on unless `--port` says otherwise.
 pub const DEFAULT_PORT: u16 = 8767;
 
-const APP_JS: &str = include_str!("app.js");
+const APP_JS: &str = include_str!("dashboard/app.js");
 
 /// Content-Security-Policy of every response: our own script only, nothing from anywhere else.
 const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
@@ -140,7 +142,7 @@ pub fn serve(queue: &Queue, port: u16, open: bool) -> Result<ExitCode> {
         queue.root.display()
     );
     if open {
-        commands::dashboard::open_in_browser(&url)?;
+        sys::open_in_browser(&url)?;
     }
     let mut answerers = Answerers::default();
     while shutdown.requested().is_none() {
@@ -220,16 +222,18 @@ impl Live {
                 Reply(200, "text/javascript; charset=utf-8", APP_JS.to_owned())
             }
             (Method::Get | Method::Head, ["api", "status"]) => {
-                match commands::status::report(&self.queue, None) {
+                match crate::ops::status::report(&self.queue, crate::service::DEFAULT_LABEL) {
                     Ok(report) => Reply::json(200, &json!(report)),
                     Err(e) => Reply::error(500, format!("{e:#}")),
                 }
             }
             (Method::Get | Method::Head, ["api", "jobs", reference]) => {
-                match decode(reference).and_then(|r| commands::show::json(&self.queue, &r)) {
+                let found = decode(reference)
+                    .and_then(|r| crate::ops::get::get(&self.queue, &r, Detail::Record));
+                match found {
                     Ok(mut job) => {
-                        job["record"] = super::env_names_only(job["record"].take());
-                        Reply::json(200, &job)
+                        job.record = job.record.take().map(crate::dashboard::env_names_only);
+                        Reply::json(200, &json!(job))
                     }
                     Err(e) => Reply::error(404, format!("{e:#}")),
                 }
@@ -293,10 +297,15 @@ impl Live {
             Err(e) => return Reply::error(400, format!("{e:#}")),
         };
         let done = if action == "retry" {
-            commands::retry::retry(&self.queue, &reference)
-                .map(|path| format!("`{reference}` is pending again, as {}", path.display()))
+            crate::ops::retry::retry(&self.queue, &reference).map(|path| {
+                if let Err(e) = kick::kick(&self.queue, Launch::Process) {
+                    tracing::warn!("the job is queued, but no drain could be started: {e:#}");
+                }
+                format!("`{reference}` is pending again, as {}", path.display())
+            })
         } else {
-            commands::cancel::cancel(&self.queue, &reference).map(|line| line.replace('\t', " "))
+            cancel::cancel(&self.queue, &reference, Origin::Dashboard)
+                .map(|c| format!("{} {} ({})", c.job(), c.status(), c.detail()))
         };
         match done {
             Ok(message) => {

@@ -1,0 +1,94 @@
+//! Jobs in the queue, newest or oldest first: `execq list`, MCP `list_jobs`.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+
+use anyhow::Result;
+
+use super::view::{Detail, JobView};
+use crate::queue::Queue;
+use crate::queue::catalog::{self, Entry, State};
+use crate::queue::schedule::Wait;
+
+/// In which order a listing comes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Oldest first (`execq list`).
+    #[default]
+    OldestFirst,
+    /// Newest first (MCP `list_jobs`' default).
+    NewestFirst,
+}
+
+/// Which jobs to list.
+#[derive(Clone, Debug, Default)]
+pub struct ListRequest {
+    /// These states (every state when empty).
+    pub states: Vec<State>,
+    /// Only the newest this many (in the order asked for).
+    pub limit: Option<usize>,
+    pub order: Order,
+}
+
+/// The jobs listed, why each pending one waits, and how many there are in those states in all.
+#[derive(Debug)]
+pub struct Listing {
+    pub entries: Vec<Entry>,
+    pub waiting: HashMap<OsString, Wait>,
+    pub total: usize,
+}
+
+impl Listing {
+    /// The jobs as rows of the shared view.
+    pub fn views(&self) -> Result<Vec<JobView>> {
+        self.entries
+            .iter()
+            .map(|e| JobView::of(e, self.waiting.get(&e.file_name), Detail::Row))
+            .collect()
+    }
+}
+
+/// Lists the jobs `request` asks for. With a limit only that many records per folder are read
+/// (the newest, by modification time).
+pub fn list(queue: &Queue, request: &ListRequest) -> Result<Listing> {
+    let states = if request.states.is_empty() {
+        State::ALL.to_vec()
+    } else {
+        request.states.clone()
+    };
+    let mut entries = Vec::new();
+    let mut total = 0;
+    for state in states {
+        match request.limit {
+            Some(limit) => {
+                let (newest, n) = catalog::newest(queue, state, limit)?;
+                entries.extend(newest);
+                total += n;
+            }
+            None => {
+                let all = catalog::load(queue, state)?;
+                total += all.len();
+                entries.extend(all);
+            }
+        }
+    }
+    crate::queue::oldest_first(&mut entries, |e| (e.time, &e.file_name));
+    if let Some(limit) = request.limit {
+        let skip = entries.len().saturating_sub(limit);
+        entries.drain(..skip);
+    }
+    if request.order == Order::NewestFirst {
+        entries.reverse();
+    }
+    let pending: Vec<Entry> = entries
+        .iter()
+        .filter(|e| e.state == State::Pending)
+        .cloned()
+        .collect();
+    let waiting = catalog::waiting(queue, &pending)?;
+    Ok(Listing {
+        entries,
+        waiting,
+        total,
+    })
+}

@@ -1,0 +1,190 @@
+//! Submit a job: a JSON job written into `pending/` atomically and durably (see
+//! `queue::enqueue`), with the submitter's folder and `PATH`. `execq submit`, MCP `submit_job`
+//! and `schedule add` (its template) build the job here.
+
+use std::collections::hash_map::RandomState;
+use std::ffi::OsStr;
+use std::hash::{BuildHasher, Hasher};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, FixedOffset, Local};
+use serde_json::{Map, Value, json};
+
+use crate::fsutil::FileId;
+use crate::job;
+use crate::job::limits::ResourceLimits;
+use crate::queue::Queue;
+use crate::queue::enqueue::{enqueue_identified, slug};
+
+/// What to run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SubmitCommand {
+    /// A program and its arguments, run without a shell.
+    Argv(Vec<String>),
+    /// A command line for `/bin/sh -c`.
+    Shell(String),
+}
+
+/// One variable for a submitted job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnvVar {
+    /// Copied from the submitter's environment (`--env NAME`).
+    Copy(String),
+    /// A name and its value, kept apart from here on: joining them would let a name holding `=`
+    /// set another variable (see [`job::check_env`]).
+    Set(String, String),
+}
+
+impl EnvVar {
+    /// `--env`'s argument: `NAME=VALUE` (split at the first `=`), or `NAME` alone.
+    pub fn parse(given: &str) -> Self {
+        match given.split_once('=') {
+            Some((name, value)) => Self::Set(name.to_owned(), value.to_owned()),
+            None => Self::Copy(given.to_owned()),
+        }
+    }
+}
+
+/// A job to submit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubmitOptions {
+    pub command: SubmitCommand,
+    pub task_id: Option<String>,
+    pub description: Option<String>,
+    pub result_file: Option<String>,
+    pub timeout: Option<f64>,
+    pub cwd: Option<PathBuf>,
+    /// Higher runs first.
+    pub priority: Option<i64>,
+    /// Jobs that must complete first.
+    pub after: Vec<String>,
+    /// Not to start before (from `--at` or `--delay`).
+    pub not_before: Option<DateTime<FixedOffset>>,
+    /// Variables for the job, on top of the submitter's `PATH`.
+    pub env: Vec<EnvVar>,
+    /// Resource limits (`limits`), checked as a job file's are.
+    pub limits: ResourceLimits,
+}
+
+/// Where a submitted job went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    pub task_id: String,
+    pub path: PathBuf,
+    /// The job file's identity, which it keeps through the claim (see `queue::watch`).
+    pub id: Option<FileId>,
+}
+
+/// Writes the job into `queue`'s `pending/`.
+pub fn submit(queue: &Queue, opts: &SubmitOptions) -> Result<Submitted> {
+    queue.open()?;
+    let stamp = Local::now().format("%Y%m%d-%H%M%S%.6f").to_string();
+    let random = format!(
+        "{:06x}",
+        RandomState::new().build_hasher().finish() & 0xff_ffff
+    );
+    let task_id = opts
+        .task_id
+        .clone()
+        .unwrap_or_else(|| format!("{stamp}-{random}"));
+    let object = job_object(opts, &task_id)?;
+    let mut bytes =
+        serde_json::to_vec_pretty(&Value::Object(object)).context("failed to serialize the job")?;
+    bytes.push(b'\n');
+    let name = format!(
+        "{stamp}-{}.json",
+        slug(opts.task_id.as_deref().unwrap_or(&random))
+    );
+    let (path, id) = enqueue_identified(queue, OsStr::new(&name), &bytes)?;
+    Ok(Submitted { task_id, path, id })
+}
+
+fn job_object(opts: &SubmitOptions, task_id: &str) -> Result<Map<String, Value>> {
+    let mut object = Map::new();
+    object.insert("task_id".into(), json!(task_id));
+    object.extend(template(opts)?);
+    object.insert(
+        "submitted_at".into(),
+        json!(crate::job::result::timestamp(Local::now())),
+    );
+    job::from_json(&object).map_err(|e| anyhow::anyhow!("invalid job: {e}"))?;
+    Ok(object)
+}
+
+/// The job `opts` describe, without `task_id` and `submitted_at` (which `schedule add` leaves to
+/// each occurrence); not yet validated.
+pub fn template(opts: &SubmitOptions) -> Result<Map<String, Value>> {
+    let mut object = Map::new();
+    match &opts.command {
+        SubmitCommand::Argv(argv) => {
+            let Some((program, args)) = argv.split_first() else {
+                bail!("no program given to run")
+            };
+            object.insert("command".into(), json!(program));
+            object.insert("args".into(), json!(args));
+        }
+        SubmitCommand::Shell(line) => {
+            object.insert("command".into(), json!(line));
+        }
+    }
+    let optional = [
+        ("description", opts.description.as_ref().map(|d| json!(d))),
+        ("result_file", opts.result_file.as_ref().map(|f| json!(f))),
+        ("timeout", opts.timeout.map(|t| json!(t))),
+        ("cwd", Some(json!(cwd(opts)?.to_string_lossy()))),
+        ("env", Some(Value::Object(env(opts)?))),
+        ("priority", opts.priority.map(|p| json!(p))),
+        ("after", (!opts.after.is_empty()).then(|| json!(opts.after))),
+        ("not_before", opts.not_before.map(|t| json!(t.to_rfc3339()))),
+        (
+            "limits",
+            (!opts.limits.is_empty()).then(|| json!(opts.limits)),
+        ),
+    ];
+    for (key, value) in optional {
+        if let Some(value) = value {
+            object.insert(key.into(), value);
+        }
+    }
+    Ok(object)
+}
+
+/// The folder the job runs in: `--cwd` made absolute, else the submitter's own (the drain runs
+/// elsewhere: its own folder, or the service's).
+fn cwd(opts: &SubmitOptions) -> Result<PathBuf> {
+    let dir = match &opts.cwd {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir()
+            .context("cannot tell the current folder; give the job a working folder (`cwd`)")?,
+    };
+    std::path::absolute(&dir)
+        .with_context(|| format!("cannot make the working folder `{}` absolute", dir.display()))
+}
+
+/// The job's `env`: the submitter's `PATH` (under launchd a job would otherwise get launchd's),
+/// then each `--env NAME` (copied) or `--env NAME=VALUE`. Nothing else of the environment is
+/// kept: it may hold secrets.
+fn env(opts: &SubmitOptions) -> Result<Map<String, Value>> {
+    let mut vars = Map::new();
+    if let Some(path) = std::env::var_os("PATH") {
+        vars.insert("PATH".into(), json!(path.to_string_lossy()));
+    }
+    for given in &opts.env {
+        let (name, value) = match given {
+            EnvVar::Set(name, value) => (name.clone(), value.clone()),
+            EnvVar::Copy(name) => {
+                let value = std::env::var(name).with_context(|| {
+                    format!("--env {name}: `{name}` is not set in this environment (give --env {name}=VALUE)")
+                })?;
+                (name.clone(), value)
+            }
+        };
+        if name.is_empty() {
+            bail!("--env `={value}`: the variable needs a name");
+        }
+        job::check_env(&name, &value).map_err(|e| anyhow::anyhow!("invalid job: {e}"))?;
+        vars.insert(name, json!(value));
+    }
+    Ok(vars)
+}

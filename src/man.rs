@@ -1,4 +1,4 @@
-//! `execq man`: the manual page, generated from the clap definition (`cli.rs`) like the
+//! `execq man`: the manual page, generated from the clap definition (`cli/`) like the
 //! completions: clap_mangen's page for `execq` itself, then a COMMANDS section with every
 //! command's synopsis, description and options, so `man execq` is the whole reference.
 

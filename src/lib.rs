@@ -48,15 +48,15 @@ pub mod options {
     pub use crate::commands::show::Opts as Show;
     pub use crate::commands::status::Opts as Status;
     pub use crate::commands::submit::Opts as Submit;
-    pub use crate::ops::submit::{EnvVar, SubmitCommand, SubmitOptions};
     pub use crate::commands::wait::Opts as Wait;
     pub use crate::config::Flags as DrainFlags;
-    pub use crate::web::DEFAULT_PORT as DASHBOARD_PORT;
     pub use crate::job::limits::ResourceLimits as JobLimits;
     pub use crate::logging::Verbosity;
     pub use crate::mcp::Opts as Mcp;
+    pub use crate::ops::submit::{EnvVar, SubmitCommand, SubmitOptions};
     pub use crate::queue::catalog::State;
     pub use crate::service::{DEFAULT_LABEL, Platform};
+    pub use crate::web::DEFAULT_PORT as DASHBOARD_PORT;
 }
 
 /// Job parsing: any bytes give a job or an error naming what is wrong (the property tests).

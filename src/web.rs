@@ -30,10 +30,10 @@ use subtle::ConstantTimeEq;
 use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::dashboard::page::{self, Mode};
+use crate::exit_code::ExitCode;
 use crate::ops::cancel::{self, Origin};
 use crate::ops::kick::{self, Launch};
 use crate::ops::view::Detail;
-use crate::exit_code::ExitCode;
 use crate::queue::Queue;
 use crate::signals::Shutdown;
 use crate::sys;

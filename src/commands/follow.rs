@@ -8,9 +8,9 @@ use std::thread;
 
 use anyhow::Result;
 
-use crate::ops::wait::POLL;
 use crate::exec::spool::SPOOL_LIMIT;
 use crate::exit_code::ExitCode;
+use crate::ops::wait::POLL;
 use crate::queue::Queue;
 use crate::queue::catalog::Entry;
 use crate::queue::record::spool_paths;

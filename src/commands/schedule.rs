@@ -6,10 +6,10 @@ use anyhow::{Context, Result, bail};
 use jiff::Zoned;
 use serde_json::{Map, Value, json};
 
-use crate::ops::submit::{self, SubmitOptions};
 use crate::cron::{self, Overlap, Spec, clock, fire, state};
 use crate::exit_code::ExitCode;
 use crate::fsutil;
+use crate::ops::submit::{self, SubmitOptions};
 use crate::output::{self, Table};
 use crate::queue::Queue;
 use crate::queue::names::display_path;

@@ -88,4 +88,3 @@ pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
     output::print_line(&line)?;
     Ok(ExitCode::Success)
 }
-

@@ -131,4 +131,3 @@ pub struct Done {
     pub message: String,
     pub job: JobView,
 }
-

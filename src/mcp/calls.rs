@@ -157,7 +157,9 @@ impl Execq {
             Ok((tracked, entry)) => Ok(Ok((tracked, entry.name))),
             // Not in the queue: perhaps archived (see `retention`).
             Err(e) => match get::find(&queue, &reference) {
-                Ok(found @ Found::Archived(_)) => Ok(Err(get::view(&queue, &found, Detail::Tails)?)),
+                Ok(found @ Found::Archived(_)) => {
+                    Ok(Err(get::view(&queue, &found, Detail::Tails)?))
+                }
                 _ => Err(e),
             },
         })
@@ -261,7 +263,11 @@ impl Execq {
         Ok(answer(&page, text))
     }
 
-    pub(super) async fn act(&self, args: JsonObject, retry: bool) -> Result<CallToolResult, ToolError> {
+    pub(super) async fn act(
+        &self,
+        args: JsonObject,
+        retry: bool,
+    ) -> Result<CallToolResult, ToolError> {
         let args: JobArg = parse(args)?;
         if let Err(why) = self.policy.check(None, false, &[]) {
             return Err(tool_error(why));
@@ -271,12 +277,14 @@ impl Execq {
         let done = blocking(move || {
             let (message, reference) = if retry {
                 // A retry runs the job again: it passes the check a submission does.
-                let path = crate::ops::retry::retry_if(&queue, &args.job, |spec| {
-                    policy.check_spec(spec)
-                })?;
+                let path =
+                    crate::ops::retry::retry_if(&queue, &args.job, |spec| policy.check_spec(spec))?;
                 kick(&queue);
                 let name = path.file_name().unwrap_or_default().to_string_lossy();
-                (format!("`{}` is pending again, as {name}", args.job), name.into_owned())
+                (
+                    format!("`{}` is pending again, as {name}", args.job),
+                    name.into_owned(),
+                )
             } else {
                 let done = cancel::cancel(&queue, &args.job, Origin::Mcp)?;
                 let line = format!("{} {} ({})", done.job(), done.status(), done.detail());
@@ -297,10 +305,9 @@ impl Execq {
     pub(super) async fn status(&self, args: JsonObject) -> Result<CallToolResult, ToolError> {
         let _: NoArgs = parse(args)?;
         let queue = self.queue.clone();
-        let report = blocking(move || {
-            crate::ops::status::report(&queue, crate::service::DEFAULT_LABEL)
-        })
-        .await?;
+        let report =
+            blocking(move || crate::ops::status::report(&queue, crate::service::DEFAULT_LABEL))
+                .await?;
         let text = text::status(&report);
         Ok(answer(&report, text))
     }

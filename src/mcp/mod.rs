@@ -13,11 +13,11 @@
 //! - here: who may run what ([`Policy`], `--allow`, `--allow-shell`, `--read-only`, `[mcp]`),
 //!   and the runtime, created only by this command.
 
-mod env;
 mod args;
 mod calls;
-mod text;
+mod env;
 mod stdio;
+mod text;
 mod tools;
 
 use std::collections::BTreeSet;

@@ -14,8 +14,8 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::Policy;
@@ -93,7 +93,11 @@ pub(super) async fn blocking<T: Send + 'static>(
     }
 }
 
-pub(super) fn seconds(value: Option<f64>, name: &str, cap: Duration) -> Result<Duration, ToolError> {
+pub(super) fn seconds(
+    value: Option<f64>,
+    name: &str,
+    cap: Duration,
+) -> Result<Duration, ToolError> {
     match value {
         None => Ok(Duration::ZERO),
         Some(s) if s.is_finite() && s >= 0.0 => {

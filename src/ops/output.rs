@@ -160,4 +160,3 @@ fn page(
         truncated,
     }
 }
-

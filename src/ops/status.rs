@@ -198,4 +198,3 @@ fn recent_errors(queue: &Queue, n: usize) -> Vec<String> {
     lines.reverse();
     lines
 }
-

@@ -158,8 +158,12 @@ fn cwd(opts: &SubmitOptions) -> Result<PathBuf> {
         None => std::env::current_dir()
             .context("cannot tell the current folder; give the job a working folder (`cwd`)")?,
     };
-    std::path::absolute(&dir)
-        .with_context(|| format!("cannot make the working folder `{}` absolute", dir.display()))
+    std::path::absolute(&dir).with_context(|| {
+        format!(
+            "cannot make the working folder `{}` absolute",
+            dir.display()
+        )
+    })
 }
 
 /// The job's `env`: the submitter's `PATH` (under launchd a job would otherwise get launchd's),

@@ -94,7 +94,7 @@ fn a_configured_page_is_rewritten_by_drains_that_did_work_only() {
 }
 
 /// One HTTP/1.1 request to the served dashboard; returns the status and the body.
-fn http(port: u16, request: &str) -> (u16, String) {
+pub fn http(port: u16, request: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream
@@ -194,7 +194,7 @@ fn the_served_api_answers_and_guards_its_actions() {
 }
 
 /// Starts `execq dashboard --serve --port 0`; returns it, its port and its token.
-fn serve(q: &TestQueue) -> (std::process::Child, u16, String) {
+pub fn serve(q: &TestQueue) -> (std::process::Child, u16, String) {
     use std::io::{BufRead, BufReader};
     let mut server = q
         .execq(&["dashboard", "--serve", "--port", "0"])

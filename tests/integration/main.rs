@@ -8,6 +8,7 @@ mod concurrency;
 mod config;
 mod crash;
 mod dashboard;
+mod doors;
 mod faults;
 mod fuzz;
 mod inspect;

@@ -111,7 +111,11 @@ impl Client {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        (result["isError"] == true, text, result["structuredContent"].clone())
+        (
+            result["isError"] == true,
+            text,
+            result["structuredContent"].clone(),
+        )
     }
 }
 

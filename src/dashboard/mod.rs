@@ -2,7 +2,7 @@
 //!
 //! - As a file ([`write`]): self-contained — no script, no external asset, works from `file://`,
 //!   reloads itself. Drains that did work rewrite it when `dashboard = PATH` is configured.
-//! - Served ([`serve`]): the same page from a small HTTP server on 127.0.0.1, updated in place by
+//! - Served (`web`, its own door): the same page from a small HTTP server on 127.0.0.1, updated in place by
 //!   the page's own script, with JSON under `/api/` and retry/cancel buttons guarded by a per-run
 //!   token and an `Origin` check.
 //!

@@ -232,7 +232,7 @@ impl Live {
                     .and_then(|r| crate::ops::get::get(&self.queue, &r, Detail::Record));
                 match found {
                     Ok(mut job) => {
-                        job.record = job.record.take().map(crate::dashboard::env_names_only);
+                        job.record = job.record.take().map(crate::dashboard::redacted);
                         Reply::json(200, &json!(job))
                     }
                     Err(e) => Reply::error(404, format!("{e:#}")),

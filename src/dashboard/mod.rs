@@ -8,7 +8,7 @@
 //!
 //! Everything taken from a job (names, commands, output) is escaped, so nothing a job prints can
 //! run in the page; the served page also forbids inline script through its CSP. Jobs' `env`
-//! values are never shown ([`env_names_only`]), and the file is written mode 0600.
+//! values and webhook secrets are never shown ([`redacted`]), and the file is written mode 0600.
 
 mod charts;
 pub mod page;
@@ -40,13 +40,45 @@ pub fn write(queue: &Queue, out: &Path, refresh: Option<u32>) -> Result<()> {
     crate::fsutil::rename(&tmp, out)
 }
 
-/// A job's record as the dashboard shows it: `env` as the variables' names only, since values
-/// are often secrets (tokens, passwords) and the page and its API are readable without the token.
-pub fn env_names_only(mut record: Value) -> Value {
-    if let Some(env) = record.get_mut("env")
-        && let Value::Object(vars) = env
-    {
-        *env = Value::Array(vars.keys().cloned().map(Value::String).collect());
+/// A job's record as the dashboard shows it, its secrets left out: the page and its API are
+/// readable without the token. `env` keeps only the variables' names (any other shape of `env`,
+/// which a job that failed validation may have, is hidden whole); a `notify` table keeps neither
+/// its webhook `secret` nor the webhook's path and query (a Slack or Discord hook URL is itself a
+/// secret), only its scheme and host.
+pub fn redacted(mut record: Value) -> Value {
+    if let Some(env) = record.get_mut("env") {
+        *env = match env {
+            Value::Object(vars) => Value::Array(vars.keys().cloned().map(Value::String).collect()),
+            _ => Value::String(HIDDEN.into()),
+        };
+    }
+    if let Some(notify) = record.get_mut("notify") {
+        match notify {
+            Value::Object(table) => {
+                if let Some(secret) = table.get_mut("secret") {
+                    *secret = Value::String(HIDDEN.into());
+                }
+                if let Some(Value::String(url)) = table.get_mut("webhook") {
+                    *url = host_only(url);
+                }
+            }
+            _ => *notify = Value::String(HIDDEN.into()),
+        }
     }
     record
+}
+
+/// What stands for a value the dashboard does not show.
+const HIDDEN: &str = "(hidden)";
+
+/// `https://hooks.example.com/T0/B0/XXXX` → `https://hooks.example.com/…`.
+fn host_only(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let host = host.rsplit('@').next().unwrap_or(host);
+            format!("{scheme}://{host}/…")
+        }
+        None => HIDDEN.into(),
+    }
 }

@@ -203,7 +203,7 @@ fn job_detail(e: &Entry, served: bool) -> String {
             }
         }
     }
-    if let Ok(record) = e.record().map(super::env_names_only) {
+    if let Ok(record) = e.record().map(super::redacted) {
         let pretty = serde_json::to_string_pretty(&record).unwrap_or_default();
         let _ = write!(
             out,

@@ -259,6 +259,53 @@ fn the_served_dashboard_and_its_api_show_env_names_not_values() {
     finish(server);
 }
 
+#[test]
+fn webhook_secrets_and_misshapen_env_values_stay_off_the_dashboard() {
+    let q = TestQueue::new();
+    q.add(
+        "hook.json",
+        r#"{"command": "exit 1", "notify": {"webhook": "http://127.0.0.1:9/T0/B0/hook-path-token", "secret": "sign-secret"}}"#,
+    );
+    q.add(
+        "oddenv.json",
+        r#"{"command": "exit 1", "env": "ENV-AS-STRING-VALUE"}"#,
+    );
+    q.add(
+        "pairs.json",
+        r#"{"command": "exit 1", "env": [["TOK", "PAIR-VALUE"]]}"#,
+    );
+    q.drain(&[]).success();
+    let secrets = [
+        "sign-secret",
+        "hook-path-token",
+        "ENV-AS-STRING-VALUE",
+        "PAIR-VALUE",
+    ];
+    let page = q.scratch("page.html");
+    run(q.execq(&["dashboard", "--out", page.to_str().unwrap()])).success();
+    let file = std::fs::read_to_string(&page).unwrap();
+    let (server, port, _) = serve(&q);
+    let mut bodies = vec![("file".to_owned(), file)];
+    for path in [
+        "/",
+        "/partial",
+        "/api/jobs/hook",
+        "/api/jobs/oddenv",
+        "/api/jobs/pairs",
+    ] {
+        let (status, body) = get(port, path);
+        assert_eq!(status, 200, "{path}: {body}");
+        bodies.push((path.to_owned(), body));
+    }
+    for (place, body) in &bodies {
+        for secret in secrets {
+            assert!(!body.contains(secret), "{place} shows `{secret}`");
+        }
+    }
+    kill(server.id(), libc::SIGTERM);
+    finish(server);
+}
+
 /// A client that sends requests and never reads the answers, and one that connects and says
 /// nothing, hold only their own connections: another client is answered, and SIGTERM stops the
 /// server.

@@ -43,8 +43,8 @@ use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::clock;
 use crate::config::Seconds;
-use crate::cron::clock;
 use crate::fsutil;
 use crate::queue::Queue;
 use crate::queue::catalog::{self, Entry, State};

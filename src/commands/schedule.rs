@@ -6,8 +6,9 @@ use anyhow::{Context, Result, bail};
 use jiff::Zoned;
 use serde_json::{Map, Value, json};
 
+use crate::clock;
 use crate::commands::submit::{self, SubmitOptions};
-use crate::cron::{self, Overlap, Spec, clock, fire, state};
+use crate::cron::{self, Overlap, Spec, fire, state};
 use crate::exit_code::ExitCode;
 use crate::fsutil;
 use crate::output::{self, Table};

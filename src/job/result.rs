@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::exec::{End, Execution, signal_of};
-use crate::queue::Outbox;
 
 /// How a job ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,15 +185,6 @@ impl JobResult {
             result_file: None,
             result_file_truncated: None,
             notes: run.notes,
-        }
-    }
-
-    /// `completed/` for status `completed`, `failed/` for everything else.
-    pub fn outbox(&self) -> Outbox {
-        if self.status == Status::Completed {
-            Outbox::Completed
-        } else {
-            Outbox::Failed
         }
     }
 }

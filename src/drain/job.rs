@@ -269,7 +269,7 @@ fn execute(
     };
     let Some(requested) = spec.result_file.as_deref() else {
         let run = exec::run(command, program, limits, watch, None)?;
-        return Ok(JobResult::from_execution(run, secs(limits.timeout)));
+        return Ok(run.into_result(secs(limits.timeout)));
     };
     let (target, mut sink) = result_file::open(&queue.results, requested, &job.path)?;
     let run = match exec::run(command, program, limits, watch, Some(&mut sink)) {
@@ -279,7 +279,7 @@ fn execute(
             return Err(e);
         }
     };
-    let mut result = JobResult::from_execution(run, secs(limits.timeout));
+    let mut result = run.into_result(secs(limits.timeout));
     result.result_file = Some(target.path.display().to_string());
     match target.commit(sink) {
         Ok(truncated) => result.result_file_truncated = Some(truncated),

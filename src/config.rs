@@ -35,7 +35,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::drain::DrainOptions;
-use crate::duration;
+use crate::duration::Seconds;
 use crate::job::limits::{self, ResourceLimits};
 use crate::queue::Queue;
 use crate::retention::Retention;
@@ -62,31 +62,6 @@ pub struct Config {
     pub dashboard: Option<PathBuf>,
     /// What `execq mcp` lets agents do.
     pub mcp: Option<crate::mcp::McpConfig>,
-}
-
-/// A duration in the file: a number of seconds, or text such as "90s", "10m", "2h".
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(try_from = "SecondsText")]
-pub struct Seconds(pub Duration);
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum SecondsText {
-    Number(f64),
-    Text(String),
-}
-
-impl TryFrom<SecondsText> for Seconds {
-    type Error = String;
-
-    fn try_from(value: SecondsText) -> Result<Self, String> {
-        match value {
-            SecondsText::Number(secs) => duration::from_secs_f64(secs, &secs.to_string())
-                .map(Seconds)
-                .map_err(|e| e.to_string()),
-            SecondsText::Text(text) => duration::parse_age(&text).map(Seconds),
-        }
-    }
 }
 
 /// `jobs` in the file: 1 to [`MAX_JOBS`].

@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::clock;
-use crate::config::Seconds;
+use crate::duration::Seconds;
 use crate::fsutil;
 use crate::queue::Queue;
 use crate::queue::catalog::{self, Entry, State};

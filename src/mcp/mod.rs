@@ -24,7 +24,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use crate::config::Seconds;
+use crate::duration::Seconds;
 use crate::exit_code::ExitCode;
 use crate::job::{JobSpec, Program};
 use crate::queue::Queue;

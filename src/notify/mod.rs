@@ -25,7 +25,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::Seconds;
+use crate::duration::Seconds;
 use crate::exec::{self, Limits, Watch};
 use crate::job::result::Status;
 use crate::queue::Queue;

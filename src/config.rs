@@ -37,6 +37,7 @@ use serde::Deserialize;
 use crate::drain::DrainOptions;
 use crate::duration::Seconds;
 use crate::job::limits::{self, ResourceLimits};
+use crate::job::notify::Notify;
 use crate::queue::Queue;
 use crate::retention::Retention;
 
@@ -57,7 +58,7 @@ pub struct Config {
     pub jobs: Option<Jobs>,
     pub limits: Option<ResourceLimits>,
     pub retention: Option<Retention>,
-    pub notify: Option<crate::notify::Notify>,
+    pub notify: Option<Notify>,
     /// A dashboard page every drain that did work rewrites (relative: in the queue folder).
     pub dashboard: Option<PathBuf>,
     /// What `execq mcp` lets agents do.
@@ -106,7 +107,7 @@ pub fn load(queue: &Queue) -> Result<Option<Config>, ConfigError> {
         path: path.clone(),
         message: e.to_string().trim_end().to_owned(),
     })?;
-    if let Some(Err(why)) = config.notify.as_ref().map(crate::notify::Notify::check) {
+    if let Some(Err(why)) = config.notify.as_ref().map(Notify::check) {
         return Err(ConfigError {
             path,
             message: format!("[notify]: {why}"),

@@ -54,7 +54,7 @@ pub struct DrainOptions {
     /// Old records archived or deleted by drains that did work (`[retention]`).
     pub retention: Option<crate::retention::Retention>,
     /// Notifications for filed jobs (`[notify]`; a job's own `notify` beats it key by key).
-    pub notify: Option<crate::notify::Notify>,
+    pub notify: Option<crate::job::notify::Notify>,
     /// A dashboard page to rewrite after a drain that did work (`dashboard` in config.toml).
     pub dashboard: Option<std::path::PathBuf>,
 }
@@ -389,7 +389,7 @@ impl Drainer<'_> {
 
     /// Sends the notifications the config and the job ask for (see `notify`).
     fn notify(&self, stored: &record::Stored, status: Status, own: Option<&serde_json::Value>) {
-        let own = crate::notify::Notify::of_job(own).ok().flatten();
+        let own = crate::job::notify::Notify::of_job(own).ok().flatten();
         let notify = match (own, &self.opts.notify) {
             (Some(own), base) => own.or(base.as_ref()),
             (None, Some(base)) => base.clone(),

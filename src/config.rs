@@ -39,7 +39,6 @@ use crate::duration::Seconds;
 use crate::job::limits::{self, ResourceLimits};
 use crate::job::notify::Notify;
 use crate::queue::Queue;
-use crate::retention::Retention;
 
 /// The file's name in the queue folder.
 pub const FILE: &str = "config.toml";
@@ -80,6 +79,20 @@ impl TryFrom<i64> for Jobs {
             .map(Jobs)
             .ok_or_else(|| format!("`jobs` must be from 1 to {MAX_JOBS}, found {n}"))
     }
+}
+
+/// `[retention]` in config.toml.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub completed: Option<Seconds>,
+    pub failed: Option<Seconds>,
+    #[serde(default = "archive_default")]
+    pub archive: bool,
+}
+
+fn archive_default() -> bool {
+    true
 }
 
 /// Why the config cannot be used.

@@ -52,7 +52,7 @@ pub struct DrainOptions {
     /// Resource limits for jobs that do not set their own (`[limits]` in `config.toml`).
     pub limits: crate::job::limits::ResourceLimits,
     /// Old records archived or deleted by drains that did work (`[retention]`).
-    pub retention: Option<crate::retention::Retention>,
+    pub retention: Option<crate::config::Retention>,
     /// Notifications for filed jobs (`[notify]`; a job's own `notify` beats it key by key).
     pub notify: Option<crate::job::notify::Notify>,
     /// A dashboard page to rewrite after a drain that did work (`dashboard` in config.toml).

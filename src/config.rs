@@ -61,7 +61,7 @@ pub struct Config {
     /// A dashboard page every drain that did work rewrites (relative: in the queue folder).
     pub dashboard: Option<PathBuf>,
     /// What `execq mcp` lets agents do.
-    pub mcp: Option<crate::mcp::McpConfig>,
+    pub mcp: Option<McpConfig>,
 }
 
 /// `jobs` in the file: 1 to [`MAX_JOBS`].
@@ -93,6 +93,24 @@ pub struct Retention {
 
 fn archive_default() -> bool {
     true
+}
+
+/// The longest a tool call waits for a job unless `[mcp] max_wait` says otherwise: under the
+/// 60 s that several clients allow a tool call.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(50);
+
+/// `[mcp]` in `config.toml`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct McpConfig {
+    /// Programs agents may run; when set (or `allow_shell`), nothing else.
+    pub allow: Option<Vec<String>>,
+    /// Shell command lines too (any program, through `/bin/sh -c`).
+    pub allow_shell: Option<bool>,
+    /// Inspection only: no submit, cancel or retry.
+    pub read_only: Option<bool>,
+    /// The cap on `wait_seconds`.
+    pub max_wait: Option<Seconds>,
 }
 
 /// Why the config cannot be used.
@@ -251,7 +269,7 @@ pub fn effective(
     ] {
         let default = match name {
             "mcp.allow" => "any program".into(),
-            "mcp.max_wait" => format!("{}s", crate::mcp::DEFAULT_MAX_WAIT.as_secs()),
+            "mcp.max_wait" => format!("{}s", DEFAULT_MAX_WAIT.as_secs()),
             _ => "false".into(),
         };
         settings.push(Setting::from_file(name, value, default));

@@ -34,7 +34,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::drain::DrainOptions;
 use crate::duration::Seconds;
 use crate::job::limits::{self, ResourceLimits};
 use crate::job::notify::Notify;
@@ -151,6 +150,54 @@ pub fn load(queue: &Queue) -> Result<Option<Config>, ConfigError> {
         });
     }
     Ok(Some(config))
+}
+
+/// Bytes kept at each end of each output stream of a job by default (512 KiB + 512 KiB).
+pub const DEFAULT_KEEP: usize = 512 * 1024;
+
+/// Settings for one drain.
+#[derive(Clone, Debug)]
+pub struct DrainOptions {
+    /// Default per-job timeout (a job's own `timeout` field overrides it).
+    pub timeout: Duration,
+    /// Between SIGTERM and SIGKILL when ending a job's process group.
+    pub grace: Duration,
+    /// How long a not-yet-parseable file must stay unchanged before it is acted on.
+    pub settle: Duration,
+    /// Wait for another drain to finish instead of leaving at once.
+    pub wait_for_lock: bool,
+    /// Bytes kept at each end of each output stream in the record.
+    pub keep: usize,
+    /// How long to keep the lock once `pending/` is empty, for jobs that arrive meanwhile.
+    pub linger: Duration,
+    /// How many jobs run at once (`--jobs`, at least 1).
+    pub jobs: usize,
+    /// Resource limits for jobs that do not set their own (`[limits]` in `config.toml`).
+    pub limits: ResourceLimits,
+    /// Old records archived or deleted by drains that did work (`[retention]`).
+    pub retention: Option<Retention>,
+    /// Notifications for filed jobs (`[notify]`; a job's own `notify` beats it key by key).
+    pub notify: Option<Notify>,
+    /// A dashboard page to rewrite after a drain that did work (`dashboard` in config.toml).
+    pub dashboard: Option<PathBuf>,
+}
+
+impl Default for DrainOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(300),
+            grace: Duration::from_secs(5),
+            settle: Duration::from_secs(2),
+            wait_for_lock: false,
+            keep: DEFAULT_KEEP,
+            linger: Duration::ZERO,
+            jobs: 1,
+            limits: ResourceLimits::default(),
+            retention: None,
+            notify: None,
+            dashboard: None,
+        }
+    }
 }
 
 /// The drain settings given on the command line (`None`: not given).

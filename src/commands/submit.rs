@@ -12,9 +12,9 @@ use serde_json::{Map, Value, json};
 
 use crate::commands::drain as drain_command;
 use crate::commands::wait;
-use crate::config::Flags;
+use crate::config::{DrainOptions, Flags};
+use crate::drain::SUBMIT_LINGER;
 use crate::drain::background::{self, Start};
-use crate::drain::{DrainOptions, SUBMIT_LINGER};
 use crate::exit_code::ExitCode;
 use crate::fsutil::FileId;
 use crate::job;

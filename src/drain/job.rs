@@ -14,7 +14,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tracing::{error, info, warn};
 
-use super::{DrainOptions, Drainer};
+use super::Drainer;
+use crate::config::DrainOptions;
 use crate::exec::{self, Limits, StartError, Watch, command, result_file};
 use crate::job::limits::{self, Plan, ResourceLimits};
 use crate::job::result::{JobResult, Status, describe};

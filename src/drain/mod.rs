@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use tracing::{debug, info, warn};
 
+use crate::config::DrainOptions;
 use crate::job::result::Status;
 use crate::queue::lock::{self, DrainLock};
 use crate::queue::pending::{self, Settle};
@@ -32,55 +33,10 @@ use crate::sys;
 /// to the next trigger.
 pub const MAX_SETTLE_WAIT: Duration = Duration::from_secs(30);
 
-/// Settings for one drain.
-#[derive(Clone, Debug)]
-pub struct DrainOptions {
-    /// Default per-job timeout (a job's own `timeout` field overrides it).
-    pub timeout: Duration,
-    /// Between SIGTERM and SIGKILL when ending a job's process group.
-    pub grace: Duration,
-    /// How long a not-yet-parseable file must stay unchanged before it is acted on.
-    pub settle: Duration,
-    /// Wait for another drain to finish instead of leaving at once.
-    pub wait_for_lock: bool,
-    /// Bytes kept at each end of each output stream in the record.
-    pub keep: usize,
-    /// How long to keep the lock once `pending/` is empty, for jobs that arrive meanwhile.
-    pub linger: Duration,
-    /// How many jobs run at once (`--jobs`, at least 1).
-    pub jobs: usize,
-    /// Resource limits for jobs that do not set their own (`[limits]` in `config.toml`).
-    pub limits: crate::job::limits::ResourceLimits,
-    /// Old records archived or deleted by drains that did work (`[retention]`).
-    pub retention: Option<crate::config::Retention>,
-    /// Notifications for filed jobs (`[notify]`; a job's own `notify` beats it key by key).
-    pub notify: Option<crate::job::notify::Notify>,
-    /// A dashboard page to rewrite after a drain that did work (`dashboard` in config.toml).
-    pub dashboard: Option<std::path::PathBuf>,
-}
-
 /// How long a drain started by `submit --start` lingers: long enough for a tool submitting a
 /// burst of jobs to have them all run by one drain, short enough to let go of the queue at once to
 /// a person's eye.
 pub const SUBMIT_LINGER: Duration = Duration::from_millis(200);
-
-impl Default for DrainOptions {
-    fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(300),
-            grace: Duration::from_secs(5),
-            settle: Duration::from_secs(2),
-            wait_for_lock: false,
-            keep: crate::exec::capture::DEFAULT_KEEP,
-            linger: Duration::ZERO,
-            jobs: 1,
-            limits: crate::job::limits::ResourceLimits::default(),
-            retention: None,
-            notify: None,
-            dashboard: None,
-        }
-    }
-}
 
 /// What a drain did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -146,7 +146,7 @@ pub fn drain(
         }
         if let Some(page) = &opts.dashboard {
             let page = queue.root.join(page);
-            let refresh = Some(crate::commands::dashboard::REFRESH_SECS);
+            let refresh = Some(crate::dashboard::REFRESH_SECS);
             if let Err(e) = crate::dashboard::write(queue, &page, refresh) {
                 warn!("the dashboard could not be written: {e:#}");
             }

@@ -245,6 +245,23 @@ pub fn effective(
 ) -> (DrainOptions, Vec<Setting>) {
     let file = file.cloned().unwrap_or_default();
     let mut opts = base;
+    let mut settings = flagged_settings(&file, flags, &mut opts);
+    if let Some(limits) = file.limits {
+        opts.limits = limits;
+    }
+    settings.extend(opts.limits.entries().into_iter().map(|(name, value)| {
+        Setting::from_file(name, value.map(|v| v.to_string()), "none".into())
+    }));
+    opts.retention = file.retention;
+    opts.notify = file.notify.clone();
+    opts.dashboard = file.dashboard.clone();
+    settings.extend(retention_settings(file.retention));
+    settings.extend(mcp_settings(file.mcp.unwrap_or_default()));
+    (opts, settings)
+}
+
+/// The settings a flag can give (timeout, grace, settle, linger, jobs), set in `opts`.
+fn flagged_settings(file: &Config, flags: &Flags, opts: &mut DrainOptions) -> Vec<Setting> {
     let mut settings = Vec::new();
     let mut pick =
         |name, flag: Option<Duration>, from_file: Option<Seconds>, slot: &mut Duration| {
@@ -275,26 +292,17 @@ pub fn effective(
         value: jobs.to_string(),
         source,
     });
-    if let Some(limits) = file.limits {
-        opts.limits = limits;
-    }
-    for (name, value) in opts.limits.entries() {
-        settings.push(Setting {
-            name,
-            value: value.map_or_else(|| "none".into(), |v| v.to_string()),
-            source: if value.is_some() {
-                Source::File
-            } else {
-                Source::Default
-            },
-        });
-    }
-    opts.retention = file.retention;
-    opts.notify = file.notify.clone();
-    opts.dashboard = file.dashboard.clone();
-    let retention = file.retention;
-    let age = |a: Option<Seconds>| a.map(|Seconds(d)| format!("{}s", d.as_secs_f64()));
-    for (name, value) in [
+    settings
+}
+
+/// A duration from the file as a setting's value.
+fn age(value: Option<Seconds>) -> Option<String> {
+    value.map(|Seconds(d)| format!("{}s", d.as_secs_f64()))
+}
+
+/// `[retention]`'s settings.
+fn retention_settings(retention: Option<Retention>) -> Vec<Setting> {
+    [
         (
             "retention.completed",
             retention.and_then(|r| age(r.completed)),
@@ -304,24 +312,30 @@ pub fn effective(
             "retention.archive",
             retention.map(|r| r.archive.to_string()),
         ),
-    ] {
-        settings.push(Setting::from_file(name, value, "none".into()));
-    }
-    let mcp = file.mcp.unwrap_or_default();
-    for (name, value) in [
+    ]
+    .into_iter()
+    .map(|(name, value)| Setting::from_file(name, value, "none".into()))
+    .collect()
+}
+
+/// `[mcp]`'s settings.
+fn mcp_settings(mcp: McpConfig) -> Vec<Setting> {
+    [
         ("mcp.allow", mcp.allow.map(|list| list.join(", "))),
         ("mcp.allow_shell", mcp.allow_shell.map(|b| b.to_string())),
         ("mcp.read_only", mcp.read_only.map(|b| b.to_string())),
         ("mcp.max_wait", age(mcp.max_wait)),
-    ] {
+    ]
+    .into_iter()
+    .map(|(name, value)| {
         let default = match name {
             "mcp.allow" => "any program".into(),
             "mcp.max_wait" => format!("{}s", DEFAULT_MAX_WAIT.as_secs()),
             _ => "false".into(),
         };
-        settings.push(Setting::from_file(name, value, default));
-    }
-    (opts, settings)
+        Setting::from_file(name, value, default)
+    })
+    .collect()
 }
 
 impl Setting {

@@ -4,12 +4,14 @@
 //! The drain loops until `pending/` holds nothing ready, then lets go of the lock and looks once
 //! more: a job that landed just as it let go (while a second drain, started by that job's trigger,
 //! found the lock still taken and left) is picked up instead of waiting for the next trigger.
-//! One job's way through it (claim, run, record) is in [`job`].
+//! One job's way through it (claim, run, record) is in [`job`]; what the drain does once its
+//! passes are over (retention, the dashboard page, its account of itself) in [`wrap_up`].
 
 pub mod background;
 mod job;
 mod known;
 mod pass;
+mod wrap_up;
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -21,11 +23,11 @@ use tracing::{debug, info, warn};
 
 use crate::config::DrainOptions;
 use crate::job::result::Status;
+use crate::queue::Queue;
 use crate::queue::lock::{self, DrainLock};
 use crate::queue::pending::{self, Settle};
 use crate::queue::record::{self, Finishing};
 use crate::queue::recover::{self, Recovered};
-use crate::queue::{Queue, last_drain, taken};
 use crate::signals::Shutdown;
 use crate::sys;
 
@@ -136,68 +138,12 @@ pub fn drain(
     // A drain whose queue folder was replaced under it leaves the new queue alone entirely.
     let lost = drainer.lost.get();
     if drainer.summary.touched() && outcome.is_ok() && !lost {
-        // Not on an idle drain: failed/ may be long, and an idle drain must cost next to nothing.
-        outcome = taken::recover(queue).map(drop);
-        if let Some(retention) = &opts.retention {
-            // At most hourly; a failure is logged, and the next hour tries again.
-            if let Err(e) = crate::retention::apply_hourly(queue, retention) {
-                warn!("old records could not be archived: {e:#}");
-            }
-        }
-        if let Some(page) = &opts.dashboard {
-            let page = queue.root.join(page);
-            let refresh = Some(crate::dashboard::REFRESH_SECS);
-            if let Err(e) = crate::dashboard::write(queue, &page, refresh) {
-                warn!("the dashboard could not be written: {e:#}");
-            }
-        }
+        outcome = wrap_up::after_work(queue, opts);
     }
     let mut summary = drainer.summary;
     summary.stopped_by = shutdown.requested();
-    if summary.touched() || summary.stopped_by.is_some() || outcome.is_err() {
-        info!(
-            completed = summary.completed,
-            failed = summary.failed,
-            recovered = summary.recovered,
-            duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            peak_rss_kib = sys::peak_rss_bytes() / 1024,
-            stopped_by = %summary.stopped_by.map_or_else(|| "-".into(), |s| s.to_string()),
-            "drain finished"
-        );
-        let error = outcome.as_ref().err().map(|e| format!("{e:#}"));
-        if !lost && let Err(e) = record_last_drain(queue, &summary, started_at, error) {
-            warn!("could not record the drain's outcome: {e:#}");
-        }
-    }
+    wrap_up::report(queue, &summary, started_at, started, &outcome, lost);
     outcome.map(|()| summary)
-}
-
-fn record_last_drain(
-    queue: &Queue,
-    summary: &Summary,
-    started_at: chrono::DateTime<chrono::Local>,
-    error: Option<String>,
-) -> Result<()> {
-    let outcome = match (&error, summary.stopped_by) {
-        (Some(_), _) => "error".to_owned(),
-        (None, Some(signal)) => format!("stopped by signal {signal}"),
-        (None, None) if summary.failed > 0 => "some jobs failed".to_owned(),
-        (None, None) => "ok".to_owned(),
-    };
-    last_drain::write(
-        queue,
-        &serde_json::json!({
-            "started_at": crate::job::result::timestamp(started_at),
-            "finished_at": crate::job::result::timestamp(chrono::Local::now()),
-            "outcome": outcome,
-            "completed": summary.completed,
-            "failed": summary.failed,
-            "recovered": summary.recovered,
-            "stopped_by": summary.stopped_by,
-            "error": error,
-            "pid": std::process::id(),
-        }),
-    )
 }
 
 impl Drainer<'_> {

@@ -34,11 +34,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::drain::DrainOptions;
-use crate::duration;
+use crate::duration::Seconds;
 use crate::job::limits::{self, ResourceLimits};
+use crate::job::notify::Notify;
 use crate::queue::Queue;
-use crate::retention::Retention;
 
 /// The file's name in the queue folder.
 pub const FILE: &str = "config.toml";
@@ -57,36 +56,11 @@ pub struct Config {
     pub jobs: Option<Jobs>,
     pub limits: Option<ResourceLimits>,
     pub retention: Option<Retention>,
-    pub notify: Option<crate::notify::Notify>,
+    pub notify: Option<Notify>,
     /// A dashboard page every drain that did work rewrites (relative: in the queue folder).
     pub dashboard: Option<PathBuf>,
     /// What `execq mcp` lets agents do.
-    pub mcp: Option<crate::mcp::McpConfig>,
-}
-
-/// A duration in the file: a number of seconds, or text such as "90s", "10m", "2h".
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(try_from = "SecondsText")]
-pub struct Seconds(pub Duration);
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum SecondsText {
-    Number(f64),
-    Text(String),
-}
-
-impl TryFrom<SecondsText> for Seconds {
-    type Error = String;
-
-    fn try_from(value: SecondsText) -> Result<Self, String> {
-        match value {
-            SecondsText::Number(secs) => duration::from_secs_f64(secs, &secs.to_string())
-                .map(Seconds)
-                .map_err(|e| e.to_string()),
-            SecondsText::Text(text) => duration::parse_age(&text).map(Seconds),
-        }
-    }
+    pub mcp: Option<McpConfig>,
 }
 
 /// `jobs` in the file: 1 to [`MAX_JOBS`].
@@ -104,6 +78,38 @@ impl TryFrom<i64> for Jobs {
             .map(Jobs)
             .ok_or_else(|| format!("`jobs` must be from 1 to {MAX_JOBS}, found {n}"))
     }
+}
+
+/// `[retention]` in config.toml.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub completed: Option<Seconds>,
+    pub failed: Option<Seconds>,
+    #[serde(default = "archive_default")]
+    pub archive: bool,
+}
+
+fn archive_default() -> bool {
+    true
+}
+
+/// The longest a tool call waits for a job unless `[mcp] max_wait` says otherwise: under the
+/// 60 s that several clients allow a tool call.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(50);
+
+/// `[mcp]` in `config.toml`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct McpConfig {
+    /// Programs agents may run; when set (or `allow_shell`), nothing else.
+    pub allow: Option<Vec<String>>,
+    /// Shell command lines too (any program, through `/bin/sh -c`).
+    pub allow_shell: Option<bool>,
+    /// Inspection only: no submit, cancel or retry.
+    pub read_only: Option<bool>,
+    /// The cap on `wait_seconds`.
+    pub max_wait: Option<Seconds>,
 }
 
 /// Why the config cannot be used.
@@ -131,7 +137,7 @@ pub fn load(queue: &Queue) -> Result<Option<Config>, ConfigError> {
         path: path.clone(),
         message: e.to_string().trim_end().to_owned(),
     })?;
-    if let Some(Err(why)) = config.notify.as_ref().map(crate::notify::Notify::check) {
+    if let Some(Err(why)) = config.notify.as_ref().map(Notify::check) {
         return Err(ConfigError {
             path,
             message: format!("[notify]: {why}"),
@@ -144,6 +150,54 @@ pub fn load(queue: &Queue) -> Result<Option<Config>, ConfigError> {
         });
     }
     Ok(Some(config))
+}
+
+/// Bytes kept at each end of each output stream of a job by default (512 KiB + 512 KiB).
+pub const DEFAULT_KEEP: usize = 512 * 1024;
+
+/// Settings for one drain.
+#[derive(Clone, Debug)]
+pub struct DrainOptions {
+    /// Default per-job timeout (a job's own `timeout` field overrides it).
+    pub timeout: Duration,
+    /// Between SIGTERM and SIGKILL when ending a job's process group.
+    pub grace: Duration,
+    /// How long a not-yet-parseable file must stay unchanged before it is acted on.
+    pub settle: Duration,
+    /// Wait for another drain to finish instead of leaving at once.
+    pub wait_for_lock: bool,
+    /// Bytes kept at each end of each output stream in the record.
+    pub keep: usize,
+    /// How long to keep the lock once `pending/` is empty, for jobs that arrive meanwhile.
+    pub linger: Duration,
+    /// How many jobs run at once (`--jobs`, at least 1).
+    pub jobs: usize,
+    /// Resource limits for jobs that do not set their own (`[limits]` in `config.toml`).
+    pub limits: ResourceLimits,
+    /// Old records archived or deleted by drains that did work (`[retention]`).
+    pub retention: Option<Retention>,
+    /// Notifications for filed jobs (`[notify]`; a job's own `notify` beats it key by key).
+    pub notify: Option<Notify>,
+    /// A dashboard page to rewrite after a drain that did work (`dashboard` in config.toml).
+    pub dashboard: Option<PathBuf>,
+}
+
+impl Default for DrainOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(300),
+            grace: Duration::from_secs(5),
+            settle: Duration::from_secs(2),
+            wait_for_lock: false,
+            keep: DEFAULT_KEEP,
+            linger: Duration::ZERO,
+            jobs: 1,
+            limits: ResourceLimits::default(),
+            retention: None,
+            notify: None,
+            dashboard: None,
+        }
+    }
 }
 
 /// The drain settings given on the command line (`None`: not given).
@@ -191,6 +245,23 @@ pub fn effective(
 ) -> (DrainOptions, Vec<Setting>) {
     let file = file.cloned().unwrap_or_default();
     let mut opts = base;
+    let mut settings = flagged_settings(&file, flags, &mut opts);
+    if let Some(limits) = file.limits {
+        opts.limits = limits;
+    }
+    settings.extend(opts.limits.entries().into_iter().map(|(name, value)| {
+        Setting::from_file(name, value.map(|v| v.to_string()), "none".into())
+    }));
+    opts.retention = file.retention;
+    opts.notify = file.notify.clone();
+    opts.dashboard = file.dashboard.clone();
+    settings.extend(retention_settings(file.retention));
+    settings.extend(mcp_settings(file.mcp.unwrap_or_default()));
+    (opts, settings)
+}
+
+/// The settings a flag can give (timeout, grace, settle, linger, jobs), set in `opts`.
+fn flagged_settings(file: &Config, flags: &Flags, opts: &mut DrainOptions) -> Vec<Setting> {
     let mut settings = Vec::new();
     let mut pick =
         |name, flag: Option<Duration>, from_file: Option<Seconds>, slot: &mut Duration| {
@@ -221,26 +292,17 @@ pub fn effective(
         value: jobs.to_string(),
         source,
     });
-    if let Some(limits) = file.limits {
-        opts.limits = limits;
-    }
-    for (name, value) in opts.limits.entries() {
-        settings.push(Setting {
-            name,
-            value: value.map_or_else(|| "none".into(), |v| v.to_string()),
-            source: if value.is_some() {
-                Source::File
-            } else {
-                Source::Default
-            },
-        });
-    }
-    opts.retention = file.retention;
-    opts.notify = file.notify.clone();
-    opts.dashboard = file.dashboard.clone();
-    let retention = file.retention;
-    let age = |a: Option<Seconds>| a.map(|Seconds(d)| format!("{}s", d.as_secs_f64()));
-    for (name, value) in [
+    settings
+}
+
+/// A duration from the file as a setting's value.
+fn age(value: Option<Seconds>) -> Option<String> {
+    value.map(|Seconds(d)| format!("{}s", d.as_secs_f64()))
+}
+
+/// `[retention]`'s settings.
+fn retention_settings(retention: Option<Retention>) -> Vec<Setting> {
+    [
         (
             "retention.completed",
             retention.and_then(|r| age(r.completed)),
@@ -250,24 +312,30 @@ pub fn effective(
             "retention.archive",
             retention.map(|r| r.archive.to_string()),
         ),
-    ] {
-        settings.push(Setting::from_file(name, value, "none".into()));
-    }
-    let mcp = file.mcp.unwrap_or_default();
-    for (name, value) in [
+    ]
+    .into_iter()
+    .map(|(name, value)| Setting::from_file(name, value, "none".into()))
+    .collect()
+}
+
+/// `[mcp]`'s settings.
+fn mcp_settings(mcp: McpConfig) -> Vec<Setting> {
+    [
         ("mcp.allow", mcp.allow.map(|list| list.join(", "))),
         ("mcp.allow_shell", mcp.allow_shell.map(|b| b.to_string())),
         ("mcp.read_only", mcp.read_only.map(|b| b.to_string())),
         ("mcp.max_wait", age(mcp.max_wait)),
-    ] {
+    ]
+    .into_iter()
+    .map(|(name, value)| {
         let default = match name {
             "mcp.allow" => "any program".into(),
-            "mcp.max_wait" => format!("{}s", crate::mcp::DEFAULT_MAX_WAIT.as_secs()),
+            "mcp.max_wait" => format!("{}s", DEFAULT_MAX_WAIT.as_secs()),
             _ => "false".into(),
         };
-        settings.push(Setting::from_file(name, value, default));
-    }
-    (opts, settings)
+        Setting::from_file(name, value, default)
+    })
+    .collect()
 }
 
 impl Setting {

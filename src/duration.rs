@@ -1,10 +1,13 @@
-//! Durations that come from outside execq — job fields, command-line flags — checked once, here.
+//! Durations that come from outside execq — job fields, command-line flags, config.toml — checked
+//! once, here.
 //!
 //! Every one is a finite, non-negative number of seconds no larger than [`MAX`] (100 years), so
 //! adding it to a clock reading can neither panic nor wrap, in debug and release builds alike.
 //! `nan`, `inf` and negative numbers are refused with a message that names the value.
 
 use std::time::Duration;
+
+use serde::Deserialize;
 
 /// The longest duration execq accepts: 100 years of 365.25 days.
 pub const MAX: Duration = Duration::from_secs(MAX_SECS);
@@ -84,6 +87,32 @@ pub fn parse_age(text: &str) -> Result<Duration, String> {
         .filter(|&secs| secs <= MAX_SECS)
         .map(Duration::from_secs)
         .ok_or_else(|| DurationError::TooLong(text.to_owned()).to_string())
+}
+
+/// A duration in `config.toml` or a job's `notify`: a number of seconds, or text such as "90s",
+/// "10m", "2h".
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "SecondsText")]
+pub struct Seconds(pub Duration);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SecondsText {
+    Number(f64),
+    Text(String),
+}
+
+impl TryFrom<SecondsText> for Seconds {
+    type Error = String;
+
+    fn try_from(value: SecondsText) -> Result<Self, String> {
+        match value {
+            SecondsText::Number(secs) => from_secs_f64(secs, &secs.to_string())
+                .map(Seconds)
+                .map_err(|e| e.to_string()),
+            SecondsText::Text(text) => parse_age(&text).map(Seconds),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! options each verb takes, and job parsing; everything else is private.
 
 mod app;
+mod clock;
 mod commands;
 mod config;
 mod cron;

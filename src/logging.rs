@@ -213,7 +213,7 @@ impl<W: io::Write> io::Write for OneLine<W> {
             Some(body) => (body, "\n"),
             None => (buf, ""),
         };
-        let mut line = escape_controls(&String::from_utf8_lossy(body));
+        let mut line = crate::output::escape_controls(&String::from_utf8_lossy(body));
         line.push_str(end);
         self.0.write_all(line.as_bytes())?;
         Ok(buf.len())
@@ -222,23 +222,6 @@ impl<W: io::Write> io::Write for OneLine<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.0.flush()
     }
-}
-
-/// `text` with every control character (tab aside) and Unicode line break escaped.
-pub fn escape_controls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push(c),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
-                out.extend(c.escape_unicode());
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// stderr; without colors (a log file under launchd or systemd) it gets the one-line treatment.

@@ -21,12 +21,8 @@ impl Table {
     /// Adds a row. Control characters in a cell (a newline in a file name, an escape sequence in
     /// a task id) are shown escaped, so each row is one line and nothing reaches the terminal raw.
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(
-            cells
-                .iter()
-                .map(|c| crate::logging::escape_controls(c))
-                .collect(),
-        );
+        self.rows
+            .push(cells.iter().map(|c| escape_controls(c)).collect());
     }
 
     pub fn render(&self) -> String {
@@ -139,6 +135,23 @@ pub fn paint(text: &str, code: &str) -> String {
     } else {
         text.to_owned()
     }
+}
+
+/// `text` with every control character (tab aside) and Unicode line break escaped.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push(c),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
+                out.extend(c.escape_unicode());
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Where the last `max` bytes of `text` begin, moved forward to a character boundary (0 when all

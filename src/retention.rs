@@ -43,25 +43,12 @@ use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::config::Seconds;
-use crate::cron::clock;
+use crate::clock;
+use crate::config::Retention;
+use crate::duration::Seconds;
 use crate::fsutil;
 use crate::queue::Queue;
 use crate::queue::catalog::{self, Entry, State};
-
-/// `[retention]` in config.toml.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Retention {
-    pub completed: Option<Seconds>,
-    pub failed: Option<Seconds>,
-    #[serde(default = "archive_default")]
-    pub archive: bool,
-}
-
-fn archive_default() -> bool {
-    true
-}
 
 /// How often a drain applies the retention.
 pub const EVERY: Duration = Duration::from_secs(3600);

@@ -2,8 +2,7 @@
 
 use anyhow::Result;
 
-use crate::config::{self, FILE};
-use crate::drain::DrainOptions;
+use crate::config::{self, DrainOptions, FILE};
 use crate::exit_code::ExitCode;
 use crate::output::{self, Table};
 use crate::queue::Queue;

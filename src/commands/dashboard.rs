@@ -5,13 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::dashboard;
+use crate::dashboard::{self, REFRESH_SECS};
 use crate::exit_code::ExitCode;
 use crate::output;
 use crate::queue::Queue;
-
-/// Seconds between the page's reloads of itself (a drain may have rewritten it meanwhile).
-pub const REFRESH_SECS: u32 = 10;
 
 /// `execq dashboard`'s options.
 #[derive(Clone, Debug)]

@@ -2,8 +2,8 @@
 
 use anyhow::{Context, Result};
 
-use crate::config::{self, Flags};
-use crate::drain::{self, DrainOptions};
+use crate::config::{self, DrainOptions, Flags};
+use crate::drain;
 use crate::exit_code::ExitCode;
 use crate::output::AlreadyLogged;
 use crate::queue::Queue;

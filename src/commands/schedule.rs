@@ -6,7 +6,8 @@ use anyhow::{Context, Result, bail};
 use jiff::Zoned;
 use serde_json::{Map, Value, json};
 
-use crate::cron::{self, Overlap, Spec, clock, fire, state};
+use crate::clock;
+use crate::cron::{self, Overlap, Spec, fire, state};
 use crate::exit_code::ExitCode;
 use crate::fsutil;
 use crate::ops::submit::{self, SubmitOptions};

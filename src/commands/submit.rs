@@ -5,8 +5,8 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::commands::drain as drain_command;
-use crate::config::Flags;
-use crate::drain::{DrainOptions, SUBMIT_LINGER};
+use crate::config::{DrainOptions, Flags};
+use crate::drain::SUBMIT_LINGER;
 use crate::exit_code::ExitCode;
 use crate::job::result::Status;
 use crate::ops::kick::{self, Kicked, Launch};

@@ -27,7 +27,8 @@ use serde_json::{Value, json};
 use tracing::{error, info, warn};
 
 use super::state::{self, Cached, Index, Marker};
-use super::{Definition, Found, Overlap, clock};
+use super::{Definition, Found, Overlap};
+use crate::clock;
 use crate::fsutil;
 use crate::queue::Queue;
 

@@ -17,7 +17,6 @@
 //! A schedule that does not parse is reported (by `config --check`, `status` and once in
 //! `daemon.log`) and left alone, its marker kept for when it is fixed; the others keep working.
 
-pub mod clock;
 pub mod fire;
 pub mod state;
 pub mod ticker;

@@ -46,14 +46,14 @@ impl Marker {
     /// A marker whose last occurrence is `at`.
     pub fn at(at: &jiff::Zoned, job: Option<String>) -> Self {
         Self {
-            last: super::clock::rfc3339(at),
+            last: crate::clock::rfc3339(at),
             job,
         }
     }
 
     /// The last occurrence handled.
     pub fn last(&self) -> Option<jiff::Zoned> {
-        super::clock::parse(&self.last).ok()
+        crate::clock::parse(&self.last).ok()
     }
 }
 

@@ -22,6 +22,9 @@ use crate::queue::Queue;
 
 pub use page::{Mode, esc, render};
 
+/// Seconds between the file page's reloads of itself (a drain may have rewritten it meanwhile).
+pub const REFRESH_SECS: u32 = 10;
+
 /// Writes the file page to `out` atomically (a temporary file beside it, renamed over it).
 pub fn write(queue: &Queue, out: &Path, refresh: Option<u32>) -> Result<()> {
     let html = render(queue, Mode::File { refresh })?;

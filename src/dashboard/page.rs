@@ -6,6 +6,8 @@
 //! records, the first [`PENDING_SHOWN`] pending jobs.
 
 use std::cmp::Reverse;
+use std::collections::HashMap;
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
@@ -14,6 +16,7 @@ use anyhow::Result;
 use crate::job::result::timestamp;
 use crate::queue::Queue;
 use crate::queue::catalog::{self, Entry, State};
+use crate::queue::schedule::Wait;
 
 use super::charts;
 
@@ -84,7 +87,30 @@ pub fn render_live(queue: &Queue, mode: Mode) -> Result<String> {
     let waiting = catalog::waiting(queue, &pending)?;
     let now = SystemTime::now();
 
-    let mut page = String::from("<section class=\"counts\">");
+    let mut page = String::new();
+    counts_section(&mut page, counts);
+    running_section(&mut page, &running, served);
+    pending_section(&mut page, &pending, &waiting, served);
+    page.push_str("<section class=\"charts\"><div><h2>Finished per hour, last 24 h</h2>");
+    page.push_str(&charts::hourly_chart(&recent, now));
+    page.push_str("</div><div><h2>Durations</h2>");
+    page.push_str(&charts::duration_chart(&recent));
+    page.push_str("</div></section>");
+    let _ = write!(
+        page,
+        "<section id=\"recent\"><h2>Recent</h2><p class=\"muted\">the newest {} finished jobs; select one for its record</p>",
+        recent.len()
+    );
+    for e in &recent {
+        page.push_str(&job_detail(e, served));
+    }
+    page.push_str("</section>");
+    Ok(page)
+}
+
+/// How many jobs each state holds.
+fn counts_section(page: &mut String, counts: [(State, usize); 4]) {
+    page.push_str("<section class=\"counts\">");
     for (state, n) in counts {
         let _ = write!(
             page,
@@ -93,13 +119,16 @@ pub fn render_live(queue: &Queue, mode: Mode) -> Result<String> {
         );
     }
     page.push_str("</section>");
+}
 
+/// The jobs running now.
+fn running_section(page: &mut String, running: &[Entry], served: bool) {
     page.push_str("<section id=\"running\"><h2>Running</h2>");
     if running.is_empty() {
         page.push_str("<p class=\"muted\">nothing is running</p>");
     } else {
         page.push_str("<table><tr><th>job</th><th>running for</th><th>command</th></tr>");
-        for e in &running {
+        for e in running {
             let _ = write!(
                 page,
                 "<tr><td>{}{}</td><td>{}</td><td><code>{}</code></td></tr>",
@@ -112,7 +141,15 @@ pub fn render_live(queue: &Queue, mode: Mode) -> Result<String> {
         page.push_str("</table>");
     }
     page.push_str("</section>");
+}
 
+/// The pending jobs in run order, with what each waits for.
+fn pending_section(
+    page: &mut String,
+    pending: &[Entry],
+    waiting: &HashMap<OsString, Wait>,
+    served: bool,
+) {
     page.push_str("<section id=\"pending\"><h2>Pending, in run order</h2>");
     if pending.is_empty() {
         page.push_str("<p class=\"muted\">nothing is pending</p>");
@@ -120,7 +157,7 @@ pub fn render_live(queue: &Queue, mode: Mode) -> Result<String> {
         page.push_str(
             "<table><tr><th>job</th><th>priority</th><th>waits for</th><th>command</th></tr>",
         );
-        for e in &pending {
+        for e in pending {
             let why = waiting
                 .get(&e.file_name)
                 .map_or_else(|| "ready".to_owned(), ToString::to_string);
@@ -137,23 +174,6 @@ pub fn render_live(queue: &Queue, mode: Mode) -> Result<String> {
         page.push_str("</table>");
     }
     page.push_str("</section>");
-
-    page.push_str("<section class=\"charts\"><div><h2>Finished per hour, last 24 h</h2>");
-    page.push_str(&charts::hourly_chart(&recent, now));
-    page.push_str("</div><div><h2>Durations</h2>");
-    page.push_str(&charts::duration_chart(&recent));
-    page.push_str("</div></section>");
-
-    let _ = write!(
-        page,
-        "<section id=\"recent\"><h2>Recent</h2><p class=\"muted\">the newest {} finished jobs; select one for its record</p>",
-        recent.len()
-    );
-    for e in &recent {
-        page.push_str(&job_detail(e, served));
-    }
-    page.push_str("</section>");
-    Ok(page)
 }
 
 /// A retry or cancel button for the served page (nothing in a file: it has no script).

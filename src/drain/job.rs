@@ -14,7 +14,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tracing::{error, info, warn};
 
-use super::{DrainOptions, Drainer};
+use super::Drainer;
+use crate::config::DrainOptions;
 use crate::exec::{self, Limits, StartError, Watch, command, result_file};
 use crate::job::limits::{self, Plan, ResourceLimits};
 use crate::job::result::{JobResult, Status, describe};
@@ -269,7 +270,7 @@ fn execute(
     };
     let Some(requested) = spec.result_file.as_deref() else {
         let run = exec::run(command, program, limits, watch, None)?;
-        return Ok(JobResult::from_execution(run, secs(limits.timeout)));
+        return Ok(run.into_result(secs(limits.timeout)));
     };
     let (target, mut sink) = result_file::open(&queue.results, requested, &job.path)?;
     let run = match exec::run(command, program, limits, watch, Some(&mut sink)) {
@@ -279,7 +280,7 @@ fn execute(
             return Err(e);
         }
     };
-    let mut result = JobResult::from_execution(run, secs(limits.timeout));
+    let mut result = run.into_result(secs(limits.timeout));
     result.result_file = Some(target.path.display().to_string());
     match target.commit(sink) {
         Ok(truncated) => result.result_file_truncated = Some(truncated),

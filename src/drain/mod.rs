@@ -4,12 +4,14 @@
 //! The drain loops until `pending/` holds nothing ready, then lets go of the lock and looks once
 //! more: a job that landed just as it let go (while a second drain, started by that job's trigger,
 //! found the lock still taken and left) is picked up instead of waiting for the next trigger.
-//! One job's way through it (claim, run, record) is in [`job`].
+//! One job's way through it (claim, run, record) is in [`job`]; what the drain does once its
+//! passes are over (retention, the dashboard page, its account of itself) in [`wrap_up`].
 
 pub mod background;
 mod job;
 mod known;
 mod pass;
+mod wrap_up;
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -19,12 +21,13 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use tracing::{debug, info, warn};
 
+use crate::config::DrainOptions;
 use crate::job::result::Status;
+use crate::queue::Queue;
 use crate::queue::lock::{self, DrainLock};
 use crate::queue::pending::{self, Settle};
 use crate::queue::record::{self, Finishing};
 use crate::queue::recover::{self, Recovered};
-use crate::queue::{Queue, last_drain, taken};
 use crate::signals::Shutdown;
 use crate::sys;
 
@@ -32,55 +35,10 @@ use crate::sys;
 /// to the next trigger.
 pub const MAX_SETTLE_WAIT: Duration = Duration::from_secs(30);
 
-/// Settings for one drain.
-#[derive(Clone, Debug)]
-pub struct DrainOptions {
-    /// Default per-job timeout (a job's own `timeout` field overrides it).
-    pub timeout: Duration,
-    /// Between SIGTERM and SIGKILL when ending a job's process group.
-    pub grace: Duration,
-    /// How long a not-yet-parseable file must stay unchanged before it is acted on.
-    pub settle: Duration,
-    /// Wait for another drain to finish instead of leaving at once.
-    pub wait_for_lock: bool,
-    /// Bytes kept at each end of each output stream in the record.
-    pub keep: usize,
-    /// How long to keep the lock once `pending/` is empty, for jobs that arrive meanwhile.
-    pub linger: Duration,
-    /// How many jobs run at once (`--jobs`, at least 1).
-    pub jobs: usize,
-    /// Resource limits for jobs that do not set their own (`[limits]` in `config.toml`).
-    pub limits: crate::job::limits::ResourceLimits,
-    /// Old records archived or deleted by drains that did work (`[retention]`).
-    pub retention: Option<crate::retention::Retention>,
-    /// Notifications for filed jobs (`[notify]`; a job's own `notify` beats it key by key).
-    pub notify: Option<crate::notify::Notify>,
-    /// A dashboard page to rewrite after a drain that did work (`dashboard` in config.toml).
-    pub dashboard: Option<std::path::PathBuf>,
-}
-
 /// How long a drain started by `submit --start` lingers: long enough for a tool submitting a
 /// burst of jobs to have them all run by one drain, short enough to let go of the queue at once to
 /// a person's eye.
 pub const SUBMIT_LINGER: Duration = Duration::from_millis(200);
-
-impl Default for DrainOptions {
-    fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(300),
-            grace: Duration::from_secs(5),
-            settle: Duration::from_secs(2),
-            wait_for_lock: false,
-            keep: crate::exec::capture::DEFAULT_KEEP,
-            linger: Duration::ZERO,
-            jobs: 1,
-            limits: crate::job::limits::ResourceLimits::default(),
-            retention: None,
-            notify: None,
-            dashboard: None,
-        }
-    }
-}
 
 /// What a drain did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -180,68 +138,12 @@ pub fn drain(
     // A drain whose queue folder was replaced under it leaves the new queue alone entirely.
     let lost = drainer.lost.get();
     if drainer.summary.touched() && outcome.is_ok() && !lost {
-        // Not on an idle drain: failed/ may be long, and an idle drain must cost next to nothing.
-        outcome = taken::recover(queue).map(drop);
-        if let Some(retention) = &opts.retention {
-            // At most hourly; a failure is logged, and the next hour tries again.
-            if let Err(e) = crate::retention::apply_hourly(queue, retention) {
-                warn!("old records could not be archived: {e:#}");
-            }
-        }
-        if let Some(page) = &opts.dashboard {
-            let page = queue.root.join(page);
-            let refresh = Some(crate::commands::dashboard::REFRESH_SECS);
-            if let Err(e) = crate::dashboard::write(queue, &page, refresh) {
-                warn!("the dashboard could not be written: {e:#}");
-            }
-        }
+        outcome = wrap_up::after_work(queue, opts);
     }
     let mut summary = drainer.summary;
     summary.stopped_by = shutdown.requested();
-    if summary.touched() || summary.stopped_by.is_some() || outcome.is_err() {
-        info!(
-            completed = summary.completed,
-            failed = summary.failed,
-            recovered = summary.recovered,
-            duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            peak_rss_kib = sys::peak_rss_bytes() / 1024,
-            stopped_by = %summary.stopped_by.map_or_else(|| "-".into(), |s| s.to_string()),
-            "drain finished"
-        );
-        let error = outcome.as_ref().err().map(|e| format!("{e:#}"));
-        if !lost && let Err(e) = record_last_drain(queue, &summary, started_at, error) {
-            warn!("could not record the drain's outcome: {e:#}");
-        }
-    }
+    wrap_up::report(queue, &summary, started_at, started, &outcome, lost);
     outcome.map(|()| summary)
-}
-
-fn record_last_drain(
-    queue: &Queue,
-    summary: &Summary,
-    started_at: chrono::DateTime<chrono::Local>,
-    error: Option<String>,
-) -> Result<()> {
-    let outcome = match (&error, summary.stopped_by) {
-        (Some(_), _) => "error".to_owned(),
-        (None, Some(signal)) => format!("stopped by signal {signal}"),
-        (None, None) if summary.failed > 0 => "some jobs failed".to_owned(),
-        (None, None) => "ok".to_owned(),
-    };
-    last_drain::write(
-        queue,
-        &serde_json::json!({
-            "started_at": crate::job::result::timestamp(started_at),
-            "finished_at": crate::job::result::timestamp(chrono::Local::now()),
-            "outcome": outcome,
-            "completed": summary.completed,
-            "failed": summary.failed,
-            "recovered": summary.recovered,
-            "stopped_by": summary.stopped_by,
-            "error": error,
-            "pid": std::process::id(),
-        }),
-    )
 }
 
 impl Drainer<'_> {
@@ -389,7 +291,7 @@ impl Drainer<'_> {
 
     /// Sends the notifications the config and the job ask for (see `notify`).
     fn notify(&self, stored: &record::Stored, status: Status, own: Option<&serde_json::Value>) {
-        let own = crate::notify::Notify::of_job(own).ok().flatten();
+        let own = crate::job::notify::Notify::of_job(own).ok().flatten();
         let notify = match (own, &self.opts.notify) {
             (Some(own), base) => own.or(base.as_ref()),
             (None, Some(base)) => base.clone(),

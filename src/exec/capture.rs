@@ -2,9 +2,6 @@
 //! kept, everything between is counted and replaced by a visible marker. Memory stays at
 //! `head + tail` whatever the job prints.
 
-/// Bytes kept at each end of a stream by default (512 KiB + 512 KiB).
-pub const DEFAULT_KEEP: usize = 512 * 1024;
-
 /// A stream being captured.
 #[derive(Debug)]
 pub struct Capture {

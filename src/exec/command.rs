@@ -1,13 +1,13 @@
 //! The command a job runs: its program and arguments, working folder and environment.
 
 use std::ffi::OsStr;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
 use crate::exec::StartError;
 use crate::job::limits::Plan;
 use crate::job::{JobSpec, Program};
+use crate::sys;
 
 /// The program that is started for `program` (the interpreter, for a script).
 pub fn program_name(program: &Program) -> &str {
@@ -58,9 +58,7 @@ pub fn build(
         command.env("EXECQ_TASK_ID", id);
     }
     if !limits.is_empty() {
-        // SAFETY: the closure runs in the child between fork and exec; `Plan::apply` only makes
-        // async-signal-safe system calls (setrlimit, setpriority) on data prepared before the fork.
-        unsafe { command.pre_exec(move || limits.apply()) };
+        sys::limits::apply_before_exec(&mut command, limits.into_child());
     }
     Ok(command)
 }

@@ -18,6 +18,7 @@ use chrono::{DateTime, Local};
 
 use crate::exec::capture::Captured;
 use crate::exec::result_file::{ResultFileError, Sink};
+use crate::job::result::{JobResult, Status, timestamp};
 use crate::signals::Shutdown;
 use crate::sys;
 
@@ -56,6 +57,58 @@ pub struct Execution {
     pub duration: Duration,
     /// Things the user should know that are not errors of the job (e.g. an escaped process).
     pub notes: Vec<String>,
+}
+
+impl Execution {
+    /// The job's `result` for this run (`timeout_secs`: the timeout it had, for the message).
+    pub fn into_result(self, timeout_secs: f64) -> JobResult {
+        let (status, exit, error) = match self.end {
+            End::Exited(st) if st.success() => (Status::Completed, st, None),
+            End::Exited(st) => (
+                Status::Failed,
+                st,
+                signal_of(st).map(|s| format!("killed by signal {s}")),
+            ),
+            End::TimedOut(st) => (
+                Status::Timeout,
+                st,
+                Some(format!("timed out after {timeout_secs} s")),
+            ),
+            End::Cancelled(st) => (
+                Status::Cancelled,
+                st,
+                Some("cancelled by `execq cancel` while it ran".to_owned()),
+            ),
+            End::Interrupted { signal, status } => (
+                Status::Interrupted,
+                status,
+                Some(format!(
+                    "drain was stopped by signal {signal} while the job ran"
+                )),
+            ),
+        };
+        let signal = signal_of(exit);
+        JobResult {
+            status,
+            returncode: exit.code().or(signal.map(|s| -s)),
+            started_at: Some(timestamp(self.started_at)),
+            completed_at: timestamp(self.finished_at),
+            duration_ms: u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX),
+            error,
+            timed_out: status == Status::Timeout,
+            signal,
+            limit: None,
+            stdout_truncated: self.stdout.truncated,
+            stderr_truncated: self.stderr.truncated,
+            stdout_bytes: self.stdout.bytes,
+            stderr_bytes: self.stderr.bytes,
+            stdout: self.stdout.text,
+            stderr: self.stderr.text,
+            result_file: None,
+            result_file_truncated: None,
+            notes: self.notes,
+        }
+    }
 }
 
 /// Why a job could not be run, or not watched to its end. Recorded as the job's `error`.

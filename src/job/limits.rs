@@ -158,10 +158,7 @@ pub fn unsupported(limits: &ResourceLimits) -> Option<String> {
 /// What the child does between fork and exec: computed in drain, so the child only makes
 /// system calls.
 #[derive(Clone, Debug, Default)]
-pub struct Plan {
-    rlimits: Vec<(Resource, sys::Limit)>,
-    nice: Option<i32>,
-}
+pub struct Plan(sys::ChildLimits);
 
 const MIB: u64 = 1024 * 1024;
 
@@ -212,23 +209,17 @@ impl Plan {
             .nice
             .and_then(|n| i32::try_from(n).ok())
             .map(|n| n.max(sys::niceness()));
-        Ok(Self { rlimits, nice })
+        Ok(Self(sys::ChildLimits { rlimits, nice }))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rlimits.is_empty() && self.nice.is_none()
+        self.0.is_empty()
     }
 
-    /// Applies the plan to the calling process. Runs in the child between fork and exec, so it
-    /// only makes async-signal-safe system calls (no allocation, no locks).
-    pub fn apply(&self) -> io::Result<()> {
-        for (resource, limit) in &self.rlimits {
-            sys::set(*resource, limit)?;
-        }
-        if let Some(nice) = self.nice {
-            sys::set_niceness(nice)?;
-        }
-        Ok(())
+    /// The calls, for the child to make between fork and exec (see
+    /// `sys::limits::apply_before_exec`).
+    pub fn into_child(self) -> sys::ChildLimits {
+        self.0
     }
 }
 
@@ -392,6 +383,6 @@ mod tests {
         };
         let plan = Plan::new(&huge).unwrap();
         let current = sys::hard(Resource::OpenFiles).unwrap();
-        assert!(plan.rlimits[0].1.rlim_max <= current);
+        assert!(plan.0.rlimits[0].1.rlim_max <= current);
     }
 }

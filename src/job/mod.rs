@@ -5,6 +5,7 @@
 //! script (run by `/bin/sh`, or by the interpreter its `#!` line names).
 
 pub mod limits;
+pub mod notify;
 pub mod result;
 pub mod schedule;
 
@@ -42,7 +43,7 @@ pub struct JobSpec {
     /// Resource limits for its processes (`limits`); the drain's defaults fill the rest.
     pub limits: limits::ResourceLimits,
     /// Its own notification settings (`notify`).
-    pub notify: Option<crate::notify::Notify>,
+    pub notify: Option<notify::Notify>,
 }
 
 /// The kinds of job file, told apart by name.
@@ -247,7 +248,7 @@ pub fn from_json(job: &Map<String, Value>) -> Result<JobSpec, JobError> {
         env: schedule::env(job)?,
         schedule: schedule::Schedule::of(job)?,
         limits: limits::ResourceLimits::of_job(job).map_err(JobError::BadLimits)?,
-        notify: crate::notify::Notify::of_job(job.get("notify")).map_err(JobError::BadNotify)?,
+        notify: notify::Notify::of_job(job.get("notify")).map_err(JobError::BadNotify)?,
     })
 }
 

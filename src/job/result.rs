@@ -4,9 +4,6 @@ use chrono::{DateTime, Local, SecondsFormat};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::exec::{End, Execution, signal_of};
-use crate::queue::Outbox;
-
 /// How a job ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -136,65 +133,6 @@ impl JobResult {
             result_file: None,
             result_file_truncated: None,
             notes: Vec::new(),
-        }
-    }
-
-    /// The result of a job that ran.
-    pub fn from_execution(run: Execution, timeout_secs: f64) -> Self {
-        let (status, exit, error) = match run.end {
-            End::Exited(st) if st.success() => (Status::Completed, st, None),
-            End::Exited(st) => (
-                Status::Failed,
-                st,
-                signal_of(st).map(|s| format!("killed by signal {s}")),
-            ),
-            End::TimedOut(st) => (
-                Status::Timeout,
-                st,
-                Some(format!("timed out after {timeout_secs} s")),
-            ),
-            End::Cancelled(st) => (
-                Status::Cancelled,
-                st,
-                Some("cancelled by `execq cancel` while it ran".to_owned()),
-            ),
-            End::Interrupted { signal, status } => (
-                Status::Interrupted,
-                status,
-                Some(format!(
-                    "drain was stopped by signal {signal} while the job ran"
-                )),
-            ),
-        };
-        let signal = signal_of(exit);
-        Self {
-            status,
-            returncode: exit.code().or(signal.map(|s| -s)),
-            started_at: Some(timestamp(run.started_at)),
-            completed_at: timestamp(run.finished_at),
-            duration_ms: u64::try_from(run.duration.as_millis()).unwrap_or(u64::MAX),
-            error,
-            timed_out: status == Status::Timeout,
-            signal,
-            limit: None,
-            stdout_truncated: run.stdout.truncated,
-            stderr_truncated: run.stderr.truncated,
-            stdout_bytes: run.stdout.bytes,
-            stderr_bytes: run.stderr.bytes,
-            stdout: run.stdout.text,
-            stderr: run.stderr.text,
-            result_file: None,
-            result_file_truncated: None,
-            notes: run.notes,
-        }
-    }
-
-    /// `completed/` for status `completed`, `failed/` for everything else.
-    pub fn outbox(&self) -> Outbox {
-        if self.status == Status::Completed {
-            Outbox::Completed
-        } else {
-            Outbox::Failed
         }
     }
 }

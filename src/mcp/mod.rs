@@ -24,30 +24,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use serde::Deserialize;
 
-use crate::config::Seconds;
+use crate::config::{DEFAULT_MAX_WAIT, McpConfig};
+use crate::duration::Seconds;
 use crate::exit_code::ExitCode;
 use crate::job::{JobSpec, Program};
 use crate::queue::Queue;
-
-/// The longest a tool call waits for a job unless `[mcp] max_wait` says otherwise: under the
-/// 60 s that several clients allow a tool call.
-pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(50);
-
-/// `[mcp]` in `config.toml`.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct McpConfig {
-    /// Programs agents may run; when set (or `allow_shell`), nothing else.
-    pub allow: Option<Vec<String>>,
-    /// Shell command lines too (any program, through `/bin/sh -c`).
-    pub allow_shell: Option<bool>,
-    /// Inspection only: no submit, cancel or retry.
-    pub read_only: Option<bool>,
-    /// The cap on `wait_seconds`.
-    pub max_wait: Option<Seconds>,
-}
 
 /// `execq mcp`'s flags.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

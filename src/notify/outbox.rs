@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::webhook::Delivery;
-use crate::cron::clock;
+use crate::clock;
 use crate::fsutil;
 use crate::queue::Queue;
 

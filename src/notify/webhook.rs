@@ -34,7 +34,7 @@ impl Delivery {
 
     /// Posts it once, signed with the current time. `Ok(status)` for a 2xx answer.
     pub fn send(&self) -> Result<u16, String> {
-        let timestamp = crate::cron::clock::instant()
+        let timestamp = crate::clock::instant()
             .map(|t| t.as_second())
             .unwrap_or_default();
         let agent: ureq::Agent = ureq::Agent::config_builder()

@@ -68,6 +68,7 @@ use std::time::SystemTime;
 use anyhow::{Context, Result, bail};
 
 use crate::fsutil;
+use crate::job::result::{JobResult, Status};
 use crate::sys;
 
 /// The folders and files of one queue.
@@ -89,6 +90,17 @@ pub struct Queue {
 pub enum Outbox {
     Completed,
     Failed,
+}
+
+impl Outbox {
+    /// `completed/` for status `completed`, `failed/` for everything else.
+    pub fn of(result: &JobResult) -> Self {
+        if result.status == Status::Completed {
+            Self::Completed
+        } else {
+            Self::Failed
+        }
+    }
 }
 
 impl Queue {

@@ -10,9 +10,9 @@ use serde_json::{Map, Value, json};
 
 use crate::fsutil;
 use crate::job::result::{self as job_result, JobResult, Status};
-use crate::queue::Queue;
 use crate::queue::claim::{Claimed, still_there};
 use crate::queue::names::{self, Slot, fit_name, free_name, sidecar_path};
+use crate::queue::{Outbox, Queue};
 
 /// How a job's result is stored.
 #[derive(Clone, Debug)]
@@ -95,7 +95,7 @@ pub fn prepare(
     record: Record,
     result: &JobResult,
 ) -> Result<Finishing> {
-    let outbox = queue.outbox(result.outbox()).to_owned();
+    let outbox = queue.outbox(Outbox::of(result)).to_owned();
     let notify = match &record {
         Record::Merged(object) => object.get("notify").filter(|v| !v.is_null()).cloned(),
         Record::Sidecar => None,

@@ -10,12 +10,12 @@ use chrono::{Local, TimeZone};
 
 use crate::fsutil::{self, FileId};
 use crate::job::result::JobResult;
-use crate::queue::Queue;
 use crate::queue::claim::Claimed;
 use crate::queue::names::{self, Slot, fit_name};
 use crate::queue::record::{
     Record, Stored, complete_merged, ensure_dir, finish, internal, read_json, read_result, staged,
 };
+use crate::queue::{Outbox, Queue};
 
 /// What recovery did with one leftover.
 #[derive(Debug)]
@@ -84,7 +84,7 @@ fn recover_job(
     adopt_staged(&staged(&job.path, false), &merged)?;
     adopt_staged(&staged(&job.path, true), &sidecar)?;
     if fsutil::exists(&merged) {
-        let outbox = queue.outbox(read_result(&merged)?.outbox());
+        let outbox = queue.outbox(Outbox::of(&read_result(&merged)?));
         let stored = complete_merged(Some(&job), &merged, outbox, name)?;
         return Ok(Recovered::Completed {
             name: name.to_owned(),
@@ -134,7 +134,7 @@ fn recover_orphan(queue: &Queue, path: &Path) -> Result<Option<Stored>> {
         .strip_prefix('.')
         .and_then(|n| n.strip_suffix(".record"))
     {
-        let outbox = queue.outbox(read_result(path)?.outbox());
+        let outbox = queue.outbox(Outbox::of(&read_result(path)?));
         return complete_merged(None, path, outbox, OsStr::new(stem)).map(Some);
     }
     if file_name.ends_with(".sidecar") {
@@ -146,7 +146,7 @@ fn recover_orphan(queue: &Queue, path: &Path) -> Result<Option<Stored>> {
             .as_str()
             .and_then(|n| Path::new(n).file_name())
             .unwrap_or(OsStr::new("unknown-job"));
-        let outbox = queue.outbox(result.outbox());
+        let outbox = queue.outbox(Outbox::of(&result));
         ensure_dir(outbox)?;
         let sidecar_name = fit_name("", job_name, names::SIDECAR_SUFFIX);
         let dest = names::move_to_free(path, outbox, &sidecar_name, Slot::Plain)?;

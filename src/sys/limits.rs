@@ -1,9 +1,12 @@
 //! A process's resource limits and niceness: `getrlimit`/`setrlimit` and
 //! `getpriority`/`setpriority`, the same calls on macOS and Linux (only the type naming a
-//! resource differs). The setters run in a job's child between fork and exec, so they make one
-//! async-signal-safe system call each and allocate nothing.
+//! resource differs). The setters run in a job's child between fork and exec (set up by
+//! [`apply_before_exec`]), so they make one async-signal-safe system call each and allocate
+//! nothing.
 
 use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 
 /// A resource `setrlimit` limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,4 +80,37 @@ pub fn set_niceness(nice: i32) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Limits and a niceness for a child process to set on itself between fork and exec: prepared
+/// before the fork, so the child only makes system calls.
+#[derive(Clone, Debug, Default)]
+pub struct ChildLimits {
+    pub rlimits: Vec<(Resource, Limit)>,
+    pub nice: Option<i32>,
+}
+
+impl ChildLimits {
+    pub fn is_empty(&self) -> bool {
+        self.rlimits.is_empty() && self.nice.is_none()
+    }
+
+    /// Applies the limits to the calling process. Runs in the child between fork and exec, so it
+    /// only makes async-signal-safe system calls (no allocation, no locks).
+    fn apply(&self) -> io::Result<()> {
+        for (resource, limit) in &self.rlimits {
+            set(*resource, limit)?;
+        }
+        if let Some(nice) = self.nice {
+            set_niceness(nice)?;
+        }
+        Ok(())
+    }
+}
+
+/// Has `command`'s process set `limits` on itself after the fork, before it execs.
+pub fn apply_before_exec(command: &mut Command, limits: ChildLimits) {
+    // SAFETY: the closure runs in the child between fork and exec; `ChildLimits::apply` only makes
+    // async-signal-safe system calls (setrlimit, setpriority) on data prepared before the fork.
+    unsafe { command.pre_exec(move || limits.apply()) };
 }

@@ -1,6 +1,6 @@
-//! "Now", for schedules and retention: the system clock, or the time in `EXECQ_NOW` (RFC 3339),
-//! which lets tests (and a person checking a schedule) see what a drain would do at another time
-//! without waiting for it.
+//! "Now", for schedules, retention and webhook retries: the system clock, or the time in
+//! `EXECQ_NOW` (RFC 3339), which lets tests (and a person checking a schedule) see what a drain
+//! would do at another time without waiting for it.
 //!
 //! Schedule times are `jiff::Zoned` values in the system's zone (`TZ`, else /etc/localtime), which
 //! map local times to instants correctly across DST transitions.

@@ -1,7 +1,12 @@
 //! Reading a queue's contents for people and tools: every job in every state, with what it runs
 //! and how it ended. Used by `status`, `list`, `show` and `retry`; never writes.
+//!
+//! Here: listing a state's folder and reading its entries. Finding one job by name or task_id is
+//! in `find.rs`; the jobs as the scheduling rules see them in `scheduling.rs`.
 
-use std::collections::HashMap;
+mod find;
+mod scheduling;
+
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -18,8 +23,10 @@ use crate::job::schedule::Schedule;
 use crate::job::{self, Format};
 use crate::queue::pending::MAX_JOB_BYTES;
 use crate::queue::record::read_json;
-use crate::queue::schedule::{self, Known, Pending, Verdict, Wait};
 use crate::queue::{self, Queue};
+
+pub use find::{find, find_all, one};
+pub use scheduling::{known_unseen, waiting};
 
 /// Where a job is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -332,123 +339,6 @@ fn entry(dir: &Path, state: State, name: &OsStr) -> Option<Entry> {
         object,
         result,
     })
-}
-
-/// The jobs in `running/`, `completed/` and `failed/`, as the scheduling rules see them.
-pub fn known(queue: &Queue) -> Result<Vec<Known>> {
-    let mut known = Vec::new();
-    for state in [State::Running, State::Completed, State::Failed] {
-        known.extend(load(queue, state)?.into_iter().map(|e| known_of(e, state)));
-    }
-    Ok(known)
-}
-
-/// The jobs in `state` as the scheduling rules see them, reading only the entries whose names
-/// `seen` does not already know; also returns every name listed. A caller keeping its own list
-/// up to date pays a listing of the folder, not a read of every record.
-pub fn known_unseen(
-    queue: &Queue,
-    state: State,
-    seen: impl Fn(&OsStr) -> bool,
-) -> Result<(Vec<Known>, Vec<OsString>)> {
-    let dir = state.dir(queue);
-    let names = job_names(dir)?;
-    let known = names
-        .iter()
-        .filter(|n| !seen(n) && !is_sidecar_of_a_job(dir, n))
-        .filter_map(|name| entry(dir, state, name))
-        .map(|e| known_of(e, state))
-        .collect();
-    Ok((known, names))
-}
-
-fn known_of(e: Entry, state: State) -> Known {
-    Known {
-        task_id: e.task_id().map(str::to_owned),
-        name: e.file_name,
-        state,
-        time: e.time,
-        status: e.result.map(|r| r.status),
-    }
-}
-
-/// Why each pending job waits, by file name (jobs that may run now are not in the map), by the
-/// same rules the drain applies (`queue::schedule`).
-pub fn waiting(queue: &Queue, pending: &[Entry]) -> Result<HashMap<OsString, Wait>> {
-    let jobs: Vec<Pending> = pending
-        .iter()
-        .map(|e| Pending {
-            name: e.file_name.clone(),
-            mtime: e.time,
-            task_id: e.task_id().map(str::to_owned),
-            schedule: e.schedule(),
-        })
-        .collect();
-    if jobs.iter().all(|j| j.schedule.is_default()) {
-        return Ok(HashMap::new());
-    }
-    let verdicts = schedule::verdicts(&jobs, &known(queue)?, SystemTime::now());
-    Ok(jobs
-        .into_iter()
-        .zip(verdicts)
-        .filter_map(|(job, verdict)| match verdict {
-            Verdict::Wait(why) => Some((job.name, why)),
-            _ => None,
-        })
-        .collect())
-}
-
-/// Every job `wanted` names (a file name, its stem, or a task_id), in any state. A name that is
-/// not UTF-8 is matched as `list` shows it (`\xNN` for each such byte).
-pub fn find_all(queue: &Queue, wanted: &str) -> Result<Vec<Entry>> {
-    let mut matches = Vec::new();
-    for state in State::ALL {
-        for entry in load(queue, state)? {
-            let (stem, _) = fsutil_split(&entry.name);
-            if entry.name == wanted || stem == wanted || entry.task_id() == Some(wanted) {
-                matches.push(entry);
-            }
-        }
-    }
-    // The folders are listed one after another: a job a drain claimed in between is seen in
-    // pending/ and again in running/. The pending/ one is gone by now; it is not a second job.
-    if matches.len() > 1 {
-        matches.retain(|e| e.state != State::Pending || fsutil::exists(&e.path));
-    }
-    Ok(matches)
-}
-
-fn fsutil_split(name: &str) -> (&str, &str) {
-    let (stem, ext) = crate::queue::names::split_ext(OsStr::new(name));
-    let stem = std::str::from_utf8(stem).unwrap_or(name);
-    (stem, std::str::from_utf8(ext).unwrap_or(""))
-}
-
-/// Finds one job by file name, stem or task_id, in any state. The old record of a retried
-/// script only matches when nothing else does.
-pub fn find(queue: &Queue, wanted: &str) -> Result<Entry> {
-    let mut matches = find_all(queue, wanted)?;
-    if matches.iter().any(|e| e.retried_as().is_none()) {
-        matches.retain(|e| e.retried_as().is_none());
-    }
-    one(matches, wanted)
-}
-
-/// The one entry of `matches`, or an error saying there is none or which ones there are.
-pub fn one(mut matches: Vec<Entry>, wanted: &str) -> Result<Entry> {
-    match matches.len() {
-        0 => anyhow::bail!(
-            "no job matches `{wanted}` (a job is named by its file name, its stem, or its task_id)"
-        ),
-        1 => Ok(matches.remove(0)),
-        _ => {
-            let found: Vec<String> = matches
-                .iter()
-                .map(|e| format!("{}/{}", e.state.as_str(), e.name))
-                .collect();
-            anyhow::bail!("`{wanted}` is ambiguous; it matches: {}", found.join(", "))
-        }
-    }
 }
 
 /// How many jobs are in `state`, without parsing their records.

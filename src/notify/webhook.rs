@@ -32,6 +32,20 @@ impl Delivery {
         }
     }
 
+    /// The delivery's id: the same on every attempt (the first one and each retry from the
+    /// outbox), different for every record, so a receiver can drop a repeat. Delivery is at least
+    /// once: a drain killed between the answer and removing the outbox file, or an answer that
+    /// comes after the timeout, means the record is sent again.
+    pub fn id(&self) -> String {
+        use sha2::Digest;
+        let digest = Sha256::new()
+            .chain_update(self.url.as_bytes())
+            .chain_update([0])
+            .chain_update(self.body.as_bytes())
+            .finalize();
+        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Posts it once, signed with the current time. `Ok(status)` for a 2xx answer.
     pub fn send(&self) -> Result<u16, String> {
         let timestamp = crate::clock::instant()
@@ -47,7 +61,8 @@ impl Delivery {
         let mut request = agent
             .post(&self.url)
             .header("Content-Type", "application/json")
-            .header("X-Execq-Timestamp", timestamp.to_string());
+            .header("X-Execq-Timestamp", timestamp.to_string())
+            .header("X-Execq-Delivery", self.id());
         if let Some(secret) = &self.secret {
             request = request.header(
                 "X-Execq-Signature",

@@ -215,12 +215,19 @@ fn a_failed_delivery_is_retried_later_and_given_up_after_the_window() {
 
     q.add("first.json", &shell_job("exit 1"));
     drain_at(&q, &at(0)).success();
-    received.recv_timeout(DEADLINE).unwrap();
+    let first = received.recv_timeout(DEADLINE).unwrap();
     assert_eq!(outbox(&q).len(), 1, "kept after the 500");
     drain_at(&q, &at(10)).success(); // not due yet: the first retry waits 30 s
     assert_eq!(outbox(&q).len(), 1);
     drain_at(&q, &at(31)).success();
     let retried = received.recv_timeout(DEADLINE).unwrap();
+    // At least once, so each attempt names the delivery the same way for receivers to dedupe.
+    let id = first.header("X-Execq-Delivery").expect("a delivery id");
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
+    );
+    assert_eq!(retried.header("X-Execq-Delivery"), Some(id));
     let body: Value = serde_json::from_slice(&retried.body).unwrap();
     assert_eq!(body["result"]["returncode"], 1);
     assert!(outbox(&q).is_empty(), "delivered on retry");
@@ -232,7 +239,12 @@ fn a_failed_delivery_is_retried_later_and_given_up_after_the_window() {
 
     q.add("second.json", &shell_job("exit 1"));
     drain_at(&q, &at(100)).success();
-    received.recv_timeout(DEADLINE).unwrap();
+    let other = received.recv_timeout(DEADLINE).unwrap();
+    assert_ne!(
+        other.header("X-Execq-Delivery"),
+        Some(id),
+        "another record, another id"
+    );
     drain_at(&q, &at(200)).success();
     received.recv_timeout(DEADLINE).unwrap();
     assert_eq!(outbox(&q).len(), 1, "still failing, still kept");

@@ -1,7 +1,7 @@
 //! The operations: what every door — the command line (`commands`), `execq mcp`, the served
 //! dashboard (`dashboard::serve`) and schedules — does to the queue, each in one file with a typed
 //! request and a typed outcome. Nothing here prints, parses a command line or speaks a protocol:
-//! no clap, rmcp or tiny_http in this module or below it. A door parses its input, calls the
+//! no clap, rmcp or httparse in this module or below it. A door parses its input, calls the
 //! operation, and formats the outcome; so a rule (who may run what, when a drain is started, how
 //! long a wait looks) is decided once, here, and holds at every door.
 //!

@@ -310,36 +310,6 @@ pub fn kill_self() -> ! {
     std::process::abort()
 }
 
-/// Gives every connection later accepted on `listener` a send timeout: accepted sockets inherit
-/// `SO_SNDTIMEO` from the listening one on Linux and macOS, and a server library that accepts
-/// them itself leaves no other way to bound a write to a client that does not read. The receive
-/// timeout is not set: Linux applies a listener's to `accept` itself.
-pub fn set_accepted_send_timeout(
-    listener: &std::net::TcpListener,
-    timeout: std::time::Duration,
-) -> io::Result<()> {
-    let tv = libc::timeval {
-        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
-        // Under 1,000,000: fits macOS's i32 and Linux's i64 alike.
-        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
-    };
-    // SAFETY: a valid socket descriptor, and a timeval that outlives the call, with its size.
-    let rc = unsafe {
-        libc::setsockopt(
-            listener.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_SNDTIMEO,
-            (&raw const tv).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 /// Opens a file or URL with the desktop's default program (`open` on macOS, `xdg-open` elsewhere).
 pub fn open_in_browser(target: &str) -> anyhow::Result<()> {
     use anyhow::Context;

@@ -195,9 +195,24 @@ fn the_served_api_answers_and_guards_its_actions() {
 
 /// Starts `execq dashboard --serve --port 0`; returns it, its port and its token.
 pub fn serve(q: &TestQueue) -> (std::process::Child, u16, String) {
+    serve_by(q.execq(&["dashboard", "--serve", "--port", "0"]))
+}
+
+/// [`serve`] with at most `fds` open file descriptors (`ulimit -n`).
+fn serve_with_fd_limit(q: &TestQueue, fds: u32) -> (std::process::Child, u16, String) {
+    let execq = q.execq(&["dashboard", "--serve", "--port", "0"]);
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -n {fds} && exec \"$0\" \"$@\""))
+        .arg(execq.get_program())
+        .args(execq.get_args())
+        .stdin(std::process::Stdio::null());
+    serve_by(cmd)
+}
+
+fn serve_by(mut cmd: std::process::Command) -> (std::process::Child, u16, String) {
     use std::io::{BufRead, BufReader};
-    let mut server = q
-        .execq(&["dashboard", "--serve", "--port", "0"])
+    let mut server = cmd
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -339,4 +354,134 @@ fn a_client_that_never_reads_does_not_freeze_the_served_dashboard() {
     let out = finish(server);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     drop(stuck);
+}
+
+/// Connections that say nothing, `n` of them (those the system lets us open).
+fn idle_connections(port: u16, n: usize) -> Vec<std::net::TcpStream> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    (0..n)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5)).ok()
+        })
+        .collect()
+}
+
+/// The status of `GET /api/status`, or `None` if the connection failed (refused, reset).
+fn try_status(port: u16) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    let request = format!("GET /api/status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    std::str::from_utf8(response.get(9..12)?).ok()?.parse().ok()
+}
+
+/// Polls `GET /api/status` until it answers 200; fails after `deadline`.
+fn answers_within(port: u16, deadline: std::time::Duration) {
+    let start = std::time::Instant::now();
+    let mut last = None;
+    while start.elapsed() < deadline {
+        last = try_status(port);
+        if last == Some(200) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("GET /api/status did not answer 200 within {deadline:?}; last: {last:?}");
+}
+
+/// Reads `stream` until the server closes it; returns what came, or fails after `deadline`.
+fn closed_within(stream: &mut std::net::TcpStream, deadline: std::time::Duration) -> Vec<u8> {
+    use std::io::Read;
+    let start = std::time::Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    while start.elapsed() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return got,
+            Err(_) => {}
+        }
+    }
+    panic!("the server kept the connection open for {deadline:?}");
+}
+
+/// More idle connections than the server serves at once: the ones beyond its limit are answered
+/// 503 and closed at once, the others are closed when their time to send a request is up, and a
+/// client that asks meanwhile is answered.
+#[test]
+fn idle_connections_beyond_the_limit_do_not_freeze_the_served_dashboard() {
+    let q = TestQueue::new();
+    let (server, port, _) = serve(&q);
+    let mut idle = idle_connections(port, 100);
+    assert_eq!(idle.len(), 100);
+    let beyond = closed_within(idle.last_mut().unwrap(), std::time::Duration::from_secs(3));
+    let beyond = String::from_utf8_lossy(&beyond);
+    assert!(
+        beyond.is_empty() || beyond.starts_with("HTTP/1.1 503"),
+        "{beyond}"
+    );
+
+    answers_within(port, std::time::Duration::from_secs(30));
+
+    kill(server.id(), libc::SIGTERM);
+    let out = finish(server);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stderr.contains("dashboard stopped"), "{}", out.stderr);
+    drop(idle);
+}
+
+/// A connection that sends nothing, or half a request, is closed by the server in seconds: it
+/// does not hold a thread (or a file descriptor) for ever.
+#[test]
+fn a_silent_or_slow_connection_is_closed_by_the_served_dashboard() {
+    use std::io::Write;
+    let q = TestQueue::new();
+    let (server, port, _) = serve(&q);
+    let mut silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut slow = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    slow.write_all(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1")
+        .unwrap();
+
+    let said = closed_within(&mut silent, std::time::Duration::from_secs(20));
+    assert!(said.is_empty(), "{}", String::from_utf8_lossy(&said));
+    let said = closed_within(&mut slow, std::time::Duration::from_secs(20));
+    let said = String::from_utf8_lossy(&said);
+    assert!(
+        said.is_empty() || said.starts_with("HTTP/1.1 408"),
+        "{said}"
+    );
+
+    kill(server.id(), libc::SIGTERM);
+    assert_eq!(finish(server).code(), 0);
+}
+
+/// With few file descriptors (`ulimit -n 64`), more connections than it can open make accepting
+/// fail (EMFILE): the server waits and accepts again, and answers once they are gone.
+#[test]
+fn the_served_dashboard_survives_running_out_of_file_descriptors() {
+    let q = TestQueue::new();
+    q.add("done.json", &shell_job("true"));
+    q.drain(&[]).success();
+    let (server, port, _) = serve_with_fd_limit(&q, 64);
+    let idle = idle_connections(port, 100);
+    assert!(idle.len() > 64, "only {} connections", idle.len());
+    drop(idle);
+
+    answers_within(port, std::time::Duration::from_secs(30));
+    let (status, body) = get(port, "/api/jobs/done");
+    assert_eq!(status, 200, "{body}");
+
+    kill(server.id(), libc::SIGTERM);
+    let out = finish(server);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stderr.contains("dashboard stopped"), "{}", out.stderr);
 }

@@ -17,18 +17,22 @@
 //! request that carries an `Origin` must carry ours: another local user, or another page, cannot
 //! retry or cancel jobs. Reading needs no token, like reading the queue's files needs no more
 //! than reaching them; the page shows no secret (jobs' `env` values are left out).
+//!
+//! The server under it is our own, small and bounded (`http.rs`): any local user can reach
+//! 127.0.0.1, so none may hold it. Connections are capped, each must send its request within a
+//! few seconds and read its answer within a few more, and running out of file descriptors only
+//! pauses accepting: see that module for the limits.
 
-use std::collections::HashMap;
+mod http;
+
 use std::io::Write as _;
-use std::net::SocketAddr;
-use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
-use tiny_http::{Header, Method, Request, Response, Server};
 
+use self::http::{Request, Response};
 use crate::dashboard::page::{self, Mode};
 use crate::exit_code::ExitCode;
 use crate::ops::cancel::{self, Origin};
@@ -41,75 +45,25 @@ use crate::sys;
 /// The port `--serve` listens on unless `--port` says otherwise.
 pub const DEFAULT_PORT: u16 = 8767;
 
-const APP_JS: &str = include_str!("dashboard/app.js");
+const APP_JS: &str = include_str!("../dashboard/app.js");
 
 /// Content-Security-Policy of every response: our own script only, nothing from anywhere else.
 const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
                    style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; \
                    form-action 'none'; frame-ancestors 'none'";
 
-/// A connection's answering thread ends after this long without a request.
-const IDLE: Duration = Duration::from_secs(30);
-
-/// How long one write to a client may block: a client that stops reading loses its connection
-/// then, instead of holding a thread.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Sent with every response, besides its type and length.
+const HEADERS: &[(&str, &str)] = &[
+    ("Cache-Control", "no-store"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy", CSP),
+];
 
 struct Live {
     queue: Queue,
     port: u16,
     token: String,
-}
-
-/// One answering thread per connection: a client that does not read its answers holds up only
-/// itself (answers on one connection go out in order, so its next answer waits either way), and
-/// there are no more threads than tiny_http already keeps, one per connection, for reading.
-#[derive(Default)]
-struct Answerers {
-    by_client: HashMap<SocketAddr, (mpsc::Sender<Request>, Instant)>,
-}
-
-impl Answerers {
-    fn dispatch(&mut self, live: &Arc<Live>, request: Request) {
-        let Some(client) = request.remote_addr().copied() else {
-            let live = Arc::clone(live);
-            Self::spawn(move || live.handle(request));
-            return;
-        };
-        let request = match self.by_client.get_mut(&client) {
-            Some((queue, used)) => match queue.send(request) {
-                Ok(()) => {
-                    *used = Instant::now();
-                    return;
-                }
-                Err(mpsc::SendError(request)) => request,
-            },
-            None => request,
-        };
-        let (queue, requests) = mpsc::channel();
-        let _ = queue.send(request);
-        let live = Arc::clone(live);
-        Self::spawn(move || {
-            for request in requests {
-                live.handle(request);
-            }
-        });
-        self.by_client.insert(client, (queue, Instant::now()));
-    }
-
-    /// Lets the threads of idle connections end, once they have answered all they were given.
-    fn prune(&mut self) {
-        self.by_client.retain(|_, (_, used)| used.elapsed() < IDLE);
-    }
-
-    fn spawn(work: impl FnOnce() + Send + 'static) {
-        let spawned = std::thread::Builder::new()
-            .name("dashboard-client".into())
-            .spawn(work);
-        if let Err(e) = spawned {
-            tracing::warn!("dashboard: cannot start a thread for a client: {e}");
-        }
-    }
 }
 
 /// Serves until Ctrl-C (or SIGTERM/SIGHUP); prints the URL, with its token, first.
@@ -118,14 +72,7 @@ pub fn serve(queue: &Queue, port: u16, open: bool) -> Result<ExitCode> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
         anyhow!("cannot listen on 127.0.0.1:{port}: {e}; choose another port with --port (0 picks a free one)")
     })?;
-    sys::set_accepted_send_timeout(&listener, SEND_TIMEOUT)
-        .context("cannot set the dashboard's send timeout")?;
-    let server = Server::from_listener(listener, None)
-        .map_err(|e| anyhow!("cannot serve on 127.0.0.1:{port}: {e}"))?;
-    let port = server
-        .server_addr()
-        .to_ip()
-        .map_or(port, |addr| addr.port());
+    let port = listener.local_addr().map_or(port, |addr| addr.port());
     let state = Arc::new(Live {
         queue: queue.clone(),
         port,
@@ -144,16 +91,14 @@ pub fn serve(queue: &Queue, port: u16, open: bool) -> Result<ExitCode> {
     if open {
         sys::open_in_browser(&url)?;
     }
-    let mut answerers = Answerers::default();
-    while shutdown.requested().is_none() {
-        answerers.prune();
-        match server.recv_timeout(Duration::from_millis(200)) {
-            Ok(Some(request)) => answerers.dispatch(&state, request),
-            Ok(None) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e).context("the dashboard server failed"),
+    http::serve(listener, &shutdown, HEADERS, move |request| {
+        let Reply(status, content_type, body) = state.route(request);
+        Response {
+            status,
+            content_type,
+            body,
         }
-    }
+    });
     eprintln!("execq: dashboard stopped");
     Ok(ExitCode::Success)
 }
@@ -180,54 +125,28 @@ impl Reply {
 }
 
 impl Live {
-    fn handle(&self, request: Request) {
-        let reply = self.route(&request);
-        self.send(request, reply);
-    }
-
-    fn send(&self, request: Request, reply: Reply) {
-        let Reply(status, content_type, body) = reply;
-        let mut response = Response::from_string(body).with_status_code(status);
-        for (name, value) in [
-            ("Content-Type", content_type),
-            ("Cache-Control", "no-store"),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Referrer-Policy", "no-referrer"),
-            ("Content-Security-Policy", CSP),
-        ] {
-            if let Ok(header) = Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-                response.add_header(header);
-            }
-        }
-        // A client that went away is not our problem.
-        let _ = request.respond(response);
-    }
-
     fn route(&self, request: &Request) -> Reply {
         if !self.host_is_ours(request) {
             return Reply::error(421, "this server answers to 127.0.0.1 and localhost only");
         }
-        let url = request.url();
+        let url = request.target.as_str();
         let (path, query) = url.split_once('?').unwrap_or((url, ""));
         let segments: Vec<&str> = path.split('/').skip(1).collect();
-        let method = request.method();
-        match (method, segments.as_slice()) {
-            (Method::Get | Method::Head, [""]) => {
-                self.html(page::render(&self.queue, Mode::Served))
-            }
-            (Method::Get | Method::Head, ["partial"]) => {
+        match (request.method.as_str(), segments.as_slice()) {
+            ("GET" | "HEAD", [""]) => self.html(page::render(&self.queue, Mode::Served)),
+            ("GET" | "HEAD", ["partial"]) => {
                 self.html(page::render_live(&self.queue, Mode::Served))
             }
-            (Method::Get | Method::Head, ["app.js"]) => {
+            ("GET" | "HEAD", ["app.js"]) => {
                 Reply(200, "text/javascript; charset=utf-8", APP_JS.to_owned())
             }
-            (Method::Get | Method::Head, ["api", "status"]) => {
+            ("GET" | "HEAD", ["api", "status"]) => {
                 match crate::ops::status::report(&self.queue, crate::service::DEFAULT_LABEL) {
                     Ok(report) => Reply::json(200, &json!(report)),
                     Err(e) => Reply::error(500, format!("{e:#}")),
                 }
             }
-            (Method::Get | Method::Head, ["api", "jobs", reference]) => {
+            ("GET" | "HEAD", ["api", "jobs", reference]) => {
                 let found = decode(reference)
                     .and_then(|r| crate::ops::get::get(&self.queue, &r, Detail::Record));
                 match found {
@@ -238,7 +157,7 @@ impl Live {
                     Err(e) => Reply::error(404, format!("{e:#}")),
                 }
             }
-            (Method::Post, ["api", "jobs", reference, action @ ("retry" | "cancel")]) => {
+            ("POST", ["api", "jobs", reference, action @ ("retry" | "cancel")]) => {
                 self.act(request, query, reference, action)
             }
             (_, ["api", "jobs", _, "retry" | "cancel"]) => {
@@ -256,14 +175,14 @@ impl Live {
     }
 
     fn host_is_ours(&self, request: &Request) -> bool {
-        header(request, "Host").is_some_and(|host| {
+        request.header("Host").is_some_and(|host| {
             host == format!("127.0.0.1:{}", self.port) || host == format!("localhost:{}", self.port)
         })
     }
 
     /// Retry or cancel, once the request proved it comes from the page we served.
     fn act(&self, request: &Request, query: &str, reference: &str, action: &str) -> Reply {
-        if let Some(origin) = header(request, "Origin") {
+        if let Some(origin) = request.header("Origin") {
             let ours = [
                 format!("http://127.0.0.1:{}", self.port),
                 format!("http://localhost:{}", self.port),
@@ -276,7 +195,8 @@ impl Live {
                 );
             }
         }
-        let given = header(request, "X-Execq-Token")
+        let given = request
+            .header("X-Execq-Token")
             .map(str::to_owned)
             .or_else(|| token_in(query));
         let Some(given) = given else {
@@ -315,15 +235,6 @@ impl Live {
             Err(e) => Reply::error(409, format!("{e:#}")),
         }
     }
-}
-
-/// The value of `name` (first of them), as text.
-fn header<'a>(request: &'a Request, name: &'static str) -> Option<&'a str> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv(name))
-        .map(|h| h.value.as_str())
 }
 
 fn token_in(query: &str) -> Option<String> {

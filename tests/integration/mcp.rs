@@ -68,7 +68,11 @@ impl Client {
     }
 
     fn send(&mut self, line: &str) {
-        self.stdin.write_all(line.as_bytes()).unwrap();
+        self.send_bytes(line.as_bytes());
+    }
+
+    fn send_bytes(&mut self, line: &[u8]) {
+        self.stdin.write_all(line).unwrap();
         self.stdin.write_all(b"\n").unwrap();
         self.stdin.flush().unwrap();
     }
@@ -229,6 +233,27 @@ fn an_unparsable_line_gets_a_parse_error_and_the_server_keeps_serving() {
     let answer = client.answer();
     assert_eq!(answer["error"]["code"], -32700, "{answer}");
     assert!(answer["id"].is_null(), "{answer}");
+    client.initialize();
+    let (failed, text) = client.call("queue_status", json!({}));
+    assert!(!failed, "{text}");
+}
+
+#[test]
+fn a_line_that_is_not_utf8_gets_a_parse_error_and_the_server_keeps_serving() {
+    let q = TestQueue::new();
+    let mut client = Client::start(&q, &[]);
+    for line in [
+        &b"{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"\xff\"}"[..],
+        b"{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\",\"params\":{\"\xc3\":1}}",
+        b"\xff",
+        // UTF-8 throughout, but a string that decodes to no text.
+        b"{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"\\ud800\"}",
+    ] {
+        client.send_bytes(line);
+        let answer = client.answer();
+        assert_eq!(answer["error"]["code"], -32700, "{answer}");
+        assert!(answer["id"].is_null(), "{answer}");
+    }
     client.initialize();
     let (failed, text) = client.call("queue_status", json!({}));
     assert!(!failed, "{text}");

@@ -21,6 +21,7 @@
 //!
 //! [mcp]             # what `execq mcp` lets agents do (see `mcp`)
 //! allow = ["make", "cargo"]
+//! allow_env = ["CARGO_TERM_COLOR", "LC_*"]
 //! allow_shell = false
 //! read_only = false
 //! max_wait = 50
@@ -256,12 +257,14 @@ pub fn effective(
     let mcp = file.mcp.unwrap_or_default();
     for (name, value) in [
         ("mcp.allow", mcp.allow.map(|list| list.join(", "))),
+        ("mcp.allow_env", mcp.allow_env.map(|list| list.join(", "))),
         ("mcp.allow_shell", mcp.allow_shell.map(|b| b.to_string())),
         ("mcp.read_only", mcp.read_only.map(|b| b.to_string())),
         ("mcp.max_wait", age(mcp.max_wait)),
     ] {
         let default = match name {
             "mcp.allow" => "any program".into(),
+            "mcp.allow_env" => "none".into(),
             "mcp.max_wait" => format!("{}s", crate::mcp::DEFAULT_MAX_WAIT.as_secs()),
             _ => "false".into(),
         };

@@ -21,6 +21,7 @@
 //!
 //! [mcp]             # what `execq mcp` lets agents do (see `mcp`)
 //! allow = ["make", "cargo"]
+//! allow_env = ["CARGO_TERM_COLOR", "LC_*"]
 //! allow_shell = false
 //! read_only = false
 //! max_wait = 50
@@ -104,6 +105,8 @@ pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(50);
 pub struct McpConfig {
     /// Programs agents may run; when set (or `allow_shell`), nothing else.
     pub allow: Option<Vec<String>>,
+    /// Variables agents may set in a job's `env` under an allowlist (`NAME`, or `PREFIX*`).
+    pub allow_env: Option<Vec<String>>,
     /// Shell command lines too (any program, through `/bin/sh -c`).
     pub allow_shell: Option<bool>,
     /// Inspection only: no submit, cancel or retry.
@@ -322,6 +325,7 @@ fn retention_settings(retention: Option<Retention>) -> Vec<Setting> {
 fn mcp_settings(mcp: McpConfig) -> Vec<Setting> {
     [
         ("mcp.allow", mcp.allow.map(|list| list.join(", "))),
+        ("mcp.allow_env", mcp.allow_env.map(|list| list.join(", "))),
         ("mcp.allow_shell", mcp.allow_shell.map(|b| b.to_string())),
         ("mcp.read_only", mcp.read_only.map(|b| b.to_string())),
         ("mcp.max_wait", age(mcp.max_wait)),
@@ -330,6 +334,7 @@ fn mcp_settings(mcp: McpConfig) -> Vec<Setting> {
     .map(|(name, value)| {
         let default = match name {
             "mcp.allow" => "any program".into(),
+            "mcp.allow_env" => "none".into(),
             "mcp.max_wait" => format!("{}s", DEFAULT_MAX_WAIT.as_secs()),
             _ => "false".into(),
         };

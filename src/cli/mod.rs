@@ -169,6 +169,10 @@ enum Command {
         /// Let agents run this program (repeatable); with any --allow, nothing else runs
         #[arg(long, value_name = "PROGRAM")]
         allow: Vec<String>,
+        /// With an allowlist, let agents set this variable in a job's env (repeatable; NAME
+        /// exactly, or PREFIX* such as LC_*); no other may be set, and never one that loads code
+        #[arg(long, value_name = "NAME")]
+        allow_env: Vec<String>,
         /// Let agents run shell command lines too (/bin/sh -c: any program)
         #[arg(long)]
         allow_shell: bool,
@@ -315,10 +319,12 @@ impl From<Command> for Verb {
             }
             Command::Mcp {
                 allow,
+                allow_env,
                 allow_shell,
                 read_only,
             } => Verb::Mcp(options::Mcp {
                 allow,
+                allow_env,
                 allow_shell,
                 read_only,
             }),

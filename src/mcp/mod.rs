@@ -9,9 +9,10 @@
 //!   errors the model can act on;
 //! - `jobs.rs`: what the tools read and do, synchronously (run on tokio's blocking pool);
 //! - `stdio.rs`: the lines between the client and rmcp, answering those rmcp would drop;
-//! - `env.rs`: the variables an agent may not set while programs are allowlisted;
-//! - here: who may run what ([`Policy`], `--allow`, `--allow-shell`, `--read-only`, `[mcp]`),
-//!   and the runtime, created only by this command.
+//! - `env.rs`: the variables an agent may never set while programs are allowlisted, and the
+//!   `--allow-env` names and patterns that say which it may;
+//! - here: who may run what ([`Policy`], `--allow`, `--allow-env`, `--allow-shell`,
+//!   `--read-only`, `[mcp]`), and the runtime, created only by this command.
 
 mod args;
 mod calls;
@@ -35,6 +36,7 @@ use crate::queue::Queue;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Opts {
     pub allow: Vec<String>,
+    pub allow_env: Vec<String>,
     pub allow_shell: bool,
     pub read_only: bool,
 }
@@ -44,15 +46,20 @@ pub struct Opts {
 pub struct Policy {
     /// `None`: any program (no allowlist was given).
     pub allow: Option<BTreeSet<String>>,
+    /// What `env` may set under an allowlist, on top of which [`env::refused`] still refuses.
+    pub allow_env: env::Allowed,
+    /// This server's own `PATH`, the one `ops::submit` writes into each job it submits.
+    pub path: Option<String>,
     pub allow_shell: bool,
     pub read_only: bool,
     pub max_wait: Duration,
 }
 
 impl Policy {
-    /// Flags beat `[mcp]`: `--allow` replaces the file's list; `--allow-shell` and `--read-only`
-    /// can only add to what the file says.
-    pub fn new(opts: &Opts, file: Option<&McpConfig>) -> Self {
+    /// Flags beat `[mcp]`: `--allow` and `--allow-env` replace the file's lists; `--allow-shell`
+    /// and `--read-only` can only add to what the file says. `Err` names an `allow_env` entry
+    /// that is not a name or pattern, or that names a variable that is never allowed.
+    pub fn new(opts: &Opts, file: Option<&McpConfig>) -> Result<Self, String> {
         let file = file.cloned().unwrap_or_default();
         let allow_shell = opts.allow_shell || file.allow_shell.unwrap_or(false);
         let listed = if opts.allow.is_empty() {
@@ -66,12 +73,20 @@ impl Policy {
             None if allow_shell => Some(BTreeSet::new()),
             None => None,
         };
-        Self {
+        let allow_env = if opts.allow_env.is_empty() {
+            env::Allowed::new(file.allow_env.as_deref().unwrap_or_default())
+                .map_err(|e| format!("[mcp] allow_env in config.toml: {e}"))?
+        } else {
+            env::Allowed::new(&opts.allow_env).map_err(|e| format!("--allow-env: {e}"))?
+        };
+        Ok(Self {
             allow,
+            allow_env,
+            path: std::env::var_os("PATH").map(|p| p.to_string_lossy().into_owned()),
             allow_shell,
             read_only: opts.read_only || file.read_only.unwrap_or(false),
             max_wait: file.max_wait.map_or(DEFAULT_MAX_WAIT, |Seconds(d)| d),
-        }
+        })
     }
 
     /// `Err` says, in a sentence for the model, why this job may not run.
@@ -101,11 +116,21 @@ impl Policy {
                 list(allowed)
             ));
         }
-        // With an allowlist, the environment must not change which program runs or what it loads.
-        if let Some((name, _)) = env.iter().find(|(name, _)| env::refused(name)) {
-            return Err(format!(
-                "`{name}` may not be set in `env` when programs are allowlisted: a shell, the dynamic loader or an interpreter reads it as code to run or where to load code from"
-            ));
+        // With an allowlist, the environment must not change which program runs or what it
+        // loads. No list of such variables is complete, so only the names the user allowed may
+        // be set; and the ones known to load code not even then (`Allowed::new` refuses them).
+        for (name, _) in env {
+            if env::refused(name) {
+                return Err(format!(
+                    "`{name}` may not be set in `env` when programs are allowlisted: a shell, the dynamic loader or an interpreter reads it as code to run or where to load code from"
+                ));
+            }
+            if !self.allow_env.contains(name) {
+                return Err(format!(
+                    "`{name}` may not be set in `env`: under an allowlist only the variables in `allow_env` may be (the user allows it with `--allow-env {name}` or [mcp] allow_env); allowed: {}",
+                    self.allow_env
+                ));
+            }
         }
         Ok(())
     }
@@ -117,7 +142,13 @@ impl Policy {
             // A script is code for its interpreter, as a shell command line is for /bin/sh.
             Program::Shell(_) | Program::Script { .. } => (None, true),
         };
-        self.check(program, shell, &spec.env)
+        // Every job `ops::submit` writes carries its submitter's PATH. This server's own is what a
+        // submit_job through it would carry anyway, so it passes; any other PATH is refused.
+        let env: Vec<_> = (spec.env.iter())
+            .filter(|(name, value)| !(name == "PATH" && self.path.as_ref() == Some(value)))
+            .cloned()
+            .collect();
+        self.check(program, shell, &env)
     }
 }
 
@@ -136,7 +167,8 @@ fn list(allowed: &BTreeSet<String>) -> String {
 /// Runs `execq mcp`: serves MCP on stdin/stdout until the client closes it.
 pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
     let file = crate::config::load(queue).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let policy = Policy::new(opts, file.as_ref().and_then(|c| c.mcp.as_ref()));
+    let policy = Policy::new(opts, file.as_ref().and_then(|c| c.mcp.as_ref()))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     if !policy.read_only {
         // The queue this server submits to, there from the start (daemon.log with it).
         queue.open()?;

@@ -1,8 +1,9 @@
 //! The stdio between the client and rmcp. rmcp drops a line that is not JSON, and a line over its
 //! length limit, without a word, so a client waits forever for their answers. Lines pass through
 //! here first: one over [`MAX_REQUEST`] bytes gets an Invalid Request error (read and thrown away
-//! as it comes, never held), one that is not JSON a Parse error, both with id `null` as JSON-RPC
-//! says; everything else goes on to rmcp unchanged. Answers from both reach stdout as whole lines.
+//! as it comes, never held), one that is not UTF-8 or not JSON a Parse error, both with id `null`
+//! as JSON-RPC says; everything else goes on to rmcp unchanged. Answers from both reach stdout as
+//! whole lines.
 
 use std::io;
 
@@ -96,6 +97,23 @@ async fn read_line<R: AsyncRead + Unpin>(input: &mut BufReader<R>) -> io::Result
     }
 }
 
+/// Whether a line is JSON that rmcp can read: UTF-8 throughout (rmcp reads lines as text and drops
+/// one that is not, strings included), and JSON to the end, strings decoded (a lone surrogate
+/// escape such as `"\ud800"` is not a string rmcp can take). The answer to a line that is not has
+/// id `null`, as JSON-RPC says for a request whose id could not be read: an id dug out of a line
+/// that does not parse would be a guess, and a wrong id is worse for a client than none.
+fn parse(text: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(text).map_err(|e| {
+        format!(
+            "the request is not valid UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        )
+    })?;
+    serde_json::from_str::<serde_json::Value>(text)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
 async fn filter<R: AsyncRead + Unpin>(
     input: R,
     mut to_server: DuplexStream,
@@ -115,11 +133,9 @@ async fn filter<R: AsyncRead + Unpin>(
                 if text.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                match serde_json::from_slice::<serde::de::IgnoredAny>(text) {
-                    Err(e) if e.is_syntax() || e.is_eof() => {
-                        error_line(-32700, &format!("Parse error: {e}"))
-                    }
-                    _ => {
+                match parse(text) {
+                    Err(why) => error_line(-32700, &format!("Parse error: {why}")),
+                    Ok(()) => {
                         if to_server.write_all(&line).await.is_err() {
                             break;
                         }

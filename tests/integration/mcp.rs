@@ -68,7 +68,11 @@ impl Client {
     }
 
     fn send(&mut self, line: &str) {
-        self.stdin.write_all(line.as_bytes()).unwrap();
+        self.send_bytes(line.as_bytes());
+    }
+
+    fn send_bytes(&mut self, line: &[u8]) {
+        self.stdin.write_all(line).unwrap();
         self.stdin.write_all(b"\n").unwrap();
         self.stdin.flush().unwrap();
     }
@@ -183,11 +187,141 @@ fn variables_that_make_a_shell_or_interpreter_load_code_are_refused_under_an_all
         );
     }
     assert_eq!(jobs(&q), Vec::<String>::new(), "nothing was queued");
+}
+
+#[test]
+fn under_an_allowlist_env_may_set_only_the_variables_the_user_allowed() {
+    let q = TestQueue::new();
+    let mut client = Client::ready(
+        &q,
+        &[
+            "--allow",
+            "true",
+            "--allow-env",
+            "GREETING",
+            "--allow-env",
+            "LC_*",
+        ],
+    );
+    // Code and configuration loaders of common programs that no list of names caught.
+    for name in [
+        "OPENSSL_CONF",
+        "OPENSSL_MODULES",
+        "MAKEFILES",
+        "CURL_HOME",
+        "WGETRC",
+        "RUSTC_WRAPPER",
+        "CARGO_HOME",
+        "DOTNET_STARTUP_HOOKS",
+        "GTK_MODULES",
+        "VIMINIT",
+        "KUBECONFIG",
+        "greeting",
+        "GREETINGS",
+        "LC",
+    ] {
+        let (failed, text) = client.call(
+            "submit_job",
+            json!({"command": "true", "env": {name: "/tmp/evil"}}),
+        );
+        assert!(failed, "`{name}` refused: {text}");
+        assert!(
+            text.contains(&format!("`{name}` may not be set"))
+                && text.contains(&format!("--allow-env {name}")),
+            "names `{name}` and how to allow it: {text}"
+        );
+    }
+    // Listed by the user, it still cannot load code.
     let (failed, text) = client.call(
         "submit_job",
-        json!({"command": "true", "env": {"GREETING": "hello"}}),
+        json!({"command": "true", "env": {"LD_PRELOAD": "/tmp/evil.so"}}),
     );
-    assert!(!failed, "an ordinary variable is fine: {text}");
+    assert!(failed && text.contains("`LD_PRELOAD`"), "{text}");
+    assert_eq!(jobs(&q), Vec::<String>::new(), "nothing was queued");
+    let (failed, text) = client.call(
+        "submit_job",
+        json!({"command": "true", "env": {"GREETING": "hello", "LC_ALL": "C"}, "wait_seconds": 20}),
+    );
+    assert!(!failed, "the allowed variables are fine: {text}");
+}
+
+#[test]
+fn allow_env_comes_from_config_toml_and_a_code_loader_in_it_is_an_error() {
+    let q = TestQueue::new();
+    std::fs::write(
+        q.path("config.toml"),
+        "[mcp]\nallow = [\"true\"]\nallow_env = [\"GREETING\"]\n",
+    )
+    .unwrap();
+    let mut client = Client::ready(&q, &[]);
+    let (failed, text) = client.call(
+        "submit_job",
+        json!({"command": "true", "env": {"GREETING": "hi"}}),
+    );
+    assert!(!failed, "{text}");
+    let (failed, text) = client.call(
+        "submit_job",
+        json!({"command": "true", "env": {"OPENSSL_CONF": "/tmp/evil.cnf"}}),
+    );
+    assert!(failed && text.contains("`OPENSSL_CONF`"), "{text}");
+    drop(client);
+    // --allow-env replaces the file's list, as --allow replaces `allow`.
+    let mut client = Client::ready(&q, &["--allow-env", "OTHER"]);
+    let (failed, text) = client.call(
+        "submit_job",
+        json!({"command": "true", "env": {"GREETING": "hi"}}),
+    );
+    assert!(failed && text.contains("`GREETING`"), "{text}");
+    drop(client);
+
+    let out = q
+        .execq(&["mcp", "--allow", "true", "--allow-env", "LD_PRELOAD"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("LD_PRELOAD"), "{stderr}");
+}
+
+#[test]
+fn retry_through_mcp_checks_the_jobs_env_as_a_submission_would() {
+    let q = TestQueue::new();
+    q.add(
+        "loader.json",
+        &json!({"command": "false", "args": [], "env": {"OPENSSL_CONF": "/tmp/evil.cnf"}})
+            .to_string(),
+    );
+    // `execq submit` records the submitter's PATH, here not the server's.
+    let submitted = q
+        .execq(&["submit", "--", "false"])
+        .env("PATH", format!("{}:/usr/bin:/bin", q.scratch.display()))
+        .output()
+        .unwrap();
+    assert!(submitted.status.success());
+    q.drain(&[]).success();
+
+    let mut client = Client::ready(&q, &["--allow", "false"]);
+    let (failed, text) = client.call("retry_job", json!({"job": "loader"}));
+    assert!(failed, "refused: {text}");
+    assert!(text.contains("`OPENSSL_CONF` may not be set"), "{text}");
+    let other = q
+        .names("failed")
+        .into_iter()
+        .find(|n| n.ends_with(".json") && !n.starts_with("loader") && !n.starts_with('.'))
+        .expect("the submitted job failed");
+    let (failed, text) = client.call("retry_job", json!({"job": other}));
+    assert!(failed, "a PATH that is not the server's is refused: {text}");
+    assert!(text.contains("`PATH`"), "{text}");
+
+    // A job this server submitted carries this server's PATH: it may be retried.
+    let (failed, text, view) = client.call_full(
+        "submit_job",
+        json!({"command": "false", "wait_seconds": 20}),
+    );
+    assert!(!failed && view["state"] == "failed", "{text}");
+    let job = view["job"].as_str().unwrap().to_owned();
+    let (failed, text) = client.call("retry_job", json!({"job": job}));
+    assert!(!failed, "retried: {text}");
 }
 
 #[test]
@@ -229,6 +363,27 @@ fn an_unparsable_line_gets_a_parse_error_and_the_server_keeps_serving() {
     let answer = client.answer();
     assert_eq!(answer["error"]["code"], -32700, "{answer}");
     assert!(answer["id"].is_null(), "{answer}");
+    client.initialize();
+    let (failed, text) = client.call("queue_status", json!({}));
+    assert!(!failed, "{text}");
+}
+
+#[test]
+fn a_line_that_is_not_utf8_gets_a_parse_error_and_the_server_keeps_serving() {
+    let q = TestQueue::new();
+    let mut client = Client::start(&q, &[]);
+    for line in [
+        &b"{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"\xff\"}"[..],
+        b"{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\",\"params\":{\"\xc3\":1}}",
+        b"\xff",
+        // UTF-8 throughout, but a string that decodes to no text.
+        b"{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"\\ud800\"}",
+    ] {
+        client.send_bytes(line);
+        let answer = client.answer();
+        assert_eq!(answer["error"]["code"], -32700, "{answer}");
+        assert!(answer["id"].is_null(), "{answer}");
+    }
     client.initialize();
     let (failed, text) = client.call("queue_status", json!({}));
     assert!(!failed, "{text}");

@@ -327,26 +327,6 @@ fn all_jobs(q: &TestQueue) -> Vec<(String, String)> {
     found
 }
 
-fn archive_lines(q: &TestQueue) -> Vec<Value> {
-    let mut lines = Vec::new();
-    for name in q.names("archive") {
-        if !name.ends_with(".jsonl.gz") || name.starts_with('.') {
-            continue;
-        }
-        let mut text = String::new();
-        flate2::read::MultiGzDecoder::new(
-            fs::File::open(q.path(&format!("archive/{name}"))).unwrap(),
-        )
-        .read_to_string(&mut text)
-        .unwrap();
-        lines.extend(
-            text.lines()
-                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
-        );
-    }
-    lines
-}
-
 /// The invariants every operation keeps, checked after the recovering drain.
 fn check_invariants(q: &TestQueue, op: &Operation, at: &str) {
     for folder in ["pending", "running", "completed", "failed"] {

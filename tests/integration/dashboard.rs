@@ -114,26 +114,10 @@ pub fn http(port: u16, request: &str) -> (u16, String) {
 /// JSON for status and jobs, the token, the Host check, methods, and a clean stop on SIGINT.
 #[test]
 fn the_served_api_answers_and_guards_its_actions() {
-    use std::io::{BufRead, BufReader};
     let q = TestQueue::new();
     q.add("broken.json", &shell_job("exit 2"));
     q.drain(&[]).success();
-    let mut server = q
-        .execq(&["dashboard", "--serve", "--port", "0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut url)
-        .unwrap();
-    let (port, token) = url
-        .trim()
-        .strip_prefix("http://127.0.0.1:")
-        .and_then(|rest| rest.split_once("/?token="))
-        .map(|(port, token)| (port.parse::<u16>().unwrap(), token.to_owned()))
-        .unwrap_or_else(|| panic!("unexpected URL line: {url}"));
+    let (server, port, token) = serve(&q);
     assert_eq!(token.len(), 32);
     let get = |path: &str, host: &str| {
         http(

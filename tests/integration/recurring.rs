@@ -1,10 +1,9 @@
 //! Recurring schedules (`QUEUE/schedules/NAME.toml`, `execq schedule ...`), with "now" set by
 //! `EXECQ_NOW` instead of waiting for the clock.
 
-use std::fs::{self, File};
+use std::fs;
 use std::process::Stdio;
 
-use fs2::FileExt;
 use serde_json::Value;
 
 use crate::util::*;
@@ -41,20 +40,6 @@ fn records(q: &TestQueue) -> Vec<(String, Value)> {
     }
     all.sort_by(|a, b| a.0.cmp(&b.0));
     all
-}
-
-/// Holds the queue's drain lock, as a drain busy with a long job does: drains started meanwhile
-/// fire schedules and leave the jobs in pending/.
-fn hold_drain_lock(q: &TestQueue) -> File {
-    let file = File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(q.path("drain.lock"))
-        .unwrap();
-    file.lock_exclusive().unwrap();
-    file
 }
 
 #[test]

@@ -3,11 +3,9 @@
 //! a crash in the middle neither loses nor duplicates a record. "Now" is set with `EXECQ_NOW`.
 
 use std::fs;
-use std::io::Read;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use flate2::read::MultiGzDecoder;
 use serde_json::Value;
 
 use crate::util::*;
@@ -27,24 +25,6 @@ fn drain_at(q: &TestQueue, now: &str, fault: Option<&str>) -> Output {
     run(cmd)
 }
 
-/// Every line of every archive file, parsed.
-fn archived(q: &TestQueue) -> Vec<Value> {
-    let mut lines = Vec::new();
-    for name in q.names("archive") {
-        if !name.ends_with(".jsonl.gz") || name.starts_with('.') {
-            continue;
-        }
-        let mut text = String::new();
-        MultiGzDecoder::new(fs::File::open(q.path(&format!("archive/{name}"))).unwrap())
-            .read_to_string(&mut text)
-            .unwrap();
-        lines.extend(
-            text.lines()
-                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
-        );
-    }
-    lines
-}
 
 fn files(lines: &[Value]) -> Vec<String> {
     let mut names: Vec<String> = lines
@@ -79,7 +59,7 @@ fn old_records_are_archived_with_everything_that_belongs_to_them() {
     // 31 days on: the completed ones go, the failed one (90 days) stays.
     q.add("trigger.json", &shell_job("true"));
     drain_at(&q, &later(31, 0), None).success();
-    let lines = archived(&q);
+    let lines = archive_lines(&q);
     assert_eq!(files(&lines), ["kept.json", "script.sh", "trigger.json"]);
     assert_eq!(q.names("completed"), Vec::<String>::new());
     assert_eq!(q.names("failed"), ["broke.json"]);
@@ -144,7 +124,7 @@ fn without_archive_old_records_are_deleted() {
     q.add("trigger.json", &shell_job("true"));
     drain_at(&q, &later(2, 0), None).success();
     assert!(q.names("completed").is_empty() && q.names("failed").is_empty());
-    assert!(archived(&q).is_empty());
+    assert!(archive_lines(&q).is_empty());
     assert!(!q.path("results/kept.out").exists());
     let last: Value =
         serde_json::from_str(&fs::read_to_string(q.path("last-retention.json")).unwrap()).unwrap();
@@ -165,11 +145,11 @@ fn retention_runs_at_most_hourly_and_never_on_an_idle_drain() {
     // A drain with work applies it ...
     q.add("second.json", &shell_job("true"));
     drain_at(&q, &later(3, 0), None).success();
-    assert_eq!(files(&archived(&q)), ["first.json", "second.json"]);
+    assert_eq!(files(&archive_lines(&q)), ["first.json", "second.json"]);
     // ... again once more than an hour has passed, but not within the hour.
     q.add("third.json", &shell_job("true"));
     drain_at(&q, &later(5, 0), None).success();
-    assert_eq!(archived(&q).len(), 3);
+    assert_eq!(archive_lines(&q).len(), 3);
     q.add("fourth.json", &shell_job("true"));
     let last: Value =
         serde_json::from_str(&fs::read_to_string(q.path("last-retention.json")).unwrap()).unwrap();
@@ -178,7 +158,7 @@ fn retention_runs_at_most_hourly_and_never_on_an_idle_drain() {
             .unwrap()
             .to_rfc3339();
     drain_at(&q, &half_hour_on, None).success();
-    assert_eq!(archived(&q).len(), 3, "ran again within the hour");
+    assert_eq!(archive_lines(&q).len(), 3, "ran again within the hour");
     assert_eq!(q.names("completed"), ["fourth.json"]);
 }
 
@@ -195,7 +175,7 @@ fn a_crash_in_the_middle_of_archiving_neither_loses_nor_duplicates_a_record() {
         // A first archiving run, so the crash happens while adding to an existing archive.
         q.add("early.json", &shell_job("true"));
         drain_at(&q, &later(2, 0), None).success();
-        assert_eq!(archived(&q).len(), 4);
+        assert_eq!(archive_lines(&q).len(), 4);
         q.add("late1.json", &shell_job("true"));
         q.add("late2.json", &shell_job("true"));
         q.drain(&[]).success();
@@ -209,7 +189,7 @@ fn a_crash_in_the_middle_of_archiving_neither_loses_nor_duplicates_a_record() {
         q.add("after.json", &shell_job("true"));
         drain_at(&q, &later(4, 0), None).success();
         assert_eq!(
-            files(&archived(&q)),
+            files(&archive_lines(&q)),
             [
                 "after.json",
                 "broke.json",
@@ -311,7 +291,7 @@ fn a_kill_at_any_step_of_archiving_loses_no_record() {
         // The next drain with work to do finishes (or undoes) what the killed one began.
         q.add("after.json", &shell_job("true"));
         drain_at(&q, &later(2, 0), None).success();
-        let mut present = files(&archived(&q));
+        let mut present = files(&archive_lines(&q));
         present.extend(q.names("completed"));
         present.sort();
         assert_eq!(
@@ -344,13 +324,13 @@ fn archiving_an_old_record_leaves_the_result_file_a_later_run_wrote() {
     q.add("trigger.json", &shell_job("true"));
     q.drain(&[]).success();
 
-    assert_eq!(files(&archived(&q)), ["daily.json"]);
+    assert_eq!(files(&archive_lines(&q)), ["daily.json"]);
     assert_eq!(
         fs::read_to_string(q.path("results/report.txt")).unwrap(),
         "today\n",
         "today's result file was removed with last month's record"
     );
-    let line = &archived(&q)[0];
+    let line = &archive_lines(&q)[0];
     assert!(
         line.get("result_file").is_none(),
         "the archive claims today's file as last month's: {line}"
@@ -368,7 +348,7 @@ fn a_drain_leaves_archiving_to_the_drain_already_archiving() {
     q.add("trigger.json", &shell_job("true"));
     drain_at(&q, &later(2, 0), None).success();
     assert!(
-        archived(&q).is_empty(),
+        archive_lines(&q).is_empty(),
         "archived beside another archiving drain"
     );
     assert!(!q.path("last-retention.json").exists());
@@ -376,7 +356,7 @@ fn a_drain_leaves_archiving_to_the_drain_already_archiving() {
     q.add("trigger2.json", &shell_job("true"));
     drain_at(&q, &later(2, 0), None).success();
     assert_eq!(
-        files(&archived(&q)),
+        files(&archive_lines(&q)),
         ["kept.json", "script.sh", "trigger.json", "trigger2.json"]
     );
 }

@@ -349,3 +349,22 @@ pub fn hold_drain_lock(q: &TestQueue) -> fs::File {
     fs2::FileExt::lock_exclusive(&file).unwrap();
     file
 }
+
+/// Every line of every `archive/*.jsonl.gz` of the queue, parsed.
+pub fn archive_lines(q: &TestQueue) -> Vec<serde_json::Value> {
+    use std::io::Read;
+    let mut lines = Vec::new();
+    for name in q.names("archive") {
+        if !name.ends_with(".jsonl.gz") || name.starts_with('.') {
+            continue;
+        }
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(
+            fs::File::open(q.path(&format!("archive/{name}"))).unwrap(),
+        )
+        .read_to_string(&mut text)
+        .unwrap();
+        lines.extend(text.lines().map(|l| serde_json::from_str(l).unwrap()));
+    }
+    lines
+}

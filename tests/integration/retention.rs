@@ -25,7 +25,6 @@ fn drain_at(q: &TestQueue, now: &str, fault: Option<&str>) -> Output {
     run(cmd)
 }
 
-
 fn files(lines: &[Value]) -> Vec<String> {
     let mut names: Vec<String> = lines
         .iter()

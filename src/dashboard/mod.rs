@@ -62,7 +62,7 @@ pub fn redacted(mut record: Value) -> Value {
                     *secret = Value::String(HIDDEN.into());
                 }
                 if let Some(Value::String(url)) = table.get_mut("webhook") {
-                    *url = host_only(url);
+                    *url = crate::notify::webhook::shown_url(url);
                 }
             }
             _ => *notify = Value::String(HIDDEN.into()),
@@ -73,15 +73,3 @@ pub fn redacted(mut record: Value) -> Value {
 
 /// What stands for a value the dashboard does not show.
 const HIDDEN: &str = "(hidden)";
-
-/// `https://hooks.example.com/T0/B0/XXXX` → `https://hooks.example.com/…`.
-fn host_only(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-            let host = host.rsplit('@').next().unwrap_or(host);
-            format!("{scheme}://{host}/…")
-        }
-        None => HIDDEN.into(),
-    }
-}

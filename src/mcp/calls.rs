@@ -280,11 +280,10 @@ impl Execq {
                 let path =
                     crate::ops::retry::retry_if(&queue, &args.job, |spec| policy.check_spec(spec))?;
                 kick(&queue);
-                let name = path.file_name().unwrap_or_default().to_string_lossy();
-                (
-                    format!("`{}` is pending again, as {name}", args.job),
-                    name.into_owned(),
-                )
+                // As every door names files (`\xNN` for a byte that is not UTF-8), so the name
+                // finds the job again.
+                let name = crate::queue::names::display_name(path.file_name().unwrap_or_default());
+                (format!("`{}` is pending again, as {name}", args.job), name)
             } else {
                 let done = cancel::cancel(&queue, &args.job, Origin::Mcp)?;
                 let line = format!("{} {} ({})", done.job(), done.status(), done.detail());

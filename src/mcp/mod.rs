@@ -135,8 +135,18 @@ impl Policy {
         Ok(())
     }
 
-    /// [`Policy::check`] for a job as the drain reads it (a retried one).
+    /// [`Policy::check`] for a job as the drain reads it (a retried one). Under an allowlist, a
+    /// job may also carry nothing a submission through this server could not: a `notify` hook
+    /// runs a command or posts the record, and a `result_file` writes where it names.
     pub fn check_spec(&self, spec: &JobSpec) -> Result<(), String> {
+        if self.allow.is_some() {
+            if spec.notify.is_some() {
+                return Err("it has a `notify` hook, which an agent may not set here: a hook runs a command of its own".into());
+            }
+            if spec.result_file.is_some() {
+                return Err("it has a `result_file`, which an agent may not set here".into());
+            }
+        }
         let (program, shell) = match &spec.program {
             Program::Argv { program, .. } => (Some(program.as_str()), false),
             // A script is code for its interpreter, as a shell command line is for /bin/sh.

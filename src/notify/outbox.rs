@@ -132,11 +132,11 @@ pub fn retry_due(queue: &Queue) -> Result<()> {
 fn retry(queue: &Queue, path: &Path, mut kept: Kept, now: i64) -> Result<()> {
     match kept.delivery.send() {
         Ok(status) => {
-            tracing::info!(url = %kept.delivery.url, attempts = kept.attempts + 1, %status, "webhook delivered on retry");
+            tracing::info!(url = %kept.delivery.shown(), attempts = kept.attempts + 1, %status, "webhook delivered on retry");
             fsutil::remove_if_exists(path)
         }
         Err(e) if now - kept.first_failed_at >= GIVE_UP_AFTER.as_secs() as i64 => {
-            tracing::error!(url = %kept.delivery.url, attempts = kept.attempts + 1, error = %e, "webhook delivery given up after 24 h");
+            tracing::error!(url = %kept.delivery.shown(), attempts = kept.attempts + 1, error = %e, "webhook delivery given up after 24 h");
             fsutil::remove_if_exists(path)
         }
         Err(e) => {

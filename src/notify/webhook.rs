@@ -46,6 +46,11 @@ impl Delivery {
         digest[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// The URL as logs, errors and pages show it ([`shown_url`]).
+    pub fn shown(&self) -> String {
+        shown_url(&self.url)
+    }
+
     /// Posts it once, signed with the current time. `Ok(status)` for a 2xx answer.
     pub fn send(&self) -> Result<u16, String> {
         let timestamp = crate::clock::instant()
@@ -71,14 +76,42 @@ impl Delivery {
         }
         match request.send(self.body.as_bytes()) {
             Ok(response) if response.status().is_success() => Ok(response.status().as_u16()),
-            Ok(response) => Err(format!("{} answered HTTP {}", self.url, response.status())),
+            Ok(response) => Err(format!(
+                "{} answered HTTP {}",
+                self.shown(),
+                response.status()
+            )),
             Err(ureq::Error::Timeout(_)) => Err(format!(
                 "{} did not answer within {} ms",
-                self.url, self.timeout_ms
+                self.shown(),
+                self.timeout_ms
             )),
-            Err(e) => Err(format!("{}: {e}", self.url)),
+            Err(e) => Err(format!(
+                "{}: {}",
+                self.shown(),
+                redact_urls(&e.to_string(), &self.url)
+            )),
         }
     }
+}
+
+/// A webhook URL as execq shows it — in `daemon.log`, errors, `status` and the dashboard: its
+/// scheme and host only. The user, password, path, query and fragment are left out, since a hook
+/// URL often is its own credential (Slack's and Discord's carry the token in the path).
+pub fn shown_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let host = authority.rsplit('@').next().unwrap_or(authority);
+            format!("{scheme}://{host}/…")
+        }
+        None => "(a URL)".into(),
+    }
+}
+
+/// `text` with every mention of `url` shown as [`shown_url`] (an HTTP client's error may quote it).
+fn redact_urls(text: &str, url: &str) -> String {
+    text.replace(url, &shown_url(url))
 }
 
 /// macOS: the system's TLS and its trusted roots (the keychain).

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use super::get;
 use super::wait::{self, Waited};
 use crate::fsutil;
 use crate::job::result::{JobResult, Status};
-use crate::queue::catalog::{self, Entry, State};
+use crate::queue::catalog::{Entry, State};
 use crate::queue::taken::{self, Purpose};
 use crate::queue::watch::{self, Tracked};
 use crate::queue::{Queue, lock, record};
@@ -82,12 +83,16 @@ impl Cancelled {
 pub fn cancel(queue: &Queue, reference: &str, origin: Origin) -> Result<Cancelled> {
     queue.open()?;
     let earlier = watch::records(queue);
-    let entry = catalog::find(queue, reference)?;
+    let entry = get::in_queue(queue, reference, "cancelled")?;
     match entry.state {
         State::Pending => match cancel_pending(queue, &entry, origin)? {
             Some(done) => Ok(done),
             // A drain claimed it meanwhile: it is running now.
-            None => cancel_running(queue, &catalog::find(queue, reference)?, earlier),
+            None => cancel_running(
+                queue,
+                &get::in_queue(queue, reference, "cancelled")?,
+                earlier,
+            ),
         },
         State::Running => cancel_running(queue, &entry, earlier),
         State::Completed | State::Failed => bail!(

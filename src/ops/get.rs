@@ -8,6 +8,7 @@ use super::view::{Detail, JobView};
 use crate::queue::Queue;
 use crate::queue::catalog::{self, Entry, State};
 use crate::queue::schedule::Wait;
+use crate::queue::watch::Tracked;
 
 /// Where a reference led.
 #[derive(Debug)]
@@ -18,18 +19,18 @@ pub enum Found {
     Archived(Value),
 }
 
-/// The job `reference` names: in the queue if it is there (the old record of a retried script
-/// only when nothing else matches), else in the archive; an error naming the candidates if the
-/// reference is ambiguous, or saying so if it matches nothing.
+/// The job `reference` names, by the one rule every door follows: the pending or running job it
+/// names (an error naming them if it names several), else the newest record among the jobs it
+/// names — a task_id used again, or a name filed as `NAME.1.json` the second time, means the
+/// latest run — else the job in the archive. The same rule follows a job in `wait` and `follow`
+/// (`queue::watch`).
 pub fn find(queue: &Queue, reference: &str) -> Result<Found> {
-    let mut matches = catalog::find_all(queue, reference)?;
-    if matches.is_empty() {
-        return archived(queue, reference).map(Found::Archived);
+    match Tracked::find_entry(queue, reference) {
+        Ok((_, entry)) => Ok(Found::InQueue(Box::new(entry))),
+        // Ambiguous, or between running/ and its record still: not a matter for the archive.
+        Err(not_here) if !catalog::find_all(queue, reference)?.is_empty() => Err(not_here),
+        Err(_) => archived(queue, reference).map(Found::Archived),
     }
-    if matches.iter().any(|e| e.retried_as().is_none()) {
-        matches.retain(|e| e.retried_as().is_none());
-    }
-    catalog::one(matches, reference).map(|e| Found::InQueue(Box::new(e)))
 }
 
 /// The view of what [`find`] found.
@@ -37,6 +38,18 @@ pub fn view(queue: &Queue, found: &Found, detail: Detail) -> Result<JobView> {
     match found {
         Found::InQueue(entry) => JobView::of(entry, waiting(queue, entry)?.as_ref(), detail),
         Found::Archived(line) => Ok(JobView::archived(line, detail)),
+    }
+}
+
+/// [`find`], for an operation on a job in the queue: an archived one is refused, saying so.
+pub fn in_queue(queue: &Queue, reference: &str, doing: &str) -> Result<Entry> {
+    match find(queue, reference)? {
+        Found::InQueue(entry) => Ok(*entry),
+        Found::Archived(line) => anyhow::bail!(
+            "`{}` was archived ({} before); an archived job cannot be {doing}",
+            line["file"].as_str().unwrap_or(reference),
+            line["state"].as_str().unwrap_or("finished")
+        ),
     }
 }
 

@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::queue::Queue;
-use crate::queue::catalog::{self, Entry, State};
+use crate::queue::catalog::{Entry, State};
 use crate::queue::record::spool_paths;
 
 /// The most one page holds.
@@ -67,7 +67,7 @@ pub fn output_page(
     length: u64,
 ) -> Result<OutputPage> {
     let length = length.clamp(1, MAX_PAGE);
-    let entry = catalog::find(queue, reference)?;
+    let entry = super::get::in_queue(queue, reference, "read page by page")?;
     match entry.state {
         State::Pending => Ok(page(&entry, stream, offset, &[], 0, false, false)),
         State::Completed | State::Failed => from_record(&entry, stream, offset, length),
@@ -78,7 +78,7 @@ pub fn output_page(
                 return Ok(page(&entry, stream, offset, &bytes, total, true, false));
             }
             // Not a byte yet, or it finished just now and its live copy is gone.
-            match catalog::find(queue, reference)? {
+            match super::get::in_queue(queue, reference, "read page by page")? {
                 again if again.state == State::Running => {
                     Ok(page(&again, stream, offset, &[], 0, true, false))
                 }

@@ -16,7 +16,7 @@ use crate::fsutil;
 use crate::job::result::{self as record, timestamp};
 use crate::job::{self, Format, JobError, JobSpec};
 use crate::queue::Queue;
-use crate::queue::catalog::{self, Entry, State};
+use crate::queue::catalog::{Entry, State};
 use crate::queue::names::{Slot, move_to_free};
 use crate::queue::pending::MAX_JOB_BYTES;
 use crate::queue::taken::{self, Purpose};
@@ -35,7 +35,7 @@ pub fn retry_if(
     allowed: impl FnOnce(&JobSpec) -> Result<(), String>,
 ) -> Result<PathBuf> {
     queue.open()?;
-    let entry = catalog::find(queue, job)?;
+    let entry = super::get::in_queue(queue, job, "retried")?;
     match entry.state {
         State::Failed => {}
         State::Completed => {
@@ -59,8 +59,8 @@ pub fn retry_if(
     }
     let claimed = claim(queue, &entry)?;
     if let Err(why) = requeued_spec(&entry, &claimed).and_then(|spec| allowed(&spec)) {
-        move_to_free(&claimed, &queue.failed, &entry.file_name, Slot::WithSidecar)?;
-        fsutil::sync_dir(&queue.failed)?;
+        taken::put_back(queue, &claimed, &entry.file_name)?;
+        tracing::warn!(target: crate::logging::DAEMON_LOG_ONLY, file = ?entry.file_name, "retry refused: {why}");
         bail!("`{}` was not retried: {why}", entry.name);
     }
     let path = match (&entry.sidecar, &entry.object) {

@@ -128,6 +128,10 @@ pub fn template(opts: &SubmitOptions) -> Result<Map<String, Value>> {
             object.insert("command".into(), json!(line));
         }
     }
+    // JSON has no infinity: one would be written as null, the queue's default, silently.
+    if let Some(t) = opts.timeout.filter(|t| !t.is_finite()) {
+        bail!("`timeout` must be a finite number of seconds (got {t})");
+    }
     let optional = [
         ("description", opts.description.as_ref().map(|d| json!(d))),
         ("result_file", opts.result_file.as_ref().map(|f| json!(f))),

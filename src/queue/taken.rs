@@ -18,7 +18,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
 
 use crate::fsutil;
@@ -135,7 +135,7 @@ fn finish(queue: &Queue, taken: &Path, purpose: Purpose, name: &OsStr) -> Result
             fsutil::sync_dir(&queue.pending)?;
             dest
         }
-        Purpose::Retry => move_to_free(taken, &queue.failed, name, Slot::WithSidecar)?,
+        Purpose::Retry => put_back(queue, taken, name)?,
         // The cancelled record had taken the job's place: it only needs its name.
         Purpose::Cancel if has_result => move_to_free(taken, &queue.failed, name, Slot::Plain)?,
         Purpose::Cancel => {
@@ -149,6 +149,23 @@ fn finish(queue: &Queue, taken: &Path, purpose: Purpose, name: &OsStr) -> Result
     };
     tracing::warn!(file = ?name, to = %dest.display(), "finished a cancel or retry that was cut short");
     Ok(())
+}
+
+/// Puts a job taken out of `failed/` back under its own name — beside its sidecar, which stayed
+/// there — or, if that name was taken meanwhile, under a free one.
+pub fn put_back(queue: &Queue, taken: &Path, name: &OsStr) -> Result<PathBuf> {
+    let home = queue.failed.join(name);
+    let dest = match fsutil::rename_noreplace(taken, &home) {
+        Ok(()) => home,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            move_to_free(taken, &queue.failed, name, Slot::WithSidecar)?
+        }
+        Err(e) => {
+            return Err(e).with_context(|| format!("failed to put `{}` back", home.display()));
+        }
+    };
+    fsutil::sync_dir(&queue.failed)?;
+    Ok(dest)
 }
 
 /// Whether a job taken to be retried is already its new copy: a JSON job without the `result`

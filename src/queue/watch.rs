@@ -205,8 +205,9 @@ pub fn newest_record(queue: &Queue, reference: &str, earlier: &Records) -> Resul
 /// Whether `reference` names the file `name`: its name or stem, or theirs before the number a
 /// namesake's record was filed under (`my_job.1.json` is a run of `my_job.json`, `my_job`).
 fn names(name: &OsStr, reference: &str) -> bool {
+    use std::os::unix::ffi::OsStrExt;
     let (stem, ext) = split_ext(name);
-    let stem = display_name(OsStr::new(std::str::from_utf8(stem).unwrap_or_default()));
+    let stem = display_name(OsStr::from_bytes(stem));
     if display_name(name) == reference || stem == reference {
         return true;
     }
@@ -214,7 +215,7 @@ fn names(name: &OsStr, reference: &str) -> bool {
         return false;
     };
     let numbered = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit());
-    let ext = std::str::from_utf8(ext).unwrap_or_default();
+    let ext = display_name(OsStr::from_bytes(ext));
     numbered && (base == reference || format!("{base}{ext}") == reference)
 }
 

@@ -221,7 +221,8 @@ impl Live {
                 if let Err(e) = kick::kick(&self.queue, Launch::Process) {
                     tracing::warn!("the job is queued, but no drain could be started: {e:#}");
                 }
-                format!("`{reference}` is pending again, as {}", path.display())
+                let name = crate::queue::names::display_name(path.file_name().unwrap_or_default());
+                format!("`{reference}` is pending again, as {name}")
             })
         } else {
             cancel::cancel(&self.queue, &reference, Origin::Dashboard)

@@ -165,6 +165,28 @@ fn ops() -> Vec<Operation> {
             check: no_check,
         },
         Operation {
+            name: "retry of a script",
+            setup: |q| {
+                base(q);
+                q.add_aged("g.sh", "exit 1\n", 10);
+                q.drain(&[]).success();
+                // Its second run succeeds.
+                let log = q.scratch("ran.log");
+                fs::write(
+                    q.path("failed/g.sh"),
+                    format!("echo g.sh >> '{}'\n", log.display()),
+                )
+                .unwrap();
+            },
+            command: |q| q.execq(&["retry", "g.sh"]),
+            jobs: &[("g.sh", 1)],
+            optional: &[],
+            check: |q, at| {
+                let record = q.path("failed/g.sh.result.json");
+                assert!(record.is_file(), "{at}: the first run's record is gone");
+            },
+        },
+        Operation {
             name: "schedule firing",
             setup: |q| {
                 base(q);
@@ -310,6 +332,11 @@ fn all_jobs(q: &TestQueue) -> Vec<(String, String)> {
                 continue;
             }
             let path = format!("{folder}/{name}");
+            if !name.ends_with(".json") {
+                // A script: known by its name (its record is its sidecar).
+                found.push((name.clone(), path));
+                continue;
+            }
             let bytes = fs::read(q.path(&path)).unwrap();
             let value: Value = serde_json::from_slice(&bytes)
                 .unwrap_or_else(|e| panic!("`{path}` is not whole JSON ({e}): {bytes:?}"));
@@ -516,6 +543,11 @@ fn crash_points_of_cancel() {
 #[test]
 fn crash_points_of_retry() {
     run_op("retry");
+}
+
+#[test]
+fn crash_points_of_retrying_a_script() {
+    run_op("retry of a script");
 }
 
 #[test]

@@ -154,12 +154,21 @@ fn show_explains_unknown_and_ambiguous_jobs() {
         "{}",
         out.stderr
     );
+    // A name that a waiting job and a record share means the waiting job: the latest run.
     fs::write(q.path("pending/build.sh"), "echo\n").unwrap();
+    let out = run(q.execq(&["show", "build"]));
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stdout.contains("pending/build.sh"), "{}", out.stdout);
+    // Two waiting jobs it names: which one is meant cannot be told.
+    fs::write(q.path("pending/build.txt"), "echo\n").unwrap();
     let out = run(q.execq(&["show", "build"]));
     assert_eq!(out.code(), 1);
     assert!(
         out.stderr
-            .contains("`build` is ambiguous; it matches: pending/build.sh, completed/build.json"),
+            .contains("`build` is ambiguous; it matches: pending/build.sh, pending/build.txt")
+            || out
+                .stderr
+                .contains("`build` is ambiguous; it matches: pending/build.txt, pending/build.sh"),
         "{}",
         out.stderr
     );

@@ -424,3 +424,78 @@ fn a_job_file_with_an_invalid_env_name_is_filed_as_failed_naming_it() {
         .to_owned();
     assert!(error.contains("`PATH=/evil:`"), "{error}");
 }
+
+#[test]
+fn retry_through_mcp_refuses_a_job_with_a_hook_or_result_file_an_agent_could_not_submit() {
+    let q = TestQueue::new();
+    let marker = q.scratch("hook-ran");
+    q.add(
+        "hooked.json",
+        &json!({"command": "false", "notify": {"on": ["failed", "completed"],
+                "command": format!("touch '{}'", marker.display())}})
+        .to_string(),
+    );
+    q.add(
+        "writes.json",
+        &json!({"command": "false", "result_file": "elsewhere.txt"}).to_string(),
+    );
+    q.drain(&[]).success();
+    std::fs::remove_file(&marker).ok();
+    let mut client = Client::ready(&q, &["--allow", "false"]);
+    for job in ["hooked", "writes"] {
+        let (failed, text) = client.call("retry_job", json!({"job": job}));
+        assert!(failed, "{job}: {text}");
+        assert!(
+            text.contains("`notify`") || text.contains("`result_file`"),
+            "{job}: {text}"
+        );
+    }
+    assert!(q.names("pending").is_empty(), "{:?}", q.names("pending"));
+    assert!(!marker.exists(), "the hook ran");
+}
+
+#[test]
+fn a_refused_retry_leaves_a_script_beside_its_record() {
+    let q = TestQueue::new();
+    q.add_aged("s.sh", "exit 1\n", 10);
+    q.drain(&[]).success();
+    let before = q.names("failed");
+    let mut client = Client::ready(&q, &["--allow", "echo"]);
+    let (failed, text) = client.call("retry_job", json!({"job": "s.sh"}));
+    assert!(failed, "{text}");
+    assert_eq!(q.names("failed"), before, "the refusal moved the script");
+    assert!(q.log().contains("retry refused"), "{}", q.log());
+}
+
+#[test]
+fn a_retry_through_mcp_of_a_job_whose_name_is_not_utf8_says_what_it_did() {
+    use std::os::unix::ffi::OsStrExt;
+    let q = TestQueue::new();
+    let name = std::ffi::OsStr::from_bytes(b"c\xffd.json");
+    std::fs::write(q.path("pending").join(name), r#"{"command": "false"}"#).unwrap();
+    q.drain(&[]).success();
+    let mut client = Client::ready(&q, &[]);
+    let _held = hold_drain_lock(&q);
+    let (failed, text) = client.call("retry_job", json!({"job": "c\\xffd.json"}));
+    assert!(!failed, "{text}");
+    assert!(text.contains("pending again, as c\\xffd.json"), "{text}");
+    let (failed, text) = client.call("get_job", json!({"job": "c\\xffd"}));
+    assert!(!failed, "{text}");
+}
+
+#[test]
+fn an_infinite_timeout_is_refused_not_turned_into_the_default() {
+    let q = TestQueue::new();
+    let mut client = Client::ready(&q, &[]);
+    let _held = hold_drain_lock(&q);
+    let answer = client.request(
+        "tools/call",
+        serde_json::from_str(
+            r#"{"name": "submit_job", "arguments": {"command": "true", "timeout": 1e400}}"#,
+        )
+        .unwrap(),
+    );
+    let result = &answer["result"];
+    assert_eq!(result["isError"], true, "{answer}");
+    assert!(q.names("pending").is_empty());
+}

@@ -433,3 +433,31 @@ fn a_kept_delivery_is_posted_once_however_many_drains_find_it_due() {
         outbox(&q)
     );
 }
+
+#[test]
+fn a_webhook_urls_credentials_stay_out_of_logs_and_status() {
+    let q = TestQueue::new();
+    config(
+        &q,
+        "[notify]\nwebhook = \"http://user:PASSWORD@127.0.0.1:9/hooks/PATHTOKEN?k=QUERYTOKEN#FRAG\"\ntimeout = 1\n",
+    );
+    q.add("fails.json", &shell_job("exit 1"));
+    q.drain(&[]).success();
+    let status = run(q.execq(&["status", "--json"]));
+    let outbox: String = q
+        .names("outbox")
+        .iter()
+        .map(|n| std::fs::read_to_string(q.path(&format!("outbox/{n}"))).unwrap_or_default())
+        .collect();
+    assert!(
+        q.log().contains("127.0.0.1:9"),
+        "the failure is logged: {}",
+        q.log()
+    );
+    for secret in ["PASSWORD", "PATHTOKEN", "QUERYTOKEN", "FRAG"] {
+        assert!(!q.log().contains(secret), "daemon.log shows {secret}");
+        assert!(!status.stdout.contains(secret), "status shows {secret}");
+    }
+    // The outbox itself keeps the whole URL: it has to post to it again.
+    assert!(outbox.contains("PATHTOKEN"));
+}

@@ -34,16 +34,6 @@ fn fsutil_split(name: &str) -> (&str, &str) {
     (stem, std::str::from_utf8(ext).unwrap_or(""))
 }
 
-/// Finds one job by file name, stem or task_id, in any state. The old record of a retried
-/// script only matches when nothing else does.
-pub fn find(queue: &Queue, wanted: &str) -> Result<Entry> {
-    let mut matches = find_all(queue, wanted)?;
-    if matches.iter().any(|e| e.retried_as().is_none()) {
-        matches.retain(|e| e.retried_as().is_none());
-    }
-    one(matches, wanted)
-}
-
 /// The one entry of `matches`, or an error saying there is none or which ones there are.
 pub fn one(mut matches: Vec<Entry>, wanted: &str) -> Result<Entry> {
     match matches.len() {

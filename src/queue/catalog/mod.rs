@@ -25,7 +25,7 @@ use crate::queue::pending::MAX_JOB_BYTES;
 use crate::queue::record::read_json;
 use crate::queue::{self, Queue};
 
-pub use find::{find, find_all, one};
+pub use find::{find_all, one};
 pub use scheduling::{known_unseen, waiting};
 
 /// Where a job is.

@@ -10,7 +10,8 @@ spawns the same process as the jobs (/bin/true, or /bin/sh -c true) and writes o
 per job; scaling from 1,000 to 10,000 pending jobs;
 drain's peak memory; `execq submit`, against /bin/true and against the submit half of the durable
 floor (scripts/bench/durable_floor.c: per job, in one process, exactly the durable steps execq
-promises); submit --start against that floor; and submit + drain end to end against task-spooler, nq and
+promises); submit --start against that floor; one job's submit --wait round trip (against
+task-spooler's submit and `tsp -w` when installed); and submit + drain end to end against task-spooler, nq and
 pueue through their own front doors, when they are installed (apt-get install nq task-spooler;
 cargo install pueue); and, with eatmydata installed, submit --start with fsync made a no-op, which
 shows what durability costs end to end. Each timed case starts after os.sync(), so that none pays
@@ -328,6 +329,28 @@ def bench_submit(rep, base, runs):
             floor * 1e3, "durable_floor submit + /bin/true", target=1.3)
 
 
+def bench_round_trip(rep, base, runs, peers=True):
+    """One short job's round trip as a caller waiting for it sees it: `execq submit --wait` (which
+    starts a drain, then wakes on the record landing), against task-spooler's `tsp true; tsp -w`."""
+    q = new_queue(base, 0)
+    settle_disk()
+    execq_t = [run([EXECQ, "--queue", q, "submit", "--wait", "--", "/bin/true"])[0] for _ in range(runs)]
+    tsp_t = []
+    if peers and shutil.which("tsp"):
+        d = tempfile.mkdtemp(dir=base)
+        env = dict(os.environ, TS_SOCKET=os.path.join(d, "ts.sock"), TMPDIR=d, TS_MAXFINISHED=str(runs + 10))
+        try:
+            for _ in range(runs):
+                start = time.perf_counter()
+                subprocess.run(["tsp", "true"], check=True, env=env, stdout=DEVNULL)
+                subprocess.run(["tsp", "-w"], env=env, stdout=DEVNULL, stderr=DEVNULL)
+                tsp_t.append(time.perf_counter() - start)
+        finally:
+            subprocess.run(["tsp", "-K"], env=env, stdout=DEVNULL, stderr=DEVNULL)
+    rep.add("submit --wait round trip, /bin/true", median(execq_t) * 1e3, "ms",
+            median(tsp_t) * 1e3 if tsp_t else None, "tsp true; tsp -w" if tsp_t else "-")
+
+
 def durable_floor_per_job(base, n):
     settle_disk()
     d = os.path.join(tempfile.mkdtemp(dir=base), "q")
@@ -551,6 +574,7 @@ def main():
         # Submissions and the end-to-end rows first, on a disk no earlier case has just filled
         # (the 1 GiB job, 10,000 records archived and deleted): their syncs are what they measure.
         bench_submit(rep, base, runs)
+        bench_round_trip(rep, base, 50, peers=not a.no_peers)
         if not a.no_peers:
             bench_peers(rep, base, peers_n, 3 if not a.quick else 1)
             # The issue's second size; pueue (seconds per hundred jobs) only at the first.

@@ -4,13 +4,12 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::thread;
 
 use anyhow::Result;
 
 use crate::exec::spool::SPOOL_LIMIT;
 use crate::exit_code::ExitCode;
-use crate::ops::wait::POLL;
+use crate::ops::wait::{POLL, Pause};
 use crate::queue::Queue;
 use crate::queue::catalog::Entry;
 use crate::queue::record::spool_paths;
@@ -41,14 +40,19 @@ impl Follower {
 pub fn run(queue: &Queue, reference: &str) -> Result<ExitCode> {
     let job = Tracked::find(queue, reference)?;
     let mut followers = [Follower::default(), Follower::default()];
+    let mut pause = Pause::new(queue);
     loop {
+        pause.looking();
         match job.phase(queue)? {
             Phase::Pending => {}
             Phase::Running => open_spools(queue, &job, &mut followers),
             Phase::Finished(entry) => return finish(&entry, &mut followers),
         }
         pump(&mut followers)?;
-        thread::sleep(POLL);
+        pause.looked();
+        // Output written to a live copy changes no folder: it is read every POLL, while a claim
+        // or the record wakes the loop at once.
+        pause.wait(POLL, None);
     }
 }
 

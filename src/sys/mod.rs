@@ -25,6 +25,37 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Wakes a waiter when something changes in a few folders: an entry added, removed or renamed
+/// (and, on Linux, a file in one of them closed after writing). Linux's inotify or macOS's kqueue;
+/// making one opens a descriptor or two and writes nothing anywhere.
+///
+/// Events are a hint, not a ledger: which folder changed is not kept, and a filesystem that sends
+/// none (some network shares) leaves [`FolderWatch::wait`] to time out. A waiter looks at the
+/// folders itself after each wait, and never waits without a timeout.
+pub struct FolderWatch(platform::FolderWatch);
+
+impl FolderWatch {
+    /// Watches `folders`, each of which must exist.
+    pub fn new<P: AsRef<Path>>(folders: &[P]) -> io::Result<Self> {
+        let folders: Vec<&Path> = folders.iter().map(AsRef::as_ref).collect();
+        platform::FolderWatch::new(&folders).map(Self)
+    }
+
+    /// Waits until something changes in the folders, or `timeout` passes. `Ok(true)`: something
+    /// changed since the watch was made or last waited on or drained (the events are taken);
+    /// `Ok(false)`: nothing did, or a signal interrupted the wait.
+    pub fn wait(&self, timeout: Duration) -> io::Result<bool> {
+        self.0.wait(timeout)
+    }
+
+    /// Forgets the changes seen so far, without waiting: call it right before looking at the
+    /// folders, so that a change made after the look still wakes the next [`FolderWatch::wait`].
+    pub fn drain(&self) -> io::Result<()> {
+        self.0.drain()
+    }
+}
 
 /// Sends `signal` to every process in the group `pgid`. `Ok(false)` means the group is empty.
 pub fn signal_group(pgid: u32, signal: i32) -> io::Result<bool> {
@@ -326,4 +357,64 @@ pub fn open_in_browser(target: &str) -> anyhow::Result<()> {
         anyhow::bail!("`{opener} {target}` failed: {status}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_watch_wakes_when_a_file_is_renamed_into_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let (outside, watched) = (dir.path().join("outside"), dir.path().join("watched"));
+        std::fs::create_dir(&watched).unwrap();
+        std::fs::write(&outside, "{}").unwrap();
+        let watch = FolderWatch::new(&[&watched]).unwrap();
+        let started = Instant::now();
+        let waiter = std::thread::spawn(move || watch.wait(Duration::from_secs(30)).unwrap());
+        std::thread::sleep(Duration::from_millis(50));
+        std::fs::rename(&outside, watched.join("job.json")).unwrap();
+        assert!(
+            waiter.join().unwrap(),
+            "the wait timed out instead of waking"
+        );
+        // Far below the 30 s timeout, however slow the machine: woken by the rename.
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_watch_sees_a_change_made_before_the_wait_began() {
+        let dir = tempfile::tempdir().unwrap();
+        let watch = FolderWatch::new(&[dir.path()]).unwrap();
+        std::fs::write(dir.path().join("record.json"), "{}").unwrap();
+        assert!(watch.wait(Duration::from_secs(30)).unwrap());
+        // Taken by that wait: nothing is left to report.
+        assert!(!watch.wait(Duration::from_millis(20)).unwrap());
+    }
+
+    #[test]
+    fn a_wait_with_no_change_ends_at_its_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let watch = FolderWatch::new(&[dir.path()]).unwrap();
+        // Reading and listing are not changes: a waiter's own looks do not wake it.
+        std::fs::read_dir(dir.path()).unwrap().for_each(drop);
+        assert!(!watch.wait(Duration::from_millis(50)).unwrap());
+    }
+
+    #[test]
+    fn drain_forgets_the_changes_seen_so_far() {
+        let dir = tempfile::tempdir().unwrap();
+        let watch = FolderWatch::new(&[dir.path()]).unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        std::fs::remove_dir(dir.path().join("a")).unwrap();
+        watch.drain().unwrap();
+        assert!(!watch.wait(Duration::from_millis(20)).unwrap());
+    }
+
+    #[test]
+    fn a_missing_folder_cannot_be_watched() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(FolderWatch::new(&[dir.path().join("missing")]).is_err());
+    }
 }

@@ -283,3 +283,63 @@ fn follow_and_wait_report_todays_run_not_an_older_namesakes_record() {
     let followed = run(q.execq(&["follow", "my_job"]));
     assert_eq!(followed.stdout, "today\n");
 }
+
+/// Every file and folder under `root`, with its size and modification time.
+fn tree(root: &std::path::Path) -> Vec<(std::path::PathBuf, u64, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in fs::read_dir(&folder).unwrap() {
+            let entry = entry.unwrap();
+            let meta = fs::symlink_metadata(entry.path()).unwrap();
+            if meta.is_dir() {
+                folders.push(entry.path());
+            }
+            out.push((entry.path(), meta.len(), meta.modified().unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_waiter_watches_the_queue_without_writing_to_it() {
+    let q = TestQueue::new();
+    // A drain makes the queue's folders (and leaves the job pending), so the waiter below watches
+    // all four rather than polling a queue that has only `pending/`.
+    q.add(
+        "tomorrow.json",
+        &json!({"command": "true", "task_id": "tomorrow", "not_before": later()}).to_string(),
+    );
+    q.drain(&[]).success();
+    let before = tree(&q.root);
+    let out = run(q.execq(&["wait", "tomorrow", "--timeout", "0.5"]));
+    assert_fails_with(&out, 124, "`tomorrow` has not finished");
+    assert_eq!(tree(&q.root), before);
+}
+
+#[test]
+fn waiters_started_before_the_queue_has_its_folders_still_see_the_record() {
+    // Only `pending/` until the drain opens the queue: the waiters poll until they can watch.
+    let q = TestQueue::new();
+    q.add("early.json", &shell_job("echo early"));
+    let spawn = |args: &[&str]| {
+        q.execq(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let waiter = spawn(&["wait", "early"]);
+    let follower = spawn(&["follow", "early"]);
+    assert!(!q.path("running").exists());
+    q.drain(&[]).success();
+    let waited = finish(waiter);
+    assert_eq!(
+        waited.stdout, "early.json\tcompleted\t0\n",
+        "{}",
+        waited.stderr
+    );
+    let followed = finish(follower);
+    assert_eq!(followed.stdout, "early\n", "{}", followed.stderr);
+}

@@ -8,7 +8,8 @@
 Cases (see BENCHMARKS.md): idle drain against /bin/true; drain throughput against a C floor that
 spawns the same process as the jobs (/bin/true, or /bin/sh -c true) and writes one fsync'd record
 per job; scaling from 1,000 to 10,000 pending jobs;
-drain's peak memory; `execq submit`, against /bin/true and against the submit half of the durable
+drain's peak memory (10,000 jobs; one job printing 1 GiB, of text or of NUL bytes); `execq submit`,
+against /bin/true and against the submit half of the durable
 floor (scripts/bench/durable_floor.c: per job, in one process, exactly the durable steps execq
 promises); submit --start against that floor; one job's submit --wait round trip (against
 task-spooler's submit and `tsp -w` when installed); and submit + drain end to end against task-spooler, nq and
@@ -249,14 +250,28 @@ def bench_throughput(rep, base, floor, n, reps, n_large):
     rep.add(f"peak RSS, draining {n_large}", max(rss_large), "MiB", 16.0, "16 MiB target", target=1.0)
 
 
-def bench_big_output(rep, base):
+def one_job_peak_rss_mib(base, command):
+    """Peak RSS of a drain running one job, `command` (a shell command)."""
     q = tempfile.mkdtemp(dir=base)
     os.makedirs(os.path.join(q, "pending"))
     with open(os.path.join(q, "pending", "flood.json"), "w") as f:
-        json.dump({"command": "yes 0123456789abcdef | head -c 1073741824"}, f)
+        json.dump({"command": command}, f)
     rss = drain_peak_rss_mib(q)
     check_drained(q, 1)
+    shutil.rmtree(q)
+    return rss
+
+
+def bench_big_output(rep, base):
+    rss = one_job_peak_rss_mib(base, "yes 0123456789abcdef | head -c 1073741824")
     rep.add("peak RSS, one job printing 1 GiB", rss, "MiB", 16.0, "16 MiB target", target=1.0)
+
+
+def bench_nul_output(rep, base):
+    """The same with NUL bytes, the output whose JSON is largest: each kept byte is a 6-byte
+    `\\u0000` in the record, so the 1 MiB kept makes 6 MiB of record."""
+    rss = one_job_peak_rss_mib(base, "head -c 1073741824 /dev/zero")
+    rep.add("peak RSS, one job printing 1 GiB of NUL bytes", rss, "MiB", 8.0, "8 MiB target", target=1.0)
 
 
 def finished_queue(base, n):
@@ -582,6 +597,7 @@ def main():
         bench_throughput(rep, base, floor, n, reps, n_large)
         bench_parallel(rep, base, 50 if a.quick else 200, reps)
         bench_big_output(rep, base)
+        bench_nul_output(rep, base)
         bench_archiving(rep, base, 2000 if a.quick else 10000)
         bench_dashboard(rep, base, 10000, 10 if a.quick else 30)
     finally:

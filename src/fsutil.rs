@@ -1,7 +1,7 @@
 //! Durable, no-clobber file operations.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -32,16 +32,29 @@ pub fn write_new_synced(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Writes `bytes` to a new file at `path` (mode 0600), not yet synced. Fails if `path` exists.
 pub fn write_new(path: &Path, bytes: &[u8]) -> Result<File> {
+    write_new_with(path, |out| out.write_all(bytes))
+}
+
+/// Makes a new file at `path` (mode 0600) of what `write` writes to it, not yet synced, through a
+/// buffer: content made piece by piece (a record serialized as it is written) is never held whole
+/// in memory. Fails if `path` exists.
+pub fn write_new_with<F>(path: &Path, write: F) -> Result<File>
+where
+    F: FnOnce(&mut BufWriter<&File>) -> io::Result<()>,
+{
     fault::step("create", path);
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
         .with_context(|| format!("failed to create `{}`", path.display()))?;
     fault::step("write", path);
-    file.write_all(bytes)
+    let mut out = BufWriter::new(&file);
+    write(&mut out)
+        .and_then(|()| out.flush())
         .with_context(|| format!("failed to write `{}`", path.display()))?;
+    drop(out);
     Ok(file)
 }
 

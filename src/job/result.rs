@@ -1,7 +1,8 @@
 //! The `result` object execq adds to a job (the seed's format, extended).
 
 use chrono::{DateTime, Local, SecondsFormat};
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 /// How a job ended.
@@ -221,4 +222,81 @@ pub fn merge(job: &mut Map<String, Value>, result: &JobResult) {
         "result".into(),
         serde_json::to_value(result).expect("a JobResult always serializes"),
     );
+}
+
+/// A job object with `result` added, as [`merge`] makes it, for serializing without making it:
+/// the result's output is written as it is serialized, not first copied into a JSON tree.
+#[derive(Clone, Copy, Debug)]
+pub struct Merged<'a> {
+    job: &'a Map<String, Value>,
+    result: &'a JobResult,
+}
+
+impl<'a> Merged<'a> {
+    /// `job` with `result` added, archiving any earlier one (see [`archive_result`]).
+    pub fn new(job: &'a mut Map<String, Value>, result: &'a JobResult) -> Self {
+        archive_result(job);
+        Self { job, result }
+    }
+}
+
+impl Serialize for Merged<'_> {
+    /// The same fields in the same order as the object [`merge`] makes: the job's, then `result`
+    /// (archiving took out any earlier one).
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.job.len() + 1))?;
+        for (key, value) in self.job {
+            map.serialize_entry(key, value)?;
+        }
+        map.serialize_entry("result", self.result)?;
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result() -> JobResult {
+        JobResult {
+            status: Status::Failed,
+            returncode: Some(-9),
+            stdout: "out\0\u{1}\u{1b}[0m\r\n\t\u{7f}é\n".into(),
+            stderr: "\"quoted\" \\ err".into(),
+            started_at: Some("2026-12-01T10:00:00.000001+01:00".into()),
+            completed_at: "2026-12-01T10:00:01.000001+01:00".into(),
+            duration_ms: 1000,
+            error: Some("killed by signal 9".into()),
+            timed_out: false,
+            signal: Some(9),
+            limit: Some("memory".into()),
+            stdout_truncated: true,
+            stderr_truncated: false,
+            stdout_bytes: u64::MAX,
+            stderr_bytes: 15,
+            result_file: Some("/q/results/x".into()),
+            result_file_truncated: Some(false),
+            notes: vec!["a note".into()],
+        }
+    }
+
+    #[test]
+    fn a_merged_record_serializes_as_the_merged_object_does() {
+        let job = serde_json::json!({
+            "command": "echo",
+            "big": 123456789012345678901234567890u128,
+            "exact": serde_json::from_str::<Value>("1.50").unwrap(),
+            "nested": {"b": [1, null, "x"], "a": {}},
+            "result": {"status": "completed", "stdout": "earlier"},
+            "task_id": "t1",
+        });
+        for mut job in [job.as_object().unwrap().clone(), Map::new()] {
+            let result = result();
+            let mut merged = job.clone();
+            merge(&mut merged, &result);
+            let expected = serde_json::to_string_pretty(&merged).unwrap();
+            let got = serde_json::to_string_pretty(&Merged::new(&mut job, &result)).unwrap();
+            assert_eq!(got, expected);
+        }
+    }
 }

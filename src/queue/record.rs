@@ -1,12 +1,15 @@
 //! Recording a finished job: its record is written and synced in `running/`, then filed in
 //! `completed/` or `failed/` with the job file (see the `queue` module for the crash states).
 
+use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::fsutil;
 use crate::job::result::{self as job_result, JobResult, Status};
@@ -100,26 +103,28 @@ pub fn prepare(
         Record::Merged(object) => object.get("notify").filter(|v| !v.is_null()).cloned(),
         Record::Sidecar => None,
     };
-    let (value, done, sidecar_dest) = match record {
-        Record::Merged(mut object) => {
-            job_result::merge(&mut object, result);
-            let done = internal(&job.path, ".record");
-            (Value::Object(object), done, None)
-        }
-        Record::Sidecar => {
-            let dest = free_name(&outbox, &job.name, Slot::WithSidecar);
-            let sidecar =
-                json!({ "job": dest.file_name().map(|n| n.to_string_lossy()), "result": result });
-            (sidecar, internal(&job.path, ".sidecar"), Some(dest))
-        }
-    };
+    let sidecar_dest =
+        matches!(record, Record::Sidecar).then(|| free_name(&outbox, &job.name, Slot::WithSidecar));
     // A job may have removed `running/` itself; its record still needs a place to be written.
     ensure_dir(&queue.running)?;
     let tmp = staged(&job.path, sidecar_dest.is_some());
-    let mut bytes = serde_json::to_vec_pretty(&value).context("failed to serialize a record")?;
-    bytes.push(b'\n');
-    fsutil::remove_if_exists(&tmp)?;
-    let file = fsutil::write_new(&tmp, &bytes)?;
+    let (file, done) = match record {
+        Record::Merged(mut object) => {
+            let record = job_result::Merged::new(&mut object, result);
+            (write_record(&tmp, &record)?, internal(&job.path, ".record"))
+        }
+        Record::Sidecar => {
+            let name = sidecar_dest.as_deref().and_then(Path::file_name);
+            let sidecar = Sidecar {
+                job: name.map(OsStr::to_string_lossy),
+                result,
+            };
+            (
+                write_record(&tmp, &sidecar)?,
+                internal(&job.path, ".sidecar"),
+            )
+        }
+    };
     Ok(Finishing {
         file,
         tmp,
@@ -129,6 +134,24 @@ pub fn prepare(
         outbox,
         status: result.status,
         notify,
+    })
+}
+
+/// A sidecar record: the name of the job file it goes with, and the job's result.
+#[derive(Serialize)]
+struct Sidecar<'a> {
+    job: Option<Cow<'a, str>>,
+    result: &'a JobResult,
+}
+
+/// Writes `record` to `tmp` (replacing a leftover) as pretty JSON and a newline, serialized
+/// straight into the file: the whole text is never in memory (a job's output alone can make
+/// 6 MiB of it, six bytes for each NUL byte it printed).
+fn write_record(tmp: &Path, record: &impl Serialize) -> Result<fs::File> {
+    fsutil::remove_if_exists(tmp)?;
+    fsutil::write_new_with(tmp, |out| {
+        serde_json::to_writer_pretty(&mut *out, record)?;
+        out.write_all(b"\n")
     })
 }
 
@@ -261,4 +284,26 @@ pub(crate) fn read_result(path: &Path) -> Result<JobResult> {
     let value = read_json(path)?;
     serde_json::from_value(value["result"].clone())
         .with_context(|| format!("`{}` holds no valid result", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_sidecar_serializes_as_its_json_object_does() {
+        let result = JobResult::error("no such program");
+        for name in [Some(Cow::from("job.sh")), None] {
+            let expected = json!({ "job": name, "result": result });
+            let sidecar = Sidecar {
+                job: name.clone(),
+                result: &result,
+            };
+            assert_eq!(
+                serde_json::to_string_pretty(&sidecar).unwrap(),
+                serde_json::to_string_pretty(&expected).unwrap()
+            );
+        }
+    }
 }

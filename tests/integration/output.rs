@@ -80,3 +80,67 @@ fn non_utf8_output_is_converted_lossily() {
     q.drain(&[]).success();
     assert_eq!(q.result("completed/bytes.json")["stdout"], "ok\u{fffd}\n");
 }
+
+/// What the drain keeps at each end of a stream (`config::DEFAULT_KEEP`).
+const KEEP: usize = 512 * 1024;
+
+/// The record's text of a stream of `total` bytes that starts with `first` and ends with `last`
+/// and is NUL bytes between: the first and last [`KEEP`] bytes, and the marker between them.
+fn kept_text(first: &str, last: &str, total: usize) -> String {
+    let nuls = |n: usize| "\0".repeat(n);
+    format!(
+        "{first}{}\n[execq: {} bytes omitted]\n{}{last}",
+        nuls(KEEP - first.len()),
+        total - 2 * KEEP,
+        nuls(KEEP - last.len())
+    )
+}
+
+#[test]
+fn nul_and_control_bytes_make_a_correct_record() {
+    const MIB: usize = 1024 * 1024;
+    let q = TestQueue::new();
+    // Control bytes at both ends of each stream (they are what the record keeps), a few MiB of NUL
+    // bytes between on stdout, a few KiB (kept whole) on stderr.
+    let (first, last) = ("start\x01\x02\x1b[31m\r\n", "\x1f\x7f\x08\x0c\tend\n");
+    let err = "err\x07\x1b\n";
+    let command = format!(
+        "printf 'start\\001\\002\\033[31m\\r\\n'; head -c {} /dev/zero; \
+         printf '\\037\\177\\010\\014\\tend\\n'; \
+         {{ head -c 4096 /dev/zero; printf 'err\\007\\033\\n'; }} >&2",
+        3 * MIB
+    );
+    q.add("nul.json", &shell_job(&command));
+    q.drain(&[]).success();
+
+    let raw = std::fs::read(q.path("completed/nul.json")).unwrap();
+    assert!(
+        raw.iter().all(|&b| b >= 0x20 || b == b'\n'),
+        "every control byte is escaped in the record's JSON"
+    );
+    assert!(raw.ends_with(b"}\n"));
+    let record: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(record["command"], command.as_str());
+    let result = &record["result"];
+    assert_eq!(result["status"], "completed");
+
+    let total = first.len() + 3 * MIB + last.len();
+    assert_eq!(result["stdout_bytes"], total as u64);
+    assert_eq!(result["stdout_truncated"], true);
+    let stdout = result["stdout"].as_str().unwrap();
+    let expected = kept_text(first, last, total);
+    let differs = stdout
+        .bytes()
+        .zip(expected.bytes())
+        .position(|(a, b)| a != b);
+    assert!(
+        stdout == expected,
+        "stdout is {} bytes, {} expected; first difference at {differs:?}",
+        stdout.len(),
+        expected.len()
+    );
+
+    assert_eq!(result["stderr_bytes"], (4096 + err.len()) as u64);
+    assert_eq!(result["stderr_truncated"], false);
+    assert!(result["stderr"] == format!("{}{err}", "\0".repeat(4096)));
+}

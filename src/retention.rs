@@ -49,6 +49,7 @@ use crate::duration::Seconds;
 use crate::fsutil;
 use crate::queue::Queue;
 use crate::queue::catalog::{self, Entry, State};
+use crate::queue::index;
 
 /// How often a drain applies the retention.
 pub const EVERY: Duration = Duration::from_secs(3600);
@@ -111,6 +112,18 @@ pub fn apply_hourly(queue: &Queue, retention: &Retention) -> Result<Option<Appli
 
 /// Archives (or deletes) every record older than its state's age, at `now` (Unix seconds).
 pub fn apply(queue: &Queue, retention: &Retention, now: i64) -> Result<Applied> {
+    let mut change = index::Change::begin(queue);
+    let applied = apply_changing(queue, retention, now, &mut change)?;
+    change.commit(queue);
+    Ok(applied)
+}
+
+fn apply_changing(
+    queue: &Queue,
+    retention: &Retention,
+    now: i64,
+    change: &mut index::Change,
+) -> Result<Applied> {
     recover(queue)?;
     let now_time = SystemTime::UNIX_EPOCH + Duration::from_secs(now.max(0) as u64);
     let mut old = Vec::new();
@@ -132,6 +145,7 @@ pub fn apply(queue: &Queue, retention: &Retention, now: i64) -> Result<Applied> 
             for file in files_of(queue, entry) {
                 fsutil::remove_entry(&file)?;
             }
+            change.removed(entry.state, 1);
             applied.deleted += 1;
         }
         sync_outboxes(queue, applied.deleted)?;
@@ -146,6 +160,9 @@ pub fn apply(queue: &Queue, retention: &Retention, now: i64) -> Result<Applied> 
     }
     for (month, entries) in by_month {
         archive_month(queue, &month, &entries, now)?;
+        for entry in &entries {
+            change.removed(entry.state, 1);
+        }
         applied.archived += entries.len();
     }
     sync_outboxes(queue, applied.archived)?;

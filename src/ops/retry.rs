@@ -61,7 +61,10 @@ pub fn retry_if(
     let mut change = index::Change::begin(queue);
     let claimed = claim(queue, &entry)?;
     if let Err(why) = requeued_spec(&entry, &claimed).and_then(|spec| allowed(&spec)) {
-        taken::put_back(queue, &claimed, &entry.file_name)?;
+        if taken::put_back(queue, &claimed, &entry.file_name)? != entry.path {
+            // Its name was taken meanwhile: back under another one, which the index has not.
+            change.forget();
+        }
         change.commit(queue);
         tracing::warn!(target: crate::logging::DAEMON_LOG_ONLY, file = ?entry.file_name, "retry refused: {why}");
         bail!("`{}` was not retried: {why}", entry.name);

@@ -321,6 +321,14 @@ impl Change {
         self.key_lines.extend(key_lines);
     }
 
+    /// This change did what it cannot count (finished what a killed process began): the index
+    /// will be rebuilt rather than vouch for the folders after it.
+    pub fn forget(&mut self) {
+        if let Some((_, stamp)) = self.locked.as_mut() {
+            stamp.boot.clear();
+        }
+    }
+
     /// This change took a record out of `state` (archived, retried, removed).
     pub fn removed(&mut self, state: State, n: u64) {
         self.removed[slot(state)] += n;

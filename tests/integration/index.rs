@@ -229,3 +229,27 @@ fn an_index_from_another_boot_or_torn_is_rebuilt_not_believed() {
     assert_eq!(show(&q, "ta")["job"], "a.json");
     assert_agrees(&q, "after a torn stamp");
 }
+
+#[test]
+fn a_rebuild_of_thousands_of_records_finds_each_and_lists_them_in_time_order() {
+    let q = TestQueue::new();
+    q.drain(&[]).success();
+    let now = std::time::SystemTime::now();
+    // More than one chunk of a rebuild's reading, written newest name first so that neither the
+    // names nor the inodes are in time order.
+    for i in (0..3000).rev() {
+        let path = q.path(&format!("completed/r{i:04}.json"));
+        fs::write(&path, record(&format!("id{i}"), "completed")).unwrap();
+        let when = now - std::time::Duration::from_secs(10_000 - i);
+        crate::util::set_mtime(&path, when);
+    }
+    assert_agrees(&q, "after a rebuild of 3,000 records");
+    let newest: Vec<Value> =
+        serde_json::from_str(&run(q.execq(&["list", "--json", "-n", "3"])).stdout).unwrap();
+    let names: Vec<&str> = newest.iter().map(|r| r["job"].as_str().unwrap()).collect();
+    assert_eq!(names, ["r2997.json", "r2998.json", "r2999.json"]);
+    let all: Vec<Value> = serde_json::from_str(&run(q.execq(&["list", "--json"])).stdout).unwrap();
+    assert_eq!(all.len(), 3000);
+    assert_eq!(all[0]["job"], "r0000.json");
+    assert_eq!(all[2999]["job"], "r2999.json");
+}

@@ -10,6 +10,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::DirEntryExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -63,7 +64,9 @@ pub fn rebuild(queue: &Queue) -> Result<Stamp> {
     Ok(stamp)
 }
 
-/// Indexes one folder; returns how many records and time lines it wrote.
+/// Indexes one folder; returns how many records and time lines it wrote. Entries are read in
+/// chunks in the order of their inodes, which on a cold cache turns a million random reads into
+/// mostly sequential ones, on up to four threads.
 fn index_folder(
     queue: &Queue,
     state: State,
@@ -78,25 +81,63 @@ fn index_folder(
     };
     let mut runs = Runs::new(target, state);
     let mut count = 0;
-    for entry in listing.flatten() {
-        let name = entry.file_name();
-        let Some((record, job)) = record_of(dir, &name) else {
-            continue;
-        };
-        let Ok(meta) = fs::symlink_metadata(dir.join(&record)) else {
-            continue;
-        };
-        let task_id = task_id(&dir.join(&record));
-        let (time_line, key_lines) =
-            lines(state, &record, &job, task_id.as_deref(), time_ns(&meta));
-        runs.push(time_ns(&meta), time_line)?;
-        for (bucket, line) in key_lines {
-            keys.push(bucket, line)?;
+    let mut chunk: Vec<(u64, OsString)> = Vec::with_capacity(CHUNK);
+    let mut listing = listing.flatten().peekable();
+    while listing.peek().is_some() {
+        chunk.clear();
+        chunk.extend(
+            listing
+                .by_ref()
+                .take(CHUNK)
+                .map(|e| (e.ino(), e.file_name())),
+        );
+        chunk.sort_unstable();
+        for (time, time_line, key_lines) in read_chunk(dir, state, &chunk) {
+            runs.push(time, time_line)?;
+            for (bucket, line) in key_lines {
+                keys.push(bucket, line)?;
+            }
+            count += 1;
         }
-        count += 1;
     }
     let lines = runs.merge(&target.join(state.as_str()))?;
     Ok((count, lines))
+}
+
+/// Entries read at a time, sorted by inode.
+const CHUNK: usize = 16_384;
+
+type Indexed = (i128, Vec<u8>, Vec<(u64, Vec<u8>)>);
+
+/// The lines of each record among `names`, read on up to four threads.
+fn read_chunk(dir: &Path, state: State, names: &[(u64, OsString)]) -> Vec<Indexed> {
+    let read = |part: &[(u64, OsString)]| -> Vec<Indexed> {
+        part.iter()
+            .filter_map(|(_, name)| {
+                let (record, job) = record_of(dir, name)?;
+                let path = dir.join(&record);
+                let time = time_ns(&fs::symlink_metadata(&path).ok()?);
+                let (time_line, key_lines) =
+                    lines(state, &record, &job, task_id(&path).as_deref(), time);
+                Some((time, time_line, key_lines))
+            })
+            .collect()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if threads == 1 || names.len() < 1024 {
+        return read(names);
+    }
+    let part = names.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = names
+            .chunks(part)
+            .map(|p| scope.spawn(move || read(p)))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 /// For a folder entry, the file holding its record and the job's name; `None` for what is not
@@ -134,10 +175,18 @@ pub(super) fn task_id(path: &Path) -> Option<String> {
         return None;
     }
     let file = File::open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() {
         return None;
     }
-    let head: Head = serde_json::from_reader(BufReader::new(file)).ok()?;
+    // Most records are small: read at once. A big one (megabytes of output) is read as a stream.
+    let head: Head = if meta.len() <= 64 * 1024 {
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        io::Read::read_to_end(&mut &file, &mut bytes).ok()?;
+        serde_json::from_slice(&bytes).ok()?
+    } else {
+        serde_json::from_reader(BufReader::new(file)).ok()?
+    };
     head.task_id?.as_str().map(str::to_owned)
 }
 

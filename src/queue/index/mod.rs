@@ -221,6 +221,20 @@ pub fn rebuild_now(queue: &Queue) -> anyhow::Result<Stamp> {
     rebuild(queue)
 }
 
+/// Rebuilds the index if lines of records that left (archived, retried, removed) outnumber the
+/// records: for a drain that did work. Reads only the stamp otherwise.
+pub fn tidy(queue: &Queue) -> anyhow::Result<()> {
+    let due = |s: &Stamp| s.lines > 2 * (s.counts[0] + s.counts[1]) + 10_000;
+    if !fresh(queue).is_some_and(|s| due(&s)) {
+        return Ok(());
+    }
+    let _locked = lock(queue).context("failed to lock the index of records")?;
+    if fresh(queue).is_some_and(|s| due(&s)) {
+        rebuild(queue)?;
+    }
+    Ok(())
+}
+
 /// The stamp, if it vouches for both folders as they are now.
 pub fn fresh(queue: &Queue) -> Option<Stamp> {
     let stamp = Stamp::read(queue)?;

@@ -570,13 +570,165 @@ def bench_without_fsync(rep, base, n, reps, start_t):
     rep.add("submit --start, fsync off (dynamic build)", t / n * 1e3, "ms", start_t / n * 1e3, "submit --start, durable")
 
 
+def records_fixture(n):
+    """A queue holding n finished records (a tenth of them failed), one a second back from now,
+    each with a task_id: built once and kept under target/bench-fixtures (a million take minutes
+    to write). Returns its path."""
+    q = os.path.join(ROOT, "target", "bench-fixtures", f"records-{n}")
+    if os.path.exists(os.path.join(q, ".complete")):
+        return q
+    shutil.rmtree(q, ignore_errors=True)
+    for d in ("pending", "running", "completed", "failed", "results", "tmp"):
+        os.makedirs(os.path.join(q, d))
+    t0 = time.time() - n
+    for i in range(n):
+        failed = i % 10 == 9
+        path = os.path.join(q, "failed" if failed else "completed", f"job-{i:07d}.json")
+        with open(path, "w") as f:
+            f.write(json.dumps({"command": f"echo {i}", "task_id": f"t{i}", "result": {
+                "status": "failed" if failed else "completed", "returncode": 1 if failed else 0,
+                "stdout": f"{i}\n", "stderr": "", "started_at": "2026-10-01T10:00:00.000+00:00",
+                "completed_at": "2026-10-01T10:00:00.003+00:00", "duration_ms": 3, "error": None,
+                "timed_out": False, "signal": None, "stdout_truncated": False,
+                "stderr_truncated": False, "stdout_bytes": len(str(i)) + 1, "stderr_bytes": 0}}))
+        os.utime(path, (t0 + i, t0 + i))
+    open(os.path.join(q, ".complete"), "w").close()
+    return q
+
+
+class McpClient:
+    """`execq mcp` over stdio, one connection: newline-delimited JSON-RPC, standard library only."""
+
+    def __init__(self, q):
+        self.proc = subprocess.Popen([EXECQ, "--queue", q, "mcp"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=DEVNULL, text=True)
+        self.next_id = 0
+        self.request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                    "clientInfo": {"name": "bench", "version": "1"}})
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    def send(self, message):
+        self.proc.stdin.write(json.dumps(message) + "\n")
+        self.proc.stdin.flush()
+
+    def request(self, method, params):
+        self.next_id += 1
+        self.send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
+        while True:
+            answer = json.loads(self.proc.stdout.readline())
+            if answer.get("id") == self.next_id:
+                if "error" in answer or answer.get("result", {}).get("isError"):
+                    sys.exit(f"bench: mcp {method} failed: {answer}")
+                return answer["result"]
+
+    def call(self, tool, arguments):
+        return self.request("tools/call", {"name": tool, "arguments": arguments})
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def peak_rss_mib(argv):
+    """Peak RSS of argv, measured by the C helper (a child forked by Python starts with Python's
+    own peak, so the rusage Python sees is not the command's)."""
+    out = subprocess.run([MAXRSS, *argv], check=True, capture_output=True, text=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def timed_verb(q, args, runs):
+    """Median seconds of `execq --queue q ARGS` run `runs` times, and its peak RSS (MiB)."""
+    times = [run([EXECQ, "--queue", q, *args])[0] for _ in range(runs)]
+    return median(times), peak_rss_mib([EXECQ, "--queue", q, *args])
+
+
+def dependents(records, jobs):
+    """`jobs` jobs, each after a different record of a fixture of `records`."""
+    step = max(1, records // jobs)
+    return [{"command": "/bin/true", "args": [], "after": [f"t{(i * step) % records}"]} for i in range(jobs)]
+
+
+def drain_dependents(q, jobs, measure_rss=False):
+    """Puts `jobs` in q's pending/ and drains them; returns seconds per job (or the peak RSS in
+    MiB). The records they depend on are read first: a cold cache is the disk's cost, not the
+    index's."""
+    pending = os.path.join(q, "pending")
+    for i, job in enumerate(jobs):
+        ref = int(job["after"][0][1:])
+        state = "failed" if ref % 10 == 9 else "completed"
+        with open(os.path.join(q, state, f"job-{ref:07d}.json"), "rb") as f:
+            f.read()
+        with open(os.path.join(pending, f".dep{i}"), "w") as f:
+            f.write(json.dumps(job))
+        os.rename(os.path.join(pending, f".dep{i}"), os.path.join(pending, f"dep-{time.time_ns()}-{i:05d}.json"))
+    settle_disk()
+    if measure_rss:
+        return peak_rss_mib([EXECQ, "--queue", q, "drain"])
+    return drain(q)[0] / len(jobs)
+
+
+def bench_scale(rep, base, n, runs):
+    """Lookups and listings in a queue of n finished records (the fixture built once), against
+    the same in a queue of 1,000; and a drain of dependents (`after`) in each."""
+    big = records_fixture(n)
+    if not os.path.exists(os.path.join(big, "index")):
+        t, _ = run([EXECQ, "--queue", big, "reindex"])
+        rep.note(f"build the index of {n:,} records (execq reindex)", f"{t:.1f} s")
+    mid = f"job-{n // 2:07d}"
+    cases = [
+        ("show by file name", ["show", mid + ".json"], 10),
+        ("show by stem", ["show", mid], 10),
+        ("show by task_id", ["show", f"t{n // 2}"], 10),
+        ("list -n 20", ["list", "-n", "20"], 50),
+        ("status", ["status"], 200),
+        ("dashboard --out", ["dashboard", "--out", os.path.join(base, "page.html")], 200),
+    ]
+    for name, args, target_ms in cases:
+        t, rss = timed_verb(big, args, runs)
+        verdict = "met" if t * 1e3 <= target_ms and rss <= 16 else "MISSED"
+        rep.note(f"{n:,} records: {name}", f"{t * 1e3:.1f} ms, peak {rss:.1f} MiB",
+                 f"{verdict} (<= {target_ms} ms, <= 16 MiB)")
+    client = McpClient(big)
+    try:
+        for name, tool, arguments, target_ms in [
+            ("MCP get_job by task_id", "get_job", {"job": f"t{n // 2}"}, 10),
+            ("MCP list_jobs", "list_jobs", {}, 200),
+        ]:
+            times = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                client.call(tool, arguments)
+                times.append(time.perf_counter() - start)
+            t = median(times)
+            rep.note(f"{n:,} records: {name}", f"{t * 1e3:.1f} ms",
+                     "met" if t * 1e3 <= target_ms else f"MISSED (<= {target_ms} ms)")
+    finally:
+        client.close()
+    small = records_fixture(1000)
+    run([EXECQ, "--queue", small, "reindex"])
+    jobs_n = 200
+    per_small, per_big = [], []
+    for _ in range(3):
+        per_small.append(drain_dependents(small, dependents(1000, jobs_n)))
+        per_big.append(drain_dependents(big, dependents(n, jobs_n)))
+    rss_small = drain_dependents(small, dependents(1000, jobs_n), measure_rss=True)
+    rss_big = drain_dependents(big, dependents(n, jobs_n), measure_rss=True)
+    rep.add(f"per job, {jobs_n} dependents (after), {n:,} records", median(per_big) * 1e3, "ms",
+            median(per_small) * 1e3, "same with 1,000 records", target=1.10)
+    rep.note(f"peak RSS of that drain, {n:,} records", f"{rss_big:.1f} MiB (1,000 records: {rss_small:.1f} MiB)",
+             "met" if rss_big <= 16 else "MISSED (<= 16 MiB)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer jobs and repetitions")
     ap.add_argument("--json", action="store_true", help="also print raw medians as JSON")
     ap.add_argument("--no-peers", action="store_true", help="skip task-spooler, nq and pueue")
+    ap.add_argument("--records", type=int, default=None,
+                    help="finished records for the scale rows (default 1,000,000; --quick 100,000)")
+    ap.add_argument("--only-scale", action="store_true", help="only the scale rows")
     a = ap.parse_args()
-    n, n_large, reps, runs, peers_n = (200, 2000, 3, 50, 50) if a.quick else (1000, 10000, 5, 300, 100)
+    reps = 3 if a.quick else 5
     global MAXRSS
     floor, MAXRSS = build()
     rep = Report()
@@ -585,26 +737,36 @@ def main():
     try:
         print(f"machine: {os.uname().sysname} {os.uname().machine}, {os.cpu_count()} cpus; "
               f"queue on {base}; {reps} repetitions, medians", flush=True)
-        bench_idle(rep, base, runs)
-        # Submissions and the end-to-end rows first, on a disk no earlier case has just filled
-        # (the 1 GiB job, 10,000 records archived and deleted): their syncs are what they measure.
-        bench_submit(rep, base, runs)
-        bench_round_trip(rep, base, 50, peers=not a.no_peers)
-        if not a.no_peers:
-            bench_peers(rep, base, peers_n, 3 if not a.quick else 1)
-            # The issue's second size; pueue (seconds per hundred jobs) only at the first.
-            bench_peers(rep, base, 1000, 3 if not a.quick else 1, with_pueue=False)
-        bench_throughput(rep, base, floor, n, reps, n_large)
-        bench_parallel(rep, base, 50 if a.quick else 200, reps)
-        bench_big_output(rep, base)
-        bench_nul_output(rep, base)
-        bench_archiving(rep, base, 2000 if a.quick else 10000)
-        bench_dashboard(rep, base, 10000, 10 if a.quick else 30)
+        records = a.records or (100_000 if a.quick else 1_000_000)
+        if a.only_scale:
+            bench_scale(rep, base, records, 20)
+        else:
+            bench_all(rep, base, a, floor, records)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     rep.print()
     if a.json:
         print(json.dumps(rep.raw))
+
+
+def bench_all(rep, base, a, floor, records):
+    n, n_large, reps, runs, peers_n = (200, 2000, 3, 50, 50) if a.quick else (1000, 10000, 5, 300, 100)
+    bench_idle(rep, base, runs)
+    # Submissions and the end-to-end rows first, on a disk no earlier case has just filled
+    # (the 1 GiB job, 10,000 records archived and deleted): their syncs are what they measure.
+    bench_submit(rep, base, runs)
+    bench_round_trip(rep, base, 50, peers=not a.no_peers)
+    if not a.no_peers:
+        bench_peers(rep, base, peers_n, 3 if not a.quick else 1)
+        # The issue's second size; pueue (seconds per hundred jobs) only at the first.
+        bench_peers(rep, base, 1000, 3 if not a.quick else 1, with_pueue=False)
+    bench_throughput(rep, base, floor, n, reps, n_large)
+    bench_parallel(rep, base, 50 if a.quick else 200, reps)
+    bench_big_output(rep, base)
+    bench_nul_output(rep, base)
+    bench_archiving(rep, base, 2000 if a.quick else 10000)
+    bench_dashboard(rep, base, 10000, 10 if a.quick else 30)
+    bench_scale(rep, base, records, 20)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ pub enum Verb {
     Retry { job: String },
     Logs(commands::logs::Opts),
     Prune(commands::prune::Opts),
+    Reindex { check: bool },
     Service(ServiceRequest),
     Cancel { jobs: Vec<String> },
     Config { check: bool, json: bool },
@@ -52,6 +53,7 @@ impl Verb {
             Self::Drain(_)
             | Self::Retry { .. }
             | Self::Prune(_)
+            | Self::Reindex { .. }
             | Self::Cancel { .. }
             | Self::Schedule(_) => true,
             // Retry and cancel from the served page, and requests refused.
@@ -98,6 +100,7 @@ fn dispatch(queue: &Queue, verb: Verb) -> Result<ExitCode> {
         Verb::Retry { job } => commands::retry::run(queue, &job),
         Verb::Logs(opts) => commands::logs::run(queue, opts),
         Verb::Prune(opts) => commands::prune::run(queue, &opts),
+        Verb::Reindex { check } => commands::reindex::run(queue, check),
         Verb::Service(request) => commands::service::run(queue, &request),
         Verb::Cancel { jobs } => commands::cancel::run(queue, &jobs),
         Verb::Config { check, json } => commands::config::run(queue, check, json),

@@ -113,6 +113,18 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     fs::write(path, bytes).with_context(|| format!("failed to write `{}`", path.display()))
 }
 
+/// Appends `bytes` to `path` (created 0600 if missing) in one write, not synced: for files that
+/// are rebuilt from others when a crash may have cut them (the records' index).
+pub fn append(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    fault::step("append", path);
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(bytes)
+}
+
 /// Removes a leftover temporary file, if there is one; an error is of no consequence.
 pub fn discard(path: &Path) {
     fault::step("unlink", path);

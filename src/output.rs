@@ -26,8 +26,11 @@ impl Table {
     }
 
     pub fn render(&self) -> String {
-        let columns = self.rows[0].len();
-        let widths: Vec<usize> = (0..columns)
+        self.render_with(&self.widths())
+    }
+
+    fn widths(&self) -> Vec<usize> {
+        (0..self.rows[0].len())
             .map(|c| {
                 self.rows
                     .iter()
@@ -35,7 +38,11 @@ impl Table {
                     .max()
                     .unwrap_or(0)
             })
-            .collect();
+            .collect()
+    }
+
+    fn render_with(&self, widths: &[usize]) -> String {
+        let columns = widths.len();
         let mut out = String::new();
         for row in &self.rows {
             let line: Vec<String> = row
@@ -53,6 +60,100 @@ impl Table {
             out.push('\n');
         }
         out
+    }
+}
+
+/// A table printed as it is filled, for listings too long to hold in memory: its columns are as
+/// wide as the widest cells of the first [`StreamTable::SAMPLE`] rows (a longer cell later widens
+/// only its own row). Stops quietly when the reader goes away (`execq list | head`).
+pub struct StreamTable {
+    table: Table,
+    widths: Option<Vec<usize>>,
+    gone: bool,
+}
+
+impl StreamTable {
+    const SAMPLE: usize = 1000;
+
+    pub fn new(header: &[&str]) -> Self {
+        Self {
+            table: Table::new(header),
+            widths: None,
+            gone: false,
+        }
+    }
+
+    /// Whether the reader went away: nothing more will be printed.
+    pub fn gone(&self) -> bool {
+        self.gone
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) -> Result<()> {
+        self.table.row(cells);
+        if self.table.rows.len() > Self::SAMPLE {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let widths = self.widths.get_or_insert_with(|| self.table.widths());
+        let text = self.table.render_with(widths);
+        self.table.rows.clear();
+        if !self.gone {
+            match io::stdout().lock().write_all(text.as_bytes()) {
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => self.gone = true,
+                other => other.context("failed to write to stdout")?,
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<()> {
+        self.flush()
+    }
+}
+
+/// A JSON array printed one element at a time, exactly as [`print_json`] prints the whole
+/// array. Stops quietly when the reader goes away.
+#[derive(Default)]
+pub struct JsonArray {
+    started: bool,
+    gone: bool,
+}
+
+impl JsonArray {
+    pub fn gone(&self) -> bool {
+        self.gone
+    }
+
+    pub fn item(&mut self, value: &impl serde::Serialize) -> Result<()> {
+        let mut text = String::from(if self.started { ",\n" } else { "[\n" });
+        self.started = true;
+        for (i, line) in serde_json::to_string_pretty(value)?.lines().enumerate() {
+            if i > 0 {
+                text.push('\n');
+            }
+            text.push_str("  ");
+            text.push_str(line);
+        }
+        self.write(&text)
+    }
+
+    pub fn finish(mut self) -> Result<()> {
+        let end = if self.started { "\n]\n" } else { "[]\n" };
+        self.write(end)
+    }
+
+    fn write(&mut self, text: &str) -> Result<()> {
+        if self.gone {
+            return Ok(());
+        }
+        match io::stdout().lock().write_all(text.as_bytes()) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => self.gone = true,
+            other => other.context("failed to write to stdout")?,
+        }
+        Ok(())
     }
 }
 

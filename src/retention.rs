@@ -49,6 +49,7 @@ use crate::duration::Seconds;
 use crate::fsutil;
 use crate::queue::Queue;
 use crate::queue::catalog::{self, Entry, State};
+use crate::queue::index;
 
 /// How often a drain applies the retention.
 pub const EVERY: Duration = Duration::from_secs(3600);
@@ -111,7 +112,22 @@ pub fn apply_hourly(queue: &Queue, retention: &Retention) -> Result<Option<Appli
 
 /// Archives (or deletes) every record older than its state's age, at `now` (Unix seconds).
 pub fn apply(queue: &Queue, retention: &Retention, now: i64) -> Result<Applied> {
-    recover(queue)?;
+    let mut change = index::Change::begin(queue);
+    let applied = apply_changing(queue, retention, now, &mut change)?;
+    change.commit(queue);
+    Ok(applied)
+}
+
+fn apply_changing(
+    queue: &Queue,
+    retention: &Retention,
+    now: i64,
+    change: &mut index::Change,
+) -> Result<Applied> {
+    if recover(queue)? {
+        // Records a killed run had archived were removed: counted by the next rebuild.
+        change.forget();
+    }
     let now_time = SystemTime::UNIX_EPOCH + Duration::from_secs(now.max(0) as u64);
     let mut old = Vec::new();
     for (state, age) in [
@@ -132,6 +148,7 @@ pub fn apply(queue: &Queue, retention: &Retention, now: i64) -> Result<Applied> 
             for file in files_of(queue, entry) {
                 fsutil::remove_entry(&file)?;
             }
+            change.removed(entry.state, 1);
             applied.deleted += 1;
         }
         sync_outboxes(queue, applied.deleted)?;
@@ -146,6 +163,9 @@ pub fn apply(queue: &Queue, retention: &Retention, now: i64) -> Result<Applied> 
     }
     for (month, entries) in by_month {
         archive_month(queue, &month, &entries, now)?;
+        for entry in &entries {
+            change.removed(entry.state, 1);
+        }
         applied.archived += entries.len();
     }
     sync_outboxes(queue, applied.archived)?;
@@ -280,12 +300,14 @@ fn finish(journal: &Journal, journal_file: &Path) -> Result<()> {
     fsutil::remove_if_exists(journal_file)
 }
 
-/// Completes or undoes archiving a killed drain left half done.
-fn recover(queue: &Queue) -> Result<()> {
+/// Completes or undoes archiving a killed drain left half done. Returns whether it removed
+/// records (those the killed run had archived).
+fn recover(queue: &Queue) -> Result<bool> {
     let dir = dir(queue);
     let Ok(listing) = fs::read_dir(&dir) else {
-        return Ok(());
+        return Ok(false);
     };
+    let mut removed = false;
     for entry in listing.flatten() {
         let name = entry.file_name();
         if !name.to_string_lossy().ends_with(".journal") {
@@ -297,7 +319,10 @@ fn recover(queue: &Queue) -> Result<()> {
             .and_then(|b| serde_json::from_slice(&b).ok());
         match journal {
             // Killed after the rename: the records are in the archive; remove them.
-            Some(journal) if !fsutil::exists(&journal.next) => finish(&journal, &path)?,
+            Some(journal) if !fsutil::exists(&journal.next) => {
+                finish(&journal, &path)?;
+                removed = true;
+            }
             // Killed before it (or while writing the journal): the archive is as it was and the
             // records stay for next time. The journal goes first, and durably: removing the
             // `.next` file first would leave a journal that reads as "renamed".
@@ -317,7 +342,7 @@ fn recover(queue: &Queue) -> Result<()> {
             fsutil::remove_if_exists(&entry.path())?;
         }
     }
-    Ok(())
+    Ok(removed)
 }
 
 /// Every archived job, oldest archive first: each line of each `archive/*.jsonl.gz`.

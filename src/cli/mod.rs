@@ -144,6 +144,14 @@ enum Command {
     },
     /// Delete finished jobs' records older than an age (completed/ and failed/ grow otherwise).
     Prune(PruneArgs),
+    /// Rebuild the index of records (QUEUE/index/) from completed/ and failed/. Never needed in
+    /// normal use: execq rebuilds it by itself whenever it cannot vouch for the records.
+    Reindex {
+        /// Rebuild nothing: check that the index finds every record by its file name, stem and
+        /// task_id and counts them right (reads every record); exit 1 naming each difference
+        #[arg(long)]
+        check: bool,
+    },
     /// Print the queue's settings and where each comes from (default, QUEUE/config.toml); with
     /// --check, only validate config.toml and exit 1 naming the line and key of a mistake.
     Config {
@@ -304,6 +312,7 @@ impl From<Command> for Verb {
             Command::Status { json, label } => Verb::Status(options::Status { json, label }),
             Command::List(args) => Verb::List(args.into()),
             Command::Prune(args) => Verb::Prune(args.into()),
+            Command::Reindex { check } => Verb::Reindex { check },
             Command::Show { job, json } => Verb::Show(options::Show { job, json }),
             Command::Retry { job } => Verb::Retry { job },
             Command::Logs { lines, follow } => Verb::Logs(options::Logs { lines, follow }),

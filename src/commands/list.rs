@@ -8,7 +8,8 @@ use crate::ops::list::{self, ListRequest, Order};
 use crate::ops::view::{Detail, JobView};
 use crate::output::{self, Table};
 use crate::queue::Queue;
-use crate::queue::catalog::State;
+use crate::queue::catalog::{Entry, State};
+use crate::queue::schedule::Wait;
 
 /// Options for `list`.
 #[derive(Clone, Debug, Default)]
@@ -27,9 +28,13 @@ pub fn run(queue: &Queue, opts: &ListOptions) -> Result<ExitCode> {
     if opts.archived {
         return archived(queue, opts);
     }
+    let states: Vec<State> = opts.state.into_iter().collect();
+    let Some(limit) = opts.limit else {
+        return everything(queue, &states, opts.json);
+    };
     let request = ListRequest {
-        states: opts.state.into_iter().collect(),
-        limit: opts.limit,
+        states,
+        limit: Some(limit),
         order: Order::OldestFirst,
     };
     let listing = list::list(queue, &request)?;
@@ -37,30 +42,56 @@ pub fn run(queue: &Queue, opts: &ListOptions) -> Result<ExitCode> {
         output::print_json(&listing.views()?)?;
         return Ok(ExitCode::Success);
     }
-    let mut t = Table::new(&[
-        "STATE", "FILE", "TASK_ID", "AGE", "RC", "DURATION", "COMMAND",
-    ]);
+    let mut t = Table::new(&HEADER);
     for e in &listing.entries {
-        let result = e.result.as_ref();
-        let state = match result.map(|r| r.status.as_str()) {
-            Some(status) if status != e.state.as_str() => status.to_owned(),
-            _ if listing.waiting.contains_key(&e.file_name) => "waiting".to_owned(),
-            _ => e.state.as_str().to_owned(),
-        };
-        t.row(vec![
-            state,
-            e.name.clone(),
-            e.task_id().unwrap_or("-").to_owned(),
-            output::age(e.time),
-            result
-                .and_then(|r| r.returncode)
-                .map_or_else(|| "-".into(), |c| c.to_string()),
-            result.map_or_else(|| "-".into(), |r| output::duration_ms(r.duration_ms)),
-            crate::job::shorten(&e.command(), 60),
-        ]);
+        t.row(row(e, listing.waiting.get(&e.file_name)));
     }
     output::print(&t.render())?;
     Ok(ExitCode::Success)
+}
+
+const HEADER: [&str; 7] = [
+    "STATE", "FILE", "TASK_ID", "AGE", "RC", "DURATION", "COMMAND",
+];
+
+/// Every job, printed as it is read (a queue may hold a million records).
+fn everything(queue: &Queue, states: &[State], json: bool) -> Result<ExitCode> {
+    if json {
+        let mut out = output::JsonArray::default();
+        list::each(queue, states, |e, waiting| {
+            out.item(&JobView::of(e, waiting, Detail::Row)?)?;
+            Ok(!out.gone())
+        })?;
+        out.finish()?;
+    } else {
+        let mut out = output::StreamTable::new(&HEADER);
+        list::each(queue, states, |e, waiting| {
+            out.row(row(e, waiting))?;
+            Ok(!out.gone())
+        })?;
+        out.finish()?;
+    }
+    Ok(ExitCode::Success)
+}
+
+fn row(e: &Entry, waiting: Option<&Wait>) -> Vec<String> {
+    let result = e.result.as_ref();
+    let state = match result.map(|r| r.status.as_str()) {
+        Some(status) if status != e.state.as_str() => status.to_owned(),
+        _ if waiting.is_some() => "waiting".to_owned(),
+        _ => e.state.as_str().to_owned(),
+    };
+    vec![
+        state,
+        e.name.clone(),
+        e.task_id().unwrap_or("-").to_owned(),
+        output::age(e.time),
+        result
+            .and_then(|r| r.returncode)
+            .map_or_else(|| "-".into(), |c| c.to_string()),
+        result.map_or_else(|| "-".into(), |r| output::duration_ms(r.duration_ms)),
+        crate::job::shorten(&e.command(), 60),
+    ]
 }
 
 /// `list --archived`: one row per archived job, oldest archive first.

@@ -10,6 +10,7 @@ pub mod list;
 pub mod logs;
 pub mod notify;
 pub mod prune;
+pub mod reindex;
 pub mod retry;
 pub mod schedule;
 pub mod service;

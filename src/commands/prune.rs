@@ -12,6 +12,7 @@ use crate::fsutil;
 use crate::output;
 use crate::queue::Queue;
 use crate::queue::catalog::{self, State};
+use crate::queue::index;
 use crate::queue::names::display_path;
 
 /// What to prune.
@@ -87,6 +88,7 @@ pub fn prune(queue: &Queue, opts: &PruneOptions) -> Result<Pruned> {
         dry_run: opts.dry_run,
         ..Pruned::default()
     };
+    let mut change = index::Change::begin(queue);
     for state in states {
         for entry in catalog::load(queue, state)?
             .into_iter()
@@ -97,11 +99,13 @@ pub fn prune(queue: &Queue, opts: &PruneOptions) -> Result<Pruned> {
             files.dedup();
             if !opts.dry_run {
                 files.iter().try_for_each(|f| fsutil::remove_entry(f))?;
+                change.removed(state, 1);
             }
             pruned.jobs += 1;
             pruned.files.extend(files);
         }
     }
+    change.commit(queue);
     if !opts.dry_run && pruned.jobs > 0 {
         tracing::info!(
             jobs = pruned.jobs,

@@ -56,8 +56,8 @@ pub struct Opts {
 /// Runs `execq submit`.
 pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
     // A task_id given by hand may be an earlier job's: its records are not this job's.
-    let earlier = match opts.job.task_id {
-        Some(_) if opts.wait => watch::records(queue),
+    let earlier = match &opts.job.task_id {
+        Some(task_id) if opts.wait => watch::records_named(queue, task_id),
         _ => Records::new(),
     };
     let submitted = submit(queue, &opts.job)?;

@@ -277,7 +277,7 @@ impl Drainer<'_> {
         let name = finishing.job().name.clone();
         let status = finishing.status();
         let own_notify = finishing.notify().cloned();
-        let stored = finishing.complete()?;
+        let stored = finishing.complete(self.queue)?;
         info!(file = ?name, status = %status.as_str(), to = %stored.path.display(), "job moved");
         self.summary.count(status);
         if let Some(known) = self.known.as_mut() {

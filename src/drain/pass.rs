@@ -240,15 +240,18 @@ impl<'a> Drainer<'a> {
             Some(known) => known,
             None => KnownJobs::load(self.queue)?,
         };
-        known.look(self.queue, entries)?;
-        let mut verdicts = schedule::verdicts(candidates, known.jobs(), SystemTime::now());
+        known.look(entries);
+        let jobs = known.jobs(self.queue, candidates)?;
+        let mut verdicts = schedule::verdicts(candidates, &jobs, SystemTime::now());
         // A job is failed for good on what the queue holds: look for records filed since the
         // last read (a reference to no job, a cycle) before filing it.
         let failing = verdicts
             .iter()
             .any(|v| matches!(v, Verdict::Fail(Status::Error, _)));
-        if failing && known.recheck(self.queue)? {
-            verdicts = schedule::verdicts(candidates, known.jobs(), SystemTime::now());
+        if failing {
+            known.recheck();
+            let jobs = known.jobs(self.queue, candidates)?;
+            verdicts = schedule::verdicts(candidates, &jobs, SystemTime::now());
         }
         self.known = Some(known);
         Ok(verdicts)

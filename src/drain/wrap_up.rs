@@ -23,6 +23,9 @@ pub(super) fn after_work(queue: &Queue, opts: &DrainOptions) -> Result<()> {
             warn!("old records could not be archived: {e:#}");
         }
     }
+    if let Err(e) = crate::queue::index::tidy(queue) {
+        warn!("the index of records could not be rebuilt: {e:#}");
+    }
     if let Some(page) = &opts.dashboard {
         let page = queue.root.join(page);
         let refresh = Some(crate::dashboard::REFRESH_SECS);

@@ -119,8 +119,8 @@ impl Execq {
         let queue = self.queue.clone();
         let (submitted, tracked) = blocking(move || {
             // A task_id given by hand may be an earlier job's: its records are not this job's.
-            let earlier = match options.task_id {
-                Some(_) => crate::queue::watch::records(&queue),
+            let earlier = match &options.task_id {
+                Some(task_id) => crate::queue::watch::records_named(&queue, task_id),
                 None => Default::default(),
             };
             let submitted = crate::ops::submit::submit(&queue, &options)?;

@@ -14,6 +14,8 @@ use super::wait::{self, Waited};
 use crate::fsutil;
 use crate::job::result::{JobResult, Status};
 use crate::queue::catalog::{Entry, State};
+use crate::queue::index;
+use crate::queue::names::sidecar_path;
 use crate::queue::taken::{self, Purpose};
 use crate::queue::watch::{self, Tracked};
 use crate::queue::{Queue, lock, record};
@@ -82,19 +84,14 @@ impl Cancelled {
 /// Cancels the job `reference` names.
 pub fn cancel(queue: &Queue, reference: &str, origin: Origin) -> Result<Cancelled> {
     queue.open()?;
-    let earlier = watch::records(queue);
     let entry = get::in_queue(queue, reference, "cancelled")?;
     match entry.state {
         State::Pending => match cancel_pending(queue, &entry, origin)? {
             Some(done) => Ok(done),
             // A drain claimed it meanwhile: it is running now.
-            None => cancel_running(
-                queue,
-                &get::in_queue(queue, reference, "cancelled")?,
-                earlier,
-            ),
+            None => cancel_running(queue, &get::in_queue(queue, reference, "cancelled")?),
         },
-        State::Running => cancel_running(queue, &entry, earlier),
+        State::Running => cancel_running(queue, &entry),
         State::Completed | State::Failed => bail!(
             "`{}` has already finished ({}); only pending and running jobs can be cancelled",
             entry.name,
@@ -106,6 +103,7 @@ pub fn cancel(queue: &Queue, reference: &str, origin: Origin) -> Result<Cancelle
 /// Takes the job out of `pending/` (a rename, so a drain claiming it at the same instant gets it
 /// or this does, never both) and files it. `None` if a drain took it first.
 fn cancel_pending(queue: &Queue, entry: &Entry, origin: Origin) -> Result<Option<Cancelled>> {
+    let mut change = index::Change::begin(queue);
     let taken = match taken::take(queue, &entry.path, &entry.file_name, Purpose::Cancel) {
         Err(e) if e.kind() == io::ErrorKind::NotFound && !fsutil::exists(&entry.path) => {
             return Ok(None);
@@ -121,6 +119,22 @@ fn cancel_pending(queue: &Queue, entry: &Entry, origin: Origin) -> Result<Option
         &entry.file_name,
         &result,
     )?;
+    let task_id = entry
+        .object
+        .as_ref()
+        .and_then(|o| o.get("task_id")?.as_str());
+    let record_file = match &entry.object {
+        Some(_) => record.clone(),
+        None => sidecar_path(&record),
+    };
+    let name = record.file_name().unwrap_or_default();
+    change.filed(
+        State::Failed,
+        &record_file,
+        name,
+        index::TaskId::Known(task_id),
+    );
+    change.commit(queue);
     tracing::info!(file = ?entry.file_name, to = %record.display(), "pending job cancelled");
     Ok(Some(Cancelled::WasPending {
         job: entry.name.clone(),
@@ -129,7 +143,7 @@ fn cancel_pending(queue: &Queue, entry: &Entry, origin: Origin) -> Result<Option
 }
 
 /// Asks the drain running the job to end it, and waits (briefly) for its record.
-fn cancel_running(queue: &Queue, entry: &Entry, earlier: watch::Records) -> Result<Cancelled> {
+fn cancel_running(queue: &Queue, entry: &Entry) -> Result<Cancelled> {
     if !lock::is_held(queue)? {
         bail!(
             "`{}` is in running/ but no drain is running it: the next drain records it as interrupted",
@@ -145,6 +159,12 @@ fn cancel_running(queue: &Queue, entry: &Entry, earlier: watch::Records) -> Resu
     let reference = entry
         .task_id()
         .map_or_else(|| entry.name.clone(), str::to_owned);
+    // The records the reference names while the job is still in running/ are earlier runs'.
+    let earlier = watch::records_named(queue, &reference);
+    let earlier = match fsutil::exists(&entry.path) {
+        true => earlier,
+        false => watch::Records::new(),
+    };
     let job = Tracked::at(reference, entry, earlier);
     let job_name = entry.name.clone();
     match wait::until(queue, &job, Some(Instant::now() + RECORD_WAIT), || true)? {

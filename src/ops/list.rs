@@ -92,3 +92,45 @@ pub fn list(queue: &Queue, request: &ListRequest) -> Result<Listing> {
         total,
     })
 }
+
+/// Every job in `states` (every state when empty), oldest first, passed to `each` one at a time
+/// with why it waits, until `each` returns false: memory stays small however many records there
+/// are (`execq list` without `-n`).
+pub fn each(
+    queue: &Queue,
+    states: &[State],
+    mut each: impl FnMut(&Entry, Option<&Wait>) -> Result<bool>,
+) -> Result<()> {
+    let states = if states.is_empty() {
+        State::ALL.to_vec()
+    } else {
+        states.to_vec()
+    };
+    let mut pending = Vec::new();
+    if states.contains(&State::Pending) {
+        pending = catalog::load(queue, State::Pending)?;
+    }
+    let waiting = catalog::waiting(queue, &pending)?;
+    let mut sources: Vec<std::iter::Peekable<Box<dyn Iterator<Item = Entry>>>> = Vec::new();
+    for state in states {
+        let source = match state {
+            State::Pending => Box::new(std::mem::take(&mut pending).into_iter()),
+            other => catalog::stream(queue, other)?,
+        };
+        sources.push(source.peekable());
+    }
+    loop {
+        let next = sources
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, s)| s.peek().map(|e| (e.time, e.file_name.clone(), i)))
+            .min();
+        let Some((_, _, i)) = next else {
+            return Ok(());
+        };
+        let entry = sources[i].next().expect("peeked");
+        if !each(&entry, waiting.get(&entry.file_name))? {
+            return Ok(());
+        }
+    }
+}

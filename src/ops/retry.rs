@@ -17,6 +17,7 @@ use crate::job::result::{self as record, timestamp};
 use crate::job::{self, Format, JobError, JobSpec};
 use crate::queue::Queue;
 use crate::queue::catalog::{Entry, State};
+use crate::queue::index;
 use crate::queue::names::{Slot, move_to_free};
 use crate::queue::pending::MAX_JOB_BYTES;
 use crate::queue::taken::{self, Purpose};
@@ -57,9 +58,14 @@ pub fn retry_if(
             ),
         }
     }
+    let mut change = index::Change::begin(queue);
     let claimed = claim(queue, &entry)?;
     if let Err(why) = requeued_spec(&entry, &claimed).and_then(|spec| allowed(&spec)) {
-        taken::put_back(queue, &claimed, &entry.file_name)?;
+        if taken::put_back(queue, &claimed, &entry.file_name)? != entry.path {
+            // Its name was taken meanwhile: back under another one, which the index has not.
+            change.forget();
+        }
+        change.commit(queue);
         tracing::warn!(target: crate::logging::DAEMON_LOG_ONLY, file = ?entry.file_name, "retry refused: {why}");
         bail!("`{}` was not retried: {why}", entry.name);
     }
@@ -68,6 +74,13 @@ pub fn retry_if(
         _ => requeue_file(queue, &entry, &claimed)?,
     };
     fsutil::sync_dir(&queue.failed)?;
+    change.removed(State::Failed, 1);
+    if let Some(sidecar) = entry.sidecar.as_ref().filter(|s| fsutil::exists(s)) {
+        // The old sidecar stays as the record of the run that failed, marked `retried_as`.
+        let tid = index::TaskId::Known(None);
+        change.filed(State::Failed, sidecar, &entry.file_name, tid);
+    }
+    change.commit(queue);
     tracing::info!(file = ?entry.name, to = %path.display(), "job retried");
     Ok(path)
 }

@@ -49,6 +49,7 @@
 pub mod catalog;
 pub mod claim;
 pub mod enqueue;
+pub mod index;
 pub mod last_drain;
 pub mod lock;
 pub mod names;

@@ -14,6 +14,22 @@ use anyhow::{Context, Result};
 use crate::fsutil;
 use crate::fsutil::exists;
 
+/// Whether `reference` names the file `name`: its name or stem, or theirs before the number a
+/// namesake's record was filed under (`my_job.1.json` is a run of `my_job.json`, `my_job`).
+pub fn answers_to(name: &OsStr, reference: &str) -> bool {
+    let (stem, ext) = split_ext(name);
+    let stem = display_name(OsStr::from_bytes(stem));
+    if display_name(name) == reference || stem == reference {
+        return true;
+    }
+    let Some((base, number)) = stem.rsplit_once('.') else {
+        return false;
+    };
+    let numbered = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit());
+    let ext = display_name(OsStr::from_bytes(ext));
+    numbered && (base == reference || format!("{base}{ext}") == reference)
+}
+
 /// The longest file name (in bytes) on the filesystems execq supports.
 pub const NAME_MAX: usize = 255;
 

@@ -13,7 +13,9 @@ use serde_json::{Map, Value};
 
 use crate::fsutil;
 use crate::job::result::{self as job_result, JobResult, Status};
+use crate::queue::catalog::State;
 use crate::queue::claim::{Claimed, still_there};
+use crate::queue::index::{self, TaskId};
 use crate::queue::names::{self, Slot, fit_name, free_name, sidecar_path};
 use crate::queue::{Outbox, Queue};
 
@@ -69,7 +71,7 @@ pub(crate) fn staged(job: &Path, sidecar: bool) -> PathBuf {
 pub fn finish(queue: &Queue, job: &Claimed, record: Record, result: &JobResult) -> Result<Stored> {
     let finishing = prepare(queue, job, record, result)?;
     finishing.sync()?;
-    finishing.complete()
+    finishing.complete(queue)
 }
 
 /// A job's record, written to `running/.NAME.record.tmp` (or `.sidecar.tmp`) but neither synced nor
@@ -89,6 +91,8 @@ pub struct Finishing {
     status: Status,
     /// The job's own `notify` field, if it has one.
     notify: Option<Value>,
+    /// The job's `task_id`, for the index of records.
+    task_id: Option<String>,
 }
 
 /// Writes the record for `job` (see [`Finishing`]).
@@ -101,6 +105,13 @@ pub fn prepare(
     let outbox = queue.outbox(Outbox::of(result)).to_owned();
     let notify = match &record {
         Record::Merged(object) => object.get("notify").filter(|v| !v.is_null()).cloned(),
+        Record::Sidecar => None,
+    };
+    let task_id = match &record {
+        Record::Merged(object) => object
+            .get("task_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         Record::Sidecar => None,
     };
     let sidecar_dest =
@@ -134,6 +145,7 @@ pub fn prepare(
         outbox,
         status: result.status,
         notify,
+        task_id,
     })
 }
 
@@ -178,18 +190,39 @@ impl Finishing {
     }
 
     /// Moves the synced record and the job into `completed/` or `failed/`.
-    pub fn complete(self) -> Result<Stored> {
+    pub fn complete(self, queue: &Queue) -> Result<Stored> {
         fsutil::rename(&self.tmp, &self.done)?;
-        let stored = match &self.sidecar_dest {
+        let task_id = TaskId::Known(self.task_id.as_deref());
+        let stored = indexed(queue, &self.outbox, task_id, || match &self.sidecar_dest {
             None => complete_merged(Some(&self.job), &self.done, &self.outbox, &self.job.name),
             Some(dest) => complete_sidecar(Some(&self.job), &self.done, dest),
-        }?;
+        })?;
         fsutil::remove_if_exists(&cancel_marker(&self.job.path))?;
         for spool in spool_paths(&self.job.path) {
             fsutil::remove_if_exists(&spool)?;
         }
         Ok(stored)
     }
+}
+
+/// Files a record with `file` (into `outbox`), keeping the index of records (see `queue::index`).
+pub(crate) fn indexed(
+    queue: &Queue,
+    outbox: &Path,
+    task_id: TaskId<'_>,
+    file: impl FnOnce() -> Result<Stored>,
+) -> Result<Stored> {
+    let mut change = index::Change::begin(queue);
+    let stored = file()?;
+    let state = if outbox == queue.completed {
+        State::Completed
+    } else {
+        State::Failed
+    };
+    let name = stored.path.file_name().unwrap_or_default();
+    change.filed(state, &stored.record, name, task_id);
+    change.commit(queue);
+    Ok(stored)
 }
 
 /// Recreates a queue folder someone removed (say, to clean up `completed/`) mid-drain.

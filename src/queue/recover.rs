@@ -11,9 +11,11 @@ use chrono::{Local, TimeZone};
 use crate::fsutil::{self, FileId};
 use crate::job::result::JobResult;
 use crate::queue::claim::Claimed;
+use crate::queue::index::TaskId;
 use crate::queue::names::{self, Slot, fit_name};
 use crate::queue::record::{
-    Record, Stored, complete_merged, ensure_dir, finish, internal, read_json, read_result, staged,
+    Record, Stored, complete_merged, ensure_dir, finish, indexed, internal, read_json, read_result,
+    staged,
 };
 use crate::queue::{Outbox, Queue};
 
@@ -85,7 +87,9 @@ fn recover_job(
     adopt_staged(&staged(&job.path, true), &sidecar)?;
     if fsutil::exists(&merged) {
         let outbox = queue.outbox(Outbox::of(&read_result(&merged)?));
-        let stored = complete_merged(Some(&job), &merged, outbox, name)?;
+        let stored = indexed(queue, outbox, TaskId::InRecord, || {
+            complete_merged(Some(&job), &merged, outbox, name)
+        })?;
         return Ok(Recovered::Completed {
             name: name.to_owned(),
             stored,
@@ -135,7 +139,10 @@ fn recover_orphan(queue: &Queue, path: &Path) -> Result<Option<Stored>> {
         .and_then(|n| n.strip_suffix(".record"))
     {
         let outbox = queue.outbox(Outbox::of(&read_result(path)?));
-        return complete_merged(None, path, outbox, OsStr::new(stem)).map(Some);
+        return indexed(queue, outbox, TaskId::InRecord, || {
+            complete_merged(None, path, outbox, OsStr::new(stem))
+        })
+        .map(Some);
     }
     if file_name.ends_with(".sidecar") {
         let value = read_json(path)?;
@@ -149,12 +156,15 @@ fn recover_orphan(queue: &Queue, path: &Path) -> Result<Option<Stored>> {
         let outbox = queue.outbox(Outbox::of(&result));
         ensure_dir(outbox)?;
         let sidecar_name = fit_name("", job_name, names::SIDECAR_SUFFIX);
-        let dest = names::move_to_free(path, outbox, &sidecar_name, Slot::Plain)?;
+        let stored = indexed(queue, outbox, TaskId::Known(None), || {
+            let dest = names::move_to_free(path, outbox, &sidecar_name, Slot::Plain)?;
+            Ok(Stored {
+                record: dest.clone(),
+                path: dest,
+            })
+        })?;
         fsutil::sync_dir(outbox)?;
-        return Ok(Some(Stored {
-            record: dest.clone(),
-            path: dest,
-        }));
+        return Ok(Some(stored));
     }
     Ok(None)
 }

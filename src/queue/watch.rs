@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::os::unix::fs::{DirEntryExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
@@ -19,7 +19,7 @@ use anyhow::{Result, bail};
 use crate::fsutil::FileId;
 use crate::queue::Queue;
 use crate::queue::catalog::{self, Entry, State};
-use crate::queue::names::{display_name, is_internal, split_ext};
+use crate::queue::names::{answers_to, is_internal};
 
 /// How many more times [`Tracked::find`] looks for a job it did not find (50 ms apart).
 const FIND_RETRIES: usize = 10;
@@ -52,31 +52,37 @@ impl Tracked {
 
     /// [`Tracked::find`], and the job as it was found.
     pub fn find_entry(queue: &Queue, reference: &str) -> Result<(Self, Entry)> {
-        // Listed first: the job found alive may be filed the moment after.
-        let earlier = records(queue);
-        // A JSON job's file leaves running/ a moment before its record reaches completed/ or
-        // failed/: look a few times before saying no job matches.
-        let mut found = look(queue, reference)?;
         for _ in 0..FIND_RETRIES {
-            if found.is_some() {
-                break;
+            // Listed first: the job found alive may be filed the moment after.
+            let earlier = records_named(queue, reference);
+            let entry = find_now(queue, reference)?;
+            let own = entry
+                .task_id()
+                .map_or_else(|| reference.to_owned(), str::to_owned);
+            if own == reference || !matches!(entry.state, State::Pending | State::Running) {
+                return Ok((Self::at(own, &entry, earlier), entry));
             }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            found = look(queue, reference)?;
+            // Followed by its task_id from now on: the records that name were listed after it
+            // was found alive, so they are earlier runs only if it is still alive now.
+            let earlier = records_named(queue, &own);
+            let tracked = Self::at(own, &entry, earlier);
+            if tracked.alive(queue) {
+                return Ok((tracked, entry));
+            }
         }
-        // A record left in running/ by a killed drain waits for the next drain to be filed.
-        let found = match found {
-            Some(entry) => Some(entry),
-            None => newest_record(queue, reference, &Records::new())?,
-        };
-        let entry = match found {
-            Some(entry) => entry,
-            None => catalog::one(Vec::new(), reference)?,
-        };
-        let reference = entry
+        let entry = find_now(queue, reference)?;
+        let own = entry
             .task_id()
             .map_or_else(|| reference.to_owned(), str::to_owned);
-        Ok((Self::at(reference, &entry, earlier), entry))
+        Ok((Self::at(own, &entry, Records::new()), entry))
+    }
+
+    /// Whether the job is still in `pending/` or `running/`.
+    fn alive(&self, queue: &Queue) -> bool {
+        let Some(id) = self.id else { return false };
+        let pending = self.pending_name.as_ref();
+        pending.is_some_and(|n| FileId::at(&queue.pending.join(n)) == Some(id))
+            || in_running(queue, id)
     }
 
     /// Follows the job `entry` is, known as `reference`; `earlier` (see [`records`]), listed
@@ -86,7 +92,7 @@ impl Tracked {
         Self {
             reference,
             pending_name: (entry.state == State::Pending).then(|| entry.file_name.clone()),
-            id: live.then(|| FileId::at(&entry.path)).flatten(),
+            id: live.then_some(entry.id),
             earlier: if live { earlier } else { Records::new() },
         }
     }
@@ -147,6 +153,29 @@ fn running_path(queue: &Queue, id: FileId) -> Option<PathBuf> {
         .find(|p| FileId::at(p) == Some(id))
 }
 
+/// The job `reference` names now, looking a few times before saying none does.
+fn find_now(queue: &Queue, reference: &str) -> Result<Entry> {
+    // A JSON job's file leaves running/ a moment before its record reaches completed/ or
+    // failed/: look a few times before saying no job matches.
+    let mut found = look(queue, reference)?;
+    for _ in 0..FIND_RETRIES {
+        if found.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        found = look(queue, reference)?;
+    }
+    // A record left in running/ by a killed drain waits for the next drain to be filed.
+    let found = match found {
+        Some(entry) => Some(entry),
+        None => newest_record(queue, reference, &Records::new())?,
+    };
+    match found {
+        Some(entry) => Ok(entry),
+        None => catalog::one(Vec::new(), reference),
+    }
+}
+
 /// What `reference` names now: the job pending or running if there is one (an earlier run of
 /// the same name may have finished), else the newest record.
 fn look(queue: &Queue, reference: &str) -> Result<Option<Entry>> {
@@ -180,7 +209,7 @@ fn named_in_running(queue: &Queue, reference: &str) -> bool {
                 .iter()
                 .find_map(|suffix| rest.strip_suffix(*suffix)),
         };
-        job.is_some_and(|job| names(OsStr::new(&*String::from_utf8_lossy(job)), reference))
+        job.is_some_and(|job| answers_to(OsStr::new(&*String::from_utf8_lossy(job)), reference))
     })
 }
 
@@ -188,48 +217,27 @@ fn named_in_running(queue: &Queue, reference: &str) -> bool {
 /// leaving out the `earlier` ones.
 pub fn newest_record(queue: &Queue, reference: &str, earlier: &Records) -> Result<Option<Entry>> {
     let mut newest: Option<Entry> = None;
-    for state in [State::Completed, State::Failed] {
-        for entry in catalog::load(queue, state)? {
-            let named = names(&entry.file_name, reference) || entry.task_id() == Some(reference);
-            if named
-                && newest.as_ref().is_none_or(|n| n.time <= entry.time)
-                && !earlier.contains(&identity(&entry.path))
-            {
-                newest = Some(entry);
-            }
+    for entry in catalog::records_named(queue, reference)? {
+        if newest.as_ref().is_none_or(|n| n.time <= entry.time)
+            && !earlier.contains(&identity(&entry.path))
+        {
+            newest = Some(entry);
         }
     }
     Ok(newest)
-}
-
-/// Whether `reference` names the file `name`: its name or stem, or theirs before the number a
-/// namesake's record was filed under (`my_job.1.json` is a run of `my_job.json`, `my_job`).
-fn names(name: &OsStr, reference: &str) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let (stem, ext) = split_ext(name);
-    let stem = display_name(OsStr::from_bytes(stem));
-    if display_name(name) == reference || stem == reference {
-        return true;
-    }
-    let Some((base, number)) = stem.rsplit_once('.') else {
-        return false;
-    };
-    let numbered = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit());
-    let ext = display_name(OsStr::from_bytes(ext));
-    numbered && (base == reference || format!("{base}{ext}") == reference)
 }
 
 /// Records in `completed/` and `failed/`, by name and inode (a name alone could be freed by
 /// `prune` and taken by the job followed).
 pub type Records = HashSet<(OsString, u64)>;
 
-/// Every record now in `completed/` and `failed/`. A listing: no record is read.
-pub fn records(queue: &Queue) -> Records {
-    [&queue.completed, &queue.failed]
-        .into_iter()
-        .filter_map(|dir| fs::read_dir(dir).ok())
-        .flat_map(|listing| listing.flatten())
-        .map(|e| (e.file_name(), e.ino()))
+/// The records `reference` names now (see `catalog::records_named`): found through the index, so
+/// the cost follows the records named, not the queue.
+pub fn records_named(queue: &Queue, reference: &str) -> Records {
+    catalog::records_named(queue, reference)
+        .unwrap_or_default()
+        .iter()
+        .map(|e| identity(&e.path))
         .collect()
 }
 
@@ -251,14 +259,20 @@ mod tests {
             ("my_job.12.json", "my_job.json"),
             ("script.1", "script"),
         ] {
-            assert!(names(OsStr::new(name), reference), "{name} {reference}");
+            assert!(
+                answers_to(OsStr::new(name), reference),
+                "{name} {reference}"
+            );
         }
         for (name, reference) in [
             ("my_job.x.json", "my_job"),
             ("my_job.1.json", "my"),
             ("other.1.json", "my_job"),
         ] {
-            assert!(!names(OsStr::new(name), reference), "{name} {reference}");
+            assert!(
+                !answers_to(OsStr::new(name), reference),
+                "{name} {reference}"
+            );
         }
     }
 }

@@ -152,3 +152,10 @@ impl Drop for FolderWatch {
         }
     }
 }
+
+/// This boot's identity: it changes at every start of the system, so a file written without a
+/// sync can be told to date from before a crash of the whole machine.
+pub fn boot_id() -> Option<String> {
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    Some(id.trim().to_owned()).filter(|id| !id.is_empty())
+}

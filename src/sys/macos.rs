@@ -162,3 +162,26 @@ fn set_cloexec(fd: libc::c_int) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// This boot's identity (`kern.bootsessionuuid`): it changes at every start of the system, so a
+/// file written without a sync can be told to date from before a crash of the whole machine.
+pub fn boot_id() -> Option<String> {
+    let name = c"kern.bootsessionuuid";
+    let mut buf = [0u8; 64];
+    let mut len = buf.len();
+    // SAFETY: `name` is NUL-terminated; `buf` and `len` describe a writable buffer of that size.
+    let rc = unsafe {
+        libc::sysctlbyname(
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    let id = std::str::from_utf8(&buf[..len.min(buf.len())]).ok()?;
+    Some(id.trim_end_matches('\0').trim().to_owned()).filter(|id| !id.is_empty())
+}

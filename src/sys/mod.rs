@@ -16,7 +16,7 @@ compile_error!("execq runs on macOS and Linux: give src/sys/ a module for this s
 pub mod limits;
 
 use platform::rename_exclusive;
-pub use platform::{become_subreaper, data_home};
+pub use platform::{become_subreaper, boot_id, data_home};
 
 use std::fs::{File, OpenOptions};
 use std::io;

@@ -398,6 +398,13 @@ fn check_invariants(q: &TestQueue, op: &Operation, at: &str) {
         BYSTANDER,
         "{at}: another job's result file was touched"
     );
+    let index = run(q.execq(&["reindex", "--check"]));
+    assert!(
+        index.status.success(),
+        "{at}: the index disagrees with the records: {}{}",
+        index.stdout,
+        index.stderr
+    );
     (op.check)(q, at);
 }
 

@@ -11,6 +11,7 @@ mod dashboard;
 mod doors;
 mod faults;
 mod fuzz;
+mod index;
 mod inspect;
 mod json_jobs;
 mod limits;

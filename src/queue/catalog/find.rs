@@ -4,28 +4,57 @@ use std::ffi::OsStr;
 
 use anyhow::Result;
 
-use super::{Entry, State, load};
+use super::{Entry, State, load, of_record};
 use crate::fsutil;
 use crate::queue::Queue;
+use crate::queue::index;
+use crate::queue::names::answers_to;
 
 /// Every job `wanted` names (a file name, its stem, or a task_id), in any state. A name that is
 /// not UTF-8 is matched as `list` shows it (`\xNN` for each such byte).
 pub fn find_all(queue: &Queue, wanted: &str) -> Result<Vec<Entry>> {
+    let named = |entry: &Entry| {
+        let (stem, _) = fsutil_split(&entry.name);
+        entry.name == wanted || stem == wanted || entry.task_id() == Some(wanted)
+    };
     let mut matches = Vec::new();
-    for state in State::ALL {
-        for entry in load(queue, state)? {
-            let (stem, _) = fsutil_split(&entry.name);
-            if entry.name == wanted || stem == wanted || entry.task_id() == Some(wanted) {
-                matches.push(entry);
-            }
-        }
+    for state in [State::Pending, State::Running] {
+        matches.extend(load(queue, state)?.into_iter().filter(|e| named(e)));
     }
+    let mut records = records_named(queue, wanted)?;
+    records.retain(|e| named(e));
+    records.sort_by_key(|e| (e.state, e.time));
+    matches.extend(records);
     // The folders are listed one after another: a job a drain claimed in between is seen in
     // pending/ and again in running/. The pending/ one is gone by now; it is not a second job.
     if matches.len() > 1 {
         matches.retain(|e| e.state != State::Pending || fsutil::exists(&e.path));
     }
     Ok(matches)
+}
+
+/// The records in `completed/` and `failed/` that `reference` names: by task_id, file name,
+/// stem, or the numbered name a namesake's record was filed under (see
+/// [`crate::queue::names::answers_to`]). Found through the index of records, which is rebuilt
+/// first if it does not vouch for the folders; a queue where it cannot be kept is read whole.
+pub fn records_named(queue: &Queue, reference: &str) -> Result<Vec<Entry>> {
+    let named = |e: &Entry| answers_to(&e.file_name, reference) || e.task_id() == Some(reference);
+    let Some(candidates) = index::lookup(queue, reference) else {
+        let mut all = load(queue, State::Completed)?;
+        all.extend(load(queue, State::Failed)?);
+        all.retain(named);
+        return Ok(all);
+    };
+    let mut found: Vec<Entry> = Vec::new();
+    for (state, file) in candidates {
+        if let Some(entry) = of_record(state.dir(queue), state, &file)
+            && named(&entry)
+            && !found.iter().any(|f| f.path == entry.path)
+        {
+            found.push(entry);
+        }
+    }
+    Ok(found)
 }
 
 fn fsutil_split(name: &str) -> (&str, &str) {

@@ -23,10 +23,10 @@ use crate::job::schedule::Schedule;
 use crate::job::{self, Format};
 use crate::queue::pending::MAX_JOB_BYTES;
 use crate::queue::record::read_json;
-use crate::queue::{self, Queue};
+use crate::queue::{self, Queue, index};
 
-pub use find::{find_all, one};
-pub use scheduling::{known_unseen, waiting};
+pub use find::{find_all, one, records_named};
+pub use scheduling::{known_in, known_named, waiting};
 
 /// Where a job is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -79,6 +79,9 @@ pub struct Entry {
     pub orphan: bool,
     /// The job file (or, for a JSON job that finished, its record).
     pub path: PathBuf,
+    /// The identity of the file at `path` when it was listed: a claim's rename keeps it, so a job
+    /// found pending is still known in `running/` (see `queue::watch`).
+    pub id: fsutil::FileId,
     /// `<name>.result.json`, for records kept beside the job.
     pub sidecar: Option<PathBuf>,
     /// Modification time: when it was queued (pending), claimed (running) or recorded.
@@ -178,10 +181,34 @@ pub fn load(queue: &Queue, state: State) -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
+/// Every job in `state`, oldest first, one at a time: records come from the index of records (in
+/// the order they were filed) so that memory stays small however many there are; `pending/` and
+/// `running/`, which stay small, are read at once.
+pub fn stream(queue: &Queue, state: State) -> Result<Box<dyn Iterator<Item = Entry>>> {
+    if matches!(state, State::Completed | State::Failed)
+        && let Some(files) = index::oldest_first(queue, state)
+    {
+        let dir = state.dir(queue).to_owned();
+        return Ok(Box::new(
+            files.filter_map(move |file| of_record(&dir, state, &file)),
+        ));
+    }
+    Ok(Box::new(load(queue, state)?.into_iter()))
+}
+
 /// The newest `n` jobs in `state` (by when they were recorded), newest first, reading only those
 /// `n` records: the rest are only listed and stat'ed. Also returns how many jobs there are.
 pub fn newest(queue: &Queue, state: State, n: usize) -> Result<(Vec<Entry>, usize)> {
     let dir = state.dir(queue);
+    if matches!(state, State::Completed | State::Failed)
+        && let Some((files, total)) = index::newest(queue, state, n)
+    {
+        let newest = files
+            .iter()
+            .filter_map(|file| of_record(dir, state, file))
+            .collect();
+        return Ok((newest, usize::try_from(total).unwrap_or(usize::MAX)));
+    }
     let listing = match fs::read_dir(dir) {
         Ok(listing) => listing,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
@@ -290,6 +317,15 @@ fn is_orphan_sidecar(path: &Path) -> bool {
     })
 }
 
+/// The entry whose record is the file `file` (a record the index names): the job beside its
+/// sidecar, or the file itself.
+pub(crate) fn of_record(dir: &Path, state: State, file: &OsStr) -> Option<Entry> {
+    match sidecar_job(file) {
+        Some(job) if fsutil::exists(&dir.join(job)) => entry(dir, state, job),
+        _ => entry(dir, state, file),
+    }
+}
+
 fn entry(dir: &Path, state: State, name: &OsStr) -> Option<Entry> {
     let path = dir.join(name);
     let meta = fs::symlink_metadata(&path).ok()?;
@@ -329,6 +365,7 @@ fn entry(dir: &Path, state: State, name: &OsStr) -> Option<Entry> {
         (None, _) => meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
     };
     Some(Entry {
+        id: fsutil::FileId::of(&meta),
         state,
         name: crate::queue::names::display_name(&file_name),
         file_name,
@@ -343,6 +380,11 @@ fn entry(dir: &Path, state: State, name: &OsStr) -> Option<Entry> {
 
 /// How many jobs are in `state`, without parsing their records.
 pub fn count(queue: &Queue, state: State) -> Result<usize> {
+    if matches!(state, State::Completed | State::Failed)
+        && let Some(n) = index::count(queue, state)
+    {
+        return Ok(usize::try_from(n).unwrap_or(usize::MAX));
+    }
     let dir = state.dir(queue);
     Ok(job_names(dir)?
         .iter()

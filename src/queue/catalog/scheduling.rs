@@ -1,42 +1,47 @@
 //! The queue's jobs as the scheduling rules (`queue::schedule`) see them: what `after` waits for,
 //! and why each pending job waits.
 
-use std::collections::HashMap;
-use std::ffi::{OsStr, OsString};
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::time::SystemTime;
 
 use anyhow::Result;
 
-use super::{Entry, State, entry, is_sidecar_of_a_job, job_names, load};
+use super::{Entry, State, load};
 use crate::queue::Queue;
 use crate::queue::schedule::{self, Known, Pending, Verdict, Wait};
 
-/// The jobs in `running/`, `completed/` and `failed/`, as the scheduling rules see them.
-pub fn known(queue: &Queue) -> Result<Vec<Known>> {
-    let mut known = Vec::new();
-    for state in [State::Running, State::Completed, State::Failed] {
-        known.extend(load(queue, state)?.into_iter().map(|e| known_of(e, state)));
-    }
-    Ok(known)
+/// The jobs in `state`, as the scheduling rules see them.
+pub fn known_in(queue: &Queue, state: State) -> Result<Vec<Known>> {
+    Ok(load(queue, state)?
+        .into_iter()
+        .map(|e| known_of(e, state))
+        .collect())
 }
 
-/// The jobs in `state` as the scheduling rules see them, reading only the entries whose names
-/// `seen` does not already know; also returns every name listed. A caller keeping its own list
-/// up to date pays a listing of the folder, not a read of every record.
-pub fn known_unseen(
-    queue: &Queue,
-    state: State,
-    seen: impl Fn(&OsStr) -> bool,
-) -> Result<(Vec<Known>, Vec<OsString>)> {
-    let dir = state.dir(queue);
-    let names = job_names(dir)?;
-    let known = names
-        .iter()
-        .filter(|n| !seen(n) && !is_sidecar_of_a_job(dir, n))
-        .filter_map(|name| entry(dir, state, name))
-        .map(|e| known_of(e, state))
-        .collect();
-    Ok((known, names))
+/// The records `reference` names (see [`super::records_named`]), as the scheduling rules see
+/// them.
+pub fn known_named(queue: &Queue, reference: &str) -> Result<Vec<Known>> {
+    Ok(super::records_named(queue, reference)?
+        .into_iter()
+        .map(|e| {
+            let state = e.state;
+            known_of(e, state)
+        })
+        .collect())
+}
+
+/// The jobs the references of `pending` may name: every running job and the records each
+/// reference names.
+fn known_for(queue: &Queue, pending: &[Pending]) -> Result<Vec<Known>> {
+    let mut known = known_in(queue, State::Running)?;
+    let mut seen = HashSet::new();
+    for reference in pending.iter().flat_map(|p| &p.schedule.after) {
+        if seen.insert(reference.as_str()) {
+            known.extend(known_named(queue, reference)?);
+        }
+    }
+    Ok(known)
 }
 
 fn known_of(e: Entry, state: State) -> Known {
@@ -64,7 +69,7 @@ pub fn waiting(queue: &Queue, pending: &[Entry]) -> Result<HashMap<OsString, Wai
     if jobs.iter().all(|j| j.schedule.is_default()) {
         return Ok(HashMap::new());
     }
-    let verdicts = schedule::verdicts(&jobs, &known(queue)?, SystemTime::now());
+    let verdicts = schedule::verdicts(&jobs, &known_for(queue, &jobs)?, SystemTime::now());
     Ok(jobs
         .into_iter()
         .zip(verdicts)

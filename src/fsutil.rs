@@ -113,14 +113,16 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     fs::write(path, bytes).with_context(|| format!("failed to write `{}`", path.display()))
 }
 
-/// Appends `bytes` to `path` (created 0600 if missing) in one write, not synced: for files that
-/// are rebuilt from others when a crash may have cut them (the records' index).
+/// Appends `bytes` to `path` (created 0600 if missing; never through a symlink) in one write, not
+/// synced: for files that are rebuilt from others when a crash may have cut them (the records'
+/// index).
 pub fn append(path: &Path, bytes: &[u8]) -> io::Result<()> {
     fault::step("append", path);
     OpenOptions::new()
         .append(true)
         .create(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)?
         .write_all(bytes)
 }

@@ -147,8 +147,9 @@ enum Command {
     /// Rebuild the index of records (QUEUE/index/) from completed/ and failed/. Never needed in
     /// normal use: execq rebuilds it by itself whenever it cannot vouch for the records.
     Reindex {
-        /// Rebuild nothing: check that the index finds every record by its file name, stem and
-        /// task_id and counts them right (reads every record); exit 1 naming each difference
+        /// Check instead that the index finds every record by its file name, stem and task_id,
+        /// lists it and counts them right (reads every record; an index that is behind is rebuilt
+        /// first, as any verb would); exit 1 naming each difference
         #[arg(long)]
         check: bool,
     },

@@ -156,15 +156,14 @@ fn recover_orphan(queue: &Queue, path: &Path) -> Result<Option<Stored>> {
         let outbox = queue.outbox(Outbox::of(&result));
         ensure_dir(outbox)?;
         let sidecar_name = fit_name("", job_name, names::SIDECAR_SUFFIX);
-        let stored = indexed(queue, outbox, TaskId::Known(None), || {
-            let dest = names::move_to_free(path, outbox, &sidecar_name, Slot::Plain)?;
-            Ok(Stored {
-                record: dest.clone(),
-                path: dest,
-            })
-        })?;
+        // Not kept in the index: its job file may have been filed (and indexed by a rebuild) as
+        // an entry of its own before the kill; the change leaves the index to be rebuilt.
+        let dest = names::move_to_free(path, outbox, &sidecar_name, Slot::Plain)?;
         fsutil::sync_dir(outbox)?;
-        return Ok(Some(stored));
+        return Ok(Some(Stored {
+            record: dest.clone(),
+            path: dest,
+        }));
     }
     Ok(None)
 }

@@ -253,3 +253,116 @@ fn a_rebuild_of_thousands_of_records_finds_each_and_lists_them_in_time_order() {
     assert_eq!(all[0]["job"], "r0000.json");
     assert_eq!(all[2999]["job"], "r2999.json");
 }
+
+#[test]
+fn a_json_job_named_like_a_sidecar_is_found_by_its_name_and_can_be_depended_on() {
+    let q = TestQueue::new();
+    q.add("build.result.json", &json!({"command": "true"}).to_string());
+    q.drain(&[]).success();
+    assert_eq!(show(&q, "build.result.json")["state"], "completed");
+    assert_agrees(&q, "after filing build.result.json");
+    q.add(
+        "dep.json",
+        &json!({"command": "true", "after": ["build.result.json"]}).to_string(),
+    );
+    q.drain(&[]).success();
+    assert_eq!(show(&q, "dep")["state"], "completed");
+}
+
+#[test]
+fn a_record_touched_or_rewritten_in_place_stays_listed() {
+    let q = TestQueue::new();
+    q.add(
+        "a.json",
+        &json!({"command": "true", "task_id": "ta"}).to_string(),
+    );
+    q.drain(&[]).success();
+    let path = q.path("completed/a.json");
+    let text = fs::read_to_string(&path).unwrap();
+    fs::write(&path, text.replace("\"ta\"", "\"tb\"")).unwrap();
+    crate::util::set_mtime(&path, std::time::SystemTime::now());
+    let rows: Vec<Value> = serde_json::from_str(&run(q.execq(&["list", "--json"])).stdout).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let newest: Vec<Value> =
+        serde_json::from_str(&run(q.execq(&["list", "--json", "-n", "5"])).stdout).unwrap();
+    assert_eq!(newest.len(), 1, "{newest:?}");
+}
+
+#[test]
+fn a_rebuild_between_a_killed_filing_and_its_recovery_counts_a_script_once() {
+    let q = TestQueue::new();
+    q.add("first.json", &json!({"command": "true"}).to_string());
+    q.drain(&[]).success();
+    q.add("s.sh", "#!/bin/sh\necho side\n");
+    let trace = q.scratch("trace");
+    let steps = {
+        let probe = TestQueue::new();
+        probe.add("first.json", &json!({"command": "true"}).to_string());
+        probe.drain(&[]).success();
+        probe.add("s.sh", "#!/bin/sh\necho side\n");
+        let mut cmd = probe.execq(&["drain"]);
+        cmd.env("EXECQ_CRASH_TRACE", &trace);
+        run(cmd).success();
+        fs::read_to_string(&trace).unwrap()
+    };
+    // The step that moves the sidecar into completed/, after the job file went there.
+    let step = steps
+        .lines()
+        .find(|l| l.contains("completed/s.sh.result.json"))
+        .unwrap_or_else(|| panic!("no sidecar step in:\n{steps}"));
+    let n: u64 = step.split(' ').next().unwrap().parse().unwrap();
+    let mut cmd = q.execq(&["drain"]);
+    cmd.env("EXECQ_CRASH_AT", n.to_string());
+    assert!(!run(cmd).status.success());
+    run(q.execq(&["status"]));
+    q.drain(&[]).success();
+    assert_agrees(&q, "after a rebuild between the kill and the recovery");
+    let rows: Vec<Value> = serde_json::from_str(&run(q.execq(&["list", "--json"])).stdout).unwrap();
+    let scripts = rows.iter().filter(|r| r["job"] == "s.sh").count();
+    assert_eq!(scripts, 1, "{rows:?}");
+}
+
+#[test]
+fn the_index_never_writes_through_a_symlink() {
+    let q = TestQueue::new();
+    q.add("a.json", &json!({"command": "true"}).to_string());
+    q.drain(&[]).success();
+    let stamp = fs::read_to_string(q.path("index/stamp")).unwrap();
+    let generation = stamp
+        .split(' ')
+        .find_map(|f| f.strip_prefix("gen="))
+        .unwrap()
+        .to_owned();
+    let victim = q.scratch("victim");
+    fs::write(&victim, "precious").unwrap();
+    let log = q.path(&format!("index/{generation}/completed"));
+    fs::remove_file(&log).unwrap();
+    std::os::unix::fs::symlink(&victim, &log).unwrap();
+    std::os::unix::fs::symlink(&victim, q.path("index/stamp.tmp")).unwrap();
+    q.add(
+        "b.json",
+        &json!({"command": "true", "task_id": "tb"}).to_string(),
+    );
+    q.drain(&[]).success();
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+    assert_eq!(show(&q, "tb")["job"], "b.json");
+}
+
+#[test]
+fn check_notices_records_left_out_of_the_listing() {
+    let q = TestQueue::new();
+    q.add("a.json", &json!({"command": "true"}).to_string());
+    q.drain(&[]).success();
+    let stamp = fs::read_to_string(q.path("index/stamp")).unwrap();
+    let generation = stamp
+        .split(' ')
+        .find_map(|f| f.strip_prefix("gen="))
+        .unwrap()
+        .to_owned();
+    fs::write(q.path(&format!("index/{generation}/completed")), "").unwrap();
+    let out = check(&q);
+    assert!(!out.status.success(), "{}", out.stdout);
+    assert!(out.stdout.contains("completed/a.json"), "{}", out.stdout);
+    run(q.execq(&["reindex"])).success();
+    assert_agrees(&q, "after reindex");
+}

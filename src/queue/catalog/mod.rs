@@ -311,7 +311,7 @@ fn is_sidecar_of_a_job(dir: &Path, name: &OsStr) -> bool {
 }
 
 /// A sidecar alone: a record whose job file is gone.
-fn is_orphan_sidecar(path: &Path) -> bool {
+pub(crate) fn is_orphan_sidecar(path: &Path) -> bool {
     read_object(path).is_some_and(|o| {
         o.contains_key("result") && o.contains_key("job") && !o.contains_key("command")
     })

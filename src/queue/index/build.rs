@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use super::{Stamp, bucket_path, dir, folders_now, lines, slot, time_ns};
 use crate::fsutil;
 use crate::queue::Queue;
-use crate::queue::catalog::State;
+use crate::queue::catalog::{self, State};
 use crate::queue::names::{SIDECAR_SUFFIX, is_internal, sidecar_path};
 
 /// Time lines sorted in memory at once (a few MiB).
@@ -116,10 +116,10 @@ fn read_chunk(dir: &Path, state: State, names: &[(u64, OsString)]) -> Vec<Indexe
             .filter_map(|(_, name)| {
                 let (record, job) = record_of(dir, name)?;
                 let path = dir.join(&record);
-                let time = time_ns(&fs::symlink_metadata(&path).ok()?);
+                let meta = fs::symlink_metadata(&path).ok()?;
                 let (time_line, key_lines) =
-                    lines(state, &record, &job, task_id(&path).as_deref(), time);
-                Some((time, time_line, key_lines))
+                    lines(state, &record, &job, task_id(&path).as_deref(), &meta);
+                Some((time_ns(&meta), time_line, key_lines))
             })
             .collect()
     };
@@ -152,12 +152,12 @@ pub(super) fn record_of(dir: &Path, name: &OsStr) -> Option<(OsString, OsString)
         .filter(|j| !j.is_empty())
     {
         let job = OsStr::from_bytes(job);
-        let owner = if fsutil::exists(&dir.join(job)) {
-            job
-        } else {
-            name
-        };
-        return Some((name.to_owned(), owner.to_owned()));
+        // A sidecar beside its job, or one alone whose job is gone (named after it); a JSON job
+        // that merely has such a name is a record of its own (as `catalog` reads them).
+        if fsutil::exists(&dir.join(job)) || catalog::is_orphan_sidecar(&dir.join(name)) {
+            return Some((name.to_owned(), job.to_owned()));
+        }
+        return Some((name.to_owned(), name.to_owned()));
     }
     if fsutil::exists(&sidecar_path(&dir.join(name))) {
         return None;

@@ -1,7 +1,10 @@
 //! `execq reindex --check`: whether the index answers as a reading of every record would — every
-//! record found by its file name, stem and task_id, and the counts right. For tests and for a
-//! person who doubts it; it reads every record, so it costs what the index saves.
+//! record found by its file name, stem and task_id, listed, and the counts right. For tests and
+//! for a person who doubts it; it reads every record, so it costs what the index saves. An index
+//! that does not vouch for the folders is rebuilt first, as any verb would, and that is checked.
 
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::fs;
 use std::io;
 
@@ -22,12 +25,22 @@ pub fn check(queue: &Queue) -> Result<Vec<String>> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e).with_context(|| format!("failed to read `{}`", dir.display())),
         };
+        let listed: HashSet<OsString> = super::oldest_first(queue, state)
+            .map(|log| log.collect())
+            .unwrap_or_default();
         let mut count = 0;
         for entry in listing.flatten() {
             let Some((record, _)) = build::record_of(dir, &entry.file_name()) else {
                 continue;
             };
             count += 1;
+            if !listed.contains(&record) {
+                problems.push(format!(
+                    "{}/{} is not in the index's log (list leaves it out)",
+                    state.as_str(),
+                    crate::queue::names::display_name(&record)
+                ));
+            }
             let Some(job) = catalog::of_record(dir, state, &record) else {
                 continue;
             };

@@ -58,7 +58,7 @@ pub use read::{count, lookup, newest, oldest_first};
 
 /// How many key buckets: at a million records a lookup reads one of about 12 KB.
 const BUCKETS: u64 = 4096;
-const MAGIC: &str = "execq-index 1";
+const MAGIC: &str = "execq-index 2";
 
 /// The index's folder.
 pub fn dir(queue: &Queue) -> PathBuf {
@@ -189,7 +189,9 @@ impl Stamp {
     fn write(&self, queue: &Queue) -> io::Result<()> {
         let index = dir(queue);
         let tmp = index.join("stamp.tmp");
-        fsutil::write(&tmp, self.format().as_bytes()).map_err(io::Error::other)?;
+        // Made anew (never through whatever stands at that name), then renamed over the stamp.
+        fsutil::discard(&tmp);
+        fsutil::write_new(&tmp, self.format().as_bytes()).map_err(io::Error::other)?;
         fsutil::try_rename(&tmp, &index.join("stamp"))
     }
 }
@@ -202,6 +204,12 @@ struct Locked {
 fn lock(queue: &Queue) -> io::Result<Locked> {
     let index = dir(queue);
     fsutil::create_private_dir(&index)?;
+    if !fs::symlink_metadata(&index)?.is_dir() {
+        return Err(io::Error::other(format!(
+            "`{}` is not a folder (execq keeps the index of records there; remove it)",
+            index.display()
+        )));
+    }
     let path = index.join("lock");
     let file = match File::open(&path) {
         Ok(file) => file,
@@ -288,6 +296,10 @@ pub struct Change {
     time_lines: [Vec<u8>; 2],
     key_lines: Vec<(u64, Vec<u8>)>,
     removed: [u64; 2],
+    /// The queue, while the lock is held.
+    queue: Option<Queue>,
+    /// The folders as the last step of this change left them.
+    after: Option<[Folder; 2]>,
 }
 
 impl Change {
@@ -304,17 +316,21 @@ impl Change {
             };
             stamp.vouches_for(&now).then_some((locked, stamp))
         });
+        let kept = locked.is_some().then(|| queue.clone());
         Self {
             locked,
             time_lines: [Vec::new(), Vec::new()],
             key_lines: Vec::new(),
             removed: [0, 0],
+            queue: kept,
+            after: None,
         }
     }
 
     /// This change filed the record `dir/file` in `state`, for the job `name` (the job file
     /// beside a sidecar record, else `file` itself), with `task_id`.
     pub fn filed(&mut self, state: State, record: &Path, name: &OsStr, task_id: TaskId<'_>) {
+        self.settled();
         if self.locked.is_none() {
             return;
         }
@@ -329,10 +345,20 @@ impl Change {
                 read.as_deref()
             }
         };
-        let time = fs::symlink_metadata(record).map_or(0, |m| time_ns(&m));
-        let (time_lines, key_lines) = lines(state, file, name, task_id, time);
+        let Ok(meta) = fs::symlink_metadata(record) else {
+            return;
+        };
+        let (time_lines, key_lines) = lines(state, file, name, task_id, &meta);
         self.time_lines[slot(state)].extend_from_slice(&time_lines);
         self.key_lines.extend(key_lines);
+    }
+
+    /// Notes the folders as this change left them: called right after each step of it, so that
+    /// what another process does to them meanwhile is not taken for part of it.
+    fn settled(&mut self) {
+        if let Some(queue) = &self.queue {
+            self.after = Some(folders_now(queue));
+        }
     }
 
     /// This change did what it cannot count (finished what a killed process began): the index
@@ -345,6 +371,7 @@ impl Change {
 
     /// This change took a record out of `state` (archived, retried, removed).
     pub fn removed(&mut self, state: State, n: u64) {
+        self.settled();
         self.removed[slot(state)] += n;
     }
 
@@ -360,6 +387,9 @@ impl Change {
 
     fn apply(&self, queue: &Queue, stamp: &mut Stamp) -> io::Result<()> {
         let generation = stamp.generation_dir(queue);
+        if !fs::symlink_metadata(&generation)?.is_dir() {
+            return Err(io::Error::other("the index's generation is not a folder"));
+        }
         for (state, lines) in [State::Completed, State::Failed]
             .iter()
             .zip(&self.time_lines)
@@ -376,7 +406,7 @@ impl Change {
             let added = self.time_lines[i].iter().filter(|&&b| b == b'\n').count() as u64;
             stamp.counts[i] = (stamp.counts[i] + added).saturating_sub(self.removed[i]);
         }
-        stamp.folders = folders_now(queue);
+        stamp.folders = self.after.unwrap_or_else(|| folders_now(queue));
         stamp.write(queue)
     }
 }
@@ -418,17 +448,11 @@ fn lines(
     file: &OsStr,
     name: &OsStr,
     task_id: Option<&str>,
-    time: i128,
+    meta: &fs::Metadata,
 ) -> (Vec<u8>, Vec<(u64, Vec<u8>)>) {
-    let mut time_line = format!("{time}\t").into_bytes();
+    let mut time_line = format!("{}\t{}\t", time_ns(meta), meta.ino()).into_bytes();
     escape_into(file.as_bytes(), &mut time_line);
     time_line.push(b'\n');
-    // An orphaned sidecar is found by the name of the job it was for.
-    let name = name
-        .as_bytes()
-        .strip_suffix(super::names::SIDECAR_SUFFIX.as_bytes())
-        .filter(|job| !job.is_empty())
-        .map_or(name, OsStr::from_bytes);
     let mut keys = vec![name_key(name)];
     if let Some(task_id) = task_id.filter(|t| *t != keys[0]) {
         keys.push(task_id.to_owned());

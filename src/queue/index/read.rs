@@ -7,9 +7,10 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use super::{Stamp, bucket_of, bucket_path, name_key, time_ns, unescape, usable};
+use super::{Stamp, bucket_of, bucket_path, name_key, unescape, usable};
 use crate::queue::Queue;
 use crate::queue::catalog::State;
 
@@ -109,9 +110,9 @@ fn newest_in(log: &Path, dir: &Path, n: usize) -> io::Result<Vec<OsString>> {
     let mut found: Vec<(i128, OsString)> = Vec::new();
     let mut seen = HashSet::new();
     backwards(log, |line| {
-        if let Some((time, file)) = parse_time_line(line)
+        if let Some((time, ino, file)) = parse_time_line(line)
             && !seen.contains(&file)
-            && matches(dir, &file, time)
+            && matches(dir, &file, ino)
         {
             seen.insert(file.clone());
             found.push((time, file));
@@ -198,8 +199,8 @@ impl Iterator for OldestFirst {
         let lines = self.lines.as_mut()?;
         for line in lines.by_ref() {
             let Ok(line) = line else { return None };
-            if let Some((time, file)) = parse_time_line(&line)
-                && matches(&self.dir, &file, time)
+            if let Some((_, ino, file)) = parse_time_line(&line)
+                && matches(&self.dir, &file, ino)
             {
                 return Some(file);
             }
@@ -208,15 +209,17 @@ impl Iterator for OldestFirst {
     }
 }
 
-fn parse_time_line(line: &[u8]) -> Option<(i128, OsString)> {
-    let tab = line.iter().position(|&b| b == b'\t')?;
-    let time = std::str::from_utf8(&line[..tab]).ok()?.parse().ok()?;
-    Some((time, unescape(&line[tab + 1..])?))
+fn parse_time_line(line: &[u8]) -> Option<(i128, u64, OsString)> {
+    let mut fields = line.splitn(3, |&b| b == b'\t');
+    let time = std::str::from_utf8(fields.next()?).ok()?.parse().ok()?;
+    let ino = std::str::from_utf8(fields.next()?).ok()?.parse().ok()?;
+    Some((time, ino, unescape(fields.next()?)?))
 }
 
-/// Whether `dir/file` is the record the line was written for: there, and not written since.
-fn matches(dir: &Path, file: &OsString, time: i128) -> bool {
-    fs::symlink_metadata(dir.join(file)).is_ok_and(|m| time_ns(&m) == time)
+/// Whether `dir/file` is the record the line was written for: the same file (a record touched
+/// or rewritten in place is still it; one whose name was reused is not).
+fn matches(dir: &Path, file: &OsString, ino: u64) -> bool {
+    fs::symlink_metadata(dir.join(file)).is_ok_and(|m| m.ino() == ino)
 }
 
 #[cfg(test)]

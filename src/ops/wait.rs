@@ -20,7 +20,7 @@ pub const POLL: Duration = Duration::from_millis(100);
 /// How long a waiter with a watch waits for a change before looking anyway. Only a change nobody
 /// was told of needs it: an event lost (the kernel's queue overflowing), or a filesystem that sends
 /// none, as some network shares do. The wait still ends then, a second late at worst, while an
-/// idle waiter looks once a second instead of ten times.
+/// idle waiter looks once a second instead of ten times. (Tests set another: [`fallback`].)
 pub const FALLBACK: Duration = Duration::from_secs(1);
 
 /// How long a wait goes on by looking again and again, at most [`MIN_GAP`] apart, before it makes
@@ -141,13 +141,21 @@ impl<'q> Pause<'q> {
     /// takes 5 to 25 ms longer to exit (the kernel waits for a grace period to free it; measured
     /// on 6.18), which a wait for a job already finished, or one that takes a few milliseconds,
     /// need not pay. Making one opens a descriptor or two and writes nothing.
+    ///
+    /// `EXECQ_FAULT=deaf-watch` (tests only) makes a watch on no folder: one that is never told
+    /// of a change, as when events are lost, so that the wait ends only at its fallback.
     fn watch_folders(&mut self) -> bool {
         let q = self.queue;
         let folders = [&q.pending, &q.running, &q.completed, &q.failed];
         if !folders.iter().all(|f| f.is_dir()) {
             return false;
         }
-        match FolderWatch::new(&folders) {
+        let folders = if crate::fault::active("deaf-watch") {
+            &folders[..0]
+        } else {
+            &folders[..]
+        };
+        match FolderWatch::new(folders) {
             Ok(watch) => self.watch = Some(watch),
             Err(e) => self.give_up(&e),
         }
@@ -161,8 +169,14 @@ impl<'q> Pause<'q> {
     }
 }
 
+/// How long a waiter with a watch waits for a change before looking anyway: [`FALLBACK`], unless
+/// a test set `EXECQ_WAIT_FALLBACK` (see `fault`).
+pub fn fallback() -> Duration {
+    crate::fault::wait_fallback().unwrap_or(FALLBACK)
+}
+
 /// Waits until `job` has a record, or `deadline` passes, or `between` (called between looks, at
-/// least every [`FALLBACK`]) returns false.
+/// least every [`fallback`]) returns false.
 pub fn until(
     queue: &Queue,
     job: &Tracked,
@@ -180,7 +194,7 @@ pub fn until(
         if deadline.is_some_and(|d| now >= d) || !between() {
             return Ok(Waited::NotYet);
         }
-        pause.wait(FALLBACK, deadline);
+        pause.wait(fallback(), deadline);
     }
 }
 
@@ -208,6 +222,6 @@ pub fn each(
         if jobs.is_empty() || deadline.is_some_and(|d| now >= d) {
             return Ok(jobs);
         }
-        pause.wait(FALLBACK, deadline);
+        pause.wait(fallback(), deadline);
     }
 }

@@ -12,11 +12,12 @@ drain's peak memory; `execq submit`, against /bin/true and against the submit ha
 floor (scripts/bench/durable_floor.c: per job, in one process, exactly the durable steps execq
 promises); submit --start against that floor; one job's submit --wait round trip (against
 task-spooler's submit and `tsp -w` when installed); MCP submit_job with wait_seconds against a
-queue_status call on the same connection; and submit + drain end to end against task-spooler, nq and
-pueue through their own front doors, when they are installed (apt-get install nq task-spooler;
-cargo install pueue); and, with eatmydata installed, submit --start with fsync made a no-op, which
-shows what durability costs end to end. Each timed case starts after os.sync(), so that none pays
-for the write-back of what the one before it (or its own fixture) left dirty.
+queue_status call on the same connection; how soon `wait` exits after a record lands; and
+submit + drain end to end against task-spooler, nq and pueue through their own front doors, when
+they are installed (apt-get install nq task-spooler; cargo install pueue); and, with eatmydata
+installed, submit --start with fsync made a no-op, which shows what durability costs end to end.
+Each timed case starts after os.sync(), so that none pays for the write-back of what the one
+before it (or its own fixture) left dirty.
 """
 import argparse
 import contextlib
@@ -362,6 +363,48 @@ def bench_round_trip(rep, base, runs, peers=True):
             baseline, "tsp true; tsp -w" if tsp_t else "-", target=2.0)
 
 
+def record_landing(folder):
+    """Starts timing the next entry to land in `folder`, through inotify (Linux only, by ctypes);
+    returns a function giving its perf_counter time, or None elsewhere."""
+    if sys.platform != "linux":
+        return None
+    import ctypes
+    import threading
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(0)
+    if fd < 0 or libc.inotify_add_watch(fd, folder.encode(), 0x80 | 0x100) < 0:  # MOVED_TO | CREATE
+        sys.exit(f"bench: cannot watch {folder}")
+    landed = []
+    thread = threading.Thread(target=lambda: (os.read(fd, 4096), landed.append(time.perf_counter())),
+                              daemon=True)
+    thread.start()
+
+    def when():
+        thread.join(5)
+        os.close(fd)
+        return landed[0]
+    return when
+
+
+def bench_wait_wake(rep, base, runs):
+    """How soon `execq wait` on a job that runs 0.2 s (long enough for the waiter to be watching
+    the folders, not looking every millisecond or two) exits after the job's record lands in
+    `completed/` (seen by inotify in this process)."""
+    q = new_queue(base, 0)
+    drain(q)
+    settle_disk()
+    late = []
+    for i in range(runs):
+        when = record_landing(os.path.join(q, "completed"))
+        if when is None:
+            rep.note("wait on a 0.2 s job: record to wait's exit", "Linux only")
+            return
+        run([EXECQ, "--queue", q, "submit", "--start", "--id", f"w{i}", "--", "sleep", "0.2"])
+        run([EXECQ, "--queue", q, "wait", f"w{i}"])
+        late.append(time.perf_counter() - when())
+    rep.add("wait on a 0.2 s job: record to wait's exit", median(late) * 1e3, "ms", None, "-")
+
+
 class McpClient:
     """A raw MCP client over stdio: newline-delimited JSON-RPC, one request at a time (stdlib
     only, as a client library would add its own overhead to every call)."""
@@ -646,6 +689,7 @@ def main():
         bench_submit(rep, base, runs)
         bench_round_trip(rep, base, 50, peers=not a.no_peers)
         bench_mcp_round_trip(rep, base, 50)
+        bench_wait_wake(rep, base, 20)
         if not a.no_peers:
             bench_peers(rep, base, peers_n, 3 if not a.quick else 1)
             # The issue's second size; pueue (seconds per hundred jobs) only at the first.

@@ -12,11 +12,13 @@ drain's peak memory (10,000 jobs; one job printing 1 GiB, of text or of NUL byte
 against /bin/true and against the submit half of the durable
 floor (scripts/bench/durable_floor.c: per job, in one process, exactly the durable steps execq
 promises); submit --start against that floor; one job's submit --wait round trip (against
-task-spooler's submit and `tsp -w` when installed); and submit + drain end to end against task-spooler, nq and
-pueue through their own front doors, when they are installed (apt-get install nq task-spooler;
-cargo install pueue); and, with eatmydata installed, submit --start with fsync made a no-op, which
-shows what durability costs end to end. Each timed case starts after os.sync(), so that none pays
-for the write-back of what the one before it (or its own fixture) left dirty.
+task-spooler's submit and `tsp -w` when installed); MCP submit_job with wait_seconds against a
+queue_status call on the same connection; how soon `wait` exits after a record lands; and
+submit + drain end to end against task-spooler, nq and pueue through their own front doors, when
+they are installed (apt-get install nq task-spooler; cargo install pueue); and, with eatmydata
+installed, submit --start with fsync made a no-op, which shows what durability costs end to end.
+Each timed case starts after os.sync(), so that none pays for the write-back of what the one
+before it (or its own fixture) left dirty.
 """
 import argparse
 import contextlib
@@ -346,10 +348,17 @@ def bench_submit(rep, base, runs):
 
 def bench_round_trip(rep, base, runs, peers=True):
     """One short job's round trip as a caller waiting for it sees it: `execq submit --wait` (which
-    starts a drain, then wakes on the record landing), against task-spooler's `tsp true; tsp -w`."""
+    starts a drain, then wakes on the record landing), against task-spooler's `tsp true; tsp -w`.
+    Back to back, each submission finds the drain the one before started still lingering (0.2 s)
+    and is run by it; 0.3 s apart, each starts its own."""
     q = new_queue(base, 0)
     settle_disk()
-    execq_t = [run([EXECQ, "--queue", q, "submit", "--wait", "--", "/bin/true"])[0] for _ in range(runs)]
+    argv = [EXECQ, "--queue", q, "submit", "--wait", "--", "/bin/true"]
+    execq_t = [run(argv)[0] for _ in range(runs)]
+    fresh_t = []
+    for _ in range(runs):
+        time.sleep(0.3)
+        fresh_t.append(run(argv)[0])
     tsp_t = []
     if peers and shutil.which("tsp"):
         d = tempfile.mkdtemp(dir=base)
@@ -362,8 +371,112 @@ def bench_round_trip(rep, base, runs, peers=True):
                 tsp_t.append(time.perf_counter() - start)
         finally:
             subprocess.run(["tsp", "-K"], env=env, stdout=DEVNULL, stderr=DEVNULL)
+    baseline = median(tsp_t) * 1e3 if tsp_t else None
     rep.add("submit --wait round trip, /bin/true", median(execq_t) * 1e3, "ms",
-            median(tsp_t) * 1e3 if tsp_t else None, "tsp true; tsp -w" if tsp_t else "-")
+            baseline, "tsp true; tsp -w" if tsp_t else "-", target=2.0)
+    rep.add("submit --wait round trip, own drain", median(fresh_t) * 1e3, "ms",
+            baseline, "tsp true; tsp -w" if tsp_t else "-", target=2.0)
+
+
+def record_landing(folder):
+    """Starts timing the next entry to land in `folder`, through inotify (Linux only, by ctypes);
+    returns a function giving its perf_counter time, or None elsewhere."""
+    if sys.platform != "linux":
+        return None
+    import ctypes
+    import threading
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(0)
+    if fd < 0 or libc.inotify_add_watch(fd, folder.encode(), 0x80 | 0x100) < 0:  # MOVED_TO | CREATE
+        sys.exit(f"bench: cannot watch {folder}")
+    landed = []
+    thread = threading.Thread(target=lambda: (os.read(fd, 4096), landed.append(time.perf_counter())),
+                              daemon=True)
+    thread.start()
+
+    def when():
+        thread.join(5)
+        os.close(fd)
+        return landed[0]
+    return when
+
+
+def bench_wait_wake(rep, base, runs):
+    """How soon `execq wait` on a job that runs 0.2 s (long enough for the waiter to be watching
+    the folders, not looking every millisecond or two) exits after the job's record lands in
+    `completed/` (seen by inotify in this process)."""
+    q = new_queue(base, 0)
+    drain(q)
+    settle_disk()
+    late = []
+    for i in range(runs):
+        when = record_landing(os.path.join(q, "completed"))
+        if when is None:
+            rep.note("wait on a 0.2 s job: record to wait's exit", "Linux only")
+            return
+        run([EXECQ, "--queue", q, "submit", "--start", "--id", f"w{i}", "--", "sleep", "0.2"])
+        run([EXECQ, "--queue", q, "wait", f"w{i}"])
+        late.append(time.perf_counter() - when())
+    rep.add("wait on a 0.2 s job: record to wait's exit", median(late) * 1e3, "ms", None, "-")
+
+
+class McpClient:
+    """A raw MCP client over stdio: newline-delimited JSON-RPC, one request at a time (stdlib
+    only, as a client library would add its own overhead to every call)."""
+
+    def __init__(self, q):
+        self.proc = subprocess.Popen([EXECQ, "--queue", q, "mcp"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=DEVNULL, bufsize=0)
+        self.next_id = 0
+        self.request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                    "clientInfo": {"name": "bench", "version": "0"}})
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    def send(self, message):
+        self.proc.stdin.write((json.dumps(message) + "\n").encode())
+
+    def request(self, method, params):
+        self.next_id += 1
+        self.send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
+        while True:
+            answer = json.loads(self.proc.stdout.readline())
+            if answer.get("id") == self.next_id:
+                return answer
+
+    def call(self, tool, arguments):
+        """Calls `tool`; returns the seconds the answer took and its structured content."""
+        start = time.perf_counter()
+        answer = self.request("tools/call", {"name": tool, "arguments": arguments})
+        elapsed = time.perf_counter() - start
+        result = answer.get("result") or {}
+        if result.get("isError") or "error" in answer:
+            sys.exit(f"bench: {tool} failed: {answer}")
+        return elapsed, result.get("structuredContent") or {}
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def bench_mcp_round_trip(rep, base, runs):
+    """MCP `submit_job` of `true` with wait_seconds, against a `queue_status` call, alternated on
+    one connection to one `execq mcp` (which starts a drain per submission, as `submit --wait`
+    does, unless the last one still lingers)."""
+    q = new_queue(base, 0)
+    settle_disk()
+    client = McpClient(q)
+    status_t, submit_t = [], []
+    try:
+        for _ in range(runs):
+            status_t.append(client.call("queue_status", {})[0])
+            elapsed, job = client.call("submit_job", {"command": "true", "wait_seconds": 10})
+            if not job.get("done"):
+                sys.exit(f"bench: submit_job answered before the job was done: {job}")
+            submit_t.append(elapsed)
+    finally:
+        client.close()
+    rep.add("MCP submit_job true, wait_seconds", median(submit_t) * 1e3, "ms",
+            median(status_t) * 1e3, "MCP queue_status", target=3.0)
 
 
 def durable_floor_per_job(base, n):
@@ -596,39 +709,6 @@ def records_fixture(n):
     return q
 
 
-class McpClient:
-    """`execq mcp` over stdio, one connection: newline-delimited JSON-RPC, standard library only."""
-
-    def __init__(self, q):
-        self.proc = subprocess.Popen([EXECQ, "--queue", q, "mcp"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=DEVNULL, text=True)
-        self.next_id = 0
-        self.request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
-                                    "clientInfo": {"name": "bench", "version": "1"}})
-        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-
-    def send(self, message):
-        self.proc.stdin.write(json.dumps(message) + "\n")
-        self.proc.stdin.flush()
-
-    def request(self, method, params):
-        self.next_id += 1
-        self.send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
-        while True:
-            answer = json.loads(self.proc.stdout.readline())
-            if answer.get("id") == self.next_id:
-                if "error" in answer or answer.get("result", {}).get("isError"):
-                    sys.exit(f"bench: mcp {method} failed: {answer}")
-                return answer["result"]
-
-    def call(self, tool, arguments):
-        return self.request("tools/call", {"name": tool, "arguments": arguments})
-
-    def close(self):
-        self.proc.stdin.close()
-        self.proc.wait()
-
-
 def peak_rss_mib(argv):
     """Peak RSS of argv, measured by the C helper (a child forked by Python starts with Python's
     own peak, so the rusage Python sees is not the command's)."""
@@ -756,6 +836,8 @@ def bench_all(rep, base, a, floor, records):
     # (the 1 GiB job, 10,000 records archived and deleted): their syncs are what they measure.
     bench_submit(rep, base, runs)
     bench_round_trip(rep, base, 50, peers=not a.no_peers)
+    bench_mcp_round_trip(rep, base, 50)
+    bench_wait_wake(rep, base, 20)
     if not a.no_peers:
         bench_peers(rep, base, peers_n, 3 if not a.quick else 1)
         # The issue's second size; pueue (seconds per hundred jobs) only at the first.

@@ -1,6 +1,8 @@
-//! Crash points for tests; nothing sets them in normal use.
+//! Crash points and other faults for tests; nothing sets them in normal use.
 //!
-//! - `EXECQ_FAULT=NAME` stops the process at the named point (as a kill would).
+//! - `EXECQ_FAULT=NAME` stops the process at the named point (as a kill would), or, for the few
+//!   names that are not crash points ([`active`]), makes it misbehave there as a broken system
+//!   would.
 //! - Every durable step the process takes — each create, write, sync, link, rename and unlink of
 //!   the queue's files, all of which go through [`crate::fsutil`] — is numbered from 1.
 //!   `EXECQ_CRASH_TRACE=FILE` appends a line `N KIND PATH` to FILE for each; `EXECQ_CRASH_AT=N`
@@ -8,14 +10,19 @@
 //!   operation once to count its steps, then crash it before each of them in turn and check what
 //!   the next process makes of the remains (`tests/integration/crash.rs`).
 //!
-//! The variables are read once, at the first durable step, so a process that takes none (an idle
-//! drain) never looks. Jobs do not inherit them ([`VARS`]).
+//! - `EXECQ_WAIT_FALLBACK=SECONDS` sets how long a waiter with a watch waits for a change before
+//!   looking anyway ([`wait_fallback`]), so that a test can tell a wait woken by the record from
+//!   one that ended at its fallback.
+//!
+//! The crash variables are read once, at the first durable step, so a process that takes none (an
+//! idle drain) never looks. Jobs do not inherit any of them ([`VARS`]).
 
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 /// The variable naming the point to crash at.
 pub const ENV: &str = "EXECQ_FAULT";
@@ -26,15 +33,33 @@ pub const CRASH_AT: &str = "EXECQ_CRASH_AT";
 /// The variable naming the file each durable step is listed in.
 pub const CRASH_TRACE: &str = "EXECQ_CRASH_TRACE";
 
+/// The variable replacing a waiter's fallback (`ops::wait::FALLBACK`), in seconds.
+pub const WAIT_FALLBACK: &str = "EXECQ_WAIT_FALLBACK";
+
 /// Every variable of this module: removed from the environment of the jobs a process starts, so
 /// that only the process under test counts and crashes.
-pub const VARS: [&str; 3] = [ENV, CRASH_AT, CRASH_TRACE];
+pub const VARS: [&str; 4] = [ENV, CRASH_AT, CRASH_TRACE, WAIT_FALLBACK];
 
 /// Aborts the process if `EXECQ_FAULT` names this point.
 pub fn point(name: &str) {
-    if std::env::var_os(ENV).is_some_and(|v| v == name) {
+    if active(name) {
         std::process::abort();
     }
+}
+
+/// Whether `EXECQ_FAULT` names `name`: for a fault that is not a crash, such as `deaf-watch` (a
+/// waiter's watch that is told of no change, as when the kernel drops events; see `ops::wait`).
+pub fn active(name: &str) -> bool {
+    std::env::var_os(ENV).is_some_and(|v| v == name)
+}
+
+/// `EXECQ_WAIT_FALLBACK`, when it is a number of seconds.
+pub fn wait_fallback() -> Option<Duration> {
+    static FALLBACK: OnceLock<Option<Duration>> = OnceLock::new();
+    *FALLBACK.get_or_init(|| {
+        let seconds: f64 = std::env::var(WAIT_FALLBACK).ok()?.parse().ok()?;
+        Duration::try_from_secs_f64(seconds).ok()
+    })
 }
 
 struct Plan {

@@ -10,7 +10,7 @@ use crate::drain::SUBMIT_LINGER;
 use crate::exit_code::ExitCode;
 use crate::job::result::Status;
 use crate::ops::kick::{self, Kicked, Launch};
-use crate::ops::submit::{SubmitOptions, Submitted, submit};
+use crate::ops::submit::{SubmitOptions, Submitted, submit_unsynced};
 use crate::ops::wait::{self, Waited};
 use crate::output;
 use crate::queue::Queue;
@@ -60,7 +60,9 @@ pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
         Some(task_id) if opts.wait => watch::records_named(queue, task_id),
         _ => Records::new(),
     };
-    let submitted = submit(queue, &opts.job)?;
+    // The job is in pending/ but not yet durably: the drain is started first, and gets going
+    // while pending/ is synced (a drain that was already running sees the job either way).
+    let unsynced = submit_unsynced(queue, &opts.job)?;
     if opts.start || opts.wait {
         let kicked = kick::kick(queue, Launch::Fork).unwrap_or_else(|e| {
             // The job is queued either way; failing here would invite a second submission.
@@ -77,6 +79,7 @@ pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
             return drain_command::drain_with(queue, &options, false, Some(lock));
         }
     }
+    let submitted = unsynced.sync(queue)?;
     if opts.wait {
         return wait_for(queue, &submitted, earlier);
     }

@@ -123,9 +123,11 @@ impl Execq {
                 Some(task_id) => crate::queue::watch::records_named(&queue, task_id),
                 None => Default::default(),
             };
-            let submitted = crate::ops::submit::submit(&queue, &options)?;
-            tracing::info!(task_id = %submitted.task_id, path = %submitted.path.display(), "mcp: job submitted");
+            // The drain starts while pending/ is synced (see `ops::submit::submit_unsynced`).
+            let unsynced = crate::ops::submit::submit_unsynced(&queue, &options)?;
             kick(&queue);
+            let submitted = unsynced.sync(&queue)?;
+            tracing::info!(task_id = %submitted.task_id, path = %submitted.path.display(), "mcp: job submitted");
             let name = submitted.path.file_name().unwrap_or_default().to_owned();
             let tracked = Tracked::pending(submitted.task_id.clone(), name, submitted.id, earlier);
             Ok((submitted, tracked))

@@ -11,11 +11,11 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, FixedOffset, Local};
 use serde_json::{Map, Value, json};
 
-use crate::fsutil::FileId;
+use crate::fsutil::{self, FileId};
 use crate::job;
 use crate::job::limits::ResourceLimits;
 use crate::queue::Queue;
-use crate::queue::enqueue::{enqueue_identified, slug};
+use crate::queue::enqueue::{enqueue_unsynced, slug};
 
 /// What to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,8 +76,22 @@ pub struct Submitted {
     pub id: Option<FileId>,
 }
 
-/// Writes the job into `queue`'s `pending/`.
-pub fn submit(queue: &Queue, opts: &SubmitOptions) -> Result<Submitted> {
+/// A job put in `pending/` whose name there is not durable yet: see [`submit_unsynced`].
+#[must_use = "a job is not durably queued until `pending/` is synced"]
+pub struct Unsynced(Submitted);
+
+impl Unsynced {
+    /// Syncs `pending/`: from here on the job survives a power loss.
+    pub fn sync(self, queue: &Queue) -> Result<Submitted> {
+        fsutil::sync_dir(&queue.pending)?;
+        Ok(self.0)
+    }
+}
+
+/// Writes the job into `queue`'s `pending/`, but for the sync of `pending/`, which the caller
+/// takes with [`Unsynced::sync`] before it says the job is queued: a door starts a drain in
+/// between (see `queue::enqueue::enqueue_unsynced`).
+pub fn submit_unsynced(queue: &Queue, opts: &SubmitOptions) -> Result<Unsynced> {
     queue.open()?;
     let stamp = Local::now().format("%Y%m%d-%H%M%S%.6f").to_string();
     let random = format!(
@@ -96,8 +110,8 @@ pub fn submit(queue: &Queue, opts: &SubmitOptions) -> Result<Submitted> {
         "{stamp}-{}.json",
         slug(opts.task_id.as_deref().unwrap_or(&random))
     );
-    let (path, id) = enqueue_identified(queue, OsStr::new(&name), &bytes)?;
-    Ok(Submitted { task_id, path, id })
+    let (path, id) = enqueue_unsynced(queue, OsStr::new(&name), &bytes)?;
+    Ok(Unsynced(Submitted { task_id, path, id }))
 }
 
 fn job_object(opts: &SubmitOptions, task_id: &str) -> Result<Map<String, Value>> {

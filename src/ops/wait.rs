@@ -1,6 +1,7 @@
 //! Waiting for jobs' records: the one loop behind `execq wait`, `submit --wait`, `cancel` of a
 //! running job and the MCP tools' `wait_seconds`. Each look is cheap (see `queue::watch`); between
-//! looks a waiter waits for something to change in the queue's folders ([`Pause`]).
+//! looks a waiter looks again after a moment while the wait is young, then waits for something to
+//! change in the queue's folders ([`Pause`]).
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -19,8 +20,19 @@ pub const POLL: Duration = Duration::from_millis(100);
 /// How long a waiter with a watch waits for a change before looking anyway. Only a change nobody
 /// was told of needs it: an event lost (the kernel's queue overflowing), or a filesystem that sends
 /// none, as some network shares do. The wait still ends then, a second late at worst, while an
-/// idle waiter looks once a second instead of ten times.
+/// idle waiter looks once a second instead of ten times. (Tests set another: [`fallback`].)
 pub const FALLBACK: Duration = Duration::from_secs(1);
+
+/// How long a wait goes on by looking again and again, at most [`MIN_GAP`] apart, before it makes
+/// a watch. Most waits are for a short job, which a look every millisecond or two sees end as
+/// soon as a watch would, for a few dozen `stat`s; and on Linux a process that has had a watch
+/// takes 5 to 25 ms longer to exit (see `watch_folders`), more than such a job takes to run. A
+/// waiter still waiting after this has the watch: the exit's cost is then small beside the wait.
+const LOOK_FIRST: Duration = Duration::from_millis(20);
+
+/// The first gaps between those looks. Each gap is an eighth of the time waited so far, from this
+/// up to [`MIN_GAP`]: a job that takes 3 ms is seen done at most half a millisecond late.
+const FIRST_GAP: Duration = Duration::from_micros(500);
 
 /// The least time from one look to the next while changes keep coming. A busy queue changes
 /// thousands of times a second; a waiter woken by each would spend more on looking than the
@@ -37,12 +49,15 @@ pub enum Waited {
     NotYet,
 }
 
-/// What a waiter does between two looks at the queue: waits until something changes in
-/// `pending/`, `running/`, `completed/` or `failed/` (where a job's every move shows), or, while
-/// the folders cannot be watched, sleeps [`POLL`]. Every look begins with [`Pause::looking`] and
-/// ends with [`Pause::looked`]: a change after the look began is never missed.
+/// What a waiter does between two looks at the queue: for the first [`LOOK_FIRST`], sleeps a
+/// moment; then waits until something changes in `pending/`, `running/`, `completed/` or
+/// `failed/` (where a job's every move shows), or, while the folders cannot be watched, sleeps
+/// [`POLL`]. Every look begins with [`Pause::looking`] and ends with [`Pause::looked`]: a change
+/// after the look began is never missed.
 pub struct Pause<'q> {
     queue: &'q Queue,
+    /// When the wait began: for [`LOOK_FIRST`] from then, a waiter looks again, not watching.
+    began: Instant,
     watch: Option<FolderWatch>,
     /// The folders could not be watched (no descriptor left, the inotify limits reached), or
     /// watching them failed: the rest of this wait polls.
@@ -60,6 +75,7 @@ impl<'q> Pause<'q> {
     pub fn new(queue: &'q Queue) -> Self {
         Self {
             queue,
+            began: Instant::now(),
             watch: None,
             broken: false,
             looked: Instant::now(),
@@ -86,18 +102,30 @@ impl<'q> Pause<'q> {
     pub fn wait(&mut self, most: Duration, deadline: Option<Instant>) {
         let until =
             |now: Instant| deadline.map_or(most, |d| most.min(d.saturating_duration_since(now)));
-        if self.watch.is_none() && !self.broken && self.watch_folders() {
-            // Look again at once: that look sees what changed before the watch was made.
-            return;
+        // What is left of `gap` after the last look began: never less than that look took.
+        let (looked, look_took) = (self.looked, self.look_took);
+        let rest = |gap: Duration| {
+            let now = Instant::now();
+            let gap = gap.max(look_took).min(POLL);
+            gap.saturating_sub(now.saturating_duration_since(looked))
+                .min(until(now))
+        };
+        if self.watch.is_none() && !self.broken {
+            let waited = self.looked.saturating_duration_since(self.began);
+            if waited < LOOK_FIRST {
+                thread::sleep(rest((waited / 8).clamp(FIRST_GAP, MIN_GAP)));
+                return;
+            }
+            if self.watch_folders() {
+                // Look again at once: that look sees what changed before the watch was made.
+                return;
+            }
         }
         if let Some(watch) = &self.watch {
             match watch.wait(until(Instant::now())) {
                 Ok(true) => {
                     // Changes coming thick and fast are taken together: see MIN_GAP.
-                    let gap = MIN_GAP.max(self.look_took).min(POLL);
-                    let now = Instant::now();
-                    let rest = gap.saturating_sub(now - self.looked).min(until(now));
-                    thread::sleep(rest);
+                    thread::sleep(rest(MIN_GAP));
                     return;
                 }
                 Ok(false) => return,
@@ -109,17 +137,25 @@ impl<'q> Pause<'q> {
 
     /// Starts watching the queue's folders, if they are all there (a queue no drain has opened
     /// has only `pending/`, and is watched once the others are made). Only a wait that did not
-    /// end at its first look gets this far: on Linux, a process that has had a watch takes 5 to
-    /// 25 ms longer to exit (the kernel waits for a grace period to free it; measured on 6.18),
-    /// which a wait for a job already finished, or a cancel of a pending one, need not pay.
-    /// Making one opens a descriptor or two and writes nothing.
+    /// end in its first [`LOOK_FIRST`] gets this far: on Linux, a process that has had a watch
+    /// takes 5 to 25 ms longer to exit (the kernel waits for a grace period to free it; measured
+    /// on 6.18), which a wait for a job already finished, or one that takes a few milliseconds,
+    /// need not pay. Making one opens a descriptor or two and writes nothing.
+    ///
+    /// `EXECQ_FAULT=deaf-watch` (tests only) makes a watch on no folder: one that is never told
+    /// of a change, as when events are lost, so that the wait ends only at its fallback.
     fn watch_folders(&mut self) -> bool {
         let q = self.queue;
         let folders = [&q.pending, &q.running, &q.completed, &q.failed];
         if !folders.iter().all(|f| f.is_dir()) {
             return false;
         }
-        match FolderWatch::new(&folders) {
+        let folders = if crate::fault::active("deaf-watch") {
+            &folders[..0]
+        } else {
+            &folders[..]
+        };
+        match FolderWatch::new(folders) {
             Ok(watch) => self.watch = Some(watch),
             Err(e) => self.give_up(&e),
         }
@@ -133,8 +169,14 @@ impl<'q> Pause<'q> {
     }
 }
 
+/// How long a waiter with a watch waits for a change before looking anyway: [`FALLBACK`], unless
+/// a test set `EXECQ_WAIT_FALLBACK` (see `fault`).
+pub fn fallback() -> Duration {
+    crate::fault::wait_fallback().unwrap_or(FALLBACK)
+}
+
 /// Waits until `job` has a record, or `deadline` passes, or `between` (called between looks, at
-/// least every [`FALLBACK`]) returns false.
+/// least every [`fallback`]) returns false.
 pub fn until(
     queue: &Queue,
     job: &Tracked,
@@ -152,7 +194,7 @@ pub fn until(
         if deadline.is_some_and(|d| now >= d) || !between() {
             return Ok(Waited::NotYet);
         }
-        pause.wait(FALLBACK, deadline);
+        pause.wait(fallback(), deadline);
     }
 }
 
@@ -180,6 +222,6 @@ pub fn each(
         if jobs.is_empty() || deadline.is_some_and(|d| now >= d) {
             return Ok(jobs);
         }
-        pause.wait(FALLBACK, deadline);
+        pause.wait(fallback(), deadline);
     }
 }

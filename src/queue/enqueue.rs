@@ -26,14 +26,26 @@ pub fn enqueue_identified(
     name: &OsStr,
     bytes: &[u8],
 ) -> Result<(PathBuf, Option<FileId>)> {
+    let placed = enqueue_unsynced(queue, name, bytes)?;
+    fsutil::sync_dir(&queue.pending)?;
+    Ok(placed)
+}
+
+/// [`enqueue_identified`] but for its last step, the sync of `pending/` that makes the job's name
+/// there durable: the caller takes it before saying the job is queued. (A door that starts a
+/// drain starts it first, so that the drain gets going while `pending/` is synced; the drain's
+/// claim syncs `running/` before it runs the job, whichever sync comes first.)
+pub fn enqueue_unsynced(
+    queue: &Queue,
+    name: &OsStr,
+    bytes: &[u8],
+) -> Result<(PathBuf, Option<FileId>)> {
     let staged = queue.temp_path(&slug(&name.to_string_lossy()));
     fsutil::write_new_synced(&staged, bytes)?;
     let id = FileId::at(&staged);
     let placed = place(&staged, &queue.pending, name);
     fsutil::discard(&staged);
-    let path = placed?;
-    fsutil::sync_dir(&queue.pending)?;
-    Ok((path, id))
+    Ok((placed?, id))
 }
 
 /// Links `file` into `pending/` as `name`, or `name` numbered (`stem.1.ext`...) if it is taken.

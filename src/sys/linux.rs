@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -66,10 +66,15 @@ fn poll_millis(timeout: Duration) -> i32 {
 
 /// Folders watched with inotify: one descriptor that becomes readable when an entry is created,
 /// renamed in or out, deleted, or closed after writing in any of them.
+///
+/// Fields are dropped in this order: the descriptor, then the holder's pipe (see `Drop`).
 pub struct FolderWatch {
     inotify: File,
     /// The watch descriptors, removed one by one before the descriptor is closed (see `Drop`).
     watches: Vec<libc::c_int>,
+    /// The write end of the pipe a holder process waits on (see [`hold_elsewhere`]): closed, it
+    /// lets the holder exit. `None` if no holder could be started.
+    _holder: Option<OwnedFd>,
 }
 
 /// The changes that can move a job: every way a name appears in or leaves a folder, and a file
@@ -93,6 +98,7 @@ impl FolderWatch {
         let mut watch = Self {
             inotify,
             watches: Vec::with_capacity(folders.len()),
+            _holder: None,
         };
         for folder in folders {
             let path = c_path(folder)?;
@@ -110,6 +116,7 @@ impl FolderWatch {
             }
             watch.watches.push(wd);
         }
+        watch._holder = hold_elsewhere(watch.inotify.as_fd());
         Ok(watch)
     }
 
@@ -138,11 +145,12 @@ impl FolderWatch {
     }
 }
 
-/// Closing an inotify descriptor that still has watches waits for the kernel to free them (a
-/// grace period: 5 to 25 ms measured on Linux 6.18), which would hold up a waiter in a process
-/// that carries on, such as `execq mcp` answering a call. Watches removed first are freed by the
-/// kernel in the background, and the close returns at once (0.04 ms). A process's exit still
-/// waits for that freeing, which is why a wait makes its watch only when it has to wait.
+/// The last close of an inotify descriptor waits for the kernel to free its watches, after an
+/// SRCU grace period: 5 to 25 ms measured on Linux 6.18, whether the watches were removed first
+/// or not (unless long enough before), and a process's exit pays it too. So the descriptor is
+/// closed here while the holder still has it open, which takes no time, and the holder, told by
+/// the pipe closing after that, pays the grace period in the background. The watches are removed
+/// first all the same: where there is no holder, that makes a close long after them immediate.
 impl Drop for FolderWatch {
     fn drop(&mut self) {
         for &wd in &self.watches {
@@ -158,4 +166,89 @@ impl Drop for FolderWatch {
 pub fn boot_id() -> Option<String> {
     let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
     Some(id.trim().to_owned()).filter(|id| !id.is_empty())
+}
+
+/// Starts a holder: a process that keeps `inotify` open until the returned pipe's write end is
+/// closed (by dropping the watch, or by this process's exit), so that the last close of the
+/// watch, and its wait for the kernel (see `Drop`), happen there and hold up no waiter. A double
+/// fork, so that the holder is nobody's child to reap once it exits: it costs about half a
+/// millisecond, paid only by a wait that has already gone on for a while (`ops::wait`). `None`
+/// when it cannot be started (no descriptor or process left): the watch works all the same.
+fn hold_elsewhere(inotify: BorrowedFd<'_>) -> Option<OwnedFd> {
+    let mut ends = [0; 2];
+    // SAFETY: `ends` has room for the two descriptors pipe2 writes.
+    if unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return None;
+    }
+    // SAFETY: pipe2 just returned these two open descriptors, owned by nothing else.
+    let (wake, holder) = unsafe { (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1])) };
+    // SAFETY: the copy runs only async-signal-safe calls (fork, close, read, _exit), as a copy
+    // of a process with other threads (`execq mcp`) must, and never returns.
+    let child = unsafe { libc::fork() };
+    if child == 0 {
+        // SAFETY: in the copy; see above. The holder is the copy's copy: the copy exits at once.
+        unsafe {
+            if libc::fork() == 0 {
+                hold(wake.as_raw_fd(), inotify.as_raw_fd(), holder.as_raw_fd());
+            }
+            libc::_exit(0);
+        }
+    }
+    drop(wake);
+    if child < 0 {
+        return None;
+    }
+    let mut status = 0;
+    // SAFETY: `status` outlives the call; `child` is this process's child.
+    while unsafe { libc::waitpid(child, &mut status, 0) } < 0
+        && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+    {}
+    Some(holder)
+}
+
+/// The holder's whole life: close every descriptor but `wake` and `inotify` (among them `ours`,
+/// the pipe's write end, whose close by the watch's owner is what ends it; the terminal; pipes
+/// a caller reads to their end), wait for `wake` to reach its end, exit.
+///
+/// # Safety
+/// Only in a fresh copy from `fork`: it closes descriptors it does not own, and never returns.
+unsafe fn hold(wake: RawFd, inotify: RawFd, ours: RawFd) -> ! {
+    let (low, high) = (
+        wake.min(inotify) as libc::c_uint,
+        wake.max(inotify) as libc::c_uint,
+    );
+    // SAFETY: close, close_range, read and _exit take integers and a buffer that outlives the
+    // call; closing what this copy does not own is its purpose (see above).
+    unsafe {
+        libc::close(ours);
+        if low > 0 {
+            close_range(0, low - 1);
+        }
+        if high > low + 1 {
+            close_range(low + 1, high - 1);
+        }
+        close_range(high + 1, libc::c_uint::MAX);
+        let mut byte = 0u8;
+        while libc::read(wake, (&raw mut byte).cast(), 1) < 0
+            && *libc::__errno_location() == libc::EINTR
+        {}
+        libc::_exit(0)
+    }
+}
+
+/// Closes the descriptors `first..=last`: one call since Linux 5.9, one by one before it (and
+/// then only those below 1024: a holder that keeps a rare higher one keeps it for as long as it
+/// lives, no longer than its parent's watch).
+///
+/// # Safety
+/// As [`hold`]'s.
+unsafe fn close_range(first: libc::c_uint, last: libc::c_uint) {
+    // SAFETY: both calls take integers only.
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, first, last, 0) != 0 {
+            for fd in first..=last.min(1023) {
+                libc::close(fd as libc::c_int);
+            }
+        }
+    }
 }

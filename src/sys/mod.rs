@@ -362,6 +362,7 @@ pub fn open_in_browser(target: &str) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
     use std::time::Instant;
 
     #[test]
@@ -410,6 +411,26 @@ mod tests {
         std::fs::remove_dir(dir.path().join("a")).unwrap();
         watch.drain().unwrap();
         assert!(!watch.wait(Duration::from_millis(20)).unwrap());
+    }
+
+    #[test]
+    fn a_watch_keeps_none_of_the_processes_other_descriptors_open() {
+        // A pipe a caller reads to its end (`$(execq wait ...)`) ends when this process closes
+        // its side, not when whatever keeps the watch alive (Linux: a holder process) does.
+        let dir = tempfile::tempdir().unwrap();
+        let (mut reader, writer) = io::pipe().unwrap();
+        let watch = FolderWatch::new(&[dir.path()]).unwrap();
+        drop(writer);
+        let ready = poll_readable(&[reader.as_fd()], 30_000).unwrap();
+        assert_eq!(
+            ready,
+            [true],
+            "the pipe's write end is still open somewhere"
+        );
+        let mut rest = Vec::new();
+        std::io::Read::read_to_end(&mut reader, &mut rest).unwrap();
+        assert!(rest.is_empty());
+        drop(watch);
     }
 
     #[test]

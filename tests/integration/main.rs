@@ -39,3 +39,4 @@ mod submit;
 mod syscalls;
 mod text_jobs;
 mod timeouts;
+mod wake;

@@ -19,10 +19,15 @@ pub struct Client {
 
 impl Client {
     fn start(q: &TestQueue, args: &[&str]) -> Self {
+        Self::start_with(q, args, &[])
+    }
+
+    fn start_with(q: &TestQueue, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut full = vec!["mcp"];
         full.extend_from_slice(args);
         let mut child = q
             .execq(&full)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -49,7 +54,12 @@ impl Client {
 
     /// Starts `execq mcp ARGS` and completes the MCP handshake.
     pub fn ready(q: &TestQueue, args: &[&str]) -> Self {
-        let mut client = Self::start(q, args);
+        Self::ready_with(q, args, &[])
+    }
+
+    /// [`Client::ready`] with these variables set for the server.
+    pub fn ready_with(q: &TestQueue, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut client = Self::start_with(q, args, env);
         client.initialize();
         client
     }

@@ -35,13 +35,14 @@
 //! the check against the file skips them, and the drain rebuilds when they outnumber the records.
 
 mod build;
+mod change;
 mod check;
+mod lines;
 mod read;
 
-use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -53,7 +54,11 @@ use crate::queue::Queue;
 use crate::queue::catalog::State;
 
 pub use build::rebuild;
+pub use change::{Change, TaskId};
 pub use check::check;
+pub use lines::name_key;
+use lines::stem;
+use lines::{bucket_of, bucket_path, escape_into, hash, lines, time_ns, unescape};
 pub use read::{count, lookup, newest, oldest_first};
 
 /// How many key buckets: at a million records a lookup reads one of about 12 KB.
@@ -278,139 +283,6 @@ pub fn usable(queue: &Queue) -> Option<Stamp> {
     }
 }
 
-/// A filed record's task_id, for its keys.
-#[derive(Clone, Copy, Debug)]
-pub enum TaskId<'a> {
-    /// The filer knows it (`None`: the job has none).
-    Known(Option<&'a str>),
-    /// Read from the record (after a crash, where the job is not at hand).
-    InRecord,
-}
-
-/// A change to `completed/` or `failed/` by this process: made between [`Change::begin`] and
-/// [`Change::commit`], which keep the index vouching for the folders (see the module docs).
-/// Dropped without a commit (an error on the way), the index stops vouching and is rebuilt when
-/// next used.
-pub struct Change {
-    locked: Option<(Locked, Stamp)>,
-    time_lines: [Vec<u8>; 2],
-    key_lines: Vec<(u64, Vec<u8>)>,
-    removed: [u64; 2],
-    /// The queue, while the lock is held.
-    queue: Option<Queue>,
-    /// The folders as the last step of this change left them.
-    after: Option<[Folder; 2]>,
-}
-
-impl Change {
-    /// Takes the lock and notes whether the index vouches for the folders now. Never fails: an
-    /// index that cannot be kept here is left to be rebuilt.
-    pub fn begin(queue: &Queue) -> Self {
-        let locked = lock(queue).ok().and_then(|locked| {
-            let now = folders_now(queue);
-            let stamp = match Stamp::read(queue) {
-                Some(stamp) => stamp,
-                // A queue that has never had a record starts with an empty index.
-                None if now_empty(queue) => start(queue).ok()?,
-                None => return None,
-            };
-            stamp.vouches_for(&now).then_some((locked, stamp))
-        });
-        let kept = locked.is_some().then(|| queue.clone());
-        Self {
-            locked,
-            time_lines: [Vec::new(), Vec::new()],
-            key_lines: Vec::new(),
-            removed: [0, 0],
-            queue: kept,
-            after: None,
-        }
-    }
-
-    /// This change filed the record `dir/file` in `state`, for the job `name` (the job file
-    /// beside a sidecar record, else `file` itself), with `task_id`.
-    pub fn filed(&mut self, state: State, record: &Path, name: &OsStr, task_id: TaskId<'_>) {
-        self.settled();
-        if self.locked.is_none() {
-            return;
-        }
-        let Some(file) = record.file_name() else {
-            return;
-        };
-        let read;
-        let task_id = match task_id {
-            TaskId::Known(known) => known,
-            TaskId::InRecord => {
-                read = build::task_id(record);
-                read.as_deref()
-            }
-        };
-        let Ok(meta) = fs::symlink_metadata(record) else {
-            return;
-        };
-        let (time_lines, key_lines) = lines(state, file, name, task_id, &meta);
-        self.time_lines[slot(state)].extend_from_slice(&time_lines);
-        self.key_lines.extend(key_lines);
-    }
-
-    /// Notes the folders as this change left them: called right after each step of it, so that
-    /// what another process does to them meanwhile is not taken for part of it.
-    fn settled(&mut self) {
-        if let Some(queue) = &self.queue {
-            self.after = Some(folders_now(queue));
-        }
-    }
-
-    /// This change did what it cannot count (finished what a killed process began): the index
-    /// will be rebuilt rather than vouch for the folders after it.
-    pub fn forget(&mut self) {
-        if let Some((_, stamp)) = self.locked.as_mut() {
-            stamp.boot.clear();
-        }
-    }
-
-    /// This change took a record out of `state` (archived, retried, removed).
-    pub fn removed(&mut self, state: State, n: u64) {
-        self.settled();
-        self.removed[slot(state)] += n;
-    }
-
-    /// Appends the lines and moves the stamp to the folders as they are now.
-    pub fn commit(mut self, queue: &Queue) {
-        let Some((_locked, mut stamp)) = self.locked.take() else {
-            return;
-        };
-        if let Err(e) = self.apply(queue, &mut stamp) {
-            tracing::debug!("the index of records was not updated ({e}); it will be rebuilt");
-        }
-    }
-
-    fn apply(&self, queue: &Queue, stamp: &mut Stamp) -> io::Result<()> {
-        let generation = stamp.generation_dir(queue);
-        if !fs::symlink_metadata(&generation)?.is_dir() {
-            return Err(io::Error::other("the index's generation is not a folder"));
-        }
-        for (state, lines) in [State::Completed, State::Failed]
-            .iter()
-            .zip(&self.time_lines)
-        {
-            if !lines.is_empty() {
-                fsutil::append(&generation.join(state.as_str()), lines)?;
-                stamp.lines += lines.iter().filter(|&&b| b == b'\n').count() as u64;
-            }
-        }
-        for (bucket, line) in &self.key_lines {
-            fsutil::append(&bucket_path(&generation, *bucket), line)?;
-        }
-        for i in 0..2 {
-            let added = self.time_lines[i].iter().filter(|&&b| b == b'\n').count() as u64;
-            stamp.counts[i] = (stamp.counts[i] + added).saturating_sub(self.removed[i]);
-        }
-        stamp.folders = self.after.unwrap_or_else(|| folders_now(queue));
-        stamp.write(queue)
-    }
-}
-
 /// Whether `dir`'s mode lets its owner write in it (a missing one: yes).
 fn writable(dir: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
@@ -441,104 +313,5 @@ fn start(queue: &Queue) -> io::Result<Stamp> {
     stamp.write(queue)?;
     Ok(stamp)
 }
-
-/// The time line and key lines for one record.
-fn lines(
-    state: State,
-    file: &OsStr,
-    name: &OsStr,
-    task_id: Option<&str>,
-    meta: &fs::Metadata,
-) -> (Vec<u8>, Vec<(u64, Vec<u8>)>) {
-    let mut time_line = format!("{}\t{}\t", time_ns(meta), meta.ino()).into_bytes();
-    escape_into(file.as_bytes(), &mut time_line);
-    time_line.push(b'\n');
-    let mut keys = vec![name_key(name)];
-    if let Some(task_id) = task_id.filter(|t| *t != keys[0]) {
-        keys.push(task_id.to_owned());
-    }
-    let tag = if state == State::Failed { b'f' } else { b'c' };
-    let key_lines = keys
-        .into_iter()
-        .map(|key| {
-            let mut line = Vec::new();
-            escape_into(key.as_bytes(), &mut line);
-            line.extend_from_slice(&[b'\t', tag, b'\t']);
-            escape_into(file.as_bytes(), &mut line);
-            line.push(b'\n');
-            (bucket_of(&key), line)
-        })
-        .collect();
-    (time_line, key_lines)
-}
-
-/// The key a job's file name is found by: as shown, without its extension, and without the
-/// number its record was filed under if it was a namesake's (`x.2.json` → `x`).
-pub fn name_key(name: &OsStr) -> String {
-    let shown = super::names::display_name(name);
-    let stem = stem(&shown);
-    match stem.rsplit_once('.') {
-        Some((base, n))
-            if !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            base.to_owned()
-        }
-        _ => stem.to_owned(),
-    }
-}
-
-/// `job.tar.gz` → `job.tar` (as [`super::names::split_ext`]).
-fn stem(name: &str) -> &str {
-    match name.rfind('.') {
-        Some(0) | None => name,
-        Some(i) => &name[..i],
-    }
-}
-
-fn time_ns(meta: &fs::Metadata) -> i128 {
-    i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec())
-}
-
-fn bucket_of(key: &str) -> u64 {
-    hash(key.as_bytes()) % BUCKETS
-}
-
-fn bucket_path(generation: &Path, bucket: u64) -> PathBuf {
-    generation.join("keys").join(format!("{bucket:03x}"))
-}
-
-/// FNV-1a: stable across versions and platforms, which the buckets' names rely on.
-fn hash(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// Writes `bytes` with `%`, tab, CR and LF as `%XX`, so a line splits one way only.
-fn escape_into(bytes: &[u8], out: &mut Vec<u8>) {
-    for &b in bytes {
-        match b {
-            b'%' | b'\t' | b'\n' | b'\r' => out.extend_from_slice(format!("%{b:02X}").as_bytes()),
-            _ => out.push(b),
-        }
-    }
-}
-
-fn unescape(bytes: &[u8]) -> Option<OsString> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Some(OsString::from_vec(out))
-}
-
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,6 @@
 use super::*;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 #[test]
 fn a_stamp_reads_back_as_written_and_a_torn_one_vouches_for_nothing() {

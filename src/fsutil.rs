@@ -127,6 +127,48 @@ pub fn append(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .write_all(bytes)
 }
 
+/// Writes `bytes` over the start of the regular file at `path` (never through a symlink), if it
+/// exists and is exactly that long; returns whether it did. Not synced: for a small file that
+/// readers check (the index's stamp), rewritten without a new name or inode.
+pub fn overwrite_same_length(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let file = match OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() || meta.len() != bytes.len() as u64 {
+        return Ok(false);
+    }
+    fault::step("write", path);
+    file.write_all_at(bytes, 0)?;
+    Ok(true)
+}
+
+/// Creates each of `files` empty (0600) unless it exists, in one step for the crash harness
+/// (`dir` names it): files derived from others, made ahead of the appends that fill them.
+pub fn create_empty_files(dir: &Path, files: &[std::path::PathBuf]) -> io::Result<()> {
+    fault::step("create", dir);
+    for file in files {
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(file)
+        {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Removes a leftover temporary file, if there is one; an error is of no consequence.
 pub fn discard(path: &Path) {
     fault::step("unlink", path);

@@ -43,7 +43,7 @@ pub fn rebuild(queue: &Queue) -> Result<Stamp> {
     if fsutil::exists(&target) {
         fsutil::remove_entry(&target)?;
     }
-    fsutil::create_private_dir(&target.join("keys"))
+    super::make_generation(&target)
         .with_context(|| format!("failed to create `{}`", target.display()))?;
     let mut keys = KeyLines::new(&target);
     for state in [State::Completed, State::Failed] {

@@ -72,7 +72,7 @@ pub(super) fn bucket_of(key: &str) -> u64 {
 }
 
 pub(super) fn bucket_path(generation: &Path, bucket: u64) -> PathBuf {
-    generation.join("keys").join(format!("{bucket:03x}"))
+    generation.join("keys").join(format!("{bucket:02x}"))
 }
 
 /// FNV-1a: stable across versions and platforms, which the buckets' names rely on.

@@ -7,10 +7,10 @@
 //! ```text
 //! QUEUE/index/
 //!   lock            flock'd by every process that changes completed/ or failed/
-//!   stamp           what the index vouches for (below), replaced by a rename
-//!   G/completed     one line per record filed, in filing order: TIME_NS \t FILE
+//!   stamp           what the index vouches for (below), rewritten in place
+//!   G/completed     one line per record filed, in filing order: TIME_NS \t INODE \t FILE
 //!   G/failed
-//!   G/keys/XYZ      4,096 buckets by a hash of the key: KEY \t c|f \t FILE
+//!   G/keys/XY       256 buckets by a hash of the key: KEY \t c|f \t FILE
 //! ```
 //!
 //! `FILE` is the file that holds the record (the merged JSON job, or the `.result.json` sidecar),
@@ -61,9 +61,12 @@ use lines::stem;
 use lines::{bucket_of, bucket_path, escape_into, hash, lines, time_ns, unescape};
 pub use read::{count, lookup, newest, oldest_first};
 
-/// How many key buckets: at a million records a lookup reads one of about 12 KB.
-const BUCKETS: u64 = 4096;
-const MAGIC: &str = "execq-index 2";
+/// How many key buckets: at a million records a lookup reads one of about 200 KB. Few enough
+/// to be made all at once with the index (making a file is the dearest step of an append).
+const BUCKETS: u64 = 256;
+const MAGIC: &str = "execq-index 3";
+/// The stamp's length, its newline aside (padded with spaces).
+const STAMP_LEN: usize = 383;
 
 /// The index's folder.
 pub fn dir(queue: &Queue) -> PathBuf {
@@ -149,11 +152,13 @@ impl Stamp {
             folder(&self.folders[1], self.counts[1]),
             self.lines
         );
-        format!("{body} sum={:016x}\n", hash(body.as_bytes()))
+        // Always the same length, so that it is rewritten in place (see `write`).
+        let line = format!("{body} sum={:016x}", hash(body.as_bytes()));
+        format!("{line:<STAMP_LEN$}\n")
     }
 
     fn parse(text: &str) -> Option<Self> {
-        let line = text.strip_suffix('\n')?;
+        let line = text.strip_suffix('\n')?.trim_end_matches(' ');
         let (body, sum) = line.rsplit_once(" sum=")?;
         if u64::from_str_radix(sum, 16).ok()? != hash(body.as_bytes()) {
             return None;
@@ -191,12 +196,22 @@ impl Stamp {
     }
 
     /// Replaces the stamp (the caller holds the lock).
+    /// Rewritten in place, one write of the same length, when it exists (a filing then allocates
+    /// and renames nothing, which every sync would otherwise pay for); made anew and renamed
+    /// into place the first time. A reader that catches a write half done finds its checksum
+    /// wrong and waits for the lock.
     fn write(&self, queue: &Queue) -> io::Result<()> {
         let index = dir(queue);
+        let text = self.format();
+        if text.len() == STAMP_LEN + 1
+            && fsutil::overwrite_same_length(&index.join("stamp"), text.as_bytes())?
+        {
+            return Ok(());
+        }
         let tmp = index.join("stamp.tmp");
         // Made anew (never through whatever stands at that name), then renamed over the stamp.
         fsutil::discard(&tmp);
-        fsutil::write_new(&tmp, self.format().as_bytes()).map_err(io::Error::other)?;
+        fsutil::write_new(&tmp, text.as_bytes()).map_err(io::Error::other)?;
         fsutil::try_rename(&tmp, &index.join("stamp"))
     }
 }
@@ -309,9 +324,19 @@ fn start(queue: &Queue) -> io::Result<Stamp> {
         folders: folders_now(queue),
         ..Stamp::default()
     };
-    fsutil::create_private_dir(&stamp.generation_dir(queue).join("keys"))?;
+    make_generation(&stamp.generation_dir(queue))?;
     stamp.write(queue)?;
     Ok(stamp)
 }
+/// A generation's folder with every file it will append to, empty: a filing then creates none.
+fn make_generation(generation: &Path) -> io::Result<()> {
+    let keys = generation.join("keys");
+    fsutil::create_private_dir(&keys)?;
+    let mut files: Vec<PathBuf> = (0..BUCKETS).map(|b| bucket_path(generation, b)).collect();
+    files.push(generation.join(State::Completed.as_str()));
+    files.push(generation.join(State::Failed.as_str()));
+    fsutil::create_empty_files(&keys, &files)
+}
+
 #[cfg(test)]
 mod tests;

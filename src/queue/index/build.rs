@@ -22,9 +22,9 @@ use crate::queue::catalog::{self, State};
 use crate::queue::names::{SIDECAR_SUFFIX, is_internal, sidecar_path};
 
 /// Time lines sorted in memory at once (a few MiB).
-const RUN: usize = 50_000;
+const RUN: usize = 16_384;
 /// Key lines kept before they are appended to their buckets.
-const KEY_BYTES: usize = 2 << 20;
+const KEY_BYTES: usize = 512 << 10;
 
 /// Rebuilds the index from the records in `completed/` and `failed/` (the caller holds the lock).
 pub fn rebuild(queue: &Queue) -> Result<Stamp> {
@@ -105,7 +105,7 @@ fn index_folder(
 }
 
 /// Entries read at a time, sorted by inode.
-const CHUNK: usize = 16_384;
+const CHUNK: usize = 4096;
 
 type Indexed = (i128, Vec<u8>, Vec<(u64, Vec<u8>)>);
 

@@ -25,6 +25,10 @@
 //! allow_shell = false
 //! read_only = false
 //! max_wait = 50
+//!
+//! [sandbox]         # jobs' sandboxes: a default and a floor per door (see `job::sandbox`)
+//! default = "workspace"
+//! mcp = "workspace"
 //! ```
 
 use std::fmt;
@@ -38,6 +42,7 @@ use serde::Deserialize;
 use crate::duration::Seconds;
 use crate::job::limits::{self, ResourceLimits};
 use crate::job::notify::Notify;
+use crate::job::sandbox::{Origin, Policies};
 use crate::queue::Queue;
 
 /// The file's name in the queue folder.
@@ -62,6 +67,8 @@ pub struct Config {
     pub dashboard: Option<PathBuf>,
     /// What `execq mcp` lets agents do.
     pub mcp: Option<McpConfig>,
+    /// Jobs' sandboxes: a default, and a floor per door.
+    pub sandbox: Option<Policies>,
 }
 
 /// `jobs` in the file: 1 to [`MAX_JOBS`].
@@ -183,6 +190,8 @@ pub struct DrainOptions {
     pub notify: Option<Notify>,
     /// A dashboard page to rewrite after a drain that did work (`dashboard` in config.toml).
     pub dashboard: Option<PathBuf>,
+    /// Jobs' sandboxes (`[sandbox]`).
+    pub sandbox: Policies,
 }
 
 impl Default for DrainOptions {
@@ -199,6 +208,7 @@ impl Default for DrainOptions {
             retention: None,
             notify: None,
             dashboard: None,
+            sandbox: Policies::default(),
         }
     }
 }
@@ -260,6 +270,8 @@ pub fn effective(
     opts.dashboard = file.dashboard.clone();
     settings.extend(retention_settings(file.retention));
     settings.extend(mcp_settings(file.mcp.unwrap_or_default()));
+    opts.sandbox = file.sandbox.unwrap_or_default();
+    settings.extend(sandbox_settings(&opts.sandbox));
     (opts, settings)
 }
 
@@ -341,6 +353,26 @@ fn mcp_settings(mcp: McpConfig) -> Vec<Setting> {
         Setting::from_file(name, value, default)
     })
     .collect()
+}
+
+/// `[sandbox]`'s settings: the default and each door's floor, as a job file would spell them.
+fn sandbox_settings(policies: &Policies) -> Vec<Setting> {
+    let default = Setting::from_file(
+        "sandbox.default",
+        policies.default.as_ref().map(|p| p.to_json().to_string()),
+        "\"none\"".into(),
+    );
+    let floors = Origin::ALL.into_iter().map(|origin| {
+        let name = match origin {
+            Origin::Cli => "sandbox.cli",
+            Origin::Mcp => "sandbox.mcp",
+            Origin::Schedule => "sandbox.schedule",
+            Origin::Dashboard => "sandbox.dashboard",
+        };
+        let floor = policies.floor(origin).map(|p| p.to_json().to_string());
+        Setting::from_file(name, floor, "no floor".into())
+    });
+    std::iter::once(default).chain(floors).collect()
 }
 
 impl Setting {

@@ -221,8 +221,20 @@ fn run_job(
         keep: opts.keep,
     };
     let resources = spec.limits.or(opts.limits);
-    let mut result = execute(queue, &limits, &resources, shutdown, job, spec)
-        .unwrap_or_else(|e| JobResult::error(describe(&e)));
+    let mut sandbox = None;
+    let mut result = execute(
+        queue,
+        opts,
+        &limits,
+        &resources,
+        shutdown,
+        job,
+        spec,
+        &mut sandbox,
+    )
+    .unwrap_or_else(|e| JobResult::error(describe(&e)));
+    result.sandbox = sandbox;
+    exec::sandbox::hint(&mut result);
     if result.status == Status::Failed
         && let Some((limit, why)) = limits::which(&resources, &result)
     {
@@ -246,21 +258,33 @@ fn run_job(
     result
 }
 
-/// Builds the job's command, opens its result file, runs it, and turns what happened into its
-/// result.
+/// Builds the job's command (in its sandbox, whose description goes to `sandbox`), opens its
+/// result file, runs it, and turns what happened into its result.
+#[allow(clippy::too_many_arguments)]
 fn execute(
     queue: &Queue,
+    opts: &DrainOptions,
     limits: &Limits,
     resources: &ResourceLimits,
     shutdown: &Shutdown,
     job: &Claimed,
     spec: &JobSpec,
+    sandbox: &mut Option<serde_json::Value>,
 ) -> Result<JobResult, StartError> {
-    let env = [
+    let plan = limits_plan(resources)?;
+    let sandboxed = exec::sandbox::plan(&opts.sandbox, spec, &job.path, queue, sandbox)?;
+    let (prepared, temp) = match sandboxed {
+        Some(s) => (Some(s.prepared), Some(s.temp)),
+        None => (None, None),
+    };
+    let mut env = vec![
         ("EXECQ_QUEUE", queue.root.as_os_str()),
         ("EXECQ_JOB", job.name.as_os_str()),
     ];
-    let command = command::build(spec, &job.path, &env, limits_plan(resources)?)?;
+    if let Some(temp) = &temp {
+        env.push(("TMPDIR", temp.path().as_os_str()));
+    }
+    let command = command::build(spec, &job.path, &env, plan, prepared)?;
     let program = command::program_name(&spec.program);
     let cancel = record::cancel_marker(&job.path);
     let watch = Watch {

@@ -19,26 +19,29 @@ pub fn program_name(program: &Program) -> &str {
 }
 
 /// The command for `spec`; `script` is the job file (run by a script's interpreter), `env` is added
-/// to the environment, `limits` is applied to the process before it execs.
+/// to the environment, `limits` is applied to the process before it execs, and `sandbox` confines
+/// it (see `exec::sandbox`).
 pub fn build(
     spec: &JobSpec,
     script: &Path,
     env: &[(&str, &OsStr)],
     limits: Plan,
+    sandbox: Option<sys::sandbox::Prepared>,
 ) -> Result<Command, StartError> {
+    let start = |program: &str| sys::sandbox::command(OsStr::new(program), sandbox);
     let mut command = match &spec.program {
         Program::Argv { program, args } => {
-            let mut c = Command::new(program);
+            let mut c = start(program);
             c.args(args);
             c
         }
         Program::Shell(line) => {
-            let mut c = Command::new("/bin/sh");
+            let mut c = start("/bin/sh");
             c.arg("-c").arg(line);
             c
         }
         Program::Script { interpreter } => {
-            let mut c = Command::new(&interpreter[0]);
+            let mut c = start(&interpreter[0]);
             c.args(&interpreter[1..]).arg(script);
             c
         }

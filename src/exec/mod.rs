@@ -5,6 +5,7 @@
 pub mod capture;
 pub mod command;
 pub mod result_file;
+pub mod sandbox;
 pub mod spool;
 mod supervisor;
 
@@ -98,6 +99,7 @@ impl Execution {
             timed_out: status == Status::Timeout,
             signal,
             limit: None,
+            sandbox: None,
             stdout_truncated: self.stdout.truncated,
             stderr_truncated: self.stderr.truncated,
             stdout_bytes: self.stdout.bytes,
@@ -127,6 +129,9 @@ pub enum StartError {
     /// Its `limits` cannot be applied here.
     #[error("{0}")]
     Limits(String),
+    /// Its sandbox cannot be enforced here, or is refused.
+    #[error("sandbox: {0}")]
+    Sandbox(String),
     #[error("failed to start `{program}`")]
     Spawn {
         program: String,

@@ -7,6 +7,7 @@
 pub mod limits;
 pub mod notify;
 pub mod result;
+pub mod sandbox;
 pub mod schedule;
 
 use std::ffi::OsStr;
@@ -44,6 +45,10 @@ pub struct JobSpec {
     pub limits: limits::ResourceLimits,
     /// Its own notification settings (`notify`).
     pub notify: Option<notify::Notify>,
+    /// The sandbox it asks for (`sandbox`); `None`: the queue's `[sandbox] default`.
+    pub sandbox: Option<sandbox::Sandbox>,
+    /// The door it came through (`origin`, written by execq's doors), whose floor applies.
+    pub origin: Option<sandbox::Origin>,
 }
 
 /// The kinds of job file, told apart by name.
@@ -119,6 +124,10 @@ pub enum JobError {
     BadLimits(String),
     #[error("`notify`: {0}")]
     BadNotify(String),
+    #[error("`sandbox`: {0}")]
+    BadSandbox(String),
+    #[error("`origin`: {0}")]
+    BadOrigin(String),
 }
 
 /// The name of a JSON value's type, for messages.
@@ -249,6 +258,11 @@ pub fn from_json(job: &Map<String, Value>) -> Result<JobSpec, JobError> {
         schedule: schedule::Schedule::of(job)?,
         limits: limits::ResourceLimits::of_job(job).map_err(JobError::BadLimits)?,
         notify: notify::Notify::of_job(job.get("notify")).map_err(JobError::BadNotify)?,
+        sandbox: sandbox::Sandbox::of_job(job).map_err(JobError::BadSandbox)?,
+        origin: optional_text(job, "origin")?
+            .map(|o| sandbox::Origin::parse(&o))
+            .transpose()
+            .map_err(JobError::BadOrigin)?,
     })
 }
 
@@ -284,6 +298,8 @@ pub fn from_script(bytes: &[u8]) -> Result<JobSpec, JobError> {
         schedule: schedule::Schedule::default(),
         limits: limits::ResourceLimits::default(),
         notify: None,
+        sandbox: None,
+        origin: None,
     })
 }
 

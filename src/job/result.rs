@@ -59,6 +59,9 @@ pub struct JobResult {
     /// `file_size`), when one did (see `job::limits`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
+    /// The sandbox it ran in (see `exec::sandbox`), when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<serde_json::Value>,
     pub stdout_truncated: bool,
     pub stderr_truncated: bool,
     /// Total bytes the job wrote to each stream (the record may keep fewer).
@@ -127,6 +130,7 @@ impl JobResult {
             timed_out: false,
             signal: None,
             limit: None,
+            sandbox: None,
             stdout_truncated: false,
             stderr_truncated: false,
             stdout_bytes: 0,

@@ -52,6 +52,7 @@ pub mod options {
     pub use crate::commands::wait::Opts as Wait;
     pub use crate::config::Flags as DrainFlags;
     pub use crate::job::limits::ResourceLimits as JobLimits;
+    pub use crate::job::sandbox::{Mode as SandboxMode, Origin, Sandbox};
     pub use crate::logging::Verbosity;
     pub use crate::mcp::Opts as Mcp;
     pub use crate::ops::submit::{EnvVar, SubmitCommand, SubmitOptions};

@@ -8,7 +8,9 @@ use chrono::{DateTime, FixedOffset};
 use clap::Args;
 
 use execq::duration;
-use execq::options::{self, EnvVar, JobLimits, SubmitCommand, SubmitOptions};
+use execq::options::{
+    self, EnvVar, JobLimits, Origin, Sandbox, SandboxMode, SubmitCommand, SubmitOptions,
+};
 
 use super::values::{job_seconds, rfc3339};
 
@@ -42,6 +44,9 @@ pub(super) struct JobArgs {
 
     #[command(flatten)]
     limits: LimitArgs,
+
+    #[command(flatten)]
+    sandbox: SandboxArgs,
 
     /// Run COMMAND with /bin/sh -c
     #[arg(long, value_name = "COMMAND", conflicts_with = "argv")]
@@ -116,6 +121,59 @@ struct LimitArgs {
     nice: Option<i64>,
 }
 
+/// A job's sandbox (see the README's "Sandbox"); config.toml's [sandbox] gives the default and
+/// each door's floor.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Sandbox (config.toml's [sandbox] has the default and floors)")]
+struct SandboxArgs {
+    /// none, workspace (writes only in its cwd, a private temporary folder and --writable
+    /// folders) or read-only (writes only in a private temporary folder)
+    #[arg(long, value_name = "MODE", value_enum)]
+    sandbox: Option<ModeArg>,
+    /// Another folder a workspace job may write beneath; repeatable
+    #[arg(long, value_name = "DIR", requires = "sandbox")]
+    writable: Vec<PathBuf>,
+    /// Read only beneath these folders (plus what programs need to run); repeatable
+    #[arg(long, value_name = "DIR", requires = "sandbox")]
+    readable: Vec<PathBuf>,
+    /// Let the sandboxed job use the network (off by default)
+    #[arg(long, requires = "sandbox")]
+    network: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ModeArg {
+    None,
+    Workspace,
+    ReadOnly,
+}
+
+impl SandboxArgs {
+    fn into_policy(self) -> Option<Sandbox> {
+        let mode = match self.sandbox? {
+            ModeArg::None => SandboxMode::None,
+            ModeArg::Workspace => SandboxMode::Workspace,
+            ModeArg::ReadOnly => SandboxMode::ReadOnly,
+        };
+        // Relative to this folder, as --cwd is.
+        let folders = |list: Vec<PathBuf>| -> Vec<String> {
+            list.into_iter()
+                .map(|p| {
+                    std::path::absolute(&p)
+                        .unwrap_or(p)
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect()
+        };
+        let mut policy = Sandbox::of_mode(mode);
+        policy.writable = folders(self.writable);
+        policy.readable = (!self.readable.is_empty()).then(|| folders(self.readable));
+        policy.network |= self.network;
+        Some(policy)
+    }
+}
+
 impl From<LimitArgs> for JobLimits {
     fn from(args: LimitArgs) -> Self {
         Self {
@@ -146,6 +204,8 @@ impl From<JobArgs> for SubmitOptions {
             not_before: None,
             env: args.env.iter().map(|e| EnvVar::parse(e)).collect(),
             limits: args.limits.into(),
+            sandbox: args.sandbox.into_policy(),
+            origin: Origin::Cli,
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::queue::Queue;
 
 /// Runs `execq retry JOB` (a file name, its stem, or a task_id): prints the job's new path.
 pub fn run(queue: &Queue, job: &str) -> Result<ExitCode> {
-    let path = ops::retry::retry(queue, job)?;
+    let path = ops::retry::retry(queue, job, crate::job::sandbox::Origin::Cli)?;
     output::print_line(&path.display().to_string())?;
     Ok(ExitCode::Success)
 }

@@ -10,6 +10,7 @@ use crate::clock;
 use crate::cron::{self, Overlap, Spec, fire, state};
 use crate::exit_code::ExitCode;
 use crate::fsutil;
+use crate::job::sandbox::Origin;
 use crate::ops::submit::{self, SubmitOptions};
 use crate::output::{self, Table};
 use crate::queue::Queue;
@@ -52,6 +53,17 @@ pub fn run(queue: &Queue, opts: Opts) -> Result<ExitCode> {
 
 fn add(queue: &Queue, add: &Add) -> Result<ExitCode> {
     cron::check_name(&add.name).map_err(anyhow::Error::msg)?;
+    let job = SubmitOptions {
+        origin: Origin::Schedule,
+        ..add.job.clone()
+    };
+    let template = submit::template(&job)?;
+    let cwd = template
+        .get("cwd")
+        .and_then(|c| c.as_str())
+        .map(std::path::Path::new);
+    submit::check_sandbox(queue, job.sandbox.as_ref(), Origin::Schedule, cwd)
+        .map_err(anyhow::Error::msg)?;
     let spec = Spec {
         cron: add.cron.trim().to_owned(),
         catch_up: add.catch_up,
@@ -60,7 +72,7 @@ fn add(queue: &Queue, add: &Add) -> Result<ExitCode> {
         } else {
             Overlap::Skip
         },
-        job: submit::template(&add.job)?,
+        job: template,
     };
     let definition = cron::validate(&add.name, spec).map_err(anyhow::Error::msg)?;
     queue.open()?;

@@ -64,6 +64,14 @@ fn render(r: &Report) -> String {
         line("service", service_line(s));
     }
     line(
+        "sandbox",
+        if r.sandbox.available {
+            format!("available ({})", r.sandbox.detail)
+        } else {
+            format!("unavailable: {}", r.sandbox.detail)
+        },
+    );
+    line(
         "health",
         if r.healthy {
             output::paint("ok", "32")

@@ -30,6 +30,7 @@ use super::state::{self, Cached, Index, Marker};
 use super::{Definition, Found, Overlap};
 use crate::clock;
 use crate::fsutil;
+use crate::job::sandbox::Origin;
 use crate::queue::Queue;
 
 /// How late an occurrence may be found and still count as on time with `catch_up = false`: drains
@@ -210,7 +211,7 @@ fn enqueue(
 }
 
 /// The job file for one occurrence: the template, plus `task_id` (the job's name without
-/// `.json`), `schedule`, `scheduled_for`, `submitted_at` and, when it stands for several,
+/// `.json`), `schedule`, `origin`, `scheduled_for`, `submitted_at` and, when it stands for several,
 /// `coalesced`.
 fn job_bytes(
     definition: &Definition,
@@ -223,6 +224,9 @@ fn job_bytes(
     let stem = name.strip_suffix(".json").unwrap_or(name);
     job.insert("task_id".into(), json!(stem));
     job.insert("schedule".into(), json!(definition.name));
+    // Whatever a hand-edited schedule says: its jobs come through the schedules' door, whose
+    // `[sandbox] schedule` floor the drain holds them to.
+    job.insert("origin".into(), json!(Origin::Schedule.as_str()));
     job.insert("scheduled_for".into(), json!(clock::rfc3339(at)));
     if coalesced > 1 {
         job.insert("coalesced".into(), json!(coalesced));

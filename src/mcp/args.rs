@@ -45,6 +45,12 @@ pub struct SubmitArgs {
     pub description: Option<String>,
     /// Your own id for the job, to refer to it later (default: a time-based id).
     pub task_id: Option<String>,
+    /// Confine the job: "read-only" (writes only in a private temporary folder), "workspace"
+    /// (writes only in cwd and that folder), "none"; or an object {"mode": "workspace",
+    /// "writable": ["/abs/dir"], "readable": ["/abs/dir"], "network": false}. Network is off
+    /// in both sandboxed modes unless "network": true. The queue's owner may set a floor that a
+    /// looser request is refused by.
+    pub sandbox: Option<serde_json::Value>,
     /// Wait up to this many seconds for the job to finish and return its result (default 0:
     /// return at once; capped at the server's max_wait, 50 s by default).
     pub wait_seconds: Option<f64>,

@@ -96,6 +96,14 @@ impl SubmitArgs {
                 .map(|(name, value)| EnvVar::Set(name.clone(), value.clone()))
                 .collect(),
             limits: Default::default(),
+            sandbox: match &self.sandbox {
+                None | Some(serde_json::Value::Null) => None,
+                Some(value) => Some(
+                    crate::job::sandbox::Sandbox::parse(value, false)
+                        .map_err(|e| tool_error(format!("`sandbox`: {e}")))?,
+                ),
+            },
+            origin: crate::job::sandbox::Origin::Mcp,
         };
         Ok((options, program))
     }
@@ -279,8 +287,12 @@ impl Execq {
         let done = blocking(move || {
             let (message, reference) = if retry {
                 // A retry runs the job again: it passes the check a submission does.
-                let path =
-                    crate::ops::retry::retry_if(&queue, &args.job, |spec| policy.check_spec(spec))?;
+                let path = crate::ops::retry::retry_if(
+                    &queue,
+                    &args.job,
+                    crate::job::sandbox::Origin::Mcp,
+                    |spec| policy.check_spec(spec),
+                )?;
                 kick(&queue);
                 // As every door names files (`\xNN` for a byte that is not UTF-8), so the name
                 // finds the job again.

@@ -14,7 +14,9 @@ use serde_json::json;
 
 use crate::fsutil;
 use crate::job::result::{self as record, timestamp};
+use crate::job::sandbox::Origin;
 use crate::job::{self, Format, JobError, JobSpec};
+use crate::ops::submit::{check_sandbox, floor_unkept};
 use crate::queue::Queue;
 use crate::queue::catalog::{Entry, State};
 use crate::queue::index;
@@ -22,17 +24,20 @@ use crate::queue::names::{Slot, move_to_free};
 use crate::queue::pending::MAX_JOB_BYTES;
 use crate::queue::taken::{self, Purpose};
 
-/// Requeues `job` and returns its new path in `pending/`.
-pub fn retry(queue: &Queue, job: &str) -> Result<PathBuf> {
-    retry_if(queue, job, |_| Ok(()))
+/// Requeues `job`, coming through `origin`'s door, and returns its new path in `pending/`.
+pub fn retry(queue: &Queue, job: &str, origin: Origin) -> Result<PathBuf> {
+    retry_if(queue, job, origin, |_| Ok(()))
 }
 
 /// [`retry`], if `allowed` accepts the job as it would go back to `pending/` (as the drain will
 /// read it); otherwise the job stays in `failed/` as it was and `allowed`'s reason is the error.
-/// The check is made on what was taken out of `failed/`, so it is what would run.
+/// The check is made on what was taken out of `failed/`, so it is what would run. The job goes
+/// back as coming through `origin`'s door, whose `[sandbox]` floor it is held to (a looser
+/// sandbox is refused here, naming the floor).
 pub fn retry_if(
     queue: &Queue,
     job: &str,
+    origin: Origin,
     allowed: impl FnOnce(&JobSpec) -> Result<(), String>,
 ) -> Result<PathBuf> {
     queue.open()?;
@@ -60,7 +65,14 @@ pub fn retry_if(
     }
     let mut change = index::Change::begin(queue);
     let claimed = claim(queue, &entry)?;
-    if let Err(why) = requeued_spec(&entry, &claimed).and_then(|spec| allowed(&spec)) {
+    let merged = entry.sidecar.is_none() && entry.object.is_some();
+    let sandboxed = |spec: &JobSpec| match floor_unkept(queue, origin) {
+        Some(why) if !merged => Err(why),
+        _ => check_sandbox(queue, spec.sandbox.as_ref(), origin, spec.cwd.as_deref()),
+    };
+    let checked = requeued_spec(&entry, &claimed)
+        .and_then(|spec| allowed(&spec).and_then(|()| sandboxed(&spec)));
+    if let Err(why) = checked {
         if taken::put_back(queue, &claimed, &entry.file_name)? != entry.path {
             // Its name was taken meanwhile: back under another one, which the index has not.
             change.forget();
@@ -70,7 +82,7 @@ pub fn retry_if(
         bail!("`{}` was not retried: {why}", entry.name);
     }
     let path = match (&entry.sidecar, &entry.object) {
-        (None, Some(_)) => requeue_record(queue, &entry, &claimed)?,
+        (None, Some(_)) => requeue_record(queue, &entry, &claimed, origin)?,
         _ => requeue_file(queue, &entry, &claimed)?,
     };
     fsutil::sync_dir(&queue.failed)?;
@@ -119,9 +131,10 @@ fn requeued_spec(entry: &Entry, claimed: &Path) -> Result<JobSpec, String> {
 
 /// Writes the new job over the taken record, then moves it to `pending/` in one rename, so a kill
 /// leaves it in exactly one of the two (see `queue::taken`).
-fn requeue_record(queue: &Queue, entry: &Entry, claimed: &Path) -> Result<PathBuf> {
+fn requeue_record(queue: &Queue, entry: &Entry, claimed: &Path, origin: Origin) -> Result<PathBuf> {
     let mut object = entry.object.clone().expect("a merged record is an object");
     record::archive_result(&mut object);
+    object.insert("origin".into(), json!(origin.as_str()));
     let limit = usize::try_from(MAX_JOB_BYTES).unwrap_or(usize::MAX);
     let Some(bytes) = record::fit_history(&mut object, limit) else {
         bail!(

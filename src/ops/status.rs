@@ -29,9 +29,34 @@ pub struct Report {
     pub drain: Option<Running>,
     pub last_drain: Option<Value>,
     pub service: Option<ServiceState>,
+    /// Whether sandboxed jobs can run here, and what enforces them.
+    pub sandbox: SandboxState,
     pub recent_errors: Vec<String>,
     pub healthy: bool,
     pub problems: Vec<String>,
+}
+
+/// Sandboxing on this system (see `exec::sandbox`).
+#[derive(Debug, Serialize)]
+pub struct SandboxState {
+    pub available: bool,
+    /// What enforces a sandbox here (`Landlock ABI 7 and seccomp`), or why nothing can.
+    pub detail: String,
+}
+
+impl SandboxState {
+    fn here() -> Self {
+        match crate::sys::sandbox::availability() {
+            Ok(detail) => Self {
+                available: true,
+                detail,
+            },
+            Err(detail) => Self {
+                available: false,
+                detail,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -77,6 +102,7 @@ pub fn report(queue: &Queue, label: &str) -> Result<Report> {
         drain: None,
         last_drain: None,
         service: service.map(service::state),
+        sandbox: SandboxState::here(),
         recent_errors: Vec::new(),
         healthy: false,
         problems: Vec::new(),

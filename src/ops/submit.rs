@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::fsutil::{self, FileId};
 use crate::job;
 use crate::job::limits::ResourceLimits;
+use crate::job::sandbox::{Origin, Sandbox};
 use crate::queue::Queue;
 use crate::queue::enqueue::{enqueue_unsynced, slug};
 
@@ -65,6 +66,10 @@ pub struct SubmitOptions {
     pub env: Vec<EnvVar>,
     /// Resource limits (`limits`), checked as a job file's are.
     pub limits: ResourceLimits,
+    /// The sandbox asked for (`sandbox`); `None`: the queue's default, raised to the door's floor.
+    pub sandbox: Option<Sandbox>,
+    /// The door it comes through, whose `[sandbox]` floor applies (`origin` in the job).
+    pub origin: Origin,
 }
 
 /// Where a submitted job went.
@@ -103,6 +108,11 @@ pub fn submit_unsynced(queue: &Queue, opts: &SubmitOptions) -> Result<Unsynced> 
         .clone()
         .unwrap_or_else(|| format!("{stamp}-{random}"));
     let object = job_object(opts, &task_id)?;
+    let cwd = object
+        .get("cwd")
+        .and_then(Value::as_str)
+        .map(std::path::Path::new);
+    check_sandbox(queue, opts.sandbox.as_ref(), opts.origin, cwd).map_err(anyhow::Error::msg)?;
     let mut bytes =
         serde_json::to_vec_pretty(&Value::Object(object)).context("failed to serialize the job")?;
     bytes.push(b'\n');
@@ -159,6 +169,8 @@ pub fn template(opts: &SubmitOptions) -> Result<Map<String, Value>> {
             "limits",
             (!opts.limits.is_empty()).then(|| json!(opts.limits)),
         ),
+        ("sandbox", opts.sandbox.as_ref().map(Sandbox::to_json)),
+        ("origin", Some(json!(opts.origin.as_str()))),
     ];
     for (key, value) in optional {
         if let Some(value) = value {
@@ -166,6 +178,47 @@ pub fn template(opts: &SubmitOptions) -> Result<Map<String, Value>> {
         }
     }
     Ok(object)
+}
+
+/// Refuses a sandbox looser than the floor of the door it comes through (`[sandbox]` in
+/// `config.toml`), naming the floor, or a working folder outside the floor's `workspaces`. The
+/// drain checks the same again when the job starts (the config may have changed meanwhile); a
+/// config that does not parse is left to it, as drains refuse to run anything until it is fixed.
+pub fn check_sandbox(
+    queue: &Queue,
+    sandbox: Option<&Sandbox>,
+    origin: Origin,
+    cwd: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let Ok(Some(config)) = crate::config::load(queue) else {
+        return Ok(());
+    };
+    let policies = config.sandbox.unwrap_or_default();
+    let applied = policies.resolve(sandbox, Some(origin))?;
+    match cwd {
+        Some(cwd) => applied.check_cwd(cwd),
+        None => Ok(()),
+    }
+}
+
+/// Why a job that cannot say where it came from (a script: it has no `origin`, so drains hold it
+/// to `[sandbox] default` only) may not be sent again through `origin`'s door: that door's floor
+/// is stricter than the default. `None`: it may.
+pub fn floor_unkept(queue: &Queue, origin: Origin) -> Option<String> {
+    let Ok(Some(config)) = crate::config::load(queue) else {
+        return None;
+    };
+    let policies = config.sandbox.unwrap_or_default();
+    let floor = policies.floor(origin)?;
+    let applied = policies.resolve(None, Some(origin)).ok()?;
+    (applied.source == crate::job::sandbox::Source::Floor(origin)).then(|| {
+        format!(
+            "a script job carries no origin, so it would run under [sandbox] default, looser than the floor for jobs from {} ([sandbox] {} = {}); run it again from the command line",
+            origin.door(),
+            origin.as_str(),
+            floor.to_json()
+        )
+    })
 }
 
 /// The folder the job runs in: `--cwd` made absolute, else the submitter's own (the drain runs

@@ -217,7 +217,12 @@ impl Live {
             Err(e) => return Reply::error(400, format!("{e:#}")),
         };
         let done = if action == "retry" {
-            crate::ops::retry::retry(&self.queue, &reference).map(|path| {
+            crate::ops::retry::retry(
+                &self.queue,
+                &reference,
+                crate::job::sandbox::Origin::Dashboard,
+            )
+            .map(|path| {
                 if let Err(e) = kick::kick(&self.queue, Launch::Process) {
                     tracing::warn!("the job is queued, but no drain could be started: {e:#}");
                 }

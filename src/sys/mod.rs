@@ -14,6 +14,7 @@ use macos as platform;
 compile_error!("execq runs on macOS and Linux: give src/sys/ a module for this system");
 
 pub mod limits;
+pub mod seatbelt;
 
 use platform::rename_exclusive;
 pub use platform::{become_subreaper, boot_id, data_home};

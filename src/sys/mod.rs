@@ -15,6 +15,7 @@ compile_error!("execq runs on macOS and Linux: give src/sys/ a module for this s
 
 pub mod limits;
 pub mod sandbox;
+pub mod seatbelt;
 
 use platform::rename_exclusive;
 pub use platform::{become_subreaper, boot_id, data_home};

@@ -29,6 +29,7 @@ mod prune;
 mod recovery;
 mod recurring;
 mod retention;
+mod sandbox;
 mod schedule;
 mod security;
 mod seed;

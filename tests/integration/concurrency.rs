@@ -224,7 +224,10 @@ fn a_free_slot_takes_a_new_job_while_a_long_one_runs() {
     wait_until("the short job's record while the long one runs", || {
         q.path("completed/short.json").exists()
     });
-    assert_eq!(q.names("running"), ["long.json"]);
+    // The drain removes the short job's live output copies just after filing its record.
+    wait_until("only the long job left in running/", || {
+        q.names("running") == ["long.json"]
+    });
     fs::write(&go, "").unwrap();
     finish(drain).success();
     assert_eq!(q.names("completed"), ["long.json", "short.json"]);

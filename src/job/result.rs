@@ -274,6 +274,7 @@ mod tests {
             timed_out: false,
             signal: Some(9),
             limit: Some("memory".into()),
+            sandbox: Some(serde_json::json!({"mode": "workspace", "writable": ["/w \"q\""]})),
             stdout_truncated: true,
             stderr_truncated: false,
             stdout_bytes: u64::MAX,

@@ -83,9 +83,10 @@ def settle_disk():
     os.sync()
 
 
-def new_queue(base, n, shell=False, scheduled=False, waiting=False, command=None):
+def new_queue(base, n, shell=False, scheduled=False, waiting=False, command=None, extra=None):
     """A queue with n jobs. scheduled: priorities from -3 to 3, and every tenth job after the one
-    before it (by task_id); waiting: every job not before next year; command: a shell command."""
+    before it (by task_id); waiting: every job not before next year; command: a shell command;
+    extra: more fields for every job."""
     q = tempfile.mkdtemp(dir=base)
     pending = os.path.join(q, "pending")
     os.makedirs(pending)
@@ -100,6 +101,7 @@ def new_queue(base, n, shell=False, scheduled=False, waiting=False, command=None
                 job["after"] = [f"t{i - 1}"]
         if waiting:
             job["not_before"] = "2099-01-01T00:00:00+00:00"
+        job.update(extra or {})
         tmp = os.path.join(pending, ".job")
         with open(tmp, "w") as f:
             f.write(json.dumps(job))
@@ -250,6 +252,21 @@ def bench_throughput(rep, base, floor, n, reps, n_large):
     rep.add("floor without records", bare * 1e3, "ms", fl, "floor: spawn + fsync'd record")
     rep.add(f"per job, {n_large} pending", median(large_t) * 1e3, "ms", median(args_t) * 1e3, f"per job, {n} pending", target=1.10)
     rep.add(f"peak RSS, draining {n_large}", max(rss_large), "MiB", 16.0, "16 MiB target", target=1.0)
+
+
+def bench_sandbox(rep, base, n, reps):
+    """Per job in a `workspace` sandbox (Landlock + seccomp on Linux, sandbox-exec on macOS)
+    against the same jobs unsandboxed, alternating, each in a folder of its own."""
+    work = tempfile.mkdtemp(dir=base)
+    plain, boxed = [], []
+    for _ in range(reps):
+        for times, extra in ((plain, {"cwd": work}), (boxed, {"cwd": work, "sandbox": "workspace"})):
+            q = new_queue(base, n, extra=extra)
+            times.append(drain(q)[0] / n)
+            check_drained(q, n)
+            shutil.rmtree(q)
+    rep.add(f"per job, {n} x /bin/true in a workspace sandbox", median(boxed) * 1e3, "ms",
+            median(plain) * 1e3, "per job, the same unsandboxed", target=1.3)
 
 
 def one_job_peak_rss_mib(base, command):
@@ -807,6 +824,7 @@ def main():
     ap.add_argument("--records", type=int, default=None,
                     help="finished records for the scale rows (default 1,000,000; --quick 100,000)")
     ap.add_argument("--only-scale", action="store_true", help="only the scale rows")
+    ap.add_argument("--only-sandbox", action="store_true", help="only the sandbox row")
     a = ap.parse_args()
     reps = 3 if a.quick else 5
     global MAXRSS
@@ -820,6 +838,8 @@ def main():
         records = a.records or (100_000 if a.quick else 1_000_000)
         if a.only_scale:
             bench_scale(rep, base, records, 20)
+        elif a.only_sandbox:
+            bench_sandbox(rep, base, 200 if a.quick else 500, reps)
         else:
             bench_all(rep, base, a, floor, records)
     finally:
@@ -844,6 +864,7 @@ def bench_all(rep, base, a, floor, records):
         bench_peers(rep, base, 1000, 3 if not a.quick else 1, with_pueue=False)
     bench_throughput(rep, base, floor, n, reps, n_large)
     bench_parallel(rep, base, 50 if a.quick else 200, reps)
+    bench_sandbox(rep, base, 200 if a.quick else 500, reps)
     bench_big_output(rep, base)
     bench_nul_output(rep, base)
     bench_archiving(rep, base, 2000 if a.quick else 10000)

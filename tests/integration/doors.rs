@@ -73,11 +73,16 @@ fn a_submission_is_the_same_job_from_the_command_line_and_from_mcp() {
         .map(|n| q.json(&format!("pending/{n}")))
         .collect();
     assert_eq!(jobs.len(), 2, "{jobs:?}");
+    // The same job but for who submitted it: the door is written down, for its sandbox floor.
+    let mut origins: Vec<&str> = jobs.iter().map(|j| j["origin"].as_str().unwrap()).collect();
+    origins.sort();
+    assert_eq!(origins, ["cli", "mcp"]);
     let strip = |job: &Value| {
         let mut job = job.clone();
         let object = job.as_object_mut().unwrap();
         object.remove("task_id");
         object.remove("submitted_at");
+        object.remove("origin");
         job
     };
     assert_eq!(strip(&jobs[0]), strip(&jobs[1]));

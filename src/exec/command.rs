@@ -55,6 +55,7 @@ pub fn build(
     for var in crate::fault::VARS {
         command.env_remove(var);
     }
+    command.env_remove(sys::sandbox::ABI_ENV);
     command.envs(env.iter().copied());
     command.envs(spec.env.iter().map(|(k, v)| (k, v)));
     if let Some(id) = &spec.task_id {

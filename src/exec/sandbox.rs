@@ -77,30 +77,39 @@ pub fn plan(
         .map_err(|e| fail(format!("cannot make the job's temporary folder: {e}")))?;
     let temp_path = canonical(temp.path(), "the temporary folder").map_err(fail)?;
 
+    let folders = |list: &[String], key| {
+        list.iter()
+            .map(|f| folder_of(f, home.as_deref(), key))
+            .collect::<Result<Vec<_>, _>>()
+    };
     let mut writable = vec![temp_path.clone()];
+    let mut extra = Vec::new();
     if applied.policy.mode == Mode::Workspace {
-        applied.check_cwd(&cwd).map_err(fail)?;
+        extra = folders(&applied.policy.writable, "writable").map_err(fail)?;
         writable.push(cwd.clone());
-        for folder in &applied.policy.writable {
-            writable.push(folder_of(folder, home.as_deref(), "writable").map_err(fail)?);
-        }
+        writable.extend(extra.iter().cloned());
     }
     for folder in &writable {
         check_writable(folder, &queue_root, home.as_deref()).map_err(fail)?;
     }
-    let readable = match &applied.policy.readable {
+    let asked_readable = match &applied.policy.readable {
+        Some(list) => Some(folders(list, "readable").map_err(fail)?),
         None => None,
-        Some(folders) => {
-            let mut readable = folders
-                .iter()
-                .map(|f| folder_of(f, home.as_deref(), "readable"))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(fail)?;
-            readable.push(cwd.clone());
-            readable.extend(needed_to_run(spec, script));
-            Some(readable)
-        }
     };
+    if let Some((origin, floor)) = &applied.floor {
+        let held = Held {
+            cwd: (applied.policy.mode == Mode::Workspace).then_some(cwd.as_path()),
+            writable: &extra,
+            readable: asked_readable.as_deref(),
+        };
+        held.within(floor, home.as_deref())
+            .map_err(|why| fail(format!("refused by [sandbox] {}: {why}", origin.as_str())))?;
+    }
+    let readable = asked_readable.map(|mut readable| {
+        readable.push(cwd.clone());
+        readable.extend(needed_to_run(spec, script));
+        readable
+    });
     let rules = Rules {
         writable,
         readable,
@@ -111,6 +120,54 @@ pub fn plan(
     let described = describe(&applied, Some((&rules, &temp_path, &enforced_by)));
     *record = Some(described);
     Ok(Some(Sandboxed { prepared, temp }))
+}
+
+/// What a job's folders resolve to, held to its origin's floor once symbolic links are followed:
+/// the floor was checked by name at the door, and a link beneath an allowed folder may point
+/// anywhere.
+struct Held<'a> {
+    /// The working folder of a `workspace` job.
+    cwd: Option<&'a Path>,
+    writable: &'a [PathBuf],
+    readable: Option<&'a [PathBuf]>,
+}
+
+impl Held<'_> {
+    fn within(&self, floor: &sandbox::Sandbox, home: Option<&Path>) -> Result<(), String> {
+        let resolved = |list: &[String]| -> Vec<PathBuf> {
+            list.iter()
+                .filter_map(|f| sandbox::expand(f, home))
+                .filter_map(|f| std::fs::canonicalize(f).ok())
+                .collect()
+        };
+        let beneath =
+            |path: &Path, folders: &[PathBuf]| folders.iter().any(|f| path.starts_with(f));
+        if let (Some(cwd), Some(workspaces)) = (self.cwd, &floor.workspaces) {
+            if !beneath(cwd, &resolved(workspaces)) {
+                return Err(format!(
+                    "the working folder resolves to `{}`, not beneath the floor's workspaces",
+                    cwd.display()
+                ));
+            }
+        }
+        let allowed = resolved(&floor.writable);
+        if let Some(folder) = self.writable.iter().find(|w| !beneath(w, &allowed)) {
+            return Err(format!(
+                "a writable folder resolves to `{}`, not beneath the floor's writable folders",
+                folder.display()
+            ));
+        }
+        if let (Some(readable), Some(floor_readable)) = (self.readable, &floor.readable) {
+            let allowed = resolved(floor_readable);
+            if let Some(folder) = readable.iter().find(|r| !beneath(r, &allowed)) {
+                return Err(format!(
+                    "a readable folder resolves to `{}`, not beneath the floor's readable folders",
+                    folder.display()
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The record's `sandbox`: the policy, where it came from, and (once planned) the folders it

@@ -386,7 +386,11 @@ fn an_agent_cannot_ask_for_less_than_the_mcp_floor() {
     assert!(view.is_object());
     drain_with(&q, &[]).success();
     // The server started a drain of its own, which may hold the queue: wait for the record.
-    let done = || q.names("completed").into_iter().find(|n| n.ends_with(".json"));
+    let done = || {
+        q.names("completed")
+            .into_iter()
+            .find(|n| n.ends_with(".json"))
+    };
     wait_until("the agent's job is recorded", || done().is_some());
     let job = q.json(&format!("completed/{}", done().unwrap()));
     assert_eq!(job["origin"], "mcp", "{job:#}");
@@ -485,4 +489,50 @@ fn config_shows_the_sandbox_policy_and_where_it_comes_from() {
         "{}",
         bad.stderr
     );
+}
+
+#[test]
+fn a_symbolic_link_beneath_a_floor_s_folder_does_not_take_a_job_past_it() {
+    let q = TestQueue::new();
+    let (cache, ws) = (q.scratch("cache"), q.scratch("ws"));
+    let secret = home(&q).join(".ssh");
+    for dir in [&cache, &ws, &secret] {
+        fs::create_dir_all(dir).unwrap();
+    }
+    std::os::unix::fs::symlink(&secret, cache.join("h")).unwrap();
+    std::os::unix::fs::symlink(&secret, ws.join("p")).unwrap();
+    fs::write(
+        q.path("config.toml"),
+        format!(
+            "[sandbox]\nmcp = {{ mode = \"workspace\", writable = [{cache:?}], workspaces = [{ws:?}] }}\n"
+        ),
+    )
+    .unwrap();
+    let line = "touch \"$HOME/.ssh/authorized_keys\"";
+    for (name, cwd, writable, expected) in [
+        (
+            "writable.json",
+            ws.clone(),
+            vec![cache.join("h")],
+            "a writable folder resolves to",
+        ),
+        (
+            "cwd.json",
+            ws.join("p"),
+            vec![],
+            "the working folder resolves to",
+        ),
+    ] {
+        let job = json!({"command": line, "cwd": cwd, "origin": "mcp",
+                         "sandbox": {"mode": "workspace", "writable": writable}});
+        let record = run_sandboxed(&q, name, job, &[]);
+        let result = &record["result"];
+        assert_eq!(result["status"], "error", "{result:#}");
+        let error = result["error"].as_str().unwrap();
+        assert!(
+            error.contains("[sandbox] mcp") && error.contains(expected),
+            "{error}"
+        );
+    }
+    assert!(!secret.join("authorized_keys").exists());
 }

@@ -20,6 +20,7 @@
 //! folder, its temporary and writable folders, the folders on its `PATH`, its program's folder,
 //! its script, and the system folders programs need (`sys::sandbox`).
 
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -29,7 +30,7 @@ use crate::job::result::{JobResult, Status};
 use crate::job::sandbox::{self, Applied, Mode, Policies};
 use crate::job::{JobSpec, Program};
 use crate::queue::Queue;
-use crate::sys::sandbox::{self as sys, Prepared, Rules};
+use crate::sys::sandbox::{self as sys, Folder, Prepared, Rules};
 
 /// A job's sandbox, ready to apply.
 pub struct Sandboxed {
@@ -64,7 +65,7 @@ pub fn plan(
         ))
     })?;
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    let queue_root = canonical(&queue.root, "the queue folder").map_err(fail)?;
+    let queue = Guarded::new(&queue.root, home.as_deref()).map_err(fail)?;
     let cwd = match &spec.cwd {
         Some(dir) => dir.clone(),
         None => std::env::current_dir()
@@ -73,53 +74,156 @@ pub fn plan(
     let cwd = canonical(&cwd, "the working folder").map_err(fail)?;
     let temp = tempfile::Builder::new()
         .prefix("execq-job-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir()
         .map_err(|e| fail(format!("cannot make the job's temporary folder: {e}")))?;
-    let temp_path = canonical(temp.path(), "the temporary folder").map_err(fail)?;
+    let open = |path: &Path, what: &str| {
+        Folder::open(path)
+            .map_err(|e| fail(format!("cannot open {what} `{}`: {e}", path.display())))
+    };
+    let temp_folder = open(temp.path(), "the temporary folder")?;
+    let temp_path = temp_folder.path.clone();
 
     let folders = |list: &[String], key| {
         list.iter()
             .map(|f| folder_of(f, home.as_deref(), key))
             .collect::<Result<Vec<_>, _>>()
     };
-    let mut writable = vec![temp_path.clone()];
+    let mut writable = vec![temp_folder];
     let mut extra = Vec::new();
     if applied.policy.mode == Mode::Workspace {
-        extra = folders(&applied.policy.writable, "writable").map_err(fail)?;
-        writable.push(cwd.clone());
-        writable.extend(extra.iter().cloned());
+        writable.push(open(&cwd, "the working folder")?);
+        for path in folders(&applied.policy.writable, "writable").map_err(fail)? {
+            writable.push(open(&path, "the writable folder")?);
+        }
+        extra = writable[2..].iter().map(|f| f.path.clone()).collect();
     }
     for folder in &writable {
-        check_writable(folder, &queue_root, home.as_deref()).map_err(fail)?;
+        queue.check(folder).map_err(fail)?;
     }
     let asked_readable = match &applied.policy.readable {
         Some(list) => Some(folders(list, "readable").map_err(fail)?),
         None => None,
     };
     if let Some((origin, floor)) = &applied.floor {
+        let working = writable.get(1).map(|f| f.path.as_path());
         let held = Held {
-            cwd: (applied.policy.mode == Mode::Workspace).then_some(cwd.as_path()),
+            cwd: working.filter(|_| applied.policy.mode == Mode::Workspace),
             writable: &extra,
             readable: asked_readable.as_deref(),
         };
         held.within(floor, home.as_deref())
             .map_err(|why| fail(format!("refused by [sandbox] {}: {why}", origin.as_str())))?;
     }
+    if let Some(requested) = spec.result_file.as_deref() {
+        result_file_within(requested, &writable).map_err(fail)?;
+    }
     let readable = asked_readable.map(|mut readable| {
         readable.push(cwd.clone());
         readable.extend(needed_to_run(spec, script));
+        readable.sort();
+        readable.dedup();
         readable
     });
     let rules = Rules {
         writable,
         readable,
         network: applied.policy.network,
-        denied: vec![queue_root],
+        denied: vec![queue.path.clone()],
     };
     let prepared = sys::prepare(&rules).map_err(fail)?;
     let described = describe(&applied, Some((&rules, &temp_path, &enforced_by)));
     *record = Some(described);
     Ok(Some(Sandboxed { prepared, temp }))
+}
+
+/// A sandboxed job's `result_file` is written by the drain, outside the sandbox, so it may go
+/// only where the job could write itself — beneath one of its writable folders — or, given as a
+/// relative path, into `QUEUE/results/` (see `exec::result_file`).
+fn result_file_within(requested: &str, writable: &[Folder]) -> Result<(), String> {
+    let path = Path::new(requested);
+    if !path.is_absolute() {
+        return Ok(());
+    }
+    let parent = path
+        .parent()
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .ok_or_else(|| format!("the result file's folder (`{requested}`) does not exist"))?;
+    if writable.iter().any(|f| parent.starts_with(&f.path)) {
+        return Ok(());
+    }
+    Err(format!(
+        "the result file `{requested}` is outside the job's writable folders: the drain writes it for the job, outside its sandbox, so a sandboxed job's result file goes in results/ (a relative path) or beneath a folder it may write"
+    ))
+}
+
+/// The queue's folder, and the home folders, as the folders a job may write are checked against:
+/// by device and inode, up each folder's ancestors, so neither a path spelled another way nor a
+/// bind mount of the queue gets past it.
+struct Guarded {
+    path: PathBuf,
+    /// The queue's folder.
+    id: (u64, u64),
+    /// The queue's folder and each folder above it.
+    above_queue: Vec<(u64, u64)>,
+    /// Each home folder (`HOME`, and the user database's) and each folder above them.
+    above_home: Vec<(u64, u64)>,
+}
+
+impl Guarded {
+    fn new(root: &Path, home: Option<&Path>) -> Result<Self, String> {
+        let queue = Folder::open(root)
+            .map_err(|e| format!("cannot open the queue folder `{}`: {e}", root.display()))?;
+        let mut above_home = Vec::new();
+        for home in home
+            .map(Path::to_owned)
+            .into_iter()
+            .chain(sys::account_home())
+        {
+            if let Ok(home) = std::fs::canonicalize(home) {
+                above_home.extend(ids_up(&home));
+            }
+        }
+        Ok(Self {
+            above_queue: ids_up(&queue.path),
+            path: queue.path,
+            id: queue.id,
+            above_home,
+        })
+    }
+
+    /// Refuses a writable folder that would let a job write the queue or a home folder.
+    fn check(&self, folder: &Folder) -> Result<(), String> {
+        if self.above_queue.contains(&folder.id) {
+            return Err(format!(
+                "the writable folder `{}` holds the queue (`{}`): a job that can write the queue can queue a job outside its sandbox. Give the job a working folder that does not hold the queue, or keep the queue elsewhere (EXECQ_QUEUE)",
+                folder.path.display(),
+                self.path.display()
+            ));
+        }
+        if ids_up(&folder.path).contains(&self.id) {
+            return Err(format!(
+                "the writable folder `{}` is inside the queue (`{}`), which a sandboxed job may never write",
+                folder.path.display(),
+                self.path.display()
+            ));
+        }
+        if self.above_home.contains(&folder.id) {
+            return Err(format!(
+                "the writable folder `{}` is the home folder or holds it: shell startup files and login items there would run what a job leaves in them outside any sandbox",
+                folder.path.display()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The device and inode of `path` and of each folder above it.
+fn ids_up(path: &Path) -> Vec<(u64, u64)> {
+    path.ancestors()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .collect()
 }
 
 /// What a job's folders resolve to, held to its origin's floor once symbolic links are followed:
@@ -181,7 +285,7 @@ fn describe(applied: &Applied, planned: Option<(&Rules, &Path, &str)>) -> Value 
     let Some((rules, temp, enforced_by)) = planned else {
         return value;
     };
-    value["writable"] = json!(rules.writable);
+    value["writable"] = json!(rules.writable.iter().map(|f| &f.path).collect::<Vec<_>>());
     if let Some(readable) = &rules.readable {
         value["readable"] = json!(readable);
     }
@@ -206,33 +310,6 @@ fn canonical(path: &Path, what: &str) -> Result<PathBuf, String> {
         std::io::ErrorKind::NotFound => format!("{what} (`{}`) does not exist", path.display()),
         _ => format!("cannot resolve {what} (`{}`): {e}", path.display()),
     })
-}
-
-/// Refuses a writable folder that would let a job write the queue or the home folder.
-fn check_writable(folder: &Path, queue: &Path, home: Option<&Path>) -> Result<(), String> {
-    if queue.starts_with(folder) {
-        return Err(format!(
-            "the writable folder `{}` holds the queue (`{}`): a job that can write the queue can queue a job outside its sandbox. Give the job a working folder that does not hold the queue, or keep the queue elsewhere (EXECQ_QUEUE)",
-            folder.display(),
-            queue.display()
-        ));
-    }
-    if folder.starts_with(queue) {
-        return Err(format!(
-            "the writable folder `{}` is inside the queue (`{}`), which a sandboxed job may never write",
-            folder.display(),
-            queue.display()
-        ));
-    }
-    if let Some(home) = home.and_then(|h| std::fs::canonicalize(h).ok())
-        && home.starts_with(folder)
-    {
-        return Err(format!(
-            "the writable folder `{}` is the home folder or holds it: shell startup files and login items there would run what a job leaves in them outside any sandbox",
-            folder.display()
-        ));
-    }
-    Ok(())
 }
 
 /// What a job reads to start at all: the folders on its `PATH`, its program's folder, its script.
@@ -284,12 +361,16 @@ pub fn hint(result: &mut JobResult) {
     let Some(sandbox) = &result.sandbox else {
         return;
     };
+    // A system call the seccomp filter does not know how to refuse (a 32-bit one) ends the
+    // process with SIGSYS.
+    let refused = result.signal == Some(libc::SIGSYS)
+        || REFUSALS
+            .iter()
+            .any(|r| result.stderr.contains(r) || result.stdout.contains(r));
     if result.status != Status::Failed
         || result.limit.is_some()
         || sandbox["mode"] == "none"
-        || !REFUSALS
-            .iter()
-            .any(|r| result.stderr.contains(r) || result.stdout.contains(r))
+        || !refused
     {
         return;
     }

@@ -196,7 +196,10 @@ pub fn check_sandbox(
     let policies = config.sandbox.unwrap_or_default();
     let applied = policies.resolve(sandbox, Some(origin))?;
     match cwd {
-        Some(cwd) => applied.check_cwd(cwd),
+        // With links followed, as the drain will check it.
+        Some(cwd) => {
+            applied.check_cwd(&std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_owned()))
+        }
         None => Ok(()),
     }
 }

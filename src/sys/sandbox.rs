@@ -12,14 +12,73 @@
 //! before it execs, and the job is recorded as an error.
 
 use std::ffi::OsStr;
-use std::path::PathBuf;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// A folder opened once, and what it is: the sandbox is granted this very folder (on Linux, by
+/// its descriptor), and checked by where it really is and by its device and inode — not by a
+/// path that a job already running could point elsewhere between the check and the grant.
+#[derive(Debug)]
+pub struct Folder {
+    pub file: File,
+    /// Where it is now, as the kernel names the opened folder.
+    pub path: PathBuf,
+    /// Its device and inode (the same through a bind mount).
+    pub id: (u64, u64),
+}
+
+impl Folder {
+    /// Opens the folder at `path` (following links) and asks the kernel where it is.
+    pub fn open(path: &Path) -> io::Result<Self> {
+        let file = platform::open_folder(path)?;
+        let meta = file.metadata()?;
+        if !meta.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::NotADirectory, "not a folder"));
+        }
+        let path = platform::path_of(&file)?;
+        Ok(Self {
+            file,
+            path,
+            id: (meta.dev(), meta.ino()),
+        })
+    }
+}
+
+/// The home folder of the user running this process, from the user database (not `HOME`, which
+/// whoever starts a drain may leave unset or point elsewhere).
+pub fn account_home() -> Option<PathBuf> {
+    // SAFETY: getpwuid_r writes the entry into `entry` and its strings into `buf`, both ours and
+    // of the sizes given; `found` is set to `entry` or to null. The strings are copied out before
+    // `buf` goes.
+    unsafe {
+        let mut entry: libc::passwd = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 16 * 1024];
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(
+            libc::geteuid(),
+            &mut entry,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        );
+        if rc != 0 || found.is_null() || entry.pw_dir.is_null() {
+            return None;
+        }
+        let dir = std::ffi::CStr::from_ptr(entry.pw_dir);
+        Some(PathBuf::from(
+            std::ffi::OsStr::from_encoded_bytes_unchecked(dir.to_bytes()),
+        ))
+    }
+}
+
 /// What a sandboxed job may do. Paths are absolute and canonical.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Rules {
     /// Folders it may write beneath (its temporary folder among them).
-    pub writable: Vec<PathBuf>,
+    pub writable: Vec<Folder>,
     /// `None`: it may read anything; else only beneath these.
     pub readable: Option<Vec<PathBuf>>,
     /// IP networking.
@@ -53,9 +112,12 @@ mod platform {
     use std::path::PathBuf;
     use std::process::Command;
 
+    use std::fs::File;
+    use std::path::Path;
+
     use landlock::{
         ABI, AccessFs, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
-        RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus,
+        RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus, Scope,
     };
     use seccompiler::{
         BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
@@ -67,7 +129,7 @@ mod platform {
     /// What programs need to read to run at all, readable whatever `readable` says: the system's
     /// programs, libraries and settings, the kernel's views of processes and devices, and the
     /// resolver's files (where `/etc/resolv.conf` points under systemd-resolved).
-    const SYSTEM: [&str; 13] = [
+    const SYSTEM: [&str; 14] = [
         "/bin",
         "/sbin",
         "/usr",
@@ -81,6 +143,7 @@ mod platform {
         "/sys",
         "/nix/store",
         "/run/systemd/resolve",
+        "/dev",
     ];
 
     /// The oldest Landlock ABI execq uses: 3 (Linux 6.2), the first that can refuse truncating a
@@ -120,15 +183,20 @@ mod platform {
         }
     }
 
-    /// Built before the fork: a Landlock ruleset and, without network, a seccomp filter.
+    /// Built before the fork: a Landlock ruleset and a seccomp filter.
     pub struct Prepared {
         ruleset: Option<RulesetCreated>,
         filter: Option<BpfProgram>,
     }
 
+    /// The only devices a sandboxed job may write: what programs write to when they mean
+    /// nowhere. Not terminals (a terminal's input can be faked with TIOCSTI), not disks.
+    const DEVICES: [&str; 3] = ["/dev/null", "/dev/zero", "/dev/full"];
+
     pub fn prepare(rules: &Rules) -> Result<Prepared, String> {
         let how = availability()?;
-        let abi = if kernel_abi() >= 5 { ABI::V5 } else { ABI::V3 };
+        let kernel = kernel_abi();
+        let abi = if kernel >= 5 { ABI::V5 } else { ABI::V3 };
         // Only the rights of ABI 5 at most: ABI 9's `ResolveUnix` would refuse connecting to Unix
         // sockets, which sandboxed jobs may use.
         let write = AccessFs::from_write(abi);
@@ -137,30 +205,37 @@ mod platform {
             Some(_) => write | read,
             None => write,
         };
+        // Beneath a writable folder everything but making device files (as root, a block device
+        // made there writes the disk it names) and ioctls on devices (never granted).
+        let in_writable =
+            handled & !(AccessFs::MakeChar | AccessFs::MakeBlock | AccessFs::IoctlDev);
         let fail =
             |e: &dyn std::fmt::Display| format!("cannot build the Landlock rules ({how}): {e}");
-        let mut grants: Vec<(&std::path::Path, BitFlags<AccessFs>)> = Vec::new();
-        for folder in &rules.writable {
-            grants.push((folder, handled));
+        let mut ruleset = Ruleset::default()
+            .set_compatibility(CompatLevel::HardRequirement)
+            .handle_access(handled)
+            .map_err(|e| fail(&e))?;
+        if kernel >= 6 {
+            // Signals only to its own processes: a job cannot kill its drain or anything else.
+            ruleset = ruleset.scope(Scope::Signal).map_err(|e| fail(&e))?;
         }
-        // Devices: writing to /dev/null, a terminal and the like (`> /dev/null` truncates, so
-        // that too), never making or removing entries.
-        let devices = (AccessFs::WriteFile | AccessFs::Truncate | AccessFs::IoctlDev) & write;
-        grants.push((std::path::Path::new("/dev"), devices | read));
+        let mut ruleset = ruleset.create().map_err(|e| fail(&e))?;
+        for folder in &rules.writable {
+            ruleset = ruleset
+                .add_rule(PathBeneath::new(&folder.file, in_writable))
+                .map_err(|e| fail(&e))?;
+        }
+        let mut grants: Vec<(&Path, BitFlags<AccessFs>)> = Vec::new();
+        let devices = (AccessFs::WriteFile | AccessFs::Truncate) & write;
+        for device in DEVICES {
+            grants.push((Path::new(device), devices | read));
+        }
         if let Some(readable) = &rules.readable {
-            let system = SYSTEM
-                .iter()
-                .map(std::path::Path::new)
-                .filter(|p| p.exists());
+            let system = SYSTEM.iter().map(Path::new).filter(|p| p.exists());
             for folder in readable.iter().map(PathBuf::as_path).chain(system) {
                 grants.push((folder, read));
             }
         }
-        let mut ruleset = Ruleset::default()
-            .set_compatibility(CompatLevel::HardRequirement)
-            .handle_access(handled)
-            .and_then(Ruleset::create)
-            .map_err(|e| fail(&e))?;
         for (path, mut access) in grants {
             if !path.is_dir() {
                 access &= AccessFs::from_file(abi);
@@ -171,39 +246,98 @@ mod platform {
                 .add_rule(PathBeneath::new(fd, access & handled))
                 .map_err(|e| fail(&e))?;
         }
-        let filter = (!rules.network).then(network_filter).transpose()?;
         Ok(Prepared {
             ruleset: Some(ruleset),
-            filter,
+            filter: Some(filter(rules.network)?),
         })
     }
 
-    /// Refuses `socket` for every family but `AF_UNIX` (EACCES), and `io_uring_setup` (ENOSYS).
-    fn network_filter() -> Result<BpfProgram, String> {
+    /// The system calls a sandboxed job is refused (EPERM), for what Landlock does not cover:
+    /// without network, `socket` for every family but `AF_UNIX`, and `io_uring` (which could open
+    /// sockets around it); always, changing a file's owner, setting set-user-ID or set-group-ID
+    /// bits, setting or removing extended attributes (file capabilities among them), the
+    /// immutable and append-only flags (FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR), and faking a
+    /// terminal's input (TIOCSTI) — none of which needs write access to the file.
+    fn filter(network: bool) -> Result<BpfProgram, String> {
+        let fail = |e: &dyn std::fmt::Display| format!("cannot build the seccomp filter: {e}");
         let arch = TargetArch::try_from(std::env::consts::ARCH)
             .map_err(|e| format!("no seccomp filter for this architecture: {e}"))?;
-        let not_unix = SeccompCondition::new(
-            0,
-            SeccompCmpArgLen::Dword,
-            SeccompCmpOp::Ne,
-            libc::AF_UNIX as u64,
-        )
-        .and_then(|c| SeccompRule::new(vec![c]))
-        .map_err(|e| format!("cannot build the network filter: {e}"))?;
-        let rules = [
-            (libc::SYS_socket, vec![not_unix]),
-            (libc::SYS_io_uring_setup, vec![]),
+        let when = |arg: u8, len: SeccompCmpArgLen, op: SeccompCmpOp, value: u64| {
+            SeccompCondition::new(arg, len, op, value).and_then(|c| SeccompRule::new(vec![c]))
+        };
+        use SeccompCmpArgLen::{Dword, Qword};
+        let setid = |arg: u8| -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+            let bit = |b: u64| when(arg, Dword, SeccompCmpOp::MaskedEq(b), b);
+            Ok(vec![
+                bit(u64::from(libc::S_ISUID))?,
+                bit(u64::from(libc::S_ISGID))?,
+            ])
+        };
+        let ioctls = [0x4008_6602, 0x4004_6602, 0x401c_5820, libc::TIOCSTI as u64]
+            .into_iter()
+            .map(|request| when(1, Dword, SeccompCmpOp::Eq, request & 0xffff_ffff))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| fail(&e))?;
+        // Numbers shared by every architecture since Linux 5.1: fchmodat2, setxattrat,
+        // removexattrat (newer than the C library's headers).
+        const FCHMODAT2: i64 = 452;
+        const SETXATTRAT: i64 = 463;
+        const REMOVEXATTRAT: i64 = 466;
+        let mut rules: Vec<(i64, Vec<SeccompRule>)> = vec![
+            (libc::SYS_chmod, setid(1).map_err(|e| fail(&e))?),
+            (libc::SYS_fchmod, setid(1).map_err(|e| fail(&e))?),
+            (libc::SYS_fchmodat, setid(2).map_err(|e| fail(&e))?),
+            (FCHMODAT2, setid(2).map_err(|e| fail(&e))?),
+            (libc::SYS_ioctl, ioctls),
         ];
+        for always in [
+            libc::SYS_chown,
+            libc::SYS_fchown,
+            libc::SYS_lchown,
+            libc::SYS_fchownat,
+            libc::SYS_setxattr,
+            libc::SYS_lsetxattr,
+            libc::SYS_fsetxattr,
+            libc::SYS_removexattr,
+            libc::SYS_lremovexattr,
+            libc::SYS_fremovexattr,
+            SETXATTRAT,
+            REMOVEXATTRAT,
+        ] {
+            rules.push((always, vec![]));
+        }
+        if !network {
+            let not_unix =
+                when(0, Dword, SeccompCmpOp::Ne, libc::AF_UNIX as u64).map_err(|e| fail(&e))?;
+            rules.push((libc::SYS_socket, vec![not_unix]));
+            rules.push((libc::SYS_io_uring_setup, vec![]));
+        }
+        let _ = Qword;
         let filter = SeccompFilter::new(
             rules.into_iter().collect(),
             SeccompAction::Allow,
-            SeccompAction::Errno(libc::EACCES as u32),
+            SeccompAction::Errno(libc::EPERM as u32),
             arch,
         )
-        .map_err(|e| format!("cannot build the network filter: {e}"))?;
+        .map_err(|e| fail(&e))?;
         filter.try_into().map_err(|e: seccompiler::BackendError| {
-            format!("cannot compile the network filter: {e}")
+            format!("cannot compile the seccomp filter: {e}")
         })
+    }
+
+    /// Opens a folder to grant by its descriptor (`O_PATH`: no read access needed).
+    pub fn open_folder(path: &Path) -> io::Result<File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(path)
+    }
+
+    /// Where an opened file is now, as the kernel names it.
+    pub fn path_of(file: &File) -> io::Result<PathBuf> {
+        use std::os::fd::AsRawFd;
+        std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
     }
 
     /// Runs `program` with the ruleset and filter applied between fork and exec.
@@ -236,6 +370,11 @@ mod platform {
     use std::path::Path;
     use std::process::Command;
 
+    use std::fs::File;
+    use std::io;
+    use std::os::unix::ffi::OsStringExt;
+    use std::path::PathBuf;
+
     use super::super::seatbelt::{self, SANDBOX_EXEC};
     use super::Rules;
 
@@ -255,13 +394,39 @@ mod platform {
 
     pub fn prepare(rules: &Rules) -> Result<Prepared, String> {
         availability()?;
+        let writable: Vec<PathBuf> = rules.writable.iter().map(|f| f.path.clone()).collect();
         let profile = seatbelt::profile(&seatbelt::Rules {
-            writable: &rules.writable,
+            writable: &writable,
             readable: rules.readable.as_deref(),
             network: rules.network,
             denied: &rules.denied,
         })?;
         Ok(Prepared(seatbelt::arguments(&profile)))
+    }
+
+    /// Opens a folder (its path goes into the profile; Seatbelt checks the queue's denial after
+    /// every grant, at each access, so a later link cannot open the queue).
+    pub fn open_folder(path: &Path) -> io::Result<File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(path)
+    }
+
+    /// Where an opened file is now, as the kernel names it (`F_GETPATH`).
+    pub fn path_of(file: &File) -> io::Result<PathBuf> {
+        use std::os::fd::AsRawFd;
+        let mut buf = vec![0u8; libc::PATH_MAX as usize];
+        // SAFETY: F_GETPATH writes at most MAXPATHLEN (PATH_MAX) bytes, NUL included, into the
+        // buffer, which is that long.
+        let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETPATH, buf.as_mut_ptr()) };
+        if rc == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        buf.truncate(len);
+        Ok(PathBuf::from(std::ffi::OsString::from_vec(buf)))
     }
 
     /// `sandbox-exec -p PROFILE -D ... -- program`.

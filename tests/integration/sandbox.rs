@@ -536,3 +536,112 @@ fn a_symbolic_link_beneath_a_floor_s_folder_does_not_take_a_job_past_it() {
     }
     assert!(!secret.join("authorized_keys").exists());
 }
+
+#[test]
+fn a_sandboxed_job_cannot_make_devices_change_files_it_cannot_write_or_signal_its_drain() {
+    let q = TestQueue::new();
+    let outside = q.scratch("outside.txt");
+    fs::write(&outside, "keep").unwrap();
+    let ws = q.scratch("ws");
+    fs::create_dir(&ws).unwrap();
+    let script = format!(
+        "import os, stat, subprocess\n\
+         def attempt(name, f):\n\
+         \ttry:\n\
+         \t\tf(); print(name, 'done')\n\
+         \texcept OSError as e:\n\
+         \t\tprint(name, 'refused', e.errno)\n\
+         out = {outside:?}\n\
+         attempt('mknod', lambda: os.mknod('dev', 0o600 | stat.S_IFCHR, os.makedev(1, 3)))\n\
+         attempt('devnull', lambda: open('/dev/null', 'w').write('x'))\n\
+         attempt('random', lambda: open('/dev/random', 'w').write('x'))\n\
+         attempt('setuid', lambda: os.chmod(out, 0o4755))\n\
+         attempt('chown', lambda: os.chown(out, os.getuid(), os.getgid()))\n\
+         attempt('xattr', lambda: os.setxattr(out, 'user.x', b'1'))\n\
+         attempt('signal', lambda: os.kill(os.getppid(), 0))\n\
+         print('temp mode', oct(stat.S_IMODE(os.stat(os.environ['TMPDIR']).st_mode)))\n"
+    );
+    let job = run_sandboxed(
+        &q,
+        "meta.json",
+        json!({"command": "python3", "args": ["-c", script], "cwd": ws, "sandbox": "workspace"}),
+        &[],
+    );
+    let stdout = job["result"]["stdout"].as_str().unwrap();
+    for said in [
+        "mknod refused",
+        "devnull done",
+        "random refused",
+        "setuid refused",
+        "chown refused",
+        "xattr refused",
+        "signal refused",
+        "temp mode 0o700",
+    ] {
+        assert!(stdout.contains(said), "{said}: {job:#}");
+    }
+    assert!(!ws.join("dev").exists());
+    let mode = fs::metadata(&outside).unwrap().permissions();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o7000, 0);
+}
+
+#[test]
+fn the_home_folder_is_refused_even_when_the_drain_has_no_home_variable() {
+    let q = TestQueue::new();
+    let real_home = std::env::var("HOME").unwrap();
+    let marker = Path::new(&real_home).join(".execq-sandbox-test-must-not-exist");
+    let line = format!("touch {}", marker.display());
+    q.add(
+        "home.json",
+        &json!({"command": line, "cwd": real_home, "sandbox": "workspace"}).to_string(),
+    );
+    let mut drain = q.execq(&["drain"]);
+    drain.env_remove("HOME");
+    run(drain).success();
+    let result = q.result("failed/home.json");
+    assert_eq!(result["status"], "error", "{result:#}");
+    assert!(
+        result["error"].as_str().unwrap().contains("home folder"),
+        "{result:#}"
+    );
+    assert!(!marker.exists());
+}
+
+#[test]
+fn a_sandboxed_job_s_result_file_goes_only_where_it_could_write() {
+    let q = TestQueue::new();
+    let target = home(&q).join(".bashrc");
+    let job = run_sandboxed(
+        &q,
+        "rc.json",
+        json!({"command": "echo evil", "result_file": target, "sandbox": "read-only"}),
+        &[],
+    );
+    assert_eq!(job["result"]["status"], "error", "{job:#}");
+    let error = job["result"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("outside the job's writable folders"),
+        "{error}"
+    );
+    assert!(!target.exists());
+    let inside = q.scratch("out.txt");
+    let job = run_sandboxed(
+        &q,
+        "inside.json",
+        json!({"command": "echo fine", "result_file": inside, "sandbox": "workspace"}),
+        &[],
+    );
+    assert_eq!(job["result"]["status"], "completed", "{job:#}");
+    assert_eq!(fs::read_to_string(&inside).unwrap(), "fine\n");
+    let job = run_sandboxed(
+        &q,
+        "relative.json",
+        json!({"command": "echo kept", "result_file": "kept.txt", "sandbox": "read-only"}),
+        &[],
+    );
+    assert_eq!(job["result"]["status"], "completed", "{job:#}");
+    assert_eq!(
+        fs::read_to_string(q.path("results/kept.txt")).unwrap(),
+        "kept\n"
+    );
+}

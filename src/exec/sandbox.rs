@@ -246,13 +246,13 @@ impl Held<'_> {
         };
         let beneath =
             |path: &Path, folders: &[PathBuf]| folders.iter().any(|f| path.starts_with(f));
-        if let (Some(cwd), Some(workspaces)) = (self.cwd, &floor.workspaces) {
-            if !beneath(cwd, &resolved(workspaces)) {
-                return Err(format!(
-                    "the working folder resolves to `{}`, not beneath the floor's workspaces",
-                    cwd.display()
-                ));
-            }
+        if let (Some(cwd), Some(workspaces)) = (self.cwd, &floor.workspaces)
+            && !beneath(cwd, &resolved(workspaces))
+        {
+            return Err(format!(
+                "the working folder resolves to `{}`, not beneath the floor's workspaces",
+                cwd.display()
+            ));
         }
         let allowed = resolved(&floor.writable);
         if let Some(folder) = self.writable.iter().find(|w| !beneath(w, &allowed)) {

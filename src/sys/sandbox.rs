@@ -265,7 +265,7 @@ mod platform {
         let when = |arg: u8, len: SeccompCmpArgLen, op: SeccompCmpOp, value: u64| {
             SeccompCondition::new(arg, len, op, value).and_then(|c| SeccompRule::new(vec![c]))
         };
-        use SeccompCmpArgLen::{Dword, Qword};
+        use SeccompCmpArgLen::Dword;
         let setid = |arg: u8| -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
             let bit = |b: u64| when(arg, Dword, SeccompCmpOp::MaskedEq(b), b);
             Ok(vec![
@@ -273,7 +273,8 @@ mod platform {
                 bit(u64::from(libc::S_ISGID))?,
             ])
         };
-        let ioctls = [0x4008_6602, 0x4004_6602, 0x401c_5820, libc::TIOCSTI as u64]
+        // FS_IOC_SETFLAGS (64- and 32-bit), FS_IOC_FSSETXATTR, TIOCSTI: the same on x86-64 and arm64.
+        let ioctls = [0x4008_6602_u64, 0x4004_6602, 0x401c_5820, 0x5412]
             .into_iter()
             .map(|request| when(1, Dword, SeccompCmpOp::Eq, request & 0xffff_ffff))
             .collect::<Result<Vec<_>, _>>()
@@ -312,7 +313,6 @@ mod platform {
             rules.push((libc::SYS_socket, vec![not_unix]));
             rules.push((libc::SYS_io_uring_setup, vec![]));
         }
-        let _ = Qword;
         let filter = SeccompFilter::new(
             rules.into_iter().collect(),
             SeccompAction::Allow,

@@ -23,6 +23,8 @@ use std::process::Command;
 /// path that a job already running could point elsewhere between the check and the grant.
 #[derive(Debug)]
 pub struct Folder {
+    /// On Linux the grant; on macOS, where Seatbelt grants by path, only what was checked.
+    #[cfg_attr(target_os = "macos", allow(dead_code))]
     pub file: File,
     /// Where it is now, as the kernel names the opened folder.
     pub path: PathBuf,

@@ -17,6 +17,7 @@
 mod args;
 mod calls;
 mod env;
+mod schema;
 mod stdio;
 mod text;
 mod tools;

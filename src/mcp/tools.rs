@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rmcp::handler::server::common::{schema_for_input, schema_for_output};
+use super::schema;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
@@ -119,8 +119,8 @@ fn flatten(result: Result<CallToolResult, ToolError>) -> Result<CallToolResult, 
 impl Execq {
     #[tool(
         description = "Queue a shell command to run on the user's machine, and return at once with its reference (or its result, if it finishes within wait_seconds). Give `command` plus `args` (no shell), or `shell` (a /bin/sh command line). The job keeps running after this call returns: use get_job to see its status and result, job_output to read long output, cancel_job to stop it. Good for long builds and tests that would exceed a tool call's time limit.",
-        input_schema = schema_for_input::<SubmitArgs>().expect("an object schema"),
-        output_schema = schema_for_output::<JobView>()
+        input_schema = schema::input::<SubmitArgs>(),
+        output_schema = schema::output::<JobView>()
     )]
     async fn submit_job(
         &self,
@@ -132,8 +132,8 @@ impl Execq {
 
     #[tool(
         description = "The status and result of one job: state, exit code, duration, why it waits, and the last 4 KiB of stdout and stderr. With wait_seconds, waits up to that long for it to finish first.",
-        input_schema = schema_for_input::<GetArgs>().expect("an object schema"),
-        output_schema = schema_for_output::<JobView>(),
+        input_schema = schema::input::<GetArgs>(),
+        output_schema = schema::output::<JobView>(),
         annotations(read_only_hint = true)
     )]
     async fn get_job(
@@ -146,8 +146,8 @@ impl Execq {
 
     #[tool(
         description = "List jobs by state (pending, running, completed, failed, or all), newest or oldest first, with a limit.",
-        input_schema = schema_for_input::<ListArgs>().expect("an object schema"),
-        output_schema = schema_for_output::<JobList>(),
+        input_schema = schema::input::<ListArgs>(),
+        output_schema = schema::output::<JobList>(),
         annotations(read_only_hint = true)
     )]
     async fn list_jobs(
@@ -159,8 +159,8 @@ impl Execq {
 
     #[tool(
         description = "A page of a job's stdout or stderr: `length` bytes from `offset` (a running job's output so far included). Call again with next_offset until eof.",
-        input_schema = schema_for_input::<OutputArgs>().expect("an object schema"),
-        output_schema = schema_for_output::<OutputPage>(),
+        input_schema = schema::input::<OutputArgs>(),
+        output_schema = schema::output::<OutputPage>(),
         annotations(read_only_hint = true)
     )]
     async fn job_output(
@@ -172,8 +172,8 @@ impl Execq {
 
     #[tool(
         description = "Cancel a pending or running job. A running job's whole process group is stopped (TERM, then KILL); it is recorded as cancelled with the output it had produced.",
-        input_schema = schema_for_input::<JobArg>().expect("an object schema"),
-        output_schema = schema_for_output::<Done>(),
+        input_schema = schema::input::<JobArg>(),
+        output_schema = schema::output::<Done>(),
         annotations(destructive_hint = true)
     )]
     async fn cancel_job(
@@ -185,8 +185,8 @@ impl Execq {
 
     #[tool(
         description = "Run a failed job again (timeout, error, cancelled, interrupted ... included): it goes back to pending with its earlier result kept in its history.",
-        input_schema = schema_for_input::<JobArg>().expect("an object schema"),
-        output_schema = schema_for_output::<Done>()
+        input_schema = schema::input::<JobArg>(),
+        output_schema = schema::output::<Done>()
     )]
     async fn retry_job(
         &self,
@@ -197,7 +197,7 @@ impl Execq {
 
     #[tool(
         description = "The queue at a glance: how many jobs are pending, running, completed and failed, the running drain, the last drain's outcome, the service, recent errors, and whether the queue is healthy.",
-        input_schema = schema_for_input::<NoArgs>().expect("an object schema"),
+        input_schema = schema::input::<NoArgs>(),
         annotations(read_only_hint = true)
     )]
     async fn queue_status(

@@ -194,6 +194,13 @@ impl Guarded {
 
     /// Refuses a writable folder that would let a job write the queue or a home folder.
     fn check(&self, folder: &Folder) -> Result<(), String> {
+        let system = ["/proc", "/sys", "/dev"];
+        if folder.kernel || system.iter().any(|s| folder.path.starts_with(s)) {
+            return Err(format!(
+                "the writable folder `{}` is one of the kernel's own (processes, devices, system settings): writing there changes the machine, not files",
+                folder.path.display()
+            ));
+        }
         if self.above_queue.contains(&folder.id) {
             return Err(format!(
                 "the writable folder `{}` holds the queue (`{}`): a job that can write the queue can queue a job outside its sandbox. Give the job a working folder that does not hold the queue, or keep the queue elsewhere (EXECQ_QUEUE)",

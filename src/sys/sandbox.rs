@@ -30,6 +30,9 @@ pub struct Folder {
     pub path: PathBuf,
     /// Its device and inode (the same through a bind mount).
     pub id: (u64, u64),
+    /// Whether it is on one of the kernel's own filesystems (proc, sysfs, devices, cgroups...),
+    /// where writing a file changes the system rather than storing data.
+    pub kernel: bool,
 }
 
 impl Folder {
@@ -41,10 +44,12 @@ impl Folder {
             return Err(io::Error::new(io::ErrorKind::NotADirectory, "not a folder"));
         }
         let path = platform::path_of(&file)?;
+        let kernel = platform::kernel_filesystem(&file)?;
         Ok(Self {
             file,
             path,
             id: (meta.dev(), meta.ino()),
+            kernel,
         })
     }
 }
@@ -276,6 +281,7 @@ mod platform {
             ])
         };
         // FS_IOC_SETFLAGS (64- and 32-bit), FS_IOC_FSSETXATTR, TIOCSTI: the same on x86-64 and arm64.
+        let not_self = |arg: u8| when(arg, Dword, SeccompCmpOp::Ne, 0);
         let ioctls = [0x4008_6602_u64, 0x4004_6602, 0x401c_5820, 0x5412]
             .into_iter()
             .map(|request| when(1, Dword, SeccompCmpOp::Eq, request & 0xffff_ffff))
@@ -291,9 +297,26 @@ mod platform {
             (libc::SYS_fchmod, setid(1).map_err(|e| fail(&e))?),
             (libc::SYS_fchmodat, setid(2).map_err(|e| fail(&e))?),
             (FCHMODAT2, setid(2).map_err(|e| fail(&e))?),
+            // Files made with set-ID bits in their mode from the start.
+            (libc::SYS_open, setid(2).map_err(|e| fail(&e))?),
+            (libc::SYS_openat, setid(3).map_err(|e| fail(&e))?),
+            (libc::SYS_creat, setid(1).map_err(|e| fail(&e))?),
+            (libc::SYS_mknod, setid(1).map_err(|e| fail(&e))?),
+            (libc::SYS_mknodat, setid(2).map_err(|e| fail(&e))?),
             (libc::SYS_ioctl, ioctls),
+            // Limits and priorities of other processes (its drain's among them): only its own.
+            (
+                libc::SYS_prlimit64,
+                vec![not_self(0).map_err(|e| fail(&e))?],
+            ),
+            (
+                libc::SYS_setpriority,
+                vec![not_self(1).map_err(|e| fail(&e))?],
+            ),
         ];
         for always in [
+            // Its mode is in a structure a filter cannot read.
+            libc::SYS_openat2,
             libc::SYS_chown,
             libc::SYS_fchown,
             libc::SYS_lchown,
@@ -342,10 +365,49 @@ mod platform {
         std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
     }
 
+    /// Whether `file` is on a filesystem of the kernel's own (by `fstatfs`'s magic number).
+    pub fn kernel_filesystem(file: &File) -> io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        // proc, sysfs, devtmpfs, devpts, cgroup, cgroup2, debugfs, tracefs, securityfs, bpf,
+        // configfs, efivarfs, pstore, fusectl, binfmt_misc, mqueue.
+        const KERNEL: [i64; 16] = [
+            0x9fa0,
+            0x6265_6572,
+            0x1373,
+            0x1cd1,
+            0x0027_e0eb,
+            0x6367_7270,
+            0x6462_6720,
+            0x7472_6163,
+            0x7363_6673,
+            0xcafe_4a11,
+            0x6265_6570,
+            0xde5e_81e4,
+            0x6165_676c,
+            0x6573_5543,
+            0x4249_4e4d,
+            0x1980_0202,
+        ];
+        // SAFETY: fstatfs writes one statfs into the zeroed value passed; the descriptor is open.
+        let kind = unsafe {
+            let mut stat: libc::statfs = std::mem::zeroed();
+            if libc::fstatfs(file.as_raw_fd(), &mut stat) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            stat.f_type
+        };
+        #[allow(
+            clippy::unnecessary_cast,
+            reason = "f_type's type differs between libcs"
+        )]
+        Ok(KERNEL.contains(&(kind as i64)))
+    }
+
     /// Runs `program` with the ruleset and filter applied between fork and exec.
     pub fn command(program: &OsStr, mut prepared: Prepared) -> Command {
         let mut command = Command::new(program);
         let apply = move || -> io::Result<()> {
+            drop_capabilities()?;
             if let Some(ruleset) = prepared.ruleset.take() {
                 let status = ruleset.restrict_self().map_err(io::Error::other)?;
                 if status.ruleset != RulesetStatus::FullyEnforced {
@@ -358,11 +420,69 @@ mod platform {
             Ok(())
         };
         // SAFETY: the closure runs in the child between fork and exec. It makes system calls on
-        // what was built before the fork: prctl(NO_NEW_PRIVS), landlock_restrict_self, close of
-        // the ruleset's descriptor and seccomp(SET_MODE_FILTER). Only its error paths allocate,
-        // and an error ends the child before exec.
+        // what was built before the fork: prctl and capset (drop_capabilities), prctl
+        // (NO_NEW_PRIVS), landlock_restrict_self, close of the ruleset's descriptor and
+        // seccomp(SET_MODE_FILTER). Only its error paths allocate, and an error ends the child
+        // before exec.
         unsafe { command.pre_exec(apply) };
         command
+    }
+
+    /// Gives up every capability, for good: a job run by root keeps uid 0 but none of root's
+    /// powers (freezing filesystems, loading BPF, changing the clock, overriding permissions...),
+    /// and with `no_new_privs` cannot get them back through a set-user-ID program. For any other
+    /// user there is nothing to give up. Async-signal-safe: prctl and capset only.
+    fn drop_capabilities() -> io::Result<()> {
+        // The bounding set first (which needs CAP_SETPCAP, so only root can and needs to).
+        for cap in 0..64 {
+            // SAFETY: prctl(PR_CAPBSET_DROP, cap) takes plain integers.
+            let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
+            if rc != 0 {
+                match io::Error::last_os_error().raw_os_error() {
+                    // Past the last capability this kernel has; or not root, holding none.
+                    Some(libc::EINVAL) | Some(libc::EPERM) => break,
+                    _ => return Err(io::Error::last_os_error()),
+                }
+            }
+        }
+        // SAFETY: prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL) takes plain integers.
+        unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                0,
+                0,
+                0,
+            )
+        };
+        #[repr(C)]
+        struct Header {
+            version: u32,
+            pid: i32,
+        }
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        struct Data {
+            effective: u32,
+            permitted: u32,
+            inheritable: u32,
+        }
+        let mut header = Header {
+            version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3: two Data, 64 capabilities
+            pid: 0,
+        };
+        let data = [Data {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        }; 2];
+        // SAFETY: capset reads the header and two data structures, laid out as the kernel's
+        // (struct __user_cap_header_struct, __user_cap_data_struct[2] for version 3).
+        let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 }
 
@@ -429,6 +549,26 @@ mod platform {
         let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
         buf.truncate(len);
         Ok(PathBuf::from(std::ffi::OsString::from_vec(buf)))
+    }
+
+    /// Whether `file` is on a filesystem of the kernel's own (`devfs`).
+    pub fn kernel_filesystem(file: &File) -> io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: fstatfs writes one statfs into the zeroed value passed; the descriptor is open.
+        let stat = unsafe {
+            let mut stat: libc::statfs = std::mem::zeroed();
+            if libc::fstatfs(file.as_raw_fd(), &mut stat) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            stat
+        };
+        let name: Vec<u8> = stat
+            .f_fstypename
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        Ok(name == b"devfs")
     }
 
     /// `sandbox-exec -p PROFILE -D ... -- program`.

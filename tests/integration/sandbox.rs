@@ -559,6 +559,12 @@ fn a_sandboxed_job_cannot_make_devices_change_files_it_cannot_write_or_signal_it
          attempt('chown', lambda: os.chown(out, os.getuid(), os.getgid()))\n\
          attempt('xattr', lambda: os.setxattr(out, 'user.x', b'1'))\n\
          attempt('signal', lambda: os.kill(os.getppid(), 0))\n\
+         attempt('suid-open', lambda: os.close(os.open('made-suid', os.O_CREAT | os.O_WRONLY, 0o6755)))\n\
+         attempt('suid-mknod', lambda: os.mknod('made-suid2', 0o4755 | stat.S_IFREG))\n\
+         import resource\n\
+         attempt('prlimit', lambda: resource.prlimit(os.getppid(), resource.RLIMIT_FSIZE, (0, 0)))\n\
+         caps = [l.split()[1] for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapBnd'))]\n\
+         print('caps', ' '.join(caps))\n\
          print('temp mode', oct(stat.S_IMODE(os.stat(os.environ['TMPDIR']).st_mode)))\n"
     );
     let job = run_sandboxed(
@@ -577,9 +583,23 @@ fn a_sandboxed_job_cannot_make_devices_change_files_it_cannot_write_or_signal_it
         "xattr refused",
         "signal refused",
         "temp mode 0o700",
+        "suid-open refused",
+        "suid-mknod refused",
+        "prlimit refused",
     ] {
         assert!(stdout.contains(said), "{said}: {job:#}");
     }
+    // No capabilities at all; and for root, none left to gain (the bounding set).
+    let caps = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("caps "))
+        .unwrap();
+    let expected = if euid() == 0 {
+        "0000000000000000 0000000000000000"
+    } else {
+        "0000000000000000"
+    };
+    assert!(caps.starts_with(expected), "{caps}");
     assert!(!ws.join("dev").exists());
     let mode = fs::metadata(&outside).unwrap().permissions();
     assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o7000, 0);
@@ -644,4 +664,37 @@ fn a_sandboxed_job_s_result_file_goes_only_where_it_could_write() {
         fs::read_to_string(q.path("results/kept.txt")).unwrap(),
         "kept\n"
     );
+}
+
+#[test]
+fn the_kernel_s_own_folders_are_never_writable() {
+    let q = TestQueue::new();
+    let marker = q.scratch("ran");
+    let line = format!("touch {}", marker.display());
+    for (name, job) in [
+        (
+            "proc.json",
+            json!({"command": line, "cwd": "/proc", "sandbox": "workspace"}),
+        ),
+        (
+            "dev.json",
+            json!({"command": line, "cwd": "/dev", "sandbox": "workspace"}),
+        ),
+        (
+            "sys.json",
+            json!({"command": line, "sandbox": {"mode": "workspace", "writable": ["/sys/fs/cgroup"]}}),
+        ),
+    ] {
+        let record = run_sandboxed(&q, name, job, &[]);
+        let result = &record["result"];
+        assert_eq!(result["status"], "error", "{result:#}");
+        assert!(
+            result["error"]
+                .as_str()
+                .unwrap()
+                .contains("the kernel's own"),
+            "{result:#}"
+        );
+    }
+    assert!(!marker.exists());
 }

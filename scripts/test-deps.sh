@@ -5,7 +5,9 @@
 #   - man (man-db), which renders `execq man` in its test;
 #   - strace (Linux), with which the durability tests check the order of syncs, links and starts;
 #   - a virtual environment in target/pyenv with tests/py/requirements.txt (the MCP Python SDK,
-#     Selenium, Pillow).
+#     Selenium, Pillow);
+#   - Node.js (Debian's, if there is none) and tests/js's packages, exactly as its lockfile pins
+#     them (the MCP TypeScript SDK), in tests/js/node_modules.
 # The tests call it themselves, so `cargo test` needs nothing else; it is quick once done.
 # Installing Debian packages needs root or sudo without a password; on macOS, install Chrome (or
 # Chromium) and chromedriver yourself (`brew install --cask chromium chromedriver`).
@@ -19,6 +21,8 @@ if [ "$(uname -s)" = Linux ]; then
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
   command -v man >/dev/null || missing+=(man-db)
   command -v strace >/dev/null || missing+=(strace)
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
   if [ ${#missing[@]} -gt 0 ]; then
     sudo=()
     if [ "$(id -u)" -ne 0 ]; then
@@ -37,6 +41,13 @@ else
     echo "test-deps: the browser tests need chromedriver (brew install --cask chromium chromedriver)" >&2
     exit 1
   }
+fi
+
+modules=tests/js/node_modules
+if ! cmp -s tests/js/package-lock.json "$modules/.package-lock.json.installed" 2>/dev/null; then
+  echo "test-deps: installing tests/js/package-lock.json into $modules" >&2
+  (cd tests/js && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >&2)
+  cp tests/js/package-lock.json "$modules/.package-lock.json.installed"
 fi
 
 venv=target/pyenv

@@ -52,6 +52,31 @@ fn dashboard_in_a_real_browser() {
     run_python_tests("test_dashboard.py", Duration::from_secs(300));
 }
 
+/// `execq mcp` through the official MCP TypeScript SDK: its validator compiles every tool's
+/// output schema when the tools are listed, and warns about anything JSON Schema does not define
+/// (schemars' `uint64` formats did, about 40 times).
+#[test]
+fn mcp_tools_list_through_the_typescript_sdk_without_warnings() {
+    test_deps();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let queue = tempfile::tempdir().unwrap();
+    let child = Command::new("node")
+        .arg(Path::new(root).join("tests/js/list_tools.mjs"))
+        .arg(env!("CARGO_BIN_EXE_execq"))
+        .arg(queue.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = finish_within(child, Duration::from_secs(60));
+    assert!(out.status.success(), "{}\n{}", out.stdout, out.stderr);
+    let report: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(report["tools"], 7, "{report}");
+    assert_eq!(report["isError"], false, "{report}");
+    assert_eq!(report["warnings"], serde_json::json!([]), "{report}");
+}
+
 /// `execq mcp` through the official MCP Python SDK: tools and schemas, submit and results,
 /// waiting, paging 1 MiB of output, live output, cancel (processes gone), list, retry, tool
 /// errors, the allowlist (flags and `[mcp]`), read-only.

@@ -202,11 +202,7 @@ impl Guarded {
             ));
         }
         if self.above_queue.contains(&folder.id) {
-            return Err(format!(
-                "the writable folder `{}` holds the queue (`{}`): a job that can write the queue can queue a job outside its sandbox. Give the job a working folder that does not hold the queue, or keep the queue elsewhere (EXECQ_QUEUE)",
-                folder.path.display(),
-                self.path.display()
-            ));
+            return Err(holds_the_queue(&folder.path, &self.path));
         }
         if ids_up(&folder.path).contains(&self.id) {
             return Err(format!(
@@ -223,6 +219,15 @@ impl Guarded {
         }
         Ok(())
     }
+}
+
+/// Why a writable `folder` that holds the `queue` is refused.
+pub fn holds_the_queue(folder: &Path, queue: &Path) -> String {
+    format!(
+        "the writable folder `{}` holds the queue (`{}`): a job that can write the queue can queue a job outside its sandbox. Give the job a working folder that does not hold the queue, or keep the queue elsewhere (EXECQ_QUEUE)",
+        folder.display(),
+        queue.display()
+    )
 }
 
 /// The device and inode of `path` and of each folder above it.

@@ -190,18 +190,23 @@ pub fn check_sandbox(
     origin: Origin,
     cwd: Option<&std::path::Path>,
 ) -> Result<(), String> {
-    let Ok(Some(config)) = crate::config::load(queue) else {
-        return Ok(());
+    let policies = match crate::config::load(queue) {
+        Ok(Some(config)) => config.sandbox.unwrap_or_default(),
+        Ok(None) => Default::default(),
+        Err(_) => return Ok(()),
     };
-    let policies = config.sandbox.unwrap_or_default();
     let applied = policies.resolve(sandbox, Some(origin))?;
-    match cwd {
-        // With links followed, as the drain will check it.
-        Some(cwd) => {
-            applied.check_cwd(&std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_owned()))
-        }
-        None => Ok(()),
+    let Some(cwd) = cwd else { return Ok(()) };
+    // With links followed, as the drain will check it.
+    let cwd = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_owned());
+    applied.check_cwd(&cwd)?;
+    if applied.policy.mode == crate::job::sandbox::Mode::Workspace
+        && let Ok(root) = std::fs::canonicalize(&queue.root)
+        && root.starts_with(&cwd)
+    {
+        return Err(crate::exec::sandbox::holds_the_queue(&cwd, &root));
     }
+    Ok(())
 }
 
 /// Why a job that cannot say where it came from (a script: it has no `origin`, so drains hold it

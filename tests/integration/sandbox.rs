@@ -293,6 +293,17 @@ fn submit_takes_the_sandbox_flags_and_refuses_a_looser_one_than_its_floor() {
         "true",
     ]));
     assert_fails_with(&refused, 1, "network");
+    let above = q.scratch.parent().unwrap().to_str().unwrap().to_owned();
+    let refused = run(q.execq(&[
+        "submit",
+        "--sandbox",
+        "workspace",
+        "--cwd",
+        &above,
+        "--",
+        "true",
+    ]));
+    assert_fails_with(&refused, 1, "holds the queue");
     assert!(q.names("pending").is_empty(), "{:?}", q.names("pending"));
 
     let cache = q.scratch("cache");

@@ -206,6 +206,7 @@ impl From<JobArgs> for SubmitOptions {
             limits: args.limits.into(),
             sandbox: args.sandbox.into_policy(),
             origin: Origin::Cli,
+            mcp_task: false,
         }
     }
 }

@@ -51,6 +51,10 @@ pub struct SubmitArgs {
     /// in both sandboxed modes unless "network": true. The queue's owner may set a floor that a
     /// looser request is refused by.
     pub sandbox: Option<serde_json::Value>,
+    /// Set by the server itself for a task-augmented call (see `mcp::tasks`); not advertised.
+    #[serde(default)]
+    #[schemars(skip)]
+    pub mcp_task: bool,
     /// Wait up to this many seconds for the job to finish and return its result (default 0:
     /// return at once; capped at the server's max_wait, 50 s by default).
     pub wait_seconds: Option<f64>,

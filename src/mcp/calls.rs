@@ -104,6 +104,7 @@ impl SubmitArgs {
                 ),
             },
             origin: crate::job::sandbox::Origin::Mcp,
+            mcp_task: self.mcp_task,
         };
         Ok((options, program))
     }

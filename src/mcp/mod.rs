@@ -19,6 +19,7 @@ mod calls;
 mod env;
 mod schema;
 mod stdio;
+mod tasks;
 mod text;
 mod tools;
 

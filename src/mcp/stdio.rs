@@ -6,10 +6,13 @@
 //! whole lines.
 
 use std::io;
+use std::sync::Arc;
 
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Mutex, mpsc};
+
+use super::tasks::{Route, Tasks};
 use tokio::task::JoinHandle;
 
 /// The largest request line accepted, in bytes.
@@ -24,17 +27,24 @@ pub struct Relay {
 impl Relay {
     /// Starts moving lines between `input`, `output` and the server, whose own input and output
     /// are returned.
-    pub fn start<R, W>(input: R, output: W) -> (DuplexStream, DuplexStream, Self)
+    /// `tasks` sees every line on the way (see `mcp::tasks`).
+    pub fn start<R, W>(input: R, output: W, tasks: Arc<Tasks>) -> (DuplexStream, DuplexStream, Self)
     where
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
         let (to_server, read) = tokio::io::duplex(64 * 1024);
+        let to_server = Arc::new(Mutex::new(to_server));
         let (write, from_server) = tokio::io::duplex(64 * 1024);
         let (lines, outgoing) = mpsc::channel(64);
         let errors = lines.clone();
-        let input = tokio::spawn(filter(input, to_server, errors));
-        tokio::spawn(forward(from_server, lines));
+        let input = tokio::spawn(filter(
+            input,
+            Arc::clone(&to_server),
+            errors,
+            Arc::clone(&tasks),
+        ));
+        tokio::spawn(forward(from_server, lines, to_server, tasks));
         let output = tokio::spawn(write_out(outgoing, output));
         (read, write, Self { input, output })
     }
@@ -114,10 +124,21 @@ fn parse(text: &[u8]) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// Writes one whole line to the server.
+async fn to_server(server: &Mutex<DuplexStream>, line: &[u8]) -> io::Result<()> {
+    let mut server = server.lock().await;
+    server.write_all(line).await?;
+    if !line.ends_with(b"\n") {
+        server.write_all(b"\n").await?;
+    }
+    Ok(())
+}
+
 async fn filter<R: AsyncRead + Unpin>(
     input: R,
-    mut to_server: DuplexStream,
+    server: Arc<Mutex<DuplexStream>>,
     errors: mpsc::Sender<Vec<u8>>,
+    tasks: Arc<Tasks>,
 ) {
     let mut input = BufReader::new(input);
     while let Ok(line) = read_line(&mut input).await {
@@ -135,15 +156,21 @@ async fn filter<R: AsyncRead + Unpin>(
                 }
                 match parse(text) {
                     Err(why) => error_line(-32700, &format!("Parse error: {why}")),
-                    Ok(()) => {
-                        if to_server.write_all(&line).await.is_err() {
-                            break;
+                    Ok(()) => match tasks.inbound(text) {
+                        Some(Route::Client(answer)) => answer,
+                        Some(Route::Server(rewritten)) => {
+                            if to_server(&server, &rewritten).await.is_err() {
+                                break;
+                            }
+                            continue;
                         }
-                        if !line.ends_with(b"\n") && to_server.write_all(b"\n").await.is_err() {
-                            break;
+                        None => {
+                            if to_server(&server, &line).await.is_err() {
+                                break;
+                            }
+                            continue;
                         }
-                        continue;
-                    }
+                    },
                 }
             }
         };
@@ -151,17 +178,28 @@ async fn filter<R: AsyncRead + Unpin>(
             break;
         }
     }
-    // Dropping `to_server` is the end of input for rmcp.
+    // The end of input for rmcp (the forwarding task holds the stream too).
+    let _ = server.lock().await.shutdown().await;
 }
 
-async fn forward(from_server: DuplexStream, lines: mpsc::Sender<Vec<u8>>) {
+async fn forward(
+    from_server: DuplexStream,
+    lines: mpsc::Sender<Vec<u8>>,
+    server: Arc<Mutex<DuplexStream>>,
+    tasks: Arc<Tasks>,
+) {
     let mut from_server = BufReader::new(from_server);
     loop {
         let mut line = Vec::new();
         match from_server.read_until(b'\n', &mut line).await {
             Ok(0) | Err(_) => break,
             Ok(_) => {
-                if lines.send(line).await.is_err() {
+                let sent = match tasks.outbound(&line) {
+                    None => lines.send(line).await.is_ok(),
+                    Some(Route::Client(reply)) => lines.send(reply).await.is_ok(),
+                    Some(Route::Server(request)) => to_server(&server, &request).await.is_ok(),
+                };
+                if !sent {
                     break;
                 }
             }

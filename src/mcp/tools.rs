@@ -21,18 +21,23 @@ use serde_json::Value;
 use super::Policy;
 use super::args::{Done, GetArgs, JobArg, JobList, ListArgs, NoArgs, OutputArgs, SubmitArgs};
 use super::stdio::Relay;
+use super::tasks::Tasks;
 use crate::ops::output::OutputPage;
 use crate::ops::view::JobView;
 use crate::queue::Queue;
 
 /// Serves on stdin/stdout until the client hangs up.
 pub async fn serve(queue: Queue, policy: Policy) -> anyhow::Result<()> {
+    let tasks = Arc::new(Tasks::new(
+        task_ttl_ms(&queue),
+        policy.max_wait.as_secs_f64(),
+    ));
     let server = Execq {
         queue,
         policy: Arc::new(policy),
         tool_router: Execq::tool_router(),
     };
-    let (read, write, relay) = Relay::start(tokio::io::stdin(), tokio::io::stdout());
+    let (read, write, relay) = Relay::start(tokio::io::stdin(), tokio::io::stdout(), tasks);
     let served = async {
         let service = server
             .serve((read, write))
@@ -46,6 +51,21 @@ pub async fn serve(queue: Queue, policy: Policy) -> anyhow::Result<()> {
     let result = served.await;
     relay.finish().await.ok();
     result.map(drop)
+}
+
+/// How long a finished task's result is kept, in milliseconds: as long as `[retention]` keeps its
+/// job's record where `get_job` finds it — for good when it archives (archived records are found
+/// too), else the shorter of its two ages; `None`: for good.
+fn task_ttl_ms(queue: &Queue) -> Option<u64> {
+    let retention = crate::config::load(queue).ok().flatten()?.retention?;
+    if retention.archive {
+        return None;
+    }
+    [retention.completed, retention.failed]
+        .into_iter()
+        .flatten()
+        .map(|age| u64::try_from(age.0.as_millis()).unwrap_or(u64::MAX))
+        .min()
 }
 
 #[derive(Clone)]

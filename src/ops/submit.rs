@@ -70,6 +70,8 @@ pub struct SubmitOptions {
     pub sandbox: Option<Sandbox>,
     /// The door it comes through, whose `[sandbox]` floor applies (`origin` in the job).
     pub origin: Origin,
+    /// Submitted through MCP as a task (`mcp_task` in the job).
+    pub mcp_task: bool,
 }
 
 /// Where a submitted job went.
@@ -171,6 +173,7 @@ pub fn template(opts: &SubmitOptions) -> Result<Map<String, Value>> {
         ),
         ("sandbox", opts.sandbox.as_ref().map(Sandbox::to_json)),
         ("origin", Some(json!(opts.origin.as_str()))),
+        ("mcp_task", opts.mcp_task.then(|| json!(true))),
     ];
     for (key, value) in optional {
         if let Some(value) = value {

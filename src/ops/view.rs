@@ -79,6 +79,9 @@ pub struct JobView {
     /// The job's whole record (`show --json`, `/api/jobs/REF`), as in its file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<Value>,
+    /// Submitted through MCP as a task (`tasks/list` lists these).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mcp_task: bool,
 }
 
 impl JobView {
@@ -98,6 +101,10 @@ impl JobView {
             waiting: waiting
                 .filter(|_| entry.state == State::Pending)
                 .map(ToString::to_string),
+            mcp_task: entry
+                .object
+                .as_ref()
+                .is_some_and(|o| o.get("mcp_task") == Some(&Value::Bool(true))),
             ..Self::default()
         };
         match (entry.state, &entry.result) {
@@ -132,6 +139,7 @@ impl JobView {
             command: record["command"].as_str().unwrap_or("?").to_owned(),
             archived_from: text(&line["state"]),
             archived_at: text(&line["archived_at"]),
+            mcp_task: record["mcp_task"] == true,
             ..Self::default()
         };
         if let Ok(result) = serde_json::from_value::<JobResult>(record["result"].clone()) {

@@ -65,7 +65,7 @@ pub fn plan(
         ))
     })?;
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    let queue = Guarded::new(&queue.root, home.as_deref()).map_err(fail)?;
+    let queue = Guarded::cached(&queue.root, home.as_deref()).map_err(fail)?;
     let cwd = match &spec.cwd {
         Some(dir) => dir.clone(),
         None => std::env::current_dir()
@@ -171,6 +171,22 @@ struct Guarded {
 }
 
 impl Guarded {
+    /// [`Guarded::new`], made once per drain (a drain serves one queue; a home folder does not
+    /// move while it runs).
+    fn cached(root: &Path, home: Option<&Path>) -> Result<std::sync::Arc<Self>, String> {
+        static MADE: std::sync::Mutex<Option<(PathBuf, std::sync::Arc<Guarded>)>> =
+            std::sync::Mutex::new(None);
+        let mut made = MADE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((made_for, guarded)) = made.as_ref()
+            && made_for == root
+        {
+            return Ok(std::sync::Arc::clone(guarded));
+        }
+        let guarded = std::sync::Arc::new(Self::new(root, home)?);
+        *made = Some((root.to_owned(), std::sync::Arc::clone(&guarded)));
+        Ok(guarded)
+    }
+
     fn new(root: &Path, home: Option<&Path>) -> Result<Self, String> {
         let queue = Folder::open(root)
             .map_err(|e| format!("cannot open the queue folder `{}`: {e}", root.display()))?;

@@ -255,8 +255,15 @@ mod platform {
         }
         Ok(Prepared {
             ruleset: Some(ruleset),
-            filter: Some(filter(rules.network)?),
+            filter: Some(compiled_filter(rules.network)?),
         })
+    }
+
+    /// [`filter`], compiled once per process for each of its two forms.
+    fn compiled_filter(network: bool) -> Result<BpfProgram, String> {
+        static FILTERS: std::sync::OnceLock<[Result<BpfProgram, String>; 2]> =
+            std::sync::OnceLock::new();
+        FILTERS.get_or_init(|| [filter(false), filter(true)])[usize::from(network)].clone()
     }
 
     /// The system calls a sandboxed job is refused (EPERM), for what Landlock does not cover:

@@ -221,7 +221,7 @@ fn run_job(
         keep: opts.keep,
     };
     let resources = spec.limits.or(opts.limits);
-    let mut sandbox = None;
+    let (mut sandbox, mut temp) = (None, None);
     let mut result = execute(
         queue,
         opts,
@@ -230,10 +230,13 @@ fn run_job(
         shutdown,
         job,
         spec,
-        &mut sandbox,
+        (&mut sandbox, &mut temp),
     )
     .unwrap_or_else(|e| JobResult::error(describe(&e)));
     result.sandbox = sandbox;
+    if let Some(note) = temp.and_then(exec::sandbox::remove_temp) {
+        result.notes.push(note);
+    }
     exec::sandbox::hint(&mut result);
     if result.status == Status::Failed
         && let Some((limit, why)) = limits::which(&resources, &result)
@@ -258,8 +261,8 @@ fn run_job(
     result
 }
 
-/// Builds the job's command (in its sandbox, whose description goes to `sandbox`), opens its
-/// result file, runs it, and turns what happened into its result.
+/// Builds the job's command (in its sandbox, whose description and temporary folder go to
+/// `sandboxed`), opens its result file, runs it, and turns what happened into its result.
 #[allow(clippy::too_many_arguments)]
 fn execute(
     queue: &Queue,
@@ -269,19 +272,23 @@ fn execute(
     shutdown: &Shutdown,
     job: &Claimed,
     spec: &JobSpec,
-    sandbox: &mut Option<serde_json::Value>,
+    (sandbox, temp_out): (
+        &mut Option<serde_json::Value>,
+        &mut Option<tempfile::TempDir>,
+    ),
 ) -> Result<JobResult, StartError> {
     let plan = limits_plan(resources)?;
     let sandboxed = exec::sandbox::plan(&opts.sandbox, spec, &job.path, queue, sandbox)?;
-    let (prepared, temp) = match sandboxed {
-        Some(s) => (Some(s.prepared), Some(s.temp)),
-        None => (None, None),
-    };
+    let prepared = sandboxed.map(|s| {
+        *temp_out = Some(s.temp);
+        s.prepared
+    });
+    let temp = temp_out.as_ref();
     let mut env = vec![
         ("EXECQ_QUEUE", queue.root.as_os_str()),
         ("EXECQ_JOB", job.name.as_os_str()),
     ];
-    if let Some(temp) = &temp {
+    if let Some(temp) = temp {
         env.push(("TMPDIR", temp.path().as_os_str()));
     }
     let command = command::build(spec, &job.path, &env, plan, prepared)?;

@@ -176,7 +176,9 @@ impl Guarded {
     fn cached(root: &Path, home: Option<&Path>) -> Result<std::sync::Arc<Self>, String> {
         static MADE: std::sync::Mutex<Option<(PathBuf, std::sync::Arc<Guarded>)>> =
             std::sync::Mutex::new(None);
-        let mut made = MADE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut made = MADE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((made_for, guarded)) = made.as_ref()
             && made_for == root
         {
@@ -431,4 +433,28 @@ pub fn hint(result: &mut JobResult) {
         "a permission error under the {} sandbox, which may be why it failed: it allows {writes}{network}{how}",
         sandbox["mode"].as_str().unwrap_or("?")
     ));
+}
+
+/// Removes a job's private temporary folder, however deep the job made it; a note for the record
+/// when it could not. (`remove_dir_all` holds a descriptor per level, so a tree deeper than the
+/// open-file limit stops it; `rm -rf` walks any depth, and neither follows links.)
+pub fn remove_temp(temp: tempfile::TempDir) -> Option<String> {
+    let path = temp.keep();
+    if std::fs::remove_dir_all(&path).is_ok() || !path.exists() {
+        return None;
+    }
+    let _ = std::process::Command::new("rm")
+        .args(["-rf", "--"])
+        .arg(&path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    path.exists().then(|| {
+        tracing::warn!(folder = %path.display(), "could not remove a job's temporary folder");
+        format!(
+            "its temporary folder `{}` could not be removed",
+            path.display()
+        )
+    })
 }

@@ -193,7 +193,7 @@ mod platform {
     /// Built before the fork: a Landlock ruleset and a seccomp filter.
     pub struct Prepared {
         ruleset: Option<RulesetCreated>,
-        filter: Option<BpfProgram>,
+        filters: Option<[BpfProgram; 2]>,
     }
 
     /// The only devices a sandboxed job may write: what programs write to when they mean
@@ -255,15 +255,33 @@ mod platform {
         }
         Ok(Prepared {
             ruleset: Some(ruleset),
-            filter: Some(compiled_filter(rules.network)?),
+            filters: Some(compiled_filter(rules.network)?),
         })
     }
 
-    /// [`filter`], compiled once per process for each of its two forms.
-    fn compiled_filter(network: bool) -> Result<BpfProgram, String> {
-        static FILTERS: std::sync::OnceLock<[Result<BpfProgram, String>; 2]> =
+    /// [`filter`], compiled once per process for each of its two forms, and [`no_clone3`].
+    fn compiled_filter(network: bool) -> Result<[BpfProgram; 2], String> {
+        static FILTERS: std::sync::OnceLock<[Result<[BpfProgram; 2], String>; 2]> =
             std::sync::OnceLock::new();
-        FILTERS.get_or_init(|| [filter(false), filter(true)])[usize::from(network)].clone()
+        let both = |network| Ok([filter(network)?, no_clone3()?]);
+        FILTERS.get_or_init(|| [both(false), both(true)])[usize::from(network)].clone()
+    }
+
+    /// `clone3`, whose flags are in a structure a filter cannot read, refused with ENOSYS (as
+    /// Docker's default profile does): the C library then uses `clone`, whose flags it can.
+    fn no_clone3() -> Result<BpfProgram, String> {
+        let arch = TargetArch::try_from(std::env::consts::ARCH)
+            .map_err(|e| format!("no seccomp filter for this architecture: {e}"))?;
+        let filter = SeccompFilter::new(
+            [(libc::SYS_clone3, vec![])].into_iter().collect(),
+            SeccompAction::Allow,
+            SeccompAction::Errno(libc::ENOSYS as u32),
+            arch,
+        )
+        .map_err(|e| format!("cannot build the seccomp filter: {e}"))?;
+        filter.try_into().map_err(|e: seccompiler::BackendError| {
+            format!("cannot compile the seccomp filter: {e}")
+        })
     }
 
     /// The system calls a sandboxed job is refused (EPERM), for what Landlock does not cover:
@@ -299,6 +317,7 @@ mod platform {
         const FCHMODAT2: i64 = 452;
         const SETXATTRAT: i64 = 463;
         const REMOVEXATTRAT: i64 = 466;
+        const FILE_SETATTR: i64 = 469;
         let mut rules: Vec<(i64, Vec<SeccompRule>)> = vec![
             (libc::SYS_chmod, setid(1).map_err(|e| fail(&e))?),
             (libc::SYS_fchmod, setid(1).map_err(|e| fail(&e))?),
@@ -336,9 +355,34 @@ mod platform {
             libc::SYS_fremovexattr,
             SETXATTRAT,
             REMOVEXATTRAT,
+            FILE_SETATTR,
+            // System V IPC: shared with every process of the machine, not the job's own.
+            libc::SYS_shmget,
+            libc::SYS_shmat,
+            libc::SYS_shmctl,
+            libc::SYS_msgget,
+            libc::SYS_msgsnd,
+            libc::SYS_msgrcv,
+            libc::SYS_msgctl,
+            libc::SYS_semget,
+            libc::SYS_semop,
+            libc::SYS_semtimedop,
+            libc::SYS_semctl,
+            // Kernel keyrings: the user's secrets, shared with their other processes.
+            libc::SYS_add_key,
+            libc::SYS_keyctl,
+            libc::SYS_request_key,
         ] {
             rules.push((always, vec![]));
         }
+        // New user namespaces, in which a job would hold capabilities again (clone3 is refused
+        // apart, with ENOSYS, so that the C library falls back to clone).
+        let new_user = |arg: u8| {
+            let flag = libc::CLONE_NEWUSER as u64;
+            when(arg, Dword, SeccompCmpOp::MaskedEq(flag), flag)
+        };
+        rules.push((libc::SYS_unshare, vec![new_user(0).map_err(|e| fail(&e))?]));
+        rules.push((libc::SYS_clone, vec![new_user(0).map_err(|e| fail(&e))?]));
         if !network {
             let not_unix =
                 when(0, Dword, SeccompCmpOp::Ne, libc::AF_UNIX as u64).map_err(|e| fail(&e))?;
@@ -421,7 +465,7 @@ mod platform {
                     return Err(io::Error::from_raw_os_error(libc::ENOSYS));
                 }
             }
-            if let Some(filter) = &prepared.filter {
+            for filter in prepared.filters.iter().flatten() {
                 seccompiler::apply_filter(filter).map_err(io::Error::other)?;
             }
             Ok(())

@@ -6,6 +6,7 @@ use std::fs;
 use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
 use std::path::Path;
+use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -572,7 +573,17 @@ fn a_sandboxed_job_cannot_make_devices_change_files_it_cannot_write_or_signal_it
          attempt('signal', lambda: os.kill(os.getppid(), 0))\n\
          attempt('suid-open', lambda: os.close(os.open('made-suid', os.O_CREAT | os.O_WRONLY, 0o6755)))\n\
          attempt('suid-mknod', lambda: os.mknod('made-suid2', 0o4755 | stat.S_IFREG))\n\
-         import resource\n\
+         import resource, ctypes, threading, platform\n\
+         libc = ctypes.CDLL(None, use_errno=True)\n\
+         def sys_call(*args):\n\
+         \tif libc.syscall(*args) == -1: raise OSError(ctypes.get_errno(), 'refused')\n\
+         def shm():\n\
+         \tif libc.shmget(0x5e5e, 4096, 0o1600) == -1: raise OSError(ctypes.get_errno(), 'refused')\n\
+         attempt('sysv-shm', shm)\n\
+         if platform.machine() == 'x86_64':\n\
+         \tattempt('keyring', lambda: sys_call(248, b'user', b'k', b'v', 1, -4))\n\
+         attempt('userns', lambda: sys_call(272, 0x10000000))\n\
+         t = threading.Thread(target=lambda: print('thread ran')); t.start(); t.join()\n\
          attempt('prlimit', lambda: resource.prlimit(os.getppid(), resource.RLIMIT_FSIZE, (0, 0)))\n\
          caps = [l.split()[1] for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapBnd'))]\n\
          print('caps', ' '.join(caps))\n\
@@ -597,8 +608,14 @@ fn a_sandboxed_job_cannot_make_devices_change_files_it_cannot_write_or_signal_it
         "suid-open refused",
         "suid-mknod refused",
         "prlimit refused",
+        "sysv-shm refused",
+        "userns refused",
+        "thread ran",
     ] {
         assert!(stdout.contains(said), "{said}: {job:#}");
+    }
+    if cfg!(target_arch = "x86_64") {
+        assert!(stdout.contains("keyring refused"), "{job:#}");
     }
     // No capabilities at all; and for root, none left to gain (the bounding set).
     let caps = stdout
@@ -708,4 +725,25 @@ fn the_kernel_s_own_folders_are_never_writable() {
         );
     }
     assert!(!marker.exists());
+}
+
+#[test]
+fn a_temporary_folder_deeper_than_the_drain_s_open_file_limit_is_still_removed() {
+    let q = TestQueue::new();
+    let script = "import os\nos.chdir(os.environ['TMPDIR'])\nfor _ in range(400):\n\tos.mkdir('d'); os.chdir('d')\n";
+    q.add(
+        "deep.json",
+        &json!({"command": "python3", "args": ["-c", script], "cwd": q.scratch, "sandbox": "read-only"})
+            .to_string(),
+    );
+    let mut drain = Command::new("sh");
+    drain
+        .arg("-c")
+        .arg("ulimit -n 64 && exec \"$0\" --queue \"$1\" drain")
+        .arg(env!("CARGO_BIN_EXE_execq"))
+        .arg(&q.root);
+    run(drain).success();
+    let result = q.result("completed/deep.json");
+    let temp = result["sandbox"]["temp"].as_str().unwrap();
+    assert!(!Path::new(temp).exists(), "{result:#}");
 }

@@ -234,7 +234,7 @@ fn run_job(
     )
     .unwrap_or_else(|e| JobResult::error(describe(&e)));
     result.sandbox = sandbox;
-    if let Some(note) = temp.and_then(exec::sandbox::remove_temp) {
+    if let Some(note) = temp.and_then(crate::sys::sandbox::remove_temp) {
         result.notes.push(note);
     }
     exec::sandbox::hint(&mut result);

@@ -20,7 +20,7 @@
 //! folder, its temporary and writable folders, the folders on its `PATH`, its program's folder,
 //! its script, and the system folders programs need (`sys::sandbox`).
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -31,6 +31,11 @@ use crate::job::sandbox::{self, Applied, Mode, Policies};
 use crate::job::{JobSpec, Program};
 use crate::queue::Queue;
 use crate::sys::sandbox::{self as sys, Folder, Prepared, Rules};
+
+mod guard;
+
+pub use guard::holds_the_queue;
+use guard::{Guarded, Held, result_file_within};
 
 /// A job's sandbox, ready to apply.
 pub struct Sandboxed {
@@ -77,32 +82,13 @@ pub fn plan(
         .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir()
         .map_err(|e| fail(format!("cannot make the job's temporary folder: {e}")))?;
-    let open = |path: &Path, what: &str| {
-        Folder::open(path)
-            .map_err(|e| fail(format!("cannot open {what} `{}`: {e}", path.display())))
-    };
-    let temp_folder = open(temp.path(), "the temporary folder")?;
-    let temp_path = temp_folder.path.clone();
-
-    let folders = |list: &[String], key| {
-        list.iter()
-            .map(|f| folder_of(f, home.as_deref(), key))
-            .collect::<Result<Vec<_>, _>>()
-    };
-    let mut writable = vec![temp_folder];
-    let mut extra = Vec::new();
-    if applied.policy.mode == Mode::Workspace {
-        writable.push(open(&cwd, "the working folder")?);
-        for path in folders(&applied.policy.writable, "writable").map_err(fail)? {
-            writable.push(open(&path, "the writable folder")?);
-        }
-        extra = writable[2..].iter().map(|f| f.path.clone()).collect();
-    }
+    let (writable, extra) = writable(&applied, temp.path(), &cwd, home.as_deref())?;
+    let temp_path = writable[0].path.clone();
     for folder in &writable {
         queue.check(folder).map_err(fail)?;
     }
     let asked_readable = match &applied.policy.readable {
-        Some(list) => Some(folders(list, "readable").map_err(fail)?),
+        Some(list) => Some(folders(list, home.as_deref(), "readable").map_err(fail)?),
         None => None,
     };
     if let Some((origin, floor)) = &applied.floor {
@@ -137,171 +123,34 @@ pub fn plan(
     Ok(Some(Sandboxed { prepared, temp }))
 }
 
-/// A sandboxed job's `result_file` is written by the drain, outside the sandbox, so it may go
-/// only where the job could write itself — beneath one of its writable folders — or, given as a
-/// relative path, into `QUEUE/results/` (see `exec::result_file`).
-fn result_file_within(requested: &str, writable: &[Folder]) -> Result<(), String> {
-    let path = Path::new(requested);
-    if !path.is_absolute() {
-        return Ok(());
-    }
-    let parent = path
-        .parent()
-        .and_then(|p| std::fs::canonicalize(p).ok())
-        .ok_or_else(|| format!("the result file's folder (`{requested}`) does not exist"))?;
-    if writable.iter().any(|f| parent.starts_with(&f.path)) {
-        return Ok(());
-    }
-    Err(format!(
-        "the result file `{requested}` is outside the job's writable folders: the drain writes it for the job, outside its sandbox, so a sandboxed job's result file goes in results/ (a relative path) or beneath a folder it may write"
-    ))
-}
-
-/// The queue's folder, and the home folders, as the folders a job may write are checked against:
-/// by device and inode, up each folder's ancestors, so neither a path spelled another way nor a
-/// bind mount of the queue gets past it.
-struct Guarded {
-    path: PathBuf,
-    /// The queue's folder.
-    id: (u64, u64),
-    /// The queue's folder and each folder above it.
-    above_queue: Vec<(u64, u64)>,
-    /// Each home folder (`HOME`, and the user database's) and each folder above them.
-    above_home: Vec<(u64, u64)>,
-}
-
-impl Guarded {
-    /// [`Guarded::new`], made once per drain (a drain serves one queue; a home folder does not
-    /// move while it runs).
-    fn cached(root: &Path, home: Option<&Path>) -> Result<std::sync::Arc<Self>, String> {
-        static MADE: std::sync::Mutex<Option<(PathBuf, std::sync::Arc<Guarded>)>> =
-            std::sync::Mutex::new(None);
-        let mut made = MADE
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((made_for, guarded)) = made.as_ref()
-            && made_for == root
-        {
-            return Ok(std::sync::Arc::clone(guarded));
-        }
-        let guarded = std::sync::Arc::new(Self::new(root, home)?);
-        *made = Some((root.to_owned(), std::sync::Arc::clone(&guarded)));
-        Ok(guarded)
-    }
-
-    fn new(root: &Path, home: Option<&Path>) -> Result<Self, String> {
-        let queue = Folder::open(root)
-            .map_err(|e| format!("cannot open the queue folder `{}`: {e}", root.display()))?;
-        let mut above_home = Vec::new();
-        for home in home
-            .map(Path::to_owned)
-            .into_iter()
-            .chain(sys::account_home())
-        {
-            if let Ok(home) = std::fs::canonicalize(home) {
-                above_home.extend(ids_up(&home));
-            }
-        }
-        Ok(Self {
-            above_queue: ids_up(&queue.path),
-            path: queue.path,
-            id: queue.id,
-            above_home,
+/// The folders a job may write, each opened once: its temporary folder, then (for `workspace`)
+/// its working folder and its `writable` ones; and those last, apart, to hold to its floor.
+fn writable(
+    applied: &Applied,
+    temp: &Path,
+    cwd: &Path,
+    home: Option<&Path>,
+) -> Result<(Vec<Folder>, Vec<PathBuf>), StartError> {
+    let open = |path: &Path, what: &str| {
+        Folder::open(path).map_err(|e| {
+            StartError::Sandbox(format!("cannot open {what} `{}`: {e}", path.display()))
         })
+    };
+    let mut writable = vec![open(temp, "the temporary folder")?];
+    if applied.policy.mode != Mode::Workspace {
+        return Ok((writable, Vec::new()));
     }
-
-    /// Refuses a writable folder that would let a job write the queue or a home folder.
-    fn check(&self, folder: &Folder) -> Result<(), String> {
-        let system = ["/proc", "/sys", "/dev"];
-        if folder.kernel || system.iter().any(|s| folder.path.starts_with(s)) {
-            return Err(format!(
-                "the writable folder `{}` is one of the kernel's own (processes, devices, system settings): writing there changes the machine, not files",
-                folder.path.display()
-            ));
-        }
-        if self.above_queue.contains(&folder.id) {
-            return Err(holds_the_queue(&folder.path, &self.path));
-        }
-        if ids_up(&folder.path).contains(&self.id) {
-            return Err(format!(
-                "the writable folder `{}` is inside the queue (`{}`), which a sandboxed job may never write",
-                folder.path.display(),
-                self.path.display()
-            ));
-        }
-        if self.above_home.contains(&folder.id) {
-            return Err(format!(
-                "the writable folder `{}` is the home folder or holds it: shell startup files and login items there would run what a job leaves in them outside any sandbox",
-                folder.path.display()
-            ));
-        }
-        Ok(())
+    writable.push(open(cwd, "the working folder")?);
+    for path in folders(&applied.policy.writable, home, "writable").map_err(StartError::Sandbox)? {
+        writable.push(open(&path, "the writable folder")?);
     }
+    let extra = writable[2..].iter().map(|f| f.path.clone()).collect();
+    Ok((writable, extra))
 }
 
-/// Why a writable `folder` that holds the `queue` is refused.
-pub fn holds_the_queue(folder: &Path, queue: &Path) -> String {
-    format!(
-        "the writable folder `{}` holds the queue (`{}`): a job that can write the queue can queue a job outside its sandbox. Give the job a working folder that does not hold the queue, or keep the queue elsewhere (EXECQ_QUEUE)",
-        folder.display(),
-        queue.display()
-    )
-}
-
-/// The device and inode of `path` and of each folder above it.
-fn ids_up(path: &Path) -> Vec<(u64, u64)> {
-    path.ancestors()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| (m.dev(), m.ino()))
-        .collect()
-}
-
-/// What a job's folders resolve to, held to its origin's floor once symbolic links are followed:
-/// the floor was checked by name at the door, and a link beneath an allowed folder may point
-/// anywhere.
-struct Held<'a> {
-    /// The working folder of a `workspace` job.
-    cwd: Option<&'a Path>,
-    writable: &'a [PathBuf],
-    readable: Option<&'a [PathBuf]>,
-}
-
-impl Held<'_> {
-    fn within(&self, floor: &sandbox::Sandbox, home: Option<&Path>) -> Result<(), String> {
-        let resolved = |list: &[String]| -> Vec<PathBuf> {
-            list.iter()
-                .filter_map(|f| sandbox::expand(f, home))
-                .filter_map(|f| std::fs::canonicalize(f).ok())
-                .collect()
-        };
-        let beneath =
-            |path: &Path, folders: &[PathBuf]| folders.iter().any(|f| path.starts_with(f));
-        if let (Some(cwd), Some(workspaces)) = (self.cwd, &floor.workspaces)
-            && !beneath(cwd, &resolved(workspaces))
-        {
-            return Err(format!(
-                "the working folder resolves to `{}`, not beneath the floor's workspaces",
-                cwd.display()
-            ));
-        }
-        let allowed = resolved(&floor.writable);
-        if let Some(folder) = self.writable.iter().find(|w| !beneath(w, &allowed)) {
-            return Err(format!(
-                "a writable folder resolves to `{}`, not beneath the floor's writable folders",
-                folder.display()
-            ));
-        }
-        if let (Some(readable), Some(floor_readable)) = (self.readable, &floor.readable) {
-            let allowed = resolved(floor_readable);
-            if let Some(folder) = readable.iter().find(|r| !beneath(r, &allowed)) {
-                return Err(format!(
-                    "a readable folder resolves to `{}`, not beneath the floor's readable folders",
-                    folder.display()
-                ));
-            }
-        }
-        Ok(())
-    }
+/// The policy's folders (`~` expanded), made canonical.
+fn folders(list: &[String], home: Option<&Path>, key: &str) -> Result<Vec<PathBuf>, String> {
+    list.iter().map(|f| folder_of(f, home, key)).collect()
 }
 
 /// The record's `sandbox`: the policy, where it came from, and (once planned) the folders it
@@ -433,28 +282,4 @@ pub fn hint(result: &mut JobResult) {
         "a permission error under the {} sandbox, which may be why it failed: it allows {writes}{network}{how}",
         sandbox["mode"].as_str().unwrap_or("?")
     ));
-}
-
-/// Removes a job's private temporary folder, however deep the job made it; a note for the record
-/// when it could not. (`remove_dir_all` holds a descriptor per level, so a tree deeper than the
-/// open-file limit stops it; `rm -rf` walks any depth, and neither follows links.)
-pub fn remove_temp(temp: tempfile::TempDir) -> Option<String> {
-    let path = temp.keep();
-    if std::fs::remove_dir_all(&path).is_ok() || !path.exists() {
-        return None;
-    }
-    let _ = std::process::Command::new("rm")
-        .args(["-rf", "--"])
-        .arg(&path)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
-    path.exists().then(|| {
-        tracing::warn!(folder = %path.display(), "could not remove a job's temporary folder");
-        format!(
-            "its temporary folder `{}` could not be removed",
-            path.display()
-        )
-    })
 }

@@ -157,7 +157,8 @@ async fn filter<R: AsyncRead + Unpin>(
                 match parse(text) {
                     Err(why) => error_line(-32700, &format!("Parse error: {why}")),
                     Ok(()) => match tasks.inbound(text) {
-                        Some(Route::Client(answer)) => answer,
+                        Some(Route::Client(answer) | Route::Both(answer, _)) => answer,
+                        Some(Route::Nowhere) => continue,
                         Some(Route::Server(rewritten)) => {
                             if to_server(&server, &rewritten).await.is_err() {
                                 break;
@@ -198,6 +199,11 @@ async fn forward(
                     None => lines.send(line).await.is_ok(),
                     Some(Route::Client(reply)) => lines.send(reply).await.is_ok(),
                     Some(Route::Server(request)) => to_server(&server, &request).await.is_ok(),
+                    Some(Route::Both(reply, request)) => {
+                        lines.send(reply).await.is_ok()
+                            && to_server(&server, &request).await.is_ok()
+                    }
+                    Some(Route::Nowhere) => true,
                 };
                 if !sent {
                     break;

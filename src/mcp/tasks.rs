@@ -19,6 +19,9 @@
 //! | `tasks/cancel` | `cancel_job` (the whole process group; recorded `cancelled`) | the task |
 //! | `tasks/list` | `list_jobs`, the 500 newest, those submitted as tasks | `{tasks}` |
 //!
+//! The server that made a task also watches its job (a `get_job` that waits, asked again until
+//! the job ends) and sends `notifications/tasks/status` when it does.
+//!
 //! A job's status maps to a task's: pending or running → `working` (the reason it waits as the
 //! status message), `completed` → `completed`, `cancelled` → `cancelled`, any other (failed,
 //! timeout, error, dependency failed, interrupted) → `failed`, its error as the message. A
@@ -54,6 +57,10 @@ enum Asked {
     Cancel {
         id: Value,
     },
+    /// This server's watch on a task it made, for its status notification.
+    Watch {
+        task: String,
+    },
     List {
         id: Value,
     },
@@ -66,6 +73,10 @@ pub enum Route {
     Server(Vec<u8>),
     /// To the client, in place of the server's line.
     Client(Vec<u8>),
+    /// To the client, and a request of our own to the server.
+    Both(Vec<u8>, Vec<u8>),
+    /// Nowhere: the answer to a request of our own that needs nothing more.
+    Nowhere,
 }
 
 /// The task requests in flight, by the id of the request the server answers.
@@ -205,8 +216,32 @@ impl Tasks {
             Asked::Create if failed => line(&message),
             Asked::Create => {
                 let view = job_view(&result);
-                message["result"] = json!({"task": self.task(view)});
-                line(&message)
+                let task = self.task(view);
+                let working = task["status"] == "working";
+                message["result"] = json!({ "task": task });
+                if !working {
+                    return Some(Route::Client(line(&message)));
+                }
+                // Watched, to say when it ends (notifications/tasks/status).
+                let task = view["job"].as_str().unwrap_or_default().to_owned();
+                let arguments = json!({"job": task, "wait_seconds": self.wait});
+                let Route::Server(watch) = self.call("get_job", arguments, Asked::Watch { task })
+                else {
+                    unreachable!("a tool call goes to the server")
+                };
+                return Some(Route::Both(line(&message), watch));
+            }
+            Asked::Watch { .. } if failed => return Some(Route::Nowhere),
+            Asked::Watch { task } => {
+                let view = job_view(&result);
+                if view["done"] != true && view["state"] != "archived" {
+                    let arguments = json!({"job": task, "wait_seconds": self.wait});
+                    return Some(self.call("get_job", arguments, Asked::Watch { task }));
+                }
+                line(
+                    &json!({"jsonrpc": "2.0", "method": "notifications/tasks/status",
+                             "params": self.task(view)}),
+                )
             }
             Asked::Get { id } | Asked::Cancel { id } if failed => error(&id, -32602, &said()),
             Asked::Get { id } | Asked::Cancel { id } => {
@@ -303,7 +338,10 @@ mod tests {
 
     fn parsed(route: Route) -> Value {
         match route {
-            Route::Server(bytes) | Route::Client(bytes) => serde_json::from_slice(&bytes).unwrap(),
+            Route::Server(bytes) | Route::Client(bytes) | Route::Both(bytes, _) => {
+                serde_json::from_slice(&bytes).unwrap()
+            }
+            Route::Nowhere => Value::Null,
         }
     }
 

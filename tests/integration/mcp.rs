@@ -88,7 +88,7 @@ impl Client {
     }
 
     /// The next line the server writes, parsed.
-    fn answer(&self) -> Value {
+    pub fn answer(&self) -> Value {
         let line = self
             .lines
             .recv_timeout(DEADLINE)
@@ -96,7 +96,7 @@ impl Client {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
     }
 
-    fn request(&mut self, method: &str, params: Value) -> Value {
+    pub fn request(&mut self, method: &str, params: Value) -> Value {
         let id = self.next_id;
         self.next_id += 1;
         self.send(
@@ -508,4 +508,50 @@ fn an_infinite_timeout_is_refused_not_turned_into_the_default() {
     let result = &answer["result"];
     assert_eq!(result["isError"], true, "{answer}");
     assert!(q.names("pending").is_empty());
+}
+
+#[test]
+fn a_task_made_here_says_when_its_job_ends() {
+    let q = TestQueue::new();
+    let mut client = Client::ready(&q, &[]);
+    let task_tools = {
+        // The answer to initialize is gone; a tools/list shows what a task client reads.
+        let tools = client.request("tools/list", json!({}));
+        tools["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["execution"]["taskSupport"] == "optional")
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        task_tools.contains(&"submit_job".to_owned()),
+        "{task_tools:?}"
+    );
+    let created = client.request(
+        "tools/call",
+        json!({"name": "submit_job", "arguments": {"shell": "sleep 1; echo finished"},
+               "task": {"ttl": 60000}}),
+    );
+    let task = &created["result"]["task"];
+    assert_eq!(task["status"], "working", "{created}");
+    let id = task["taskId"].as_str().unwrap().to_owned();
+    // Then, unasked, the notification that it ended.
+    let notification = loop {
+        let line = client.answer();
+        if line["method"] == "notifications/tasks/status" {
+            break line;
+        }
+    };
+    assert_eq!(
+        notification["params"]["taskId"],
+        id.as_str(),
+        "{notification}"
+    );
+    assert_eq!(
+        notification["params"]["status"], "completed",
+        "{notification}"
+    );
+    assert!(q.path(&format!("completed/{id}")).is_file());
 }

@@ -195,52 +195,19 @@ impl Tasks {
                 .to_owned()
         };
         let reply = match asked {
-            Asked::Initialize => {
-                if let Some(capabilities) = message["result"].get_mut("capabilities") {
-                    capabilities["tasks"] =
-                        json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}});
-                }
-                line(&message)
-            }
-            Asked::ToolsList => {
-                if let Some(tools) = message["result"]["tools"].as_array_mut() {
-                    for tool in tools {
-                        if TASK_TOOLS.contains(&tool["name"].as_str().unwrap_or_default()) {
-                            tool["execution"] = json!({"taskSupport": "optional"});
-                        }
-                    }
-                }
-                line(&message)
-            }
+            Asked::Initialize | Asked::ToolsList => advertise(&asked, &mut message),
             // Refused outright: no job, no task; the tool's error is the answer.
             Asked::Create if failed => line(&message),
-            Asked::Create => {
-                let view = job_view(&result);
-                let task = self.task(view);
-                let working = task["status"] == "working";
-                message["result"] = json!({ "task": task });
-                if !working {
-                    return Some(Route::Client(line(&message)));
-                }
-                // Watched, to say when it ends (notifications/tasks/status).
-                let task = view["job"].as_str().unwrap_or_default().to_owned();
-                let arguments = json!({"job": task, "wait_seconds": self.wait});
-                let Route::Server(watch) = self.call("get_job", arguments, Asked::Watch { task })
-                else {
-                    unreachable!("a tool call goes to the server")
-                };
-                return Some(Route::Both(line(&message), watch));
-            }
+            Asked::Create => return Some(self.created(message, &result)),
             Asked::Watch { .. } if failed => return Some(Route::Nowhere),
             Asked::Watch { task } => {
                 let view = job_view(&result);
-                if view["done"] != true && view["state"] != "archived" {
-                    let arguments = json!({"job": task, "wait_seconds": self.wait});
-                    return Some(self.call("get_job", arguments, Asked::Watch { task }));
+                if !finished(view) {
+                    return Some(self.ask_job(task, |task| Asked::Watch { task }));
                 }
+                let task = self.task(view);
                 line(
-                    &json!({"jsonrpc": "2.0", "method": "notifications/tasks/status",
-                             "params": self.task(view)}),
+                    &json!({"jsonrpc": "2.0", "method": "notifications/tasks/status", "params": task}),
                 )
             }
             Asked::Get { id } | Asked::Cancel { id } if failed => error(&id, -32602, &said()),
@@ -251,10 +218,9 @@ impl Tasks {
             Asked::Result { id, .. } if failed => error(&id, -32602, &said()),
             Asked::Result { id, task } => {
                 let view = job_view(&result);
-                if view["done"] != true && view["state"] != "archived" {
+                if !finished(view) {
                     // Not finished: ask again (tasks/result waits for the end).
-                    let arguments = json!({"job": task, "wait_seconds": self.wait});
-                    return Some(self.call("get_job", arguments, Asked::Result { id, task }));
+                    return Some(self.ask_job(task, |task| Asked::Result { id, task }));
                 }
                 let mut answer = result.clone();
                 answer["isError"] = json!(view["status"] != "completed");
@@ -275,6 +241,29 @@ impl Tasks {
             }
         };
         Some(Route::Client(reply))
+    }
+
+    /// The answer to a task-augmented call that queued its job: the job as a task, and a watch
+    /// on it (see [`Asked::Watch`]) while it has not finished.
+    fn created(&self, mut message: Value, result: &Value) -> Route {
+        let view = job_view(result);
+        let task = self.task(view);
+        let working = task["status"] == "working";
+        message["result"] = json!({ "task": task });
+        if !working {
+            return Route::Client(line(&message));
+        }
+        let job = view["job"].as_str().unwrap_or_default().to_owned();
+        match self.ask_job(job, |task| Asked::Watch { task }) {
+            Route::Server(watch) => Route::Both(line(&message), watch),
+            other => other,
+        }
+    }
+
+    /// A `get_job` of our own that waits for `job`, answering `next`.
+    fn ask_job(&self, job: String, next: impl FnOnce(String) -> Asked) -> Route {
+        let arguments = json!({"job": job, "wait_seconds": self.wait});
+        self.call("get_job", arguments, next(job))
     }
 
     /// A job's view as a task.
@@ -315,6 +304,30 @@ impl Tasks {
         task.insert("pollInterval".into(), json!(POLL_INTERVAL_MS));
         Value::Object(task)
     }
+}
+
+/// Whether a job's view is final: it has a result, or only its archived record is left.
+fn finished(view: &Value) -> bool {
+    view["done"] == true || view["state"] == "archived"
+}
+
+/// The answer to `initialize` or `tools/list`, saying that tasks are served: the capability, and
+/// each task tool's `execution.taskSupport`.
+fn advertise(asked: &Asked, message: &mut Value) -> Vec<u8> {
+    if matches!(asked, Asked::Initialize)
+        && let Some(capabilities) = message["result"].get_mut("capabilities")
+    {
+        capabilities["tasks"] =
+            json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}});
+    }
+    if let Some(tools) = message["result"]["tools"].as_array_mut() {
+        for tool in tools {
+            if TASK_TOOLS.contains(&tool["name"].as_str().unwrap_or_default()) {
+                tool["execution"] = json!({"taskSupport": "optional"});
+            }
+        }
+    }
+    line(message)
 }
 
 /// The job in a tool's answer: `submit_job` and `get_job` answer with its view, `retry_job` and

@@ -79,6 +79,9 @@ pub struct JobView {
     /// The job's whole record (`show --json`, `/api/jobs/REF`), as in its file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<Value>,
+    /// When it was submitted (jobs `execq submit`, MCP and schedules queue say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<String>,
     /// Submitted through MCP as a task (`tasks/list` lists these).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub mcp_task: bool,
@@ -105,6 +108,9 @@ impl JobView {
                 .object
                 .as_ref()
                 .is_some_and(|o| o.get("mcp_task") == Some(&Value::Bool(true))),
+            submitted_at: (entry.object.as_ref())
+                .and_then(|o| o.get("submitted_at")?.as_str())
+                .map(str::to_owned),
             ..Self::default()
         };
         match (entry.state, &entry.result) {
@@ -140,6 +146,7 @@ impl JobView {
             archived_from: text(&line["state"]),
             archived_at: text(&line["archived_at"]),
             mcp_task: record["mcp_task"] == true,
+            submitted_at: text(&record["submitted_at"]),
             ..Self::default()
         };
         if let Ok(result) = serde_json::from_value::<JobResult>(record["result"].clone()) {

@@ -57,36 +57,25 @@ fn dashboard_in_a_real_browser() {
 /// (schemars' `uint64` formats did, about 40 times).
 #[test]
 fn mcp_tools_list_through_the_typescript_sdk_without_warnings() {
-    test_deps();
-    let root = env!("CARGO_MANIFEST_DIR");
     let queue = tempfile::tempdir().unwrap();
-    let child = Command::new("node")
-        .arg(Path::new(root).join("tests/js/list_tools.mjs"))
-        .arg(env!("CARGO_BIN_EXE_execq"))
-        .arg(queue.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = finish_within(child, Duration::from_secs(60));
-    assert!(out.status.success(), "{}\n{}", out.stdout, out.stderr);
-    let report: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    let bin = env!("CARGO_BIN_EXE_execq");
+    let report = node(
+        "list_tools.mjs",
+        &[bin, &queue.path().display().to_string()],
+    );
     assert_eq!(report["tools"], 7, "{report}");
     assert_eq!(report["isError"], false, "{report}");
     assert_eq!(report["warnings"], serde_json::json!([]), "{report}");
 }
 
-/// Runs one step of `tests/js/tasks.mjs` (a client of its own, so a server of its own) and
-/// returns what it printed.
-fn task_step(queue: &Path, step: &[&str]) -> serde_json::Value {
+/// Runs `tests/js/SCRIPT` with `args` (a client of its own, so a server of its own) and returns
+/// the one JSON line it printed; fails with its output unless it exits 0.
+fn node(script: &str, args: &[&str]) -> serde_json::Value {
     test_deps();
     let root = env!("CARGO_MANIFEST_DIR");
     let child = Command::new("node")
-        .arg(Path::new(root).join("tests/js/tasks.mjs"))
-        .arg(env!("CARGO_BIN_EXE_execq"))
-        .arg(queue)
-        .args(step)
+        .arg(Path::new(root).join("tests/js").join(script))
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -95,11 +84,21 @@ fn task_step(queue: &Path, step: &[&str]) -> serde_json::Value {
     let out = finish_within(child, Duration::from_secs(120));
     assert!(
         out.status.success(),
-        "{step:?}: {}\n{}",
+        "{script} {args:?}: {}\n{}",
         out.stdout,
         out.stderr
     );
     serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+}
+
+/// One step of `tests/js/tasks.mjs` (2025-11-25).
+fn task_step(queue: &Path, step: &[&str]) -> serde_json::Value {
+    let queue = queue.display().to_string();
+    let args: Vec<&str> = [env!("CARGO_BIN_EXE_execq"), queue.as_str()]
+        .into_iter()
+        .chain(step.iter().copied())
+        .collect();
+    node("tasks.mjs", &args)
 }
 
 /// MCP tasks (2025-11-25) through the TypeScript SDK's tasks client: a task's stream to its
@@ -200,4 +199,81 @@ fn mcp_tasks_through_the_typescript_sdk() {
 #[test]
 fn mcp_server_through_the_python_sdk() {
     run_python_tests("test_mcp.py", Duration::from_secs(300));
+}
+
+/// MCP tasks in protocol 2026-07-28 (the tasks extension) through the official Python SDK 2: a
+/// 5 s job's task polled to completed and its result read; a failed job a completed task with an
+/// error result; retry as a task; cancel (processes gone, record cancelled); a task outliving a
+/// killed server; a client without tasks as before; refused calls, a sandbox that would hold the
+/// queue and a failed dependency as failed tasks with why.
+#[test]
+fn mcp_tasks_through_the_python_sdk() {
+    run_python_tests("test_mcp_tasks.py", Duration::from_secs(300));
+}
+
+/// One step of `tests/js/tasks_v2.mjs` (2026-07-28, the TypeScript SDK 2 and its tasks client).
+fn task_step_v2(queue: &Path, step: &str, arg: &str) -> serde_json::Value {
+    let server = serde_json::json!([env!("CARGO_BIN_EXE_execq"), "--queue", queue, "mcp"]);
+    let seen = node("tasks_v2.mjs", &[&server.to_string(), step, arg]);
+    assert_eq!(seen["protocolVersion"], "2026-07-28", "{seen}");
+    assert_eq!(seen["error"], serde_json::Value::Null, "{seen}");
+    seen
+}
+
+/// MCP tasks (2026-07-28) through the official TypeScript tasks client (`ext-tasks`): a 5 s job's
+/// task followed to its result; a task made by one server followed to its end, looked at and
+/// cancelled by later ones; a job that ran and failed is a completed task with an error result.
+#[test]
+fn mcp_tasks_2026_through_the_typescript_sdk() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = dir.path().join("queue");
+    let run = task_step_v2(&queue, "run", "sleep 5; echo five");
+    assert_eq!(run["outcome"], "completed", "{run}");
+    let polls = (run["wire"].as_array().unwrap().iter()).filter(|m| *m == "tasks/get");
+    assert!(polls.count() >= 3, "polled to the end: {run}");
+    assert_eq!(run["result"]["isError"], false, "{run}");
+    assert_eq!(run["result"]["structuredContent"]["stdout_tail"], "five\n");
+    let id = run["task"]["taskId"].as_str().unwrap();
+    assert!(
+        queue.join("completed").join(id).exists(),
+        "the task is the job: {id}"
+    );
+
+    // Made by one server, followed by the next.
+    let started = task_step_v2(&queue, "start", "sleep 2; echo later");
+    assert_eq!(started["task"]["status"], "working", "{started}");
+    let later = started["task"]["taskId"].as_str().unwrap();
+    let result = task_step_v2(&queue, "result", later);
+    assert_eq!(result["outcome"], "completed", "{result}");
+    assert_eq!(
+        result["result"]["structuredContent"]["stdout_tail"],
+        "later\n"
+    );
+
+    // Cancelled by a later server: the job's processes end, its record says cancelled.
+    let pidfile = dir.path().join("pid");
+    let line = format!("echo $$ > {}; exec sleep 60", pidfile.display());
+    let long = task_step_v2(&queue, "start", &line);
+    let long = long["task"]["taskId"].as_str().unwrap().to_owned();
+    crate::util::wait_until("the long job to start", || pidfile.exists());
+    let got = task_step_v2(&queue, "get", &long);
+    assert_eq!(got["task"]["status"], "working", "{got}");
+    let cancelled = task_step_v2(&queue, "cancel", &long);
+    assert_eq!(cancelled["cancelAcknowledged"], true, "{cancelled}");
+    assert_eq!(cancelled["task"]["status"], "cancelled", "{cancelled}");
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    crate::util::wait_until("the job's process to end", || !crate::util::alive(pid));
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(queue.join("failed").join(&long)).unwrap()).unwrap();
+    assert_eq!(record["result"]["status"], "cancelled", "{record}");
+
+    // A job that ran and failed: a completed task whose result is an error.
+    let failed = task_step_v2(&queue, "run", "echo broken >&2; exit 4");
+    assert_eq!(failed["outcome"], "completed", "{failed}");
+    assert_eq!(failed["result"]["isError"], true, "{failed}");
+    assert_eq!(failed["result"]["structuredContent"]["returncode"], 4);
 }

@@ -1,6 +1,6 @@
 // MCP tasks (protocol 2025-11-25) through the official TypeScript SDK's tasks client.
 // Usage: node tasks.mjs EXECQ QUEUE STEP [TASK_ID]; prints one JSON line with what it saw.
-//   run        submit_job as a task (`sleep 1; echo done`): its stream, then get, result, list
+//   run        submit_job as a task (`sleep 5; echo done`): its stream, then get, result, list
 //   start CMD  submit_job CMD as a task, print the task, and exit at once (the server goes too)
 //   get ID     tasks/get                 result ID   tasks/result (waits for the end)
 //   cancel ID  tasks/cancel              plain CMD   submit_job without a task, as before
@@ -30,7 +30,7 @@ async function stream(command) {
 
 switch (step) {
   case "run": {
-    const seen = await stream("sleep 1; echo done");
+    const seen = await stream("sleep 5; echo done");
     out.types = seen.map((m) => m.type);
     const created = seen.find((m) => m.type === "taskCreated");
     out.task = created?.task ?? null;

@@ -148,7 +148,8 @@ impl<'a> Task<'a> {
         Self {
             id: view["job"].as_str().unwrap_or_default(),
             state,
-            created: text(&view["started_at"])
+            created: text(&view["submitted_at"])
+                .or_else(|| text(&view["started_at"]))
                 .or_else(|| text(&view["time"]))
                 .unwrap_or_else(now),
             updated: text(&view["completed_at"])
@@ -200,6 +201,7 @@ impl<'a> Task<'a> {
                 State::Ran { is_error, .. } => {
                     let mut result = result.cloned().unwrap_or_else(|| json!({"content": []}));
                     result["isError"] = json!(is_error);
+                    result["resultType"] = json!("complete");
                     task.insert("result".into(), result);
                 }
                 State::Failed { code, message } => {

@@ -17,6 +17,7 @@
 mod args;
 mod calls;
 mod env;
+mod resources;
 mod schema;
 mod stdio;
 mod tasks;

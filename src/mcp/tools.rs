@@ -10,9 +10,12 @@ use super::schema;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResult, ContentBlock, Implementation, JsonObject, ServerCapabilities, ServerConfig,
+    CallToolResult, ContentBlock, Implementation, JsonObject, ListResourceTemplatesResult,
+    ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+    ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig, SubscribeRequestParams,
+    SubscriptionFilter, UnsubscribeRequestParams,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -20,6 +23,7 @@ use serde_json::Value;
 
 use super::Policy;
 use super::args::{Done, GetArgs, JobArg, JobList, ListArgs, NoArgs, OutputArgs, SubmitArgs};
+use super::resources;
 use super::stdio::Relay;
 use super::tasks::Tasks;
 use crate::ops::output::OutputPage;
@@ -36,6 +40,7 @@ pub async fn serve(queue: Queue, policy: Policy) -> anyhow::Result<()> {
         queue,
         policy: Arc::new(policy),
         tool_router: Execq::tool_router(),
+        watches: resources::Watches::default(),
     };
     let (read, write, relay) = Relay::start(tokio::io::stdin(), tokio::io::stdout(), tasks);
     let served = async {
@@ -73,6 +78,8 @@ pub(super) struct Execq {
     pub(super) queue: Queue,
     pub(super) policy: Arc<Policy>,
     tool_router: ToolRouter<Self>,
+    /// Resource subscriptions (2025-11-25 and before).
+    watches: resources::Watches,
 }
 
 /// A failure the model can act on: becomes a tool error (`isError`) with a sentence saying
@@ -231,7 +238,12 @@ impl Execq {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for Execq {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_resources()
+            .enable_resources_subscribe()
+            .build();
+        ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("execq", env!("CARGO_PKG_VERSION")))
             .with_instructions(
                 "execq runs shell commands in a local queue. submit_job returns at once with the \
@@ -239,5 +251,98 @@ impl ServerHandler for Execq {
                  running, so use get_job (with wait_seconds) to wait for it and read its result, \
                  job_output to page through long output, cancel_job to stop it.",
             )
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(resources::templates())
+    }
+
+    async fn list_resources(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let queue = self.queue.clone();
+        blocking(move || resources::list(&queue))
+            .await
+            .map_err(|ToolError(e)| ErrorData::internal_error(e, None))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let queue = self.queue.clone();
+        let read = tokio::task::spawn_blocking(move || resources::read(&queue, &request.uri));
+        match read.await {
+            Ok(result) => result.map(ReadResourceResponse::from),
+            Err(e) => Err(ErrorData::internal_error(e.to_string(), None)),
+        }
+    }
+
+    /// 2025-11-25 and before: one notification, when the job's record lands.
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let (peer, uri) = (context.peer.clone(), request.uri.clone());
+        let runtime = tokio::runtime::Handle::current();
+        self.watches.start(&self.queue, &request.uri, move || {
+            let updated = ResourceUpdatedNotificationParam::new(uri);
+            let _ = runtime.block_on(peer.notify_resource_updated(updated));
+        })
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.watches.stop(&request.uri);
+        Ok(())
+    }
+
+    /// 2026-07-28: `subscriptions/listen` for jobs' URIs (those that name one).
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let uris = (requested.resource_subscriptions.iter().flatten())
+            .filter(|uri| resources::parse(uri).is_ok())
+            .cloned();
+        Some(
+            SubscriptionFilter::builder()
+                .resource_subscriptions(uris)
+                .build(),
+        )
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let uris = context
+            .accepted()
+            .resource_subscriptions
+            .clone()
+            .unwrap_or_default();
+        let watches = resources::Watches::default();
+        let runtime = tokio::runtime::Handle::current();
+        for uri in &uris {
+            let (sink, uri_) = (context.sink().clone(), uri.clone());
+            let runtime = runtime.clone();
+            // A URI whose job is not (or no longer) there is simply never updated.
+            let _ = watches.start(&self.queue, uri, move || {
+                let _ = runtime.block_on(sink.notify_resource_updated(uri_));
+            });
+        }
+        context.cancelled().await;
+        for uri in &uris {
+            watches.stop(uri);
+        }
+        Ok(())
     }
 }

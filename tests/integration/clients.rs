@@ -185,6 +185,14 @@ fn mcp_tasks_through_the_typescript_sdk() {
     let got = task_step(&queue, &["get", &failing_id]);
     assert_eq!(got["get"]["status"], "failed", "{got}");
 
+    // A job's record and output as resources; a subscription says when the record lands.
+    let watch = task_step(&queue, &["watch", "sleep 1; echo watched"]);
+    assert_eq!(watch["templates"].as_array().unwrap().len(), 3, "{watch}");
+    let uri = watch["updated"].as_str().expect("no resource update came");
+    assert!(uri.starts_with("execq://job/"), "{watch}");
+    assert_eq!(watch["record"]["result"]["status"], "completed", "{watch}");
+    assert_eq!(watch["stdout"], "watched\n", "{watch}");
+
     // Without a task, a call is what it always was.
     let plain = task_step(&queue, &["plain", "echo plain"]);
     assert_eq!(

@@ -4,9 +4,10 @@
 //   start CMD  submit_job CMD as a task, print the task, and exit at once (the server goes too)
 //   get ID     tasks/get                 result ID   tasks/result (waits for the end)
 //   cancel ID  tasks/cancel              plain CMD   submit_job without a task, as before
+//   watch CMD  submit_job CMD, subscribe to its record, wait for the update, read its stdout
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
+import { CallToolResultSchema, ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const [execq, queue, step, arg] = process.argv.slice(2);
 const transport = new StdioClientTransport({ command: execq, args: ["--queue", queue, "mcp"], stderr: "ignore" });
@@ -61,6 +62,18 @@ switch (step) {
   case "plain":
     out.result = await client.callTool({ name: "submit_job", arguments: { shell: arg, wait_seconds: 10 } });
     break;
+  case "watch": {
+    const updated = new Promise((resolve) =>
+      client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => resolve(n.params.uri)));
+    out.templates = (await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
+    const submitted = await client.callTool({ name: "submit_job", arguments: { shell: arg, wait_seconds: 0 } });
+    const uri = `execq://job/${submitted.structuredContent.job}`;
+    await client.subscribeResource({ uri });
+    out.updated = await Promise.race([updated, new Promise((r) => setTimeout(() => r(null), 60000).unref())]);
+    out.record = JSON.parse((await client.readResource({ uri })).contents[0].text);
+    out.stdout = (await client.readResource({ uri: `${uri}/stdout` })).contents[0].text;
+    break;
+  }
   default:
     throw new Error(`unknown step ${step}`);
 }

@@ -1,4 +1,4 @@
-"""MCP tasks in protocol revision 2026-07-28 (the tasks extension, `io.modelcontextprotocol/tasks`)
+"""MCP tasks and jobs as resources in protocol revision 2026-07-28 (the tasks extension, `io.modelcontextprotocol/tasks`)
 through the official MCP Python SDK (`mcp` 2.x, which speaks only that revision).
 
 The SDK ships no tasks client of its own; it offers the extension API (`ClientExtension`,
@@ -107,7 +107,7 @@ class Tasks(ClientExtension):
         return [ResultClaim(result_type="task", model=TaskCreated, resolve=resolve)]
 
 
-class TasksTest(unittest.IsolatedAsyncioTestCase):
+class Server(unittest.IsolatedAsyncioTestCase):
     def setUp(self):
         self.tmp = Path(tempfile.mkdtemp(prefix="execq-mcp-tasks-"))
         self.queue = self.tmp / "queue"
@@ -133,6 +133,8 @@ class TasksTest(unittest.IsolatedAsyncioTestCase):
         self.assertIsInstance(created, TaskCreated, f"{tool}({args}) made no task: {created}")
         return created
 
+
+class TasksTest(Server):
     async def test_a_task_for_a_5s_job_is_polled_to_completed_and_its_result_read(self):
         async with self.client() as client:
             self.assertIn(EXTENSION, client.session.server_capabilities.extensions or {})
@@ -243,6 +245,39 @@ class TasksTest(unittest.IsolatedAsyncioTestCase):
             state = await settle(client.session, second.task_id)
             self.assertEqual(state.status, "failed", state)
             self.assertIn(first.task_id.removesuffix(".json"), state.error["message"])
+
+
+class ResourcesTest(Server):
+    async def test_a_job_s_record_and_output_are_resources_and_a_subscription_says_when_it_lands(self):
+        async with self.client() as client:
+            templates = {t.uri_template: t for t in (await client.list_resource_templates()).resource_templates}
+            self.assertEqual(set(templates), {"execq://job/{job}", "execq://job/{job}/stdout",
+                                               "execq://job/{job}/stderr"})
+            self.assertEqual(templates["execq://job/{job}"].mime_type, "application/json")
+            created = await self.create(client, "submit_job",
+                                        {"shell": "echo started; sleep 2; echo out; echo err >&2"})
+            uri = f"execq://job/{created.task_id}"
+            async with client.listen(resource_subscriptions=[uri, uri + "/stdout"]) as sub:
+                self.assertIn(uri, sub.honored.resource_subscriptions or [])
+                with anyio.fail_after(DEADLINE):
+                    event = await sub.__anext__()
+            self.assertIn(event.uri, (uri, uri + "/stdout"))
+            record = json.loads((await client.read_resource(uri)).contents[0].text)
+            self.assertEqual(record["result"]["status"], "completed")
+            self.assertEqual(record["command"], "echo started; sleep 2; echo out; echo err >&2")
+            stdout = (await client.read_resource(uri + "/stdout")).contents[0]
+            self.assertEqual((stdout.text, stdout.mime_type), ("started\nout\n", "text/plain"))
+            stderr = (await client.read_resource(uri + "/stderr")).contents[0]
+            self.assertEqual(stderr.text, "err\n")
+            # By task_id too, and listed among the newest jobs.
+            by_id = await client.read_resource("execq://job/" + created.task_id.removesuffix(".json"))
+            self.assertEqual(json.loads(by_id.contents[0].text)["task_id"], record["task_id"])
+            listed = [r.uri for r in (await client.list_resources()).resources]
+            self.assertIn(uri, listed)
+            for bad in ["execq://job/no-such-job", "file:///etc/passwd", "execq://job/..%2F..%2Fetc%2Fpasswd"]:
+                with self.assertRaises(MCPError, msg=bad):
+                    await client.read_resource(bad)
+
 
 if __name__ == "__main__":
     unittest.main()

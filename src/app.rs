@@ -35,6 +35,9 @@ pub enum Verb {
     Reindex { check: bool },
     Service(ServiceRequest),
     Cancel { jobs: Vec<String> },
+    Hold { jobs: Vec<String> },
+    Release { jobs: Vec<String> },
+    Edit(commands::edit::Opts),
     Config { check: bool, json: bool },
     Follow { job: String },
     Wait(commands::wait::Opts),
@@ -55,6 +58,9 @@ impl Verb {
             | Self::Prune(_)
             | Self::Reindex { .. }
             | Self::Cancel { .. }
+            | Self::Hold { .. }
+            | Self::Release { .. }
+            | Self::Edit(_)
             | Self::Schedule(_) => true,
             // Retry and cancel from the served page, and requests refused.
             Self::Dashboard(opts) => opts.serve.is_some(),
@@ -103,6 +109,9 @@ fn dispatch(queue: &Queue, verb: Verb) -> Result<ExitCode> {
         Verb::Reindex { check } => commands::reindex::run(queue, check),
         Verb::Service(request) => commands::service::run(queue, &request),
         Verb::Cancel { jobs } => commands::cancel::run(queue, &jobs),
+        Verb::Hold { jobs } => commands::edit::hold(queue, &jobs, true),
+        Verb::Release { jobs } => commands::edit::hold(queue, &jobs, false),
+        Verb::Edit(opts) => commands::edit::run(queue, &opts),
         Verb::Config { check, json } => commands::config::run(queue, check, json),
         Verb::Follow { job } => commands::follow::run(queue, &job),
         Verb::Wait(opts) => commands::wait::run(queue, &opts),

@@ -41,6 +41,7 @@ pub use sys::reset_sigchld;
 pub mod options {
     pub use crate::commands::dashboard::Opts as Dashboard;
     pub use crate::commands::drain::Opts as Drain;
+    pub use crate::commands::edit::Opts as Edit;
     pub use crate::commands::list::ListOptions as List;
     pub use crate::commands::logs::Opts as Logs;
     pub use crate::commands::prune::{Opts as Prune, PruneOptions};
@@ -53,6 +54,7 @@ pub mod options {
     pub use crate::config::Flags as DrainFlags;
     pub use crate::job::limits::ResourceLimits as JobLimits;
     pub use crate::job::sandbox::{Mode as SandboxMode, Origin, Sandbox};
+    pub use crate::job::schedule::valid_group;
     pub use crate::logging::Verbosity;
     pub use crate::mcp::Opts as Mcp;
     pub use crate::ops::submit::{EnvVar, SubmitCommand, SubmitOptions};

@@ -105,6 +105,28 @@ enum Command {
         #[arg(required = true, value_name = "JOB")]
         jobs: Vec<String>,
     },
+    /// Hold waiting jobs: each stays in pending/, untouched by drains, until released.
+    Hold {
+        /// File names, stems or task_ids
+        #[arg(required = true, value_name = "JOB")]
+        jobs: Vec<String>,
+    },
+    /// Release held jobs: they may run again.
+    Release {
+        /// File names, stems or task_ids
+        #[arg(required = true, value_name = "JOB")]
+        jobs: Vec<String>,
+    },
+    /// Change a waiting job: in $VISUAL or $EDITOR, or field by field with --set. It is replaced
+    /// whole, only if no drain claimed it meanwhile.
+    Edit {
+        /// A file name, its stem, or a task_id
+        job: String,
+        /// FIELD=VALUE: VALUE as JSON (timeout=30, after=["build"]) or else a string
+        /// (command=make test); FIELD= removes the field. Repeatable
+        #[arg(long, value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+    },
     /// Print a job's output as it runs (then its final status); a finished job's recorded output.
     #[command(
         after_help = "Exit status: the job's own, as `submit --wait` (0 completed; its exit code; \
@@ -324,6 +346,9 @@ impl From<Command> for Verb {
                 verb: NotifyVerb::Test { json },
             } => Verb::NotifyTest { json },
             Command::Cancel { jobs } => Verb::Cancel { jobs },
+            Command::Hold { jobs } => Verb::Hold { jobs },
+            Command::Release { jobs } => Verb::Release { jobs },
+            Command::Edit { job, set } => Verb::Edit(options::Edit { job, set }),
             Command::Completions { .. } | Command::Man => {
                 unreachable!("printed by Cli::into_action, never run as a verb")
             }

@@ -38,6 +38,10 @@ pub(super) struct JobArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     priority: Option<i64>,
 
+    /// Take one of this group's slots (`[groups.NAME] jobs = N` in config.toml) [default: default]
+    #[arg(long, value_name = "NAME", value_parser = group_name)]
+    group: Option<String>,
+
     /// Also pass NAME from this environment, or set NAME=VALUE (PATH is always passed); repeatable
     #[arg(long, value_name = "NAME[=VALUE]")]
     env: Vec<String>,
@@ -88,6 +92,10 @@ pub(super) struct SubmitArgs {
     /// 123 dependency failed
     #[arg(long, conflicts_with = "json")]
     wait: bool,
+
+    /// Queue it held: it waits, untouched by drains, until `execq release`
+    #[arg(long, conflicts_with = "wait")]
+    hold: bool,
 
     #[command(flatten)]
     job: JobArgs,
@@ -207,6 +215,8 @@ impl From<JobArgs> for SubmitOptions {
             sandbox: args.sandbox.into_policy(),
             origin: Origin::Cli,
             mcp_task: false,
+            hold: false,
+            group: args.group,
         }
     }
 }
@@ -218,12 +228,22 @@ impl From<SubmitArgs> for options::Submit {
                 task_id: args.task_id,
                 after: args.after,
                 not_before: args.at.or_else(|| args.delay.map(from_now)),
+                hold: args.hold,
                 ..args.job.into()
             },
             json: args.json,
             start: args.start,
             wait: args.wait,
         }
+    }
+}
+
+/// A group's name, as a job's `group` may be.
+fn group_name(name: &str) -> Result<String, String> {
+    if options::valid_group(name) {
+        Ok(name.to_owned())
+    } else {
+        Err("1 to 64 letters, digits, `_`, `-` or `.`, not starting with `.`".into())
     }
 }
 

@@ -5,6 +5,7 @@ pub mod cancel;
 pub mod config;
 pub mod dashboard;
 pub mod drain;
+pub mod edit;
 pub mod follow;
 pub mod list;
 pub mod logs;

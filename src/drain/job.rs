@@ -90,6 +90,13 @@ impl Drainer<'_> {
         self.make_durable(&claimed)?;
         let from = loaded.name.clone();
         let loaded = claimed_content(loaded, &claimed)?;
+        if held(&loaded) {
+            // Held (`execq hold`) between the pass's read and the claim: it goes back untouched.
+            claim::unclaim(self.queue, &claimed)?;
+            claim::sync_claims(self.queue)?;
+            crate::fsutil::sync_dir(&self.queue.pending)?;
+            return Ok(Started::Vanished);
+        }
         let task_id = match &loaded.json {
             Some(Ok(object)) => object.get("task_id").and_then(|t| t.as_str()),
             _ => None,
@@ -169,6 +176,11 @@ fn claimed_content(loaded: Loaded, claimed: &Claimed) -> Result<Loaded> {
     reloaded
         .map(|(fresh, _)| fresh)
         .with_context(|| format!("the claimed job `{}` disappeared", claimed.path.display()))
+}
+
+/// Whether a job says `hold: true`.
+fn held(loaded: &Loaded) -> bool {
+    matches!(&loaded.json, Some(Ok(object)) if object.get("hold") == Some(&serde_json::Value::Bool(true)))
 }
 
 /// How a loaded job will be recorded, and what it asks to run (or why it cannot).

@@ -71,7 +71,12 @@ impl<'a> Drainer<'a> {
             if self.stopping() {
                 return Ok(Pass::Empty);
             }
-            let entries = pending::scan(&self.queue.pending)?;
+            let (mut entries, edits) = pending::scan_with_edits(&self.queue.pending)?;
+            if !edits.is_empty()
+                && crate::queue::edit::recover(self.queue, edits.iter().map(|e| e.as_os_str()))? > 0
+            {
+                entries = pending::scan(&self.queue.pending)?;
+            }
             let (ran, next_look) = self.pass(entries, pool)?;
             if ran {
                 waiting_since = None;

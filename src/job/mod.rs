@@ -126,6 +126,10 @@ pub enum JobError {
     BadNotify(String),
     #[error("`sandbox`: {0}")]
     BadSandbox(String),
+    #[error(
+        "`group` must be 1 to 64 letters, digits, `_`, `-` or `.`, not starting with `.`, found `{0}`"
+    )]
+    BadGroup(String),
     #[error("`origin`: {0}")]
     BadOrigin(String),
 }

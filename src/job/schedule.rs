@@ -1,5 +1,5 @@
-//! When a job may run and in what order: `priority`, `after` and `not_before`, and the `env` it
-//! runs with. The rules that use them are in `drain::schedule` and the README's "Scheduling".
+//! When a job may run and in what order: `priority`, `after`, `not_before`, `hold` and `group`,
+//! and the `env` it runs with. The rules that use them are in `drain::schedule` and the README's "Scheduling".
 
 use chrono::{DateTime, FixedOffset};
 use serde_json::{Map, Value};
@@ -15,6 +15,23 @@ pub struct Schedule {
     pub after: Vec<String>,
     /// Not to start before this time (`not_before`, RFC 3339).
     pub not_before: Option<DateTime<FixedOffset>>,
+    /// Held: not to start until released (`hold: true`; `execq hold`, `execq release`).
+    pub hold: bool,
+    /// The group whose slots it takes (`group`; `None`: the `default` group).
+    pub group: Option<String>,
+}
+
+/// The group a job without `group` is in.
+pub const DEFAULT_GROUP: &str = "default";
+
+/// Whether `name` may name a group: 1 to 64 of `A-Za-z0-9_-.`, not starting with `.` (it names a
+/// file under `paused/`).
+pub fn valid_group(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 impl Schedule {
@@ -24,7 +41,14 @@ impl Schedule {
             priority: priority(job)?,
             after: after(job)?,
             not_before: not_before(job)?,
+            hold: hold(job)?,
+            group: group(job)?,
         })
+    }
+
+    /// The group it is in.
+    pub fn group(&self) -> &str {
+        self.group.as_deref().unwrap_or(DEFAULT_GROUP)
     }
 
     /// Whether anything but the defaults is asked for.
@@ -67,6 +91,31 @@ fn after(job: &Map<String, Value>) -> Result<Vec<String>, JobError> {
     match refs.iter().position(|r| r.trim().is_empty()) {
         Some(i) => Err(JobError::EmptyField(format!("after[{i}]"))),
         None => Ok(refs),
+    }
+}
+
+fn hold(job: &Map<String, Value>) -> Result<bool, JobError> {
+    match given(job, "hold") {
+        None => Ok(false),
+        Some(Value::Bool(hold)) => Ok(*hold),
+        Some(other) => Err(JobError::WrongType {
+            field: "hold".into(),
+            expected: "true or false",
+            found: type_name(other),
+        }),
+    }
+}
+
+fn group(job: &Map<String, Value>) -> Result<Option<String>, JobError> {
+    match given(job, "group") {
+        None => Ok(None),
+        Some(Value::String(name)) if valid_group(name) => Ok(Some(name.clone())),
+        Some(Value::String(name)) => Err(JobError::BadGroup(name.clone())),
+        Some(other) => Err(JobError::WrongType {
+            field: "group".into(),
+            expected: "a group name",
+            found: type_name(other),
+        }),
     }
 }
 
@@ -134,6 +183,10 @@ mod tests {
             "2026-11-24T14:00:00+01:00"
         );
         assert_eq!(schedule(json!({"after": "one"})).unwrap().after, ["one"]);
+        let held = schedule(json!({"hold": true, "group": "gpu-1"})).unwrap();
+        assert!(held.hold);
+        assert_eq!(held.group(), "gpu-1");
+        assert_eq!(schedule(json!({})).unwrap().group(), "default");
     }
 
     #[test]
@@ -159,6 +212,11 @@ mod tests {
                 "`not_before` must be an RFC 3339 time",
             ),
             (json!({"not_before": 5}), "found `a number`"),
+            (json!({"hold": "yes"}), "`hold` must be true or false"),
+            (json!({"group": ""}), "`group` must be 1 to 64"),
+            (json!({"group": "../x"}), "`group` must be 1 to 64"),
+            (json!({"group": ".hidden"}), "`group` must be 1 to 64"),
+            (json!({"group": 3}), "`group` must be a group name"),
         ];
         for (job, message) in cases {
             let err = schedule(job.clone()).unwrap_err().to_string();

@@ -51,6 +51,12 @@ pub struct SubmitArgs {
     /// in both sandboxed modes unless "network": true. The queue's owner may set a floor that a
     /// looser request is refused by.
     pub sandbox: Option<serde_json::Value>,
+    /// The group whose slots it takes (`[groups.NAME] jobs = N` in the queue's config; default
+    /// "default").
+    pub group: Option<String>,
+    /// Queue it held: it waits, untouched, until release_job.
+    #[serde(default)]
+    pub hold: bool,
     /// Set by the server itself for a task-augmented call (see `mcp::tasks`); not advertised.
     #[serde(default)]
     #[schemars(skip)]

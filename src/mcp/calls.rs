@@ -105,6 +105,8 @@ impl SubmitArgs {
             },
             origin: crate::job::sandbox::Origin::Mcp,
             mcp_task: self.mcp_task,
+            hold: self.hold,
+            group: self.group.clone(),
         };
         Ok((options, program))
     }

@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | submit a job | [`submit`] | [`submit::Submitted`] |
 //! | cancel a job | [`cancel`] | [`cancel::Cancelled`] |
+//! | hold, release or edit a waiting job | [`edit`] | [`edit::Edited`] |
 //! | retry a failed job | [`retry`] | [`retry::Retried`] |
 //! | one job, as it is | [`get`] | [`view::JobView`] |
 //! | jobs, newest or oldest first | [`list`] | [`view::JobView`]s and a total |
@@ -18,6 +19,7 @@
 //! | make sure a drain runs the queue | [`kick`] | [`kick::Kicked`] |
 
 pub mod cancel;
+pub mod edit;
 pub mod get;
 pub mod kick;
 pub mod list;

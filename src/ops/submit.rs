@@ -72,6 +72,10 @@ pub struct SubmitOptions {
     pub origin: Origin,
     /// Submitted through MCP as a task (`mcp_task` in the job).
     pub mcp_task: bool,
+    /// Held until released (`hold` in the job).
+    pub hold: bool,
+    /// The group whose slots it takes (`group` in the job); `None`: `default`.
+    pub group: Option<String>,
 }
 
 /// Where a submitted job went.
@@ -174,6 +178,8 @@ pub fn template(opts: &SubmitOptions) -> Result<Map<String, Value>> {
         ("sandbox", opts.sandbox.as_ref().map(Sandbox::to_json)),
         ("origin", Some(json!(opts.origin.as_str()))),
         ("mcp_task", opts.mcp_task.then(|| json!(true))),
+        ("hold", opts.hold.then(|| json!(true))),
+        ("group", opts.group.as_ref().map(|g| json!(g))),
     ];
     for (key, value) in optional {
         if let Some(value) = value {

@@ -48,6 +48,7 @@
 
 pub mod catalog;
 pub mod claim;
+pub mod edit;
 pub mod enqueue;
 pub mod index;
 pub mod last_drain;

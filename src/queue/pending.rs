@@ -41,16 +41,25 @@ pub struct Entry {
 /// Lists the non-dot entries of `pending/`, oldest first. A `pending/` that is gone (a job
 /// removed it) holds nothing; the next drain creates it again.
 pub fn scan(pending: &Path) -> Result<Vec<Entry>> {
-    let read = || -> io::Result<Vec<Entry>> {
+    scan_with_edits(pending).map(|(entries, _)| entries)
+}
+
+/// [`scan`], and the dot-names of jobs an edit has taken (see `queue::edit`).
+pub fn scan_with_edits(pending: &Path) -> Result<(Vec<Entry>, Vec<OsString>)> {
+    let read = || -> io::Result<(Vec<Entry>, Vec<OsString>)> {
         let mut entries = Vec::new();
+        let mut edits = Vec::new();
         let dir = match fs::read_dir(pending) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(entries),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((entries, edits)),
             other => other?,
         };
         for entry in dir {
             let entry = entry?;
             let name = entry.file_name();
             if is_internal(&name) {
+                if crate::queue::edit::is_edit(&name) {
+                    edits.push(name);
+                }
                 continue;
             }
             let mtime = match entry.metadata() {
@@ -61,7 +70,7 @@ pub fn scan(pending: &Path) -> Result<Vec<Entry>> {
             entries.push(Entry { name, mtime });
         }
         crate::queue::oldest_first(&mut entries, |e| (e.mtime, &e.name));
-        Ok(entries)
+        Ok((entries, edits))
     };
     read().with_context(|| format!("failed to read `{}`", pending.display()))
 }

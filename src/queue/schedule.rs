@@ -12,6 +12,7 @@
 //!   the dependent first, then fails as `error`. Every job on a cycle of references fails as
 //!   `error`, naming a cycle through it; a job that only depends on one waits, then fails as
 //!   `dependency_failed` naming it.
+//! - `hold: true`: the job waits, untouched (never filed, not even on a cycle), until released.
 //! - Waiting never blocks the jobs behind; a drain that finds only waiting jobs leaves them, and
 //!   the next start (launchd every 2 s, the systemd timer, cron) looks again.
 
@@ -62,6 +63,8 @@ pub enum Verdict {
 /// Why a job waits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Wait {
+    /// `hold: true` (`execq hold`): until `execq release`.
+    Held,
     NotBefore(DateTime<FixedOffset>),
     /// For `reference`, which names a job in `state` (`None`: no job yet).
     After {
@@ -73,6 +76,7 @@ pub enum Wait {
 impl fmt::Display for Wait {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Held => write!(f, "held (execq release starts it)"),
             Self::NotBefore(at) => write!(f, "not before {}", at.to_rfc3339()),
             Self::After {
                 on: Some((state, name)),
@@ -141,6 +145,8 @@ pub fn verdicts(pending: &[Pending], known: &[Known], now: SystemTime) -> Vec<Ve
         .iter()
         .enumerate()
         .map(|(i, job)| match (cycles.get(&i), &index) {
+            // A held job is never filed, not even for a cycle: untouched until released.
+            _ if job.schedule.hold => Verdict::Wait(Wait::Held),
             (Some(cycle), _) => Verdict::Fail(Status::Error, cycle.clone()),
             (None, Some(index)) => verdict(i, job, pending, known, index, now),
             (None, None) => not_before(job, now),

@@ -42,6 +42,7 @@ pub struct Edited {
 
 /// Reads the waiting job `reference` names, to change it (`doing`, for errors: "held", "edited").
 pub fn read(queue: &Queue, reference: &str, doing: &str) -> Result<Waiting> {
+    queue.open()?;
     let entry = super::get::in_queue(queue, reference, doing)?;
     if entry.state != State::Pending {
         bail!(

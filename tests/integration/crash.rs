@@ -51,6 +51,28 @@ struct Operation {
 
 fn no_check(_: &TestQueue, _: &str) {}
 
+/// `hold h`, killed anywhere: h is held in pending/ (never run), or it was not held and ran.
+fn held_or_run(q: &TestQueue, at: &str) {
+    let ran = fs::read_to_string(q.scratch("ran.log")).unwrap_or_default();
+    let pending = q.names("pending");
+    if ran.lines().any(|l| l == "h") {
+        assert!(pending.is_empty(), "{at}: ran and still pending: {pending:?}");
+    } else {
+        assert_eq!(pending, ["h.json"], "{at}");
+        assert_eq!(q.json("pending/h.json")["hold"], true, "{at}: not run and not held");
+    }
+}
+
+/// `edit e --set ...`, killed anywhere: e ran once, with either all of the edit or none of it.
+fn edited_whole(q: &TestQueue, at: &str) {
+    let record = q.json("completed/e.json");
+    let edited = (record["description"].clone(), record["timeout"].clone());
+    assert!(
+        edited == (json!("before"), Value::Null) || edited == (json!("after"), json!(30)),
+        "{at}: half an edit: {edited:?}"
+    );
+}
+
 /// A JSON job that appends its task_id to `ran.log`, the scratch file counting runs.
 fn job(q: &TestQueue, id: &str, extra: Value) -> String {
     let log = q.scratch("ran.log");
@@ -145,6 +167,28 @@ fn ops() -> Vec<Operation> {
             jobs: &[("x", 1)],
             optional: &[],
             check: no_check,
+        },
+        Operation {
+            name: "hold",
+            setup: |q| {
+                base(q);
+                q.add_aged("h.json", &job(q, "h", json!({})), 10);
+            },
+            command: |q| q.execq(&["hold", "h"]),
+            jobs: &[("h", 1)],
+            optional: &[],
+            check: held_or_run,
+        },
+        Operation {
+            name: "edit",
+            setup: |q| {
+                base(q);
+                q.add_aged("e.json", &job(q, "e", json!({"description": "before"})), 10);
+            },
+            command: |q| q.execq(&["edit", "e", "--set", "description=after", "--set", "timeout=30"]),
+            jobs: &[("e", 1)],
+            optional: &[],
+            check: edited_whole,
         },
         Operation {
             name: "retry",
@@ -545,6 +589,16 @@ fn crash_points_of_recovering_a_killed_drains_job() {
 #[test]
 fn crash_points_of_cancel() {
     run_op("cancel");
+}
+
+#[test]
+fn crash_points_of_hold() {
+    run_op("hold");
+}
+
+#[test]
+fn crash_points_of_edit() {
+    run_op("edit");
 }
 
 #[test]

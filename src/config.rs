@@ -118,8 +118,20 @@ pub struct McpConfig {
     pub allow_shell: Option<bool>,
     /// Inspection only: no submit, cancel or retry.
     pub read_only: Option<bool>,
-    /// The cap on `wait_seconds`.
+    /// The cap on `wait_seconds`: at least a second (an MCP task's watch waits this long between
+    /// looks at its job).
+    #[serde(default, deserialize_with = "at_least_a_second")]
     pub max_wait: Option<Seconds>,
+}
+
+fn at_least_a_second<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Seconds>, D::Error> {
+    let seconds = Option::<Seconds>::deserialize(d)?;
+    match seconds {
+        Some(Seconds(s)) if s < Duration::from_secs(1) => Err(serde::de::Error::custom(
+            "`max_wait` must be at least 1 second (MCP tasks wait up to it between looks at a job)",
+        )),
+        other => Ok(other),
+    }
 }
 
 /// Why the config cannot be used.

@@ -36,6 +36,7 @@ pub fn run(queue: &Queue, opts: &ListOptions) -> Result<ExitCode> {
         states,
         limit: Some(limit),
         order: Order::OldestFirst,
+        mcp_tasks: false,
     };
     let listing = list::list(queue, &request)?;
     if opts.json {

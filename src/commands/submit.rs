@@ -21,7 +21,10 @@ use crate::queue::watch::{self, Records, Tracked};
 /// process's (see [`ExitCode::of_job`]).
 fn wait_for(queue: &Queue, submitted: &Submitted, earlier: Records) -> Result<ExitCode> {
     let name = submitted.path.file_name().unwrap_or_default().to_owned();
-    let job = Tracked::pending(submitted.task_id.clone(), name, submitted.id, earlier);
+    // Followed by its file name, the surest reference: its task_id may be any text, even another
+    // job's file name.
+    let reference = crate::queue::names::display_name(&name);
+    let job = Tracked::pending(reference, name, submitted.id, earlier);
     let Waited::Finished(entry) = wait::until(queue, &job, None, || true)? else {
         unreachable!("a wait without a deadline ends with the record")
     };

@@ -113,6 +113,10 @@ pub struct ListArgs {
     pub order: Order,
     /// How many (default 20, at most 500).
     pub limit: Option<usize>,
+    /// Only jobs submitted as tasks (`tasks/list`); not advertised.
+    #[serde(default)]
+    #[schemars(skip)]
+    pub mcp_tasks: bool,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

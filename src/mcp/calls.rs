@@ -167,7 +167,7 @@ impl Execq {
         let queue = self.queue.clone();
         let reference = args.job.clone();
         let found = blocking(move || match Tracked::find_entry(&queue, &reference) {
-            Ok((tracked, entry)) => Ok(Ok((tracked, entry.name))),
+            Ok((tracked, entry)) => Ok(Ok((tracked, entry.name, entry.state))),
             // Not in the queue: perhaps archived (see `retention`).
             Err(e) => match get::find(&queue, &reference) {
                 Ok(found @ Found::Archived(_)) => {
@@ -178,7 +178,19 @@ impl Execq {
         })
         .await?;
         let view = match found {
-            Ok((tracked, name)) => self.wait_for(tracked, name, wait, &ctx).await?,
+            Ok((tracked, name, state)) => {
+                if !self.policy.read_only && matches!(state, State::Pending | State::Running) {
+                    // A job left in running/ by a drain that died, or one pending with no
+                    // drain: the wait (or the client polling) would see it waiting for good.
+                    let queue = self.queue.clone();
+                    blocking(move || {
+                        kick(&queue);
+                        Ok(())
+                    })
+                    .await?;
+                }
+                self.wait_for(tracked, name, wait, &ctx).await?
+            }
             Err(archived) => archived,
         };
         let text = text::job(&view);
@@ -250,6 +262,7 @@ impl Execq {
                 Order::Newest => list::Order::NewestFirst,
                 Order::Oldest => list::Order::OldestFirst,
             },
+            mcp_tasks: args.mcp_tasks,
         };
         let queue = self.queue.clone();
         let (jobs, total) = blocking(move || {

@@ -133,6 +133,7 @@ pub fn list(queue: &Queue) -> anyhow::Result<ListResourcesResult> {
         states: Vec::new(),
         limit: Some(LISTED),
         order: list::Order::NewestFirst,
+        mcp_tasks: false,
     };
     let views = list::list(queue, &request)?.views()?;
     let resources = views

@@ -28,6 +28,8 @@ pub struct ListRequest {
     /// Only the newest this many (in the order asked for).
     pub limit: Option<usize>,
     pub order: Order,
+    /// Only jobs submitted as MCP tasks (`mcp_task`), the limit counted among them.
+    pub mcp_tasks: bool,
 }
 
 /// The jobs listed, why each pending one waits, and how many there are in those states in all.
@@ -59,7 +61,7 @@ pub fn list(queue: &Queue, request: &ListRequest) -> Result<Listing> {
     let mut entries = Vec::new();
     let mut total = 0;
     for state in states {
-        match request.limit {
+        match request.limit.filter(|_| !request.mcp_tasks) {
             Some(limit) => {
                 let (newest, n) = catalog::newest(queue, state, limit)?;
                 entries.extend(newest);
@@ -71,6 +73,10 @@ pub fn list(queue: &Queue, request: &ListRequest) -> Result<Listing> {
                 entries.extend(all);
             }
         }
+    }
+    if request.mcp_tasks {
+        entries.retain(|e| e.object.as_ref().and_then(|o| o.get("mcp_task")) == Some(&true.into()));
+        total = entries.len();
     }
     crate::queue::oldest_first(&mut entries, |e| (e.time, &e.file_name));
     if let Some(limit) = request.limit {

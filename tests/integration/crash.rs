@@ -56,10 +56,17 @@ fn held_or_run(q: &TestQueue, at: &str) {
     let ran = fs::read_to_string(q.scratch("ran.log")).unwrap_or_default();
     let pending = q.names("pending");
     if ran.lines().any(|l| l == "h") {
-        assert!(pending.is_empty(), "{at}: ran and still pending: {pending:?}");
+        assert!(
+            pending.is_empty(),
+            "{at}: ran and still pending: {pending:?}"
+        );
     } else {
         assert_eq!(pending, ["h.json"], "{at}");
-        assert_eq!(q.json("pending/h.json")["hold"], true, "{at}: not run and not held");
+        assert_eq!(
+            q.json("pending/h.json")["hold"],
+            true,
+            "{at}: not run and not held"
+        );
     }
 }
 
@@ -185,7 +192,16 @@ fn ops() -> Vec<Operation> {
                 base(q);
                 q.add_aged("e.json", &job(q, "e", json!({"description": "before"})), 10);
             },
-            command: |q| q.execq(&["edit", "e", "--set", "description=after", "--set", "timeout=30"]),
+            command: |q| {
+                q.execq(&[
+                    "edit",
+                    "e",
+                    "--set",
+                    "description=after",
+                    "--set",
+                    "timeout=30",
+                ])
+            },
             jobs: &[("e", 1)],
             optional: &[],
             check: edited_whole,

@@ -68,7 +68,7 @@ impl Client {
         let answer = self.request(
             "initialize",
             json!({
-                "protocolVersion": "2025-06-18",
+                "protocolVersion": "2025-11-25",
                 "capabilities": {},
                 "clientInfo": {"name": "raw", "version": "0"}
             }),
@@ -554,4 +554,73 @@ fn a_task_made_here_says_when_its_job_ends() {
         "{notification}"
     );
     assert!(q.path(&format!("completed/{id}")).is_file());
+}
+
+/// A task is its job for good: a job submitted later with the task's id as its task_id (by any
+/// door) does not take the task over.
+#[test]
+fn a_job_named_like_a_task_does_not_take_it_over() {
+    let q = TestQueue::new();
+    let mut client = Client::ready(&q, &[]);
+    let created = client.request(
+        "tools/call",
+        json!({"name": "submit_job", "arguments": {"shell": "echo real"}, "task": {}}),
+    );
+    let id = created["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let result = client.request("tasks/result", json!({"taskId": id}));
+    assert!(
+        result["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("real")
+    );
+    let impostor = q.execq(&["submit", "--id", &id, "--wait", "--shell", "echo forged"]);
+    assert!(run(impostor).success().stdout.contains("forged"));
+    let got = client.request("tasks/get", json!({"taskId": id}));
+    assert_eq!(got["result"]["taskId"], id.as_str(), "{got}");
+    assert_eq!(got["result"]["status"], "completed", "{got}");
+    let result = client.request("tasks/result", json!({"taskId": id}));
+    let text = result["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("real") && !text.contains("forged"), "{text}");
+}
+
+/// A task whose drain died with its job in running/ is not left `working` for good: asking
+/// about it starts a drain, which records the job as interrupted.
+#[test]
+fn a_task_whose_drain_died_ends() {
+    let q = TestQueue::new();
+    let mut client = Client::ready(&q, &[]);
+    // What a drain killed mid-job leaves: the job in running/, no drain.
+    std::fs::create_dir_all(q.path("running")).unwrap();
+    std::fs::write(
+        q.path("running/left.json"),
+        r#"{"command": "sleep 100", "task_id": "left", "mcp_task": true}"#,
+    )
+    .unwrap();
+    let mut status = Value::Null;
+    crate::util::wait_until("the task to end", || {
+        let got = client.request("tasks/get", json!({"taskId": "left.json"}));
+        status = got["result"]["status"].clone();
+        status != "working"
+    });
+    assert_eq!(status, "failed");
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(q.path("failed/left.json")).unwrap()).unwrap();
+    assert_eq!(record["result"]["status"], "interrupted");
+}
+
+#[test]
+fn a_max_wait_under_a_second_is_refused() {
+    let q = TestQueue::new();
+    std::fs::write(q.path("config.toml"), "[mcp]\nmax_wait = 0\n").unwrap();
+    let check = run(q.execq(&["config", "--check"]));
+    assert!(!check.status.success());
+    assert!(
+        check.stderr.contains("at least 1 second"),
+        "{}",
+        check.stderr
+    );
 }

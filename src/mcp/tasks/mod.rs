@@ -35,7 +35,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 
@@ -43,6 +43,59 @@ use shape::{Revision, State, Task, refused};
 
 /// The tools a client may call as a task.
 const TASK_TOOLS: [&str; 2] = ["submit_job", "retry_job"];
+
+/// What a `retry_job` task's id ends with: its result has `retry_job`'s shape (`{message, job}`),
+/// where a `submit_job` task's has `get_job`'s, as each tool's output schema says.
+const RETRY: &str = "#retry";
+
+/// A task, by its id: a job's file name, with [`RETRY`] for a retry.
+#[derive(Clone, Debug, PartialEq)]
+struct TaskRef {
+    job: String,
+    retry: bool,
+}
+
+impl TaskRef {
+    fn parse(id: &str) -> Self {
+        match id.strip_suffix(RETRY) {
+            Some(job) => Self {
+                job: job.to_owned(),
+                retry: true,
+            },
+            None => Self {
+                job: id.to_owned(),
+                retry: false,
+            },
+        }
+    }
+
+    fn id(&self) -> String {
+        if self.retry {
+            format!("{}{RETRY}", self.job)
+        } else {
+            self.job.clone()
+        }
+    }
+
+    /// The job as this task.
+    fn task<'a>(&self, view: &Value, state: &'a State, ttl_ms: Option<u64>) -> Task<'a> {
+        let mut task = Task::of(view, state, ttl_ms);
+        task.id = self.id();
+        task
+    }
+
+    /// A `get_job` answer as the final result of the tool that made this task.
+    fn result(&self, result: &Value) -> Value {
+        let mut result = result.clone();
+        if self.retry {
+            let view = job_view(&result).clone();
+            let status = view["status"].as_str().unwrap_or("not finished").to_owned();
+            result["structuredContent"] =
+                json!({"message": format!("`{}` was retried: {status}", self.job), "job": view});
+        }
+        result
+    }
+}
 
 /// What an answer from the server is the answer to.
 #[derive(Debug)]
@@ -56,14 +109,16 @@ enum Asked {
     /// A task-augmented tool call (same id as the client's).
     Create {
         rev: Revision,
+        retry: bool,
     },
     Get {
         id: Value,
         rev: Revision,
+        task: TaskRef,
     },
     Result {
         id: Value,
-        task: String,
+        task: TaskRef,
     },
     Cancel {
         id: Value,
@@ -71,7 +126,7 @@ enum Asked {
     },
     /// This server's watch on a task it made, for its status notification.
     Watch {
-        task: String,
+        task: TaskRef,
     },
     List {
         id: Value,
@@ -94,7 +149,13 @@ pub enum Route {
 /// The task requests in flight, by the id of the request the server answers.
 pub struct Tasks {
     asked: Mutex<HashMap<String, Asked>>,
+    /// Our own requests' ids: `execq-task-TOKEN-N`, TOKEN random per server, so that no client
+    /// request can carry one (its answer would be taken for ours, and the client's lost).
+    token: String,
     next: AtomicU64,
+    /// Whether the session, if one was opened by `initialize`, speaks a revision with tasks
+    /// (2025-11-25 or later): a client of an older one gets plain calls.
+    core_tasks: AtomicBool,
     /// How long a finished task's result stays (`[retention]`), in milliseconds; `None`: for good.
     ttl_ms: Option<u64>,
     /// What one `get_job` may wait, in seconds (the server's `max_wait`).
@@ -121,9 +182,13 @@ fn error(id: &Value, code: i64, message: &str) -> Vec<u8> {
 
 impl Tasks {
     pub fn new(ttl_ms: Option<u64>, wait: f64) -> Self {
+        let mut bytes = [0u8; 8];
+        let _ = getrandom::fill(&mut bytes);
         Self {
             asked: Mutex::new(HashMap::new()),
+            token: bytes.iter().map(|b| format!("{b:02x}")).collect(),
             next: AtomicU64::new(1),
+            core_tasks: AtomicBool::new(true),
             ttl_ms,
             wait,
         }
@@ -140,7 +205,8 @@ impl Tasks {
     /// session, each request says its revision and the client's capabilities there.
     fn call(&self, tool: &str, arguments: Value, asked: Asked, for_request: &Value) -> Route {
         let id = json!(format!(
-            "execq-task-{}",
+            "execq-task-{}-{}",
+            self.token,
             self.next.fetch_add(1, Ordering::Relaxed)
         ));
         self.remember(&id, asked);
@@ -184,8 +250,19 @@ impl Tasks {
     /// A task-augmented call of a task tool, sent on without its `task` and told not to wait.
     fn create(&self, id: Value, mut message: Value, rev: Revision) -> Option<Route> {
         let name = message["params"]["name"].as_str()?.to_owned();
-        if !TASK_TOOLS.contains(&name.as_str()) || !rev.wants_task(&message["params"]) {
+        let session = rev == Revision::Extension || self.core_tasks.load(Ordering::Relaxed);
+        if !session || !rev.wants_task(&message["params"]) {
             return None;
+        }
+        if !TASK_TOOLS.contains(&name.as_str()) {
+            if rev == Revision::Extension {
+                return None;
+            }
+            // 2025-11-25: a task asked of a tool that does not declare task support.
+            let why = format!(
+                "`{name}` cannot be called as a task (its execution.taskSupport is forbidden); call it without `task`"
+            );
+            return Some(Route::Client(error(&id, -32601, &why)));
         }
         let params = message.get_mut("params")?.as_object_mut()?;
         params.remove("task");
@@ -196,31 +273,35 @@ impl Tasks {
                 arguments.insert("mcp_task".into(), json!(true));
             }
         }
-        self.remember(&id, Asked::Create { rev });
+        let retry = name == "retry_job";
+        self.remember(&id, Asked::Create { rev, retry });
         Some(Route::Server(line(&message)))
     }
 
     /// `tasks/get`, `tasks/result`, `tasks/cancel` or `tasks/list`: the tool call that answers it.
     fn follow(&self, id: Value, method: &str, message: &Value, rev: Revision) -> Route {
         if method == "tasks/list" {
-            let arguments = json!({"state": "all", "order": "newest", "limit": 500});
+            let arguments =
+                json!({"state": "all", "order": "newest", "limit": 500, "mcp_tasks": true});
             return self.call("list_jobs", arguments, Asked::List { id }, message);
         }
-        let Some(task) = message["params"]["taskId"].as_str().map(str::to_owned) else {
+        let Some(text) = message["params"]["taskId"].as_str() else {
             return Route::Client(error(&id, -32602, "`taskId` is missing"));
         };
-        if let Some((state, at)) = refused::state(&task) {
-            return Route::Client(self.refused(&id, method, rev, &task, &state, at));
+        if let Some((state, at)) = refused::state(text) {
+            return Route::Client(self.refused(&id, method, rev, text, &state, at));
         }
+        let task = TaskRef::parse(text);
+        let job = task.job.clone();
         match method {
             "tasks/get" => {
-                let asked = Asked::Get { id, rev };
-                self.call("get_job", json!({"job": task}), asked, message)
+                let asked = Asked::Get { id, rev, task };
+                self.call("get_job", json!({"job": job}), asked, message)
             }
             "tasks/result" => self.ask_job(task, |task| Asked::Result { id, task }),
             _ => {
                 let asked = Asked::Cancel { id, rev };
-                self.call("cancel_job", json!({"job": task}), asked, message)
+                self.call("cancel_job", json!({"job": job}), asked, message)
             }
         }
     }
@@ -271,16 +352,28 @@ impl Tasks {
                 .to_owned()
         };
         let reply = match asked {
-            Asked::Initialize | Asked::Discover | Asked::ToolsList { .. } => {
+            Asked::Initialize => {
+                let version = result["protocolVersion"].as_str().unwrap_or_default();
+                let tasks = version >= "2025-11-25";
+                self.core_tasks.store(tasks, Ordering::Relaxed);
+                if !tasks {
+                    return None;
+                }
                 advertise(&asked, &mut message)
             }
-            Asked::Create { rev } if failed => {
+            Asked::ToolsList {
+                rev: Revision::Core,
+            } if !self.core_tasks.load(Ordering::Relaxed) => return None,
+            Asked::Discover | Asked::ToolsList { .. } => advertise(&asked, &mut message),
+            Asked::Create { rev, .. } if failed => {
                 let task = refused::id(&said());
                 let (state, at) = refused::state(&task)?;
                 let created = refused::task(&task, &state, at).created(rev);
                 answer(&message["id"], created)
             }
-            Asked::Create { rev } => return Some(self.created(&message["id"], &result, rev)),
+            Asked::Create { rev, retry } => {
+                return Some(self.created(&message["id"], &result, rev, retry));
+            }
             Asked::Watch { .. } if failed => return Some(Route::Nowhere),
             Asked::Watch { task } => return Some(self.watched(task, &result)),
             Asked::Get { id, .. } | Asked::Cancel { id, .. } | Asked::Result { id, .. }
@@ -288,12 +381,14 @@ impl Tasks {
             {
                 error(&id, -32602, &said())
             }
-            Asked::Get { id, rev } => {
+            Asked::Get { id, rev, task } => {
                 let view = job_view(&result);
                 let state = State::of(view);
+                let outcome = task.result(&result);
                 answer(
                     &id,
-                    Task::of(view, &state, self.ttl_ms).got(rev, Some(&result)),
+                    task.task(view, &state, self.ttl_ms)
+                        .got(rev, Some(&outcome)),
                 )
             }
             Asked::Cancel {
@@ -318,43 +413,44 @@ impl Tasks {
 
     /// The answer to a task-augmented call that queued its job: the job as a task, and (in
     /// 2025-11-25, which has a status notification) a watch on it while it has not finished.
-    fn created(&self, id: &Value, result: &Value, rev: Revision) -> Route {
+    fn created(&self, id: &Value, result: &Value, rev: Revision, retry: bool) -> Route {
         let view = job_view(result);
         let state = State::of(view);
-        let reply = answer(id, Task::of(view, &state, self.ttl_ms).created(rev));
+        let job = view["job"].as_str().unwrap_or_default().to_owned();
+        let task = TaskRef { job, retry };
+        let reply = answer(id, task.task(view, &state, self.ttl_ms).created(rev));
         if state.finished() || rev == Revision::Extension {
             return Route::Client(reply);
         }
-        let job = view["job"].as_str().unwrap_or_default().to_owned();
-        match self.ask_job(job, |task| Asked::Watch { task }) {
+        match self.ask_job(task, |task| Asked::Watch { task }) {
             Route::Server(watch) => Route::Both(reply, watch),
             other => other,
         }
     }
 
     /// A watched job's answer: asked again until it has finished, then the notification.
-    fn watched(&self, task: String, result: &Value) -> Route {
+    fn watched(&self, task: TaskRef, result: &Value) -> Route {
         let view = job_view(result);
         let state = State::of(view);
         if !finished(view) {
             return self.ask_job(task, |task| Asked::Watch { task });
         }
-        let fields = Task::of(view, &state, self.ttl_ms).fields(Revision::Core);
+        let fields = task.task(view, &state, self.ttl_ms).fields(Revision::Core);
         let note =
             json!({"jsonrpc": "2.0", "method": "notifications/tasks/status", "params": fields});
         Route::Client(line(&note))
     }
 
-    /// `tasks/result`: asked again until the job has finished, then what `get_job` answers,
-    /// `isError` unless it completed.
-    fn result(&self, id: Value, task: String, result: &Value) -> Route {
+    /// `tasks/result`: asked again until the job has finished, then what `get_job` answers (in
+    /// the shape of the tool that made the task), `isError` unless it completed.
+    fn result(&self, id: Value, task: TaskRef, result: &Value) -> Route {
         let view = job_view(result);
         if !finished(view) {
             return self.ask_job(task, |task| Asked::Result { id, task });
         }
-        let mut answer_ = result.clone();
+        let mut answer_ = task.result(result);
         answer_["isError"] = json!(view["status"] != "completed");
-        answer_["_meta"] = json!({"io.modelcontextprotocol/related-task": {"taskId": view["job"]}});
+        answer_["_meta"] = json!({"io.modelcontextprotocol/related-task": {"taskId": task.id()}});
         Route::Client(answer(&id, answer_))
     }
 
@@ -373,10 +469,10 @@ impl Tasks {
     }
 
     /// A `get_job` of our own that waits for `job`, answering `next`.
-    fn ask_job(&self, job: String, next: impl FnOnce(String) -> Asked) -> Route {
-        let arguments = json!({"job": job, "wait_seconds": self.wait});
+    fn ask_job(&self, task: TaskRef, next: impl FnOnce(TaskRef) -> Asked) -> Route {
+        let arguments = json!({"job": task.job, "wait_seconds": self.wait});
         // Only in 2025-11-25 (a session, opened by `initialize`): no `_meta` needed.
-        self.call("get_job", arguments, next(job), &Value::Null)
+        self.call("get_job", arguments, next(task), &Value::Null)
     }
 }
 
@@ -389,21 +485,37 @@ fn finished(view: &Value) -> bool {
 /// the capability in the revision's words, and in 2025-11-25 each task tool's
 /// `execution.taskSupport`.
 fn advertise(asked: &Asked, message: &mut Value) -> Vec<u8> {
-    if let Some(capabilities) = message["result"].get_mut("capabilities") {
+    // `get_mut`, never indexing: an error answer must not grow a `result`, nor a result fields.
+    let Some(result) = message.get_mut("result").and_then(Value::as_object_mut) else {
+        return line(message);
+    };
+    if let Some(capabilities) = result
+        .get_mut("capabilities")
+        .and_then(Value::as_object_mut)
+    {
         match asked {
             Asked::Initialize => {
-                capabilities["tasks"] =
-                    json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}});
+                capabilities.insert(
+                    "tasks".into(),
+                    json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}),
+                );
             }
-            _ => capabilities["extensions"][shape::EXTENSION] = json!({}),
+            _ => {
+                let extensions = capabilities
+                    .entry("extensions")
+                    .or_insert_with(|| json!({}));
+                if let Some(extensions) = extensions.as_object_mut() {
+                    extensions.insert(shape::EXTENSION.into(), json!({}));
+                }
+            }
         }
     }
     if let (
         Asked::ToolsList {
             rev: Revision::Core,
         },
-        Some(tools),
-    ) = (asked, message["result"]["tools"].as_array_mut())
+        Some(Value::Array(tools)),
+    ) = (asked, result.get_mut("tools"))
     {
         for tool in tools {
             if TASK_TOOLS.contains(&tool["name"].as_str().unwrap_or_default()) {

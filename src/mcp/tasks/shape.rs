@@ -132,7 +132,7 @@ fn failure(view: &Value, status: &str) -> String {
 
 /// One task: its id, where it stands, and its times.
 pub struct Task<'a> {
-    pub id: &'a str,
+    pub id: String,
     pub state: &'a State,
     pub created: String,
     pub updated: String,
@@ -142,11 +142,11 @@ pub struct Task<'a> {
 
 impl<'a> Task<'a> {
     /// A job's view as a task.
-    pub fn of(view: &'a Value, state: &'a State, ttl_ms: Option<u64>) -> Self {
+    pub fn of(view: &Value, state: &'a State, ttl_ms: Option<u64>) -> Self {
         let text = |v: &Value| v.as_str().map(str::to_owned);
         let now = || chrono::Local::now().to_rfc3339();
         Self {
-            id: view["job"].as_str().unwrap_or_default(),
+            id: view["job"].as_str().unwrap_or_default().to_owned(),
             state,
             created: text(&view["submitted_at"])
                 .or_else(|| text(&view["started_at"]))
@@ -162,6 +162,12 @@ impl<'a> Task<'a> {
     /// The task's fields, as `revision` names them.
     pub fn fields(&self, revision: Revision) -> Map<String, Value> {
         let (status, message) = self.state.status(revision);
+        // A running job's time is its claim's, to the second: never before the task was made.
+        let at = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+        let updated = match (at(&self.created), at(&self.updated)) {
+            (Some(created), Some(updated)) if updated < created => &self.created,
+            _ => &self.updated,
+        };
         let mut task = Map::new();
         task.insert("taskId".into(), json!(self.id));
         task.insert("status".into(), json!(status));
@@ -169,7 +175,7 @@ impl<'a> Task<'a> {
             task.insert("statusMessage".into(), json!(message));
         }
         task.insert("createdAt".into(), json!(self.created));
-        task.insert("lastUpdatedAt".into(), json!(self.updated));
+        task.insert("lastUpdatedAt".into(), json!(updated));
         let (ttl, poll) = match revision {
             Revision::Core => ("ttl", "pollInterval"),
             Revision::Extension => ("ttlMs", "pollIntervalMs"),
@@ -241,7 +247,8 @@ pub mod refused {
     /// `None`: not a refused call's task (or not one this server could have made).
     pub fn state(id: &str) -> Option<(State, String)> {
         let hex = id.strip_prefix(PREFIX)?;
-        if hex.len() % 2 != 0 || hex.len() > 2 * (MAX + 200) {
+        // Escaped as JSON, a reason of MAX bytes may take six times as many.
+        if hex.len() % 2 != 0 || hex.len() > 2 * (6 * MAX + 200) {
             return None;
         }
         let bytes = (0..hex.len())
@@ -260,9 +267,9 @@ pub mod refused {
         ))
     }
 
-    pub fn task<'a>(id: &'a str, state: &'a State, at: String) -> Task<'a> {
+    pub fn task<'a>(id: &str, state: &'a State, at: String) -> Task<'a> {
         Task {
-            id,
+            id: id.to_owned(),
             state,
             created: at.clone(),
             updated: at,

@@ -196,7 +196,7 @@ fn capabilities_are_advertised_in_each_revision_s_words() {
     assert_eq!(tasks.inbound(asked.to_string().as_bytes()), None);
     let init = outbound(
         &tasks,
-        json!({"jsonrpc": "2.0", "id": 1, "result": {"capabilities": {"tools": {}}}}),
+        json!({"jsonrpc": "2.0", "id": 1, "result": {"protocolVersion": "2025-11-25", "capabilities": {"tools": {}}}}),
     );
     assert_eq!(
         init["result"]["capabilities"]["tasks"]["requests"]["tools"]["call"],
@@ -234,4 +234,96 @@ fn lines_that_are_not_about_tasks_pass_unchanged() {
     }
     let answer = json!({"jsonrpc": "2.0", "id": 1, "result": {}});
     assert_eq!(tasks.outbound(answer.to_string().as_bytes()), None);
+}
+
+#[test]
+fn a_session_of_an_older_revision_gets_no_tasks_and_an_error_answer_is_left_whole() {
+    let tasks = Tasks::new(None, 50.0);
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}});
+    assert_eq!(tasks.inbound(init.to_string().as_bytes()), None);
+    let old = json!({"jsonrpc": "2.0", "id": 1, "result": {"protocolVersion": "2025-06-18",
+                      "capabilities": {"tools": {}}}});
+    assert_eq!(
+        tasks.outbound(old.to_string().as_bytes()),
+        None,
+        "passed on unchanged"
+    );
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "submit_job", "arguments": {"shell": "true"}, "task": {}}});
+    assert_eq!(
+        tasks.inbound(call.to_string().as_bytes()),
+        None,
+        "a plain call"
+    );
+
+    let tasks = Tasks::new(None, 50.0);
+    let list = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}});
+    assert_eq!(tasks.inbound(list.to_string().as_bytes()), None);
+    let failed = json!({"jsonrpc": "2.0", "id": 3, "error": {"code": -32603, "message": "x"}});
+    let reply = outbound(&tasks, failed.clone());
+    assert_eq!(reply, failed, "no `result` grown on an error");
+}
+
+#[test]
+fn a_task_asked_of_a_tool_without_task_support_is_refused_and_our_ids_cannot_be_guessed() {
+    let tasks = Tasks::new(None, 50.0);
+    let reply = inbound(
+        &tasks,
+        json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+               "params": {"name": "get_job", "arguments": {"job": "x"}, "task": {}}}),
+    );
+    assert_eq!(reply["error"]["code"], -32601, "{reply}");
+    let ours = inbound(
+        &tasks,
+        json!({"jsonrpc": "2.0", "id": 5, "method": "tasks/get", "params": {"taskId": "j.json"}}),
+    );
+    let id = ours["id"].as_str().unwrap();
+    assert!(
+        id.starts_with("execq-task-") && id.len() > "execq-task-1".len() + 10,
+        "{id}"
+    );
+    let other = Tasks::new(None, 50.0);
+    let theirs = inbound(
+        &other,
+        json!({"jsonrpc": "2.0", "id": 5, "method": "tasks/get", "params": {"taskId": "j.json"}}),
+    );
+    assert_ne!(ours["id"], theirs["id"], "each server its own ids");
+}
+
+#[test]
+fn a_retry_task_has_an_id_of_its_own_and_its_result_has_retry_job_s_shape() {
+    let tasks = Tasks::new(None, 50.0);
+    inbound(
+        &tasks,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+               "params": {"name": "retry_job", "arguments": {"job": "j.json"}, "task": {}}}),
+    );
+    let view = json!({"job": "j.json", "state": "pending", "time": "2026-12-02T10:00:00+00:00"});
+    let created = outbound(
+        &tasks,
+        json!({"jsonrpc": "2.0", "id": 1, "result": {"content": [],
+               "structuredContent": {"message": "retried", "job": view}}}),
+    );
+    let id = created["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(id, "j.json#retry");
+    let ask = inbound(
+        &tasks,
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tasks/result", "params": {"taskId": id}}),
+    );
+    assert_eq!(ask["params"]["arguments"]["job"], "j.json");
+    let done = outbound(
+        &tasks,
+        json!({"jsonrpc": "2.0", "id": ask["id"], "result": {"content": [{"type": "text", "text": "ok"}],
+               "structuredContent": {"job": "j.json", "state": "completed", "status": "completed", "done": true}}}),
+    );
+    let content = &done["result"]["structuredContent"];
+    assert_eq!(content["job"]["status"], "completed", "{done}");
+    assert!(content["message"].as_str().unwrap().contains("retried"));
+    assert_eq!(
+        done["result"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"],
+        "j.json#retry"
+    );
 }

@@ -25,6 +25,7 @@ pub fn find_all(queue: &Queue, wanted: &str) -> Result<Vec<Entry>> {
     records.retain(|e| named(e));
     records.sort_by_key(|e| (e.state, e.time));
     matches.extend(records);
+    prefer_file_names(&mut matches, wanted);
     // The folders are listed one after another: a job a drain claimed in between is seen in
     // pending/ and again in running/. The pending/ one is gone by now; it is not a second job.
     if matches.len() > 1 {
@@ -43,6 +44,7 @@ pub fn records_named(queue: &Queue, reference: &str) -> Result<Vec<Entry>> {
         let mut all = load(queue, State::Completed)?;
         all.extend(load(queue, State::Failed)?);
         all.retain(named);
+        prefer_file_names(&mut all, reference);
         return Ok(all);
     };
     let mut found: Vec<Entry> = Vec::new();
@@ -54,7 +56,18 @@ pub fn records_named(queue: &Queue, reference: &str) -> Result<Vec<Entry>> {
             found.push(entry);
         }
     }
+    prefer_file_names(&mut found, reference);
     Ok(found)
+}
+
+/// A file name is the surest reference: when `wanted` is some job's file name, it names that
+/// job (and its numbered namesakes) only, never another whose task_id or stem happens to be the
+/// same text — which anyone can choose, so it must not take a job's name (or an MCP task) over.
+fn prefer_file_names(matches: &mut Vec<Entry>, wanted: &str) {
+    let by_name = |e: &Entry| e.name == wanted || answers_to(&e.file_name, wanted);
+    if matches.iter().any(|e| e.name == wanted) {
+        matches.retain(by_name);
+    }
 }
 
 fn fsutil_split(name: &str) -> (&str, &str) {

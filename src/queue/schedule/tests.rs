@@ -13,7 +13,7 @@ fn job(name: &str, secs: u64, priority: i64, after: &[&str]) -> Pending {
         schedule: Schedule {
             priority,
             after: after.iter().map(|s| (*s).to_owned()).collect(),
-            not_before: None,
+            ..Schedule::default()
         },
     }
 }
@@ -189,4 +189,19 @@ fn every_job_on_a_cycle_names_one_through_itself_even_off_the_first_cycle_found(
         }
     }
     assert_eq!(v[4].to_string_wait(), "after d.json (pending)");
+}
+
+#[test]
+fn a_held_job_waits_even_on_a_cycle_and_its_dependents_wait_for_it() {
+    let mut held = job("h.json", 1, 0, &["c.json"]);
+    held.schedule.hold = true;
+    let cycle = job("c.json", 2, 0, &["h.json"]);
+    let after = job("d.json", 3, 0, &["h.json"]);
+    let verdicts = verdicts(&[held, cycle, after], &[], at(100));
+    assert_eq!(verdicts[0], Verdict::Wait(Wait::Held));
+    assert!(
+        matches!(verdicts[2], Verdict::Wait(Wait::After { .. })),
+        "{:?}",
+        verdicts[2]
+    );
 }

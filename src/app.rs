@@ -38,6 +38,9 @@ pub enum Verb {
     Hold { jobs: Vec<String> },
     Release { jobs: Vec<String> },
     Edit(commands::edit::Opts),
+    Pause(commands::pause::Opts),
+    Resume(commands::pause::Opts),
+    Groups { json: bool },
     Config { check: bool, json: bool },
     Follow { job: String },
     Wait(commands::wait::Opts),
@@ -61,6 +64,8 @@ impl Verb {
             | Self::Hold { .. }
             | Self::Release { .. }
             | Self::Edit(_)
+            | Self::Pause(_)
+            | Self::Resume(_)
             | Self::Schedule(_) => true,
             // Retry and cancel from the served page, and requests refused.
             Self::Dashboard(opts) => opts.serve.is_some(),
@@ -112,6 +117,9 @@ fn dispatch(queue: &Queue, verb: Verb) -> Result<ExitCode> {
         Verb::Hold { jobs } => commands::edit::hold(queue, &jobs, true),
         Verb::Release { jobs } => commands::edit::hold(queue, &jobs, false),
         Verb::Edit(opts) => commands::edit::run(queue, &opts),
+        Verb::Pause(opts) => commands::pause::pause(queue, &opts),
+        Verb::Resume(opts) => commands::pause::resume(queue, &opts),
+        Verb::Groups { json } => commands::pause::list(queue, json),
         Verb::Config { check, json } => commands::config::run(queue, check, json),
         Verb::Follow { job } => commands::follow::run(queue, &job),
         Verb::Wait(opts) => commands::wait::run(queue, &opts),

@@ -31,6 +31,7 @@
 //! mcp = "workspace"
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
 use std::io;
@@ -38,6 +39,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::job::schedule::{DEFAULT_GROUP, valid_group};
 
 use crate::duration::Seconds;
 use crate::job::limits::{self, ResourceLimits};
@@ -69,6 +72,15 @@ pub struct Config {
     pub mcp: Option<McpConfig>,
     /// Jobs' sandboxes: a default, and a floor per door.
     pub sandbox: Option<Policies>,
+    /// Groups with slots of their own (`[groups.NAME] jobs = N`).
+    pub groups: Option<BTreeMap<String, Group>>,
+}
+
+/// `[groups.NAME]`: how many of the group's jobs run at once.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    pub jobs: Jobs,
 }
 
 /// `jobs` in the file: 1 to [`MAX_JOBS`].
@@ -165,6 +177,15 @@ pub fn load(queue: &Queue) -> Result<Option<Config>, ConfigError> {
             message: format!("[notify]: {why}"),
         });
     }
+    let groups = config.groups.iter().flatten();
+    if let Some((name, _)) = groups.clone().find(|(name, _)| !valid_group(name)) {
+        return Err(ConfigError {
+            path,
+            message: format!(
+                "[groups.{name}]: a group's name is 1 to 64 letters, digits, `_`, `-` or `.`, not starting with `.`"
+            ),
+        });
+    }
     if let Some(why) = config.limits.as_ref().and_then(limits::unsupported) {
         return Err(ConfigError {
             path,
@@ -204,6 +225,32 @@ pub struct DrainOptions {
     pub dashboard: Option<PathBuf>,
     /// Jobs' sandboxes (`[sandbox]`).
     pub sandbox: Policies,
+    /// Each configured group's slots (`[groups.NAME] jobs = N`); `default` takes `jobs`.
+    pub groups: BTreeMap<String, usize>,
+}
+
+impl DrainOptions {
+    /// The group whose slots a job of `group` takes: its own if configured, else `default`'s.
+    pub fn slot_group<'a>(&self, group: &'a str) -> &'a str {
+        if self.groups.contains_key(group) {
+            group
+        } else {
+            DEFAULT_GROUP
+        }
+    }
+
+    /// How many jobs of a slot group (see [`Self::slot_group`]) run at once.
+    pub fn slots(&self, group: &str) -> usize {
+        match self.groups.get(group) {
+            Some(&n) => n,
+            None => self.jobs.max(1),
+        }
+    }
+
+    /// Whether jobs may run side by side: more than one slot, or groups of their own.
+    pub fn parallel(&self) -> bool {
+        self.jobs > 1 || !self.groups.is_empty()
+    }
 }
 
 impl Default for DrainOptions {
@@ -221,6 +268,7 @@ impl Default for DrainOptions {
             notify: None,
             dashboard: None,
             sandbox: Policies::default(),
+            groups: BTreeMap::new(),
         }
     }
 }
@@ -284,6 +332,19 @@ pub fn effective(
     settings.extend(mcp_settings(file.mcp.unwrap_or_default()));
     opts.sandbox = file.sandbox.unwrap_or_default();
     settings.extend(sandbox_settings(&opts.sandbox));
+    // `[groups.default]` sets the default group's slots as `jobs` does (and beats it).
+    opts.groups = (file.groups.iter().flatten())
+        .filter(|(name, _)| name.as_str() != DEFAULT_GROUP)
+        .map(|(name, group)| (name.clone(), group.jobs.0))
+        .collect();
+    if let Some(default) = file.groups.as_ref().and_then(|g| g.get(DEFAULT_GROUP)) {
+        opts.jobs = default.jobs.0;
+    }
+    settings.extend(opts.groups.iter().map(|(name, n)| Setting {
+        name: "groups.jobs",
+        value: format!("{name}: {n}"),
+        source: Source::File,
+    }));
     (opts, settings)
 }
 

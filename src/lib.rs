@@ -44,6 +44,7 @@ pub mod options {
     pub use crate::commands::edit::Opts as Edit;
     pub use crate::commands::list::ListOptions as List;
     pub use crate::commands::logs::Opts as Logs;
+    pub use crate::commands::pause::Opts as Pause;
     pub use crate::commands::prune::{Opts as Prune, PruneOptions};
     pub use crate::commands::schedule::{Add as ScheduleAdd, Opts as Schedule};
     pub use crate::commands::service::{ServiceAction, ServiceRequest};

@@ -127,6 +127,27 @@ enum Command {
         #[arg(long, value_name = "FIELD=VALUE")]
         set: Vec<String>,
     },
+    /// Pause the queue (or one group): drains start none of its jobs until `execq resume`.
+    /// Running jobs go on (`execq cancel` stops them); schedules still fire, their jobs wait.
+    Pause {
+        /// Only this group's jobs
+        #[arg(long, value_name = "NAME")]
+        group: Option<String>,
+        /// Then wait until none of its jobs is running
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Resume a paused queue (or group).
+    Resume {
+        /// Only this group
+        #[arg(long, value_name = "NAME")]
+        group: Option<String>,
+    },
+    /// Groups of jobs, each with its own slots ([groups.NAME] jobs = N in config.toml).
+    Group {
+        #[command(subcommand)]
+        verb: GroupVerb,
+    },
     /// Print a job's output as it runs (then its final status); a finished job's recorded output.
     #[command(
         after_help = "Exit status: the job's own, as `submit --wait` (0 completed; its exit code; \
@@ -225,6 +246,16 @@ enum Command {
     },
     /// Install, remove or inspect the background service (launchd on macOS, systemd elsewhere).
     Service(ServiceArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupVerb {
+    /// Each group: its slots, pending and running jobs, and whether it is paused
+    List {
+        /// Print the groups as JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -347,6 +378,11 @@ impl From<Command> for Verb {
             } => Verb::NotifyTest { json },
             Command::Cancel { jobs } => Verb::Cancel { jobs },
             Command::Hold { jobs } => Verb::Hold { jobs },
+            Command::Pause { group, wait } => Verb::Pause(options::Pause { group, wait }),
+            Command::Resume { group } => Verb::Resume(options::Pause { group, wait: false }),
+            Command::Group {
+                verb: GroupVerb::List { json },
+            } => Verb::Groups { json },
             Command::Release { jobs } => Verb::Release { jobs },
             Command::Edit { job, set } => Verb::Edit(options::Edit { job, set }),
             Command::Completions { .. } | Command::Man => {

@@ -10,6 +10,7 @@ pub mod follow;
 pub mod list;
 pub mod logs;
 pub mod notify;
+pub mod pause;
 pub mod prune;
 pub mod reindex;
 pub mod retry;

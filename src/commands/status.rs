@@ -45,6 +45,33 @@ fn render(r: &Report) -> String {
     };
     line("pending", format!("{}{waiting}{oldest}", r.counts.pending));
     line("running", running_line(r));
+    if r.paused {
+        line(
+            "paused",
+            "yes: no job starts until `execq resume` (running ones go on; schedules still fire, and their jobs wait)".into(),
+        );
+    }
+    if r.groups.len() > 1 || r.groups.iter().any(|g| g.paused) {
+        let groups: Vec<String> = (r.groups.iter())
+            .map(|g| {
+                let paused = if g.paused { ", paused" } else { "" };
+                let shared = if g.configured {
+                    ""
+                } else {
+                    ", shares default's"
+                };
+                format!(
+                    "{} ({} slot{}{shared}{paused}: {} pending, {} running)",
+                    g.name,
+                    g.slots,
+                    if g.slots == 1 { "" } else { "s" },
+                    g.pending,
+                    g.running
+                )
+            })
+            .collect();
+        line("groups", groups.join("; "));
+    }
     line("completed", r.counts.completed.to_string());
     line("failed", r.counts.failed.to_string());
     line(

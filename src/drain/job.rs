@@ -47,7 +47,7 @@ pub(super) enum Step {
 pub(super) struct Work {
     pub(super) claimed: Claimed,
     pub(super) record: Record,
-    spec: JobSpec,
+    pub(super) spec: JobSpec,
 }
 
 impl Work {

@@ -18,6 +18,7 @@ use super::{Drainer, MAX_SETTLE_WAIT, Pass};
 use crate::job::result::JobResult;
 use crate::job::result::Status;
 use crate::job::schedule::Schedule;
+use crate::queue::pause;
 use crate::queue::pending::{self, Entry, Intake, Loaded};
 use crate::queue::record;
 use crate::queue::schedule::{self, Pending, Verdict};
@@ -35,6 +36,8 @@ struct Pool<'scope, 'env> {
     done_tx: mpsc::Sender<Done>,
     done_rx: mpsc::Receiver<Done>,
     running: usize,
+    /// How many run now in each slot group (see `DrainOptions::slot_group`).
+    by_group: HashMap<String, usize>,
 }
 
 impl<'a> Drainer<'a> {
@@ -49,6 +52,7 @@ impl<'a> Drainer<'a> {
                 done_tx,
                 done_rx,
                 running: 0,
+                by_group: HashMap::new(),
             };
             let outcome = self.drain_with(&mut pool);
             // On an error or a stop signal the running jobs still end and are recorded.
@@ -145,8 +149,21 @@ impl<'a> Drainer<'a> {
                 Verdict::Ready => Outcome::Run,
                 Verdict::Fail(status, why) => Outcome::Skip(*status, why.clone()),
             };
-            while pool.running >= self.opts.jobs.max(1) {
-                self.collect(pool, false)?;
+            // A paused queue or group starts nothing, and files nothing either: its jobs wait.
+            let group = candidates[i].schedule.group();
+            if !pause::may_start(self.queue, group) {
+                // Seen, not new: neither a reason to drain again nor to stop lingering.
+                self.waiting.insert(candidates[i].name.clone());
+                continue;
+            }
+            // A full group's job waits for a slot; other groups' jobs go on (the drain looks
+            // again as each job ends).
+            let slot = self.opts.slot_group(group);
+            if outcome == Outcome::Run
+                && self.opts.parallel()
+                && pool.by_group.get(slot).copied().unwrap_or(0) >= self.opts.slots(slot)
+            {
+                continue;
             }
             if self.stopping() {
                 break;
@@ -183,7 +200,7 @@ impl<'a> Drainer<'a> {
             self.announced = true;
             self.ticker = crate::cron::ticker::Ticker::start(self.queue);
         }
-        if self.opts.jobs <= 1 {
+        if !self.opts.parallel() {
             return Ok(self.process(loaded, outcome)? == Step::Ran);
         }
         match self.start(loaded, outcome)? {
@@ -193,6 +210,8 @@ impl<'a> Drainer<'a> {
                 let (queue, opts, shutdown) = (self.queue, self.opts, self.shutdown);
                 let done = pool.done_tx.clone();
                 pool.running += 1;
+                let slot = self.opts.slot_group(work.spec.schedule.group()).to_owned();
+                *pool.by_group.entry(slot).or_default() += 1;
                 pool.scope.spawn(move || {
                     let result = work.run(queue, opts, shutdown);
                     // The drain's thread waits for every worker, so the receiver is there.
@@ -224,6 +243,10 @@ impl<'a> Drainer<'a> {
         };
         pool.running -= 1;
         let (work, result) = done;
+        let slot = self.opts.slot_group(work.spec.schedule.group());
+        if let Some(n) = pool.by_group.get_mut(slot) {
+            *n = n.saturating_sub(1);
+        }
         self.record_result(work.claimed, work.record, result)?;
         if pool.running > 0 {
             self.settle_record()?;

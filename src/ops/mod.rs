@@ -16,6 +16,7 @@
 //! | the queue's health | [`status`] | [`status::Report`] |
 //! | wait for a job's record | [`wait`] | [`wait::Waited`] |
 //! | a page of a job's output | [`output`] | [`output::OutputPage`] |
+//! | pause or resume the queue or a group; the groups | [`pause`] | [`pause::Changed`], [`pause::Groups`] |
 //! | make sure a drain runs the queue | [`kick`] | [`kick::Kicked`] |
 
 pub mod cancel;
@@ -24,6 +25,7 @@ pub mod get;
 pub mod kick;
 pub mod list;
 pub mod output;
+pub mod pause;
 pub mod retry;
 pub mod status;
 pub mod submit;

@@ -31,6 +31,10 @@ pub struct Report {
     pub service: Option<ServiceState>,
     /// Whether sandboxed jobs can run here, and what enforces them.
     pub sandbox: SandboxState,
+    /// The whole queue is paused (`execq pause`): drains start none of its jobs.
+    pub paused: bool,
+    /// Each group: its slots, pending and running jobs, and whether it is paused.
+    pub groups: Vec<super::pause::GroupView>,
     pub recent_errors: Vec<String>,
     pub healthy: bool,
     pub problems: Vec<String>,
@@ -103,6 +107,8 @@ pub fn report(queue: &Queue, label: &str) -> Result<Report> {
         last_drain: None,
         service: service.map(service::state),
         sandbox: SandboxState::here(),
+        paused: false,
+        groups: Vec::new(),
         recent_errors: Vec::new(),
         healthy: false,
         problems: Vec::new(),
@@ -138,6 +144,11 @@ pub fn report(queue: &Queue, label: &str) -> Result<Report> {
     report.drain = lock::is_held(queue)?.then(|| running_now(&running));
     report.last_drain = last_drain::read(queue);
     report.recent_errors = recent_errors(queue, 5);
+    // An invalid config is reported below; the groups are then those the jobs name.
+    if let Ok(groups) = super::pause::groups(queue) {
+        report.paused = groups.paused;
+        report.groups = groups.groups;
+    }
     report.problems = problems(&report, running.first().map(|e| e.name.as_str()));
     for problem in crate::cron::problems(queue).into_iter().rev() {
         report.problems.insert(0, problem);

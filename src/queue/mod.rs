@@ -11,6 +11,7 @@
 //! ├── schedules/    recurring schedules (NAME.toml), and execq's markers in .state/ (see `cron`)
 //! ├── archive/      YYYY-MM.jsonl.gz: records archived by [retention] (see `retention`)
 //! ├── outbox/       webhook deliveries waiting to be retried (see `notify::outbox`)
+//! ├── paused/       `queue` and `group.NAME`: what `execq pause` paused (see `pause`)
 //! ├── config.toml   the queue's defaults (optional; see `config`)
 //! ├── daemon.log    one line per event (rotated: daemon.log.1 .. .3)
 //! ├── last-drain.json   what the last drain that did something recorded
@@ -54,6 +55,7 @@ pub mod index;
 pub mod last_drain;
 pub mod lock;
 pub mod names;
+pub mod pause;
 pub mod pending;
 pub mod record;
 pub mod recover;

@@ -1,0 +1,82 @@
+//! `execq pause [--group G] [--wait]`, `execq resume [--group G]` and `execq group list [--json]`
+//! (see `ops::pause`). A pause stops drains from starting jobs; jobs already running go on (to
+//! stop them too, `execq cancel` them); `--wait` returns once none of the paused ones runs.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::exit_code::ExitCode;
+use crate::job::sandbox::Origin;
+use crate::ops::pause::{self, Changed, Groups};
+use crate::output;
+use crate::queue::Queue;
+
+/// `execq pause`'s and `execq resume`'s options.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Opts {
+    /// `None`: the whole queue.
+    pub group: Option<String>,
+    /// `pause --wait`: until none of its jobs runs.
+    pub wait: bool,
+}
+
+fn print(changed: &Changed) -> Result<()> {
+    let state = if changed.paused { "paused" } else { "resumed" };
+    let already = if changed.unchanged { " (already)" } else { "" };
+    output::print_line(&format!("{}\t{state}{already}", changed.scope))
+}
+
+pub fn pause(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
+    let changed = pause::pause(queue, opts.group.as_deref(), Origin::Cli)?;
+    print(&changed)?;
+    if opts.wait {
+        loop {
+            let groups = pause::groups(queue)?;
+            let running: usize = (groups.groups.iter())
+                .filter(|g| opts.group.as_ref().is_none_or(|name| *name == g.name))
+                .map(|g| g.running)
+                .sum();
+            if running == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    Ok(ExitCode::Success)
+}
+
+pub fn resume(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
+    print(&pause::resume(queue, opts.group.as_deref(), Origin::Cli)?)?;
+    Ok(ExitCode::Success)
+}
+
+/// `execq group list`: one line per group (`NAME SLOTS PENDING RUNNING STATE`).
+pub fn list(queue: &Queue, json: bool) -> Result<ExitCode> {
+    let groups: Groups = pause::groups(queue)?;
+    if json {
+        output::print_json(&groups)?;
+        return Ok(ExitCode::Success);
+    }
+    let mut out = String::new();
+    if groups.paused {
+        out.push_str("the whole queue is paused (`execq resume` starts it again)\n");
+    }
+    out.push_str(&format!(
+        "{:<20} {:>5} {:>7} {:>7}  STATE\n",
+        "GROUP", "SLOTS", "PENDING", "RUNNING"
+    ));
+    for g in &groups.groups {
+        let state = match (g.paused, g.configured) {
+            (true, _) => "paused",
+            (false, true) => "running",
+            (false, false) => "running (not configured: shares default's slots)",
+        };
+        out.push_str(&format!(
+            "{:<20} {:>5} {:>7} {:>7}  {state}\n",
+            g.name, g.slots, g.pending, g.running
+        ));
+    }
+    output::print(&out)?;
+    Ok(ExitCode::Success)
+}

@@ -30,6 +30,7 @@ pub enum Verb {
     List(ListOptions),
     Show(commands::show::Opts),
     Retry { job: String },
+    Rerun { job: String },
     Logs(commands::logs::Opts),
     Prune(commands::prune::Opts),
     Reindex { check: bool },
@@ -58,6 +59,7 @@ impl Verb {
         match self {
             Self::Drain(_)
             | Self::Retry { .. }
+            | Self::Rerun { .. }
             | Self::Prune(_)
             | Self::Reindex { .. }
             | Self::Cancel { .. }
@@ -109,6 +111,7 @@ fn dispatch(queue: &Queue, verb: Verb) -> Result<ExitCode> {
         Verb::List(opts) => commands::list::run(queue, &opts),
         Verb::Show(opts) => commands::show::run(queue, &opts),
         Verb::Retry { job } => commands::retry::run(queue, &job),
+        Verb::Rerun { job } => commands::retry::rerun(queue, &job),
         Verb::Logs(opts) => commands::logs::run(queue, opts),
         Verb::Prune(opts) => commands::prune::run(queue, &opts),
         Verb::Reindex { check } => commands::reindex::run(queue, check),

@@ -176,6 +176,12 @@ enum Command {
         /// A file name, its stem, or a task_id
         job: String,
     },
+    /// Queue a fresh copy of a finished job (completed, failed or cancelled) under a new name;
+    /// its `rerun_of` names the original, whose record stays.
+    Rerun {
+        /// A file name, its stem, or a task_id
+        job: String,
+    },
     /// Print the end of daemon.log.
     Logs {
         /// How many lines
@@ -369,6 +375,7 @@ impl From<Command> for Verb {
             Command::Reindex { check } => Verb::Reindex { check },
             Command::Show { job, json } => Verb::Show(options::Show { job, json }),
             Command::Retry { job } => Verb::Retry { job },
+            Command::Rerun { job } => Verb::Rerun { job },
             Command::Logs { lines, follow } => Verb::Logs(options::Logs { lines, follow }),
             Command::Service(args) => Verb::Service(args.into()),
             Command::Schedule { verb } => Verb::Schedule(verb.into()),

@@ -14,3 +14,11 @@ pub fn run(queue: &Queue, job: &str) -> Result<ExitCode> {
     output::print_line(&path.display().to_string())?;
     Ok(ExitCode::Success)
 }
+
+/// Runs `execq rerun JOB`: queues a fresh copy of a finished job (`rerun_of` names the original)
+/// and prints its path. Like `retry`, it starts no drain.
+pub fn rerun(queue: &Queue, job: &str) -> Result<ExitCode> {
+    let path = ops::rerun::rerun(queue, job, crate::job::sandbox::Origin::Cli, |_| Ok(()))?;
+    output::print_line(&path.display().to_string())?;
+    Ok(ExitCode::Success)
+}

@@ -11,6 +11,7 @@
 //! | cancel a job | [`cancel`] | [`cancel::Cancelled`] |
 //! | hold, release or edit a waiting job | [`edit`] | [`edit::Edited`] |
 //! | retry a failed job | [`retry`] | [`retry::Retried`] |
+//! | rerun a finished job as a fresh copy | [`rerun`] | its new path |
 //! | one job, as it is | [`get`] | [`view::JobView`] |
 //! | jobs, newest or oldest first | [`list`] | [`view::JobView`]s and a total |
 //! | the queue's health | [`status`] | [`status::Report`] |
@@ -26,6 +27,7 @@ pub mod kick;
 pub mod list;
 pub mod output;
 pub mod pause;
+pub mod rerun;
 pub mod retry;
 pub mod status;
 pub mod submit;

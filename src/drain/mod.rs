@@ -90,7 +90,7 @@ struct Drainer<'a> {
     known: Option<known::KnownJobs>,
     /// The entries the last pass left waiting (for a time, a dependency, or to settle): only an
     /// entry not among them makes the drain look again.
-    waiting: HashSet<OsString>,
+    waiting: HashSet<(OsString, u64)>,
     summary: Summary,
     /// The last job's record, written but not yet synced: the next claim's sync covers it (see
     /// [`job`]).

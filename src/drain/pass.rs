@@ -135,12 +135,14 @@ impl<'a> Drainer<'a> {
             }
         }
         let verdicts = self.verdicts(&candidates, &entries)?;
+        let inode: HashMap<&OsString, u64> = entries.iter().map(|e| (&e.name, e.ino)).collect();
+        let seen = |name: &OsString| (name.clone(), inode.get(name).copied().unwrap_or(0));
         self.waiting = candidates
             .iter()
             .zip(&verdicts)
             .filter(|(_, v)| matches!(v, Verdict::Wait(_)))
-            .map(|(c, _)| c.name.clone())
-            .chain(settling)
+            .map(|(c, _)| seen(&c.name))
+            .chain(settling.iter().map(seen))
             .collect();
         let mut ran = false;
         for i in schedule::run_order(&candidates) {
@@ -153,7 +155,7 @@ impl<'a> Drainer<'a> {
             let group = candidates[i].schedule.group();
             if !pause::may_start(self.queue, group) {
                 // Seen, not new: neither a reason to drain again nor to stop lingering.
-                self.waiting.insert(candidates[i].name.clone());
+                self.waiting.insert(seen(&candidates[i].name));
                 continue;
             }
             // A full group's job waits for a slot; other groups' jobs go on (the drain looks

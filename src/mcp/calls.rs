@@ -38,7 +38,7 @@ const LIST_MAX: usize = 500;
 const PAGE_DEFAULT: u64 = 64 * 1024;
 
 /// Makes sure a drain runs what was just queued (`ops::kick`); the job is queued either way.
-fn kick(queue: &Queue) {
+pub(super) fn kick(queue: &Queue) {
     if let Err(e) = kick::kick(queue, Launch::Process) {
         tracing::warn!("mcp: the job is queued, but no drain could be started: {e:#}");
     }

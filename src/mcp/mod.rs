@@ -16,6 +16,7 @@
 
 mod args;
 mod calls;
+mod control;
 mod env;
 mod resources;
 mod schema;

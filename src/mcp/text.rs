@@ -93,8 +93,17 @@ pub fn page(page: &OutputPage) -> String {
 /// The queue's health in one sentence.
 pub fn status(report: &Report) -> String {
     let c = &report.counts;
+    let paused: Vec<&str> = (report.groups.iter())
+        .filter(|g| g.paused)
+        .map(|g| g.name.as_str())
+        .collect();
+    let paused = match (report.paused, paused.is_empty()) {
+        (true, _) => "; PAUSED: no job starts until resume_queue".to_owned(),
+        (false, false) => format!("; paused groups: {}", paused.join(", ")),
+        (false, true) => String::new(),
+    };
     format!(
-        "queue {}: {} pending ({} waiting for a time or a dependency), {} running, {} completed, {} failed; {}",
+        "queue {}: {} pending ({} waiting for a time or a dependency), {} running, {} completed, {} failed; {}{paused}",
         report.queue,
         c.pending,
         c.waiting,

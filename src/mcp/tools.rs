@@ -39,7 +39,7 @@ pub async fn serve(queue: Queue, policy: Policy) -> anyhow::Result<()> {
     let server = Execq {
         queue,
         policy: Arc::new(policy),
-        tool_router: Execq::tool_router(),
+        tool_router: Execq::tool_router() + Execq::control_router(),
         watches: resources::Watches::default(),
     };
     let (read, write, relay) = Relay::start(tokio::io::stdin(), tokio::io::stdout(), tasks);
@@ -136,7 +136,9 @@ pub(super) fn seconds(
     }
 }
 
-fn flatten(result: Result<CallToolResult, ToolError>) -> Result<CallToolResult, ErrorData> {
+pub(super) fn flatten(
+    result: Result<CallToolResult, ToolError>,
+) -> Result<CallToolResult, ErrorData> {
     Ok(result.unwrap_or_else(|ToolError(message)| {
         CallToolResult::error(vec![ContentBlock::text(message)])
     }))

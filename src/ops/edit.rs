@@ -57,8 +57,14 @@ pub fn read(queue: &Queue, reference: &str, doing: &str) -> Result<Waiting> {
             entry.name
         );
     }
-    let file = crate::sys::open_nofollow(&entry.path)
-        .with_context(|| format!("cannot open `{}`", entry.path.display()))?;
+    let file = match crate::sys::open_nofollow(&entry.path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "`{}` left pending/ before it could be {doing} (a drain claimed it, or it was cancelled); nothing was changed",
+            entry.name
+        ),
+        Err(e) => return Err(e).with_context(|| format!("cannot open `{}`", entry.path.display())),
+    };
     let meta = file.metadata()?;
     if !meta.is_file() || meta.len() > MAX_JOB_BYTES {
         bail!("`{}` is not a job file execq can change", entry.name);

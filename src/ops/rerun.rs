@@ -66,18 +66,24 @@ pub fn rerun(
     );
     let spec = job::from_json(&object)
         .map_err(|e| anyhow::anyhow!("`{}` cannot run again as it is: {e}", entry.name))?;
-    if let Err(why) = allowed(&spec).and_then(|()| {
-        check_sandbox(queue, spec.sandbox.as_ref(), origin, spec.cwd.as_deref())
-    }) {
+    if let Err(why) = allowed(&spec)
+        .and_then(|()| check_sandbox(queue, spec.sandbox.as_ref(), origin, spec.cwd.as_deref()))
+    {
         bail!("`{}` was not rerun: {why}", entry.name);
     }
     let mut bytes = serde_json::to_vec_pretty(&Value::Object(object))?;
     bytes.push(b'\n');
     if bytes.len() as u64 > MAX_JOB_BYTES {
-        bail!("`{}` is over the {MAX_JOB_BYTES}-byte limit for job files", entry.name);
+        bail!(
+            "`{}` is over the {MAX_JOB_BYTES}-byte limit for job files",
+            entry.name
+        );
     }
     let stamp = Local::now().format("%Y%m%d-%H%M%S%.6f").to_string();
-    let random = format!("{:06x}", RandomState::new().build_hasher().finish() & 0xff_ffff);
+    let random = format!(
+        "{:06x}",
+        RandomState::new().build_hasher().finish() & 0xff_ffff
+    );
     let name = format!("{stamp}-{}.json", slug(entry.task_id().unwrap_or(&random)));
     let (path, _) = enqueue_unsynced(queue, OsStr::new(&name), &bytes)?;
     crate::fsutil::sync_dir(&queue.pending)?;

@@ -16,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, Read};
+use std::os::unix::fs::DirEntryExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
@@ -36,6 +37,9 @@ pub const MAX_JOB_BYTES: u64 = 1024 * 1024;
 pub struct Entry {
     pub name: OsString,
     pub mtime: SystemTime,
+    /// Its inode (from the directory listing, no `stat`): a job rewritten in place (`execq
+    /// edit`, `hold`, `release`) is a new file under the same name.
+    pub ino: u64,
 }
 
 /// Lists the non-dot entries of `pending/`, oldest first. A `pending/` that is gone (a job
@@ -67,7 +71,11 @@ pub fn scan_with_edits(pending: &Path) -> Result<(Vec<Entry>, Vec<OsString>)> {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
-            entries.push(Entry { name, mtime });
+            entries.push(Entry {
+                name,
+                mtime,
+                ino: entry.ino(),
+            });
         }
         crate::queue::oldest_first(&mut entries, |e| (e.mtime, &e.name));
         Ok((entries, edits))
@@ -75,9 +83,9 @@ pub fn scan_with_edits(pending: &Path) -> Result<(Vec<Entry>, Vec<OsString>)> {
     read().with_context(|| format!("failed to read `{}`", pending.display()))
 }
 
-/// Whether `pending/` holds an entry (not a dot-file) that is not in `known` — a job that arrived
-/// since the names in `known` were looked at.
-pub fn has_new_entries(pending: &Path, known: &HashSet<OsString>) -> Result<bool> {
+/// Whether `pending/` holds an entry (not a dot-file) that is not in `known` (name and inode) — a
+/// job that arrived, or was rewritten, since the entries in `known` were looked at.
+pub fn has_new_entries(pending: &Path, known: &HashSet<(OsString, u64)>) -> Result<bool> {
     let mut dir = match fs::read_dir(pending) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         other => other.with_context(|| format!("failed to read `{}`", pending.display()))?,
@@ -85,7 +93,7 @@ pub fn has_new_entries(pending: &Path, known: &HashSet<OsString>) -> Result<bool
     Ok(dir.any(|e| {
         e.is_ok_and(|e| {
             let name = e.file_name();
-            !is_internal(&name) && !known.contains(&name)
+            !is_internal(&name) && !known.contains(&(name, e.ino()))
         })
     }))
 }

@@ -63,7 +63,7 @@ fn mcp_tools_list_through_the_typescript_sdk_without_warnings() {
         "list_tools.mjs",
         &[bin, &queue.path().display().to_string()],
     );
-    assert_eq!(report["tools"], 7, "{report}");
+    assert_eq!(report["tools"], 12, "{report}");
     assert_eq!(report["isError"], false, "{report}");
     assert_eq!(report["warnings"], serde_json::json!([]), "{report}");
 }

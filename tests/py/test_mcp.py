@@ -20,7 +20,8 @@ from mcp import Client, StdioServerParameters
 
 EXECQ = os.path.abspath(os.environ.get("EXECQ_BIN", "target/debug/execq"))
 DEADLINE = 60
-TOOLS = {"submit_job", "get_job", "list_jobs", "job_output", "cancel_job", "retry_job", "queue_status"}
+TOOLS = {"submit_job", "get_job", "list_jobs", "job_output", "cancel_job", "retry_job", "queue_status",
+         "pause_queue", "resume_queue", "hold_job", "release_job", "rerun_job"}
 
 
 def alive(pid):

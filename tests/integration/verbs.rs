@@ -1,0 +1,369 @@
+//! What pueue and task-spooler users reach for: pause and resume, groups with their own slots,
+//! hold and release, rerun, edit — from the command line and through `execq mcp`. (Their crash
+//! points are in `crash.rs`.)
+
+use std::fs;
+
+use serde_json::{Value, json};
+
+use crate::mcp::Client;
+use crate::util::*;
+
+/// A job that logs its start and end (with times) to `SCRATCH/runs.log`, taking `secs`.
+fn logged(q: &TestQueue, id: &str, group: Option<&str>, secs: f64) -> String {
+    let log = q.scratch("runs.log");
+    let mut job = json!({
+        "command": format!(
+            "echo start {id} $(date +%s.%N) >> '{l}'; sleep {secs}; echo end {id} $(date +%s.%N) >> '{l}'",
+            l = log.display()
+        ),
+        "task_id": id,
+    });
+    if let Some(group) = group {
+        job["group"] = json!(group);
+    }
+    job.to_string()
+}
+
+/// The most jobs of each prefix (`a1` → `a`) that ran at once, from `runs.log`.
+fn most_at_once(q: &TestQueue) -> std::collections::BTreeMap<String, i32> {
+    let text = fs::read_to_string(q.scratch("runs.log")).unwrap_or_default();
+    let mut events: Vec<(f64, i32, String)> = text
+        .lines()
+        .map(|l| {
+            let parts: Vec<&str> = l.split_whitespace().collect();
+            let group = parts[1].trim_end_matches(char::is_numeric).to_owned();
+            (
+                parts[2].parse().unwrap(),
+                if parts[0] == "start" { 1 } else { -1 },
+                group,
+            )
+        })
+        .collect();
+    events.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let (mut now, mut most) = (
+        std::collections::BTreeMap::new(),
+        std::collections::BTreeMap::new(),
+    );
+    for (_, delta, group) in events {
+        let n = now.entry(group.clone()).or_insert(0);
+        *n += delta;
+        let m = most.entry(group).or_insert(0);
+        *m = (*m).max(*n);
+    }
+    most
+}
+
+fn ran(q: &TestQueue, id: &str) -> bool {
+    fs::read_to_string(q.scratch("runs.log"))
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with(&format!("start {id} ")))
+}
+
+#[test]
+fn a_pause_holds_across_drains_and_a_kill_and_resume_runs_the_jobs() {
+    let q = TestQueue::new();
+    run(q.execq(&["pause"])).success();
+    assert!(
+        run(q.execq(&["pause"]))
+            .success()
+            .stdout
+            .contains("already")
+    );
+    q.add_aged("p.json", &logged(&q, "p1", None, 0.0), 10);
+    q.drain(&[]).success();
+    assert!(!ran(&q, "p1"), "a paused queue ran a job");
+    // A drain killed mid-pass, and a new one: still paused.
+    let mut killed = q.spawn_drain(&[]);
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    q.drain(&[]).success();
+    assert!(!ran(&q, "p1"));
+    let status = run(q.execq(&["status", "--json"]));
+    let report: Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(report["paused"], true, "{report}");
+    assert!(run(q.execq(&["status"])).stdout.contains("paused"));
+    // A paused queue's drain writes nothing (launchd starts one every 2 s).
+    let before = tree_snapshot(&q);
+    q.drain(&[]).success();
+    assert_eq!(before, tree_snapshot(&q), "a paused drain wrote");
+    run(q.execq(&["resume"])).success();
+    q.drain(&[]).success();
+    assert!(ran(&q, "p1"));
+    let report: Value = serde_json::from_str(&run(q.execq(&["status", "--json"])).stdout).unwrap();
+    assert_eq!(report["paused"], false);
+}
+
+/// Every file under the queue with its size and modification time.
+fn tree_snapshot(q: &TestQueue) -> Vec<(String, u64, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    let mut dirs = vec![q.root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).unwrap().flatten() {
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                dirs.push(entry.path());
+            }
+            out.push((
+                entry.path().display().to_string(),
+                meta.len(),
+                meta.modified().unwrap(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_paused_group_waits_while_the_others_run() {
+    let q = TestQueue::new();
+    run(q.execq(&["pause", "--group", "gpu"])).success();
+    q.add_aged("g.json", &logged(&q, "g1", Some("gpu"), 0.0), 10);
+    q.add_aged("c.json", &logged(&q, "c1", None, 0.0), 10);
+    q.drain(&[]).success();
+    assert!(ran(&q, "c1") && !ran(&q, "g1"));
+    let groups: Value =
+        serde_json::from_str(&run(q.execq(&["group", "list", "--json"])).stdout).unwrap();
+    let gpu = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "gpu")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (gpu["paused"].clone(), gpu["pending"].clone()),
+        (json!(true), json!(1)),
+        "{groups}"
+    );
+    run(q.execq(&["resume", "--group", "gpu"])).success();
+    q.drain(&[]).success();
+    assert!(ran(&q, "g1"));
+}
+
+#[test]
+fn two_groups_with_one_and_two_slots_run_at_most_one_and_two_at_once() {
+    let q = TestQueue::new();
+    fs::write(
+        q.path("config.toml"),
+        "[groups.a]\njobs = 1\n[groups.b]\njobs = 2\n",
+    )
+    .unwrap();
+    for i in 1..=3 {
+        q.add_aged(
+            &format!("a{i}.json"),
+            &logged(&q, &format!("a{i}"), Some("a"), 0.6),
+            10,
+        );
+        q.add_aged(
+            &format!("b{i}.json"),
+            &logged(&q, &format!("b{i}"), Some("b"), 0.6),
+            10,
+        );
+    }
+    q.add_aged("b4.json", &logged(&q, "b4", Some("b"), 0.6), 10);
+    q.drain(&[]).success();
+    let most = most_at_once(&q);
+    assert_eq!(most.get("a"), Some(&1), "{most:?}");
+    assert_eq!(most.get("b"), Some(&2), "{most:?}");
+    assert_eq!(q.names("completed").len(), 7);
+}
+
+#[test]
+fn a_held_job_survives_drains_and_runs_after_release() {
+    let q = TestQueue::new();
+    let out = run(q.execq(&[
+        "submit",
+        "--hold",
+        "--id",
+        "h",
+        "--",
+        "sh",
+        "-c",
+        &format!("echo start h 0 >> '{}'", q.scratch("runs.log").display()),
+    ]));
+    out.success();
+    for _ in 0..2 {
+        q.drain(&[]).success();
+    }
+    assert!(!ran(&q, "h"));
+    let list = run(q.execq(&["list"])).stdout;
+    assert!(list.contains("held"), "{list}");
+    assert!(run(q.execq(&["show", "h"])).stdout.contains("held"));
+    // A held job is not edited into running by accident, and cannot be rerun while waiting.
+    assert!(!run(q.execq(&["rerun", "h"])).status.success());
+    run(q.execq(&["release", "h"])).success();
+    q.drain(&[]).success();
+    assert!(ran(&q, "h"));
+    let hold_done = run(q.execq(&["hold", "h"]));
+    assert!(!hold_done.status.success());
+    assert!(
+        hold_done.stderr.contains("only a job waiting in pending/"),
+        "{}",
+        hold_done.stderr
+    );
+}
+
+#[test]
+fn a_rerun_of_a_completed_job_runs_again_with_rerun_of() {
+    let q = TestQueue::new();
+    q.add_aged("y.json", &logged(&q, "y1", None, 0.0), 10);
+    q.drain(&[]).success();
+    let path = run(q.execq(&["rerun", "y1"]))
+        .success()
+        .stdout
+        .trim()
+        .to_owned();
+    assert!(path.contains("/pending/"), "{path}");
+    q.drain(&[]).success();
+    let runs = fs::read_to_string(q.scratch("runs.log")).unwrap();
+    assert_eq!(
+        runs.lines().filter(|l| l.starts_with("start y1")).count(),
+        2,
+        "{runs}"
+    );
+    let name = std::path::Path::new(&path)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let record = q.json(&format!("completed/{name}"));
+    assert_eq!(record["rerun_of"], "y.json");
+    assert!(record.get("history").is_none());
+    // The original's record is as it was.
+    assert!(q.json("completed/y.json").get("rerun_of").is_none());
+}
+
+#[test]
+fn an_edit_applies_whole_or_is_refused_when_a_drain_claimed_the_job() {
+    let q = TestQueue::new();
+    q.add_aged("e.json", &logged(&q, "e1", None, 0.0), 10);
+    run(q.execq(&[
+        "edit",
+        "e1",
+        "--set",
+        "description=edited",
+        "--set",
+        "timeout=30",
+    ]))
+    .success();
+    let job = q.json("pending/e.json");
+    assert_eq!(
+        (job["description"].clone(), job["timeout"].clone()),
+        (json!("edited"), json!(30))
+    );
+    // An invalid edit is refused, naming the field; the job is as it was.
+    let bad = run(q.execq(&["edit", "e1", "--set", "timeout=-1"]));
+    assert!(
+        !bad.status.success() && bad.stderr.contains("timeout"),
+        "{}",
+        bad.stderr
+    );
+    assert_eq!(q.json("pending/e.json")["timeout"], 30);
+    // In $EDITOR.
+    let mut edit = q.execq(&["edit", "e1"]);
+    edit.env("EDITOR", "sed -i s/edited/by-editor/");
+    run(edit).success();
+    assert_eq!(q.json("pending/e.json")["description"], "by-editor");
+    // Racing claims: each edit is applied before the claim, or refused; never half, never twice.
+    for i in 0..20 {
+        let q = TestQueue::new();
+        q.add_aged("r.json", &logged(&q, "r1", None, 0.0), 10);
+        let mut drain = q.spawn_drain(&[]);
+        let edit = run(q.execq(&["edit", "r1", "--set", &format!("description=race{i}")]));
+        assert!(drain.wait().unwrap().success());
+        q.drain(&[]).success();
+        let record = q.json("completed/r.json");
+        let runs = fs::read_to_string(q.scratch("runs.log")).unwrap();
+        assert_eq!(
+            runs.lines().filter(|l| l.starts_with("start r1")).count(),
+            1,
+            "{runs}"
+        );
+        if edit.status.success() {
+            assert_eq!(
+                record["description"],
+                format!("race{i}"),
+                "applied, so run as edited"
+            );
+        } else {
+            assert!(
+                edit.stderr.contains("left pending/")
+                    || edit.stderr.contains("is running")
+                    || edit.stderr.contains("is completed"),
+                "{}",
+                edit.stderr
+            );
+            assert!(
+                record.get("description").is_none(),
+                "refused, so run as it was"
+            );
+        }
+        assert!(q.names("pending").is_empty(), "{:?}", q.names("pending"));
+    }
+}
+
+#[test]
+fn mcp_pauses_holds_releases_and_reruns_behind_the_server_s_policy() {
+    let q = TestQueue::new();
+    let mut client = Client::ready(&q, &[]);
+    let (failed, text) = client.call("pause_queue", json!({}));
+    assert!(!failed && text.contains("paused"), "{text}");
+    let (_, status, content) = client.call_full("queue_status", json!({}));
+    assert_eq!(content["paused"], true, "{status}");
+    let (failed, _) = client.call("resume_queue", json!({}));
+    assert!(!failed);
+    let (_, _, job) = client.call_full(
+        "submit_job",
+        json!({"shell": "true", "hold": true, "task_id": "held"}),
+    );
+    assert!(
+        job["waiting"].as_str().unwrap_or_default().contains("held"),
+        "{job}"
+    );
+    let (failed, text) = client.call("release_job", json!({"job": "held"}));
+    assert!(!failed, "{text}");
+    let (_, _, done) = client.call_full("get_job", json!({"job": "held", "wait_seconds": 20}));
+    assert_eq!(done["status"], "completed", "{done}");
+    let (failed, text) = client.call("rerun_job", json!({"job": "held"}));
+    assert!(!failed && text.contains("rerun_of"), "{text}");
+
+    // Read-only: every one refused.
+    let mut reader = Client::ready(&q, &["--read-only"]);
+    for (tool, args) in [
+        ("pause_queue", json!({})),
+        ("resume_queue", json!({})),
+        ("hold_job", json!({"job": "held"})),
+        ("release_job", json!({"job": "held"})),
+        ("rerun_job", json!({"job": "held"})),
+    ] {
+        let (failed, text) = reader.call(tool, args);
+        assert!(failed && text.contains("read-only"), "{tool}: {text}");
+    }
+    assert!(!q.path("paused/queue").exists());
+
+    // Under an allowlist, a held job it would refuse is not released, nor a finished one rerun.
+    run(q.execq(&[
+        "submit",
+        "--hold",
+        "--id",
+        "rm",
+        "--shell",
+        "echo not allowed",
+    ]))
+    .success();
+    let mut allowlisted = Client::ready(&q, &["--allow", "echo"]);
+    let (failed, text) = allowlisted.call("release_job", json!({"job": "rm"}));
+    assert!(failed && text.contains("not released"), "{text}");
+    assert_eq!(
+        q.json(&format!("pending/{}", q.names("pending")[0]))["hold"],
+        true
+    );
+    let (failed, text) = allowlisted.call("rerun_job", json!({"job": "held"}));
+    assert!(failed && text.contains("not rerun"), "{text}");
+    let (failed, _) = allowlisted.call("hold_job", json!({"job": "rm"}));
+    assert!(!failed, "holding is always allowed (it only stops a job)");
+}

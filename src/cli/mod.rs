@@ -13,6 +13,7 @@ mod schedule;
 mod service;
 mod submit;
 mod values;
+mod verbs;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,6 +30,7 @@ use schedule::ScheduleVerb;
 use service::ServiceArgs;
 use submit::SubmitArgs;
 use values::seconds;
+use verbs::{GroupVerb, NotifyVerb};
 
 /// A local command queue: programs drop job files into QUEUE/pending/, `execq drain` runs them
 /// (highest priority, then oldest first; one at a time unless --jobs) and files each result in
@@ -252,27 +254,6 @@ enum Command {
     },
     /// Install, remove or inspect the background service (launchd on macOS, systemd elsewhere).
     Service(ServiceArgs),
-}
-
-#[derive(Debug, Subcommand)]
-enum GroupVerb {
-    /// Each group: its slots, pending and running jobs, and whether it is paused
-    List {
-        /// Print the groups as JSON
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum NotifyVerb {
-    /// Send a sample notification through every configured channel and report each (exit 1 if
-    /// one failed)
-    Test {
-        /// Print the results as JSON
-        #[arg(long)]
-        json: bool,
-    },
 }
 
 /// What a command line asks for.

@@ -45,32 +45,8 @@ fn render(r: &Report) -> String {
     };
     line("pending", format!("{}{waiting}{oldest}", r.counts.pending));
     line("running", running_line(r));
-    if r.paused {
-        line(
-            "paused",
-            "yes: no job starts until `execq resume` (running ones go on; schedules still fire, and their jobs wait)".into(),
-        );
-    }
-    if r.groups.len() > 1 || r.groups.iter().any(|g| g.paused) {
-        let groups: Vec<String> = (r.groups.iter())
-            .map(|g| {
-                let paused = if g.paused { ", paused" } else { "" };
-                let shared = if g.configured {
-                    ""
-                } else {
-                    ", shares default's"
-                };
-                format!(
-                    "{} ({} slot{}{shared}{paused}: {} pending, {} running)",
-                    g.name,
-                    g.slots,
-                    if g.slots == 1 { "" } else { "s" },
-                    g.pending,
-                    g.running
-                )
-            })
-            .collect();
-        line("groups", groups.join("; "));
+    for (key, value) in pause_lines(r) {
+        line(key, value);
     }
     line("completed", r.counts.completed.to_string());
     line("failed", r.counts.failed.to_string());
@@ -114,6 +90,39 @@ fn render(r: &Report) -> String {
         for e in &r.recent_errors {
             out.push_str(&format!("  {e}\n"));
         }
+    }
+    out
+}
+
+/// `paused` (the whole queue) and `groups` (when there is more than `default`, or one is paused).
+fn pause_lines(r: &Report) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if r.paused {
+        out.push((
+            "paused",
+            "yes: no job starts until `execq resume` (running ones go on; schedules still fire, and their jobs wait)".into(),
+        ));
+    }
+    if r.groups.len() > 1 || r.groups.iter().any(|g| g.paused) {
+        let groups: Vec<String> = (r.groups.iter())
+            .map(|g| {
+                let paused = if g.paused { ", paused" } else { "" };
+                let shared = if g.configured {
+                    ""
+                } else {
+                    ", shares default's"
+                };
+                format!(
+                    "{} ({} slot{}{shared}{paused}: {} pending, {} running)",
+                    g.name,
+                    g.slots,
+                    if g.slots == 1 { "" } else { "s" },
+                    g.pending,
+                    g.running
+                )
+            })
+            .collect();
+        out.push(("groups", groups.join("; ")));
     }
     out
 }

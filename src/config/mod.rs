@@ -45,7 +45,7 @@ use crate::job::schedule::{DEFAULT_GROUP, valid_group};
 use crate::duration::Seconds;
 use crate::job::limits::{self, ResourceLimits};
 use crate::job::notify::Notify;
-use crate::job::sandbox::{Origin, Policies};
+use crate::job::sandbox::Policies;
 use crate::queue::Queue;
 
 /// The file's name in the queue folder.
@@ -112,38 +112,6 @@ pub struct Retention {
 
 fn archive_default() -> bool {
     true
-}
-
-/// The longest a tool call waits for a job unless `[mcp] max_wait` says otherwise: under the
-/// 60 s that several clients allow a tool call.
-pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(50);
-
-/// `[mcp]` in `config.toml`.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct McpConfig {
-    /// Programs agents may run; when set (or `allow_shell`), nothing else.
-    pub allow: Option<Vec<String>>,
-    /// Variables agents may set in a job's `env` under an allowlist (`NAME`, or `PREFIX*`).
-    pub allow_env: Option<Vec<String>>,
-    /// Shell command lines too (any program, through `/bin/sh -c`).
-    pub allow_shell: Option<bool>,
-    /// Inspection only: no submit, cancel or retry.
-    pub read_only: Option<bool>,
-    /// The cap on `wait_seconds`: at least a second (an MCP task's watch waits this long between
-    /// looks at its job).
-    #[serde(default, deserialize_with = "at_least_a_second")]
-    pub max_wait: Option<Seconds>,
-}
-
-fn at_least_a_second<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Seconds>, D::Error> {
-    let seconds = Option::<Seconds>::deserialize(d)?;
-    match seconds {
-        Some(Seconds(s)) if s < Duration::from_secs(1) => Err(serde::de::Error::custom(
-            "`max_wait` must be at least 1 second (MCP tasks wait up to it between looks at a job)",
-        )),
-        other => Ok(other),
-    }
 }
 
 /// Why the config cannot be used.
@@ -383,127 +351,13 @@ fn flagged_settings(file: &Config, flags: &Flags, opts: &mut DrainOptions) -> Ve
     settings
 }
 
-/// A duration from the file as a setting's value.
-fn age(value: Option<Seconds>) -> Option<String> {
-    value.map(|Seconds(d)| format!("{}s", d.as_secs_f64()))
-}
+mod mcp;
+mod settings;
 
-/// `[retention]`'s settings.
-fn retention_settings(retention: Option<Retention>) -> Vec<Setting> {
-    [
-        (
-            "retention.completed",
-            retention.and_then(|r| age(r.completed)),
-        ),
-        ("retention.failed", retention.and_then(|r| age(r.failed))),
-        (
-            "retention.archive",
-            retention.map(|r| r.archive.to_string()),
-        ),
-    ]
-    .into_iter()
-    .map(|(name, value)| Setting::from_file(name, value, "none".into()))
-    .collect()
-}
+use settings::{age, retention_settings, sandbox_settings};
 
-/// `[mcp]`'s settings.
-fn mcp_settings(mcp: McpConfig) -> Vec<Setting> {
-    [
-        ("mcp.allow", mcp.allow.map(|list| list.join(", "))),
-        ("mcp.allow_env", mcp.allow_env.map(|list| list.join(", "))),
-        ("mcp.allow_shell", mcp.allow_shell.map(|b| b.to_string())),
-        ("mcp.read_only", mcp.read_only.map(|b| b.to_string())),
-        ("mcp.max_wait", age(mcp.max_wait)),
-    ]
-    .into_iter()
-    .map(|(name, value)| {
-        let default = match name {
-            "mcp.allow" => "any program".into(),
-            "mcp.allow_env" => "none".into(),
-            "mcp.max_wait" => format!("{}s", DEFAULT_MAX_WAIT.as_secs()),
-            _ => "false".into(),
-        };
-        Setting::from_file(name, value, default)
-    })
-    .collect()
-}
-
-/// `[sandbox]`'s settings: the default and each door's floor, as a job file would spell them.
-fn sandbox_settings(policies: &Policies) -> Vec<Setting> {
-    let default = Setting::from_file(
-        "sandbox.default",
-        policies.default.as_ref().map(|p| p.to_json().to_string()),
-        "\"none\"".into(),
-    );
-    let floors = Origin::ALL.into_iter().map(|origin| {
-        let name = match origin {
-            Origin::Cli => "sandbox.cli",
-            Origin::Mcp => "sandbox.mcp",
-            Origin::Schedule => "sandbox.schedule",
-            Origin::Dashboard => "sandbox.dashboard",
-        };
-        let floor = policies.floor(origin).map(|p| p.to_json().to_string());
-        Setting::from_file(name, floor, "no floor".into())
-    });
-    std::iter::once(default).chain(floors).collect()
-}
-
-impl Setting {
-    /// A setting only the file can give: its value there, else `default`.
-    fn from_file(name: &'static str, value: Option<String>, default: String) -> Self {
-        let source = if value.is_some() {
-            Source::File
-        } else {
-            Source::Default
-        };
-        Self {
-            name,
-            value: value.unwrap_or(default),
-            source,
-        }
-    }
-}
+use mcp::mcp_settings;
+pub use mcp::{DEFAULT_MAX_WAIT, McpConfig};
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Result<Config, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn settings_are_read_with_units() {
-        let config = parse("timeout = \"10m\"\ngrace = 2.5\njobs = 3\n").unwrap();
-        assert_eq!(config.timeout, Some(Seconds(Duration::from_secs(600))));
-        assert_eq!(config.grace, Some(Seconds(Duration::from_millis(2500))));
-        assert_eq!(config.jobs, Some(Jobs(3)));
-    }
-
-    #[test]
-    fn mistakes_name_the_line_and_the_key() {
-        let typo = parse("jobs = 2\ntimout = 3\n").unwrap_err();
-        assert!(typo.contains("line 2") && typo.contains("timout"), "{typo}");
-        let range = parse("jobs = 0\n").unwrap_err();
-        assert!(range.contains("`jobs` must be from 1 to 256"), "{range}");
-        let huge = parse("timeout = 1e19\n").unwrap_err();
-        assert!(huge.contains("more than the limit"), "{huge}");
-    }
-
-    #[test]
-    fn a_flag_beats_the_file_which_beats_the_default() {
-        let file = parse("timeout = 7\njobs = 2\n").unwrap();
-        let flags = Flags {
-            jobs: Some(4),
-            ..Flags::default()
-        };
-        let (opts, settings) = effective(Some(&file), &flags, DrainOptions::default());
-        assert_eq!(opts.timeout, Duration::from_secs(7));
-        assert_eq!(opts.jobs, 4);
-        assert_eq!(opts.grace, DrainOptions::default().grace);
-        let source = |name| settings.iter().find(|s| s.name == name).unwrap().source;
-        assert_eq!(source("timeout"), Source::File);
-        assert_eq!(source("jobs"), Source::Flag);
-        assert_eq!(source("grace"), Source::Default);
-    }
-}
+mod tests;

@@ -1,0 +1,64 @@
+//! Each setting as `config` and `status` show it, with where its value came from.
+
+use super::{Retention, Setting, Source};
+use crate::duration::Seconds;
+use crate::job::sandbox::{Origin, Policies};
+
+/// A duration from the file as a setting's value.
+pub(super) fn age(value: Option<Seconds>) -> Option<String> {
+    value.map(|Seconds(d)| format!("{}s", d.as_secs_f64()))
+}
+
+/// `[retention]`'s settings.
+pub(super) fn retention_settings(retention: Option<Retention>) -> Vec<Setting> {
+    [
+        (
+            "retention.completed",
+            retention.and_then(|r| age(r.completed)),
+        ),
+        ("retention.failed", retention.and_then(|r| age(r.failed))),
+        (
+            "retention.archive",
+            retention.map(|r| r.archive.to_string()),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, value)| Setting::from_file(name, value, "none".into()))
+    .collect()
+}
+
+/// `[sandbox]`'s settings: the default and each door's floor, as a job file would spell them.
+pub(super) fn sandbox_settings(policies: &Policies) -> Vec<Setting> {
+    let default = Setting::from_file(
+        "sandbox.default",
+        policies.default.as_ref().map(|p| p.to_json().to_string()),
+        "\"none\"".into(),
+    );
+    let floors = Origin::ALL.into_iter().map(|origin| {
+        let name = match origin {
+            Origin::Cli => "sandbox.cli",
+            Origin::Mcp => "sandbox.mcp",
+            Origin::Schedule => "sandbox.schedule",
+            Origin::Dashboard => "sandbox.dashboard",
+        };
+        let floor = policies.floor(origin).map(|p| p.to_json().to_string());
+        Setting::from_file(name, floor, "no floor".into())
+    });
+    std::iter::once(default).chain(floors).collect()
+}
+
+impl Setting {
+    /// A setting only the file can give: its value there, else `default`.
+    pub(super) fn from_file(name: &'static str, value: Option<String>, default: String) -> Self {
+        let source = if value.is_some() {
+            Source::File
+        } else {
+            Source::Default
+        };
+        Self {
+            name,
+            value: value.unwrap_or(default),
+            source,
+        }
+    }
+}

@@ -192,6 +192,11 @@ fn describe(queue: &Queue, found: &cron::Found, now: &Zoned) -> Map<String, Valu
                 .map(|spec| crate::job::summary(&spec.program, std::path::Path::new("")))
                 .unwrap_or_default();
             row.insert("command".into(), json!(program));
+            // It still fires while its jobs cannot start; they wait in pending/.
+            let group = (definition.spec.job.get("group").and_then(Value::as_str))
+                .unwrap_or(crate::job::schedule::DEFAULT_GROUP);
+            let paused = !crate::queue::pause::may_start(queue, group);
+            row.insert("paused".into(), json!(paused));
             row.insert("error".into(), Value::Null);
         }
         Err(why) => {
@@ -237,7 +242,10 @@ fn list(queue: &Queue, json: bool) -> Result<ExitCode> {
         table.row(vec![
             text(row, "name"),
             text(row, "cron"),
-            text(row, "next_run"),
+            match row["paused"] == true {
+                true => format!("{} (paused: its job waits)", text(row, "next_run")),
+                false => text(row, "next_run"),
+            },
             text(row, "last_occurrence"),
             text(row, "command"),
         ]);

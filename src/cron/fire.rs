@@ -154,6 +154,11 @@ fn fire_one(queue: &Queue, definition: &Definition, now: &Zoned) -> Result<Zoned
     }
     let job = enqueue(queue, definition, &latest, now, coalesced)?;
     info!(schedule = %name, %scheduled_for, job = %job, coalesced, "schedule fired");
+    let group = (definition.spec.job.get("group").and_then(|g| g.as_str()))
+        .unwrap_or(crate::job::schedule::DEFAULT_GROUP);
+    if !crate::queue::pause::may_start(queue, group) {
+        info!(schedule = %name, job = %job, "the queue (or the job's group) is paused: the job waits in pending/ until `execq resume`");
+    }
     marker = Marker::at(&latest, Some(job));
     handled(&marker)
 }

@@ -1,5 +1,5 @@
 // The served dashboard's script (`execq dashboard --serve`): keeps the page's live part current
-// and sends the retry and cancel buttons' requests. Served from /app.js; the page's CSP runs no
+// and sends its buttons' requests (retry, rerun, cancel, hold, release; pause and resume). Served from /app.js; the page's CSP runs no
 // other script. Job text only ever arrives already escaped by the server.
 "use strict";
 (function () {
@@ -47,10 +47,13 @@
     ev.preventDefault();
     const act = b.dataset.act;
     const job = b.dataset.job;
+    const url = b.dataset.queue !== undefined
+      ? "/api/queue/" + act
+      : "/api/jobs/" + encodeURIComponent(job) + "/" + act;
     b.disabled = true;
     try {
       const headers = token ? { "X-Execq-Token": token } : {};
-      const r = await fetch("/api/jobs/" + encodeURIComponent(job) + "/" + act, {
+      const r = await fetch(url, {
         method: "POST",
         headers,
       });
@@ -64,6 +67,6 @@
     }
   });
 
-  if (!token) say("read-only: open the URL execq printed (with its token) to retry or cancel", false);
+  if (!token) say("read-only: open the URL execq printed (with its token) to change the queue", false);
   setInterval(refresh, 2000);
 })();

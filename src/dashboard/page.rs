@@ -88,6 +88,7 @@ pub fn render_live(queue: &Queue, mode: Mode) -> Result<String> {
     let now = SystemTime::now();
 
     let mut page = String::new();
+    pause_section(&mut page, queue, served)?;
     counts_section(&mut page, counts);
     running_section(&mut page, &running, served);
     pending_section(&mut page, &pending, &waiting, served);
@@ -106,6 +107,38 @@ pub fn render_live(queue: &Queue, mode: Mode) -> Result<String> {
     }
     page.push_str("</section>");
     Ok(page)
+}
+
+/// Whether the queue (or a group) is paused, with the served page's pause or resume button.
+fn pause_section(page: &mut String, queue: &Queue, served: bool) -> Result<()> {
+    let paused = crate::queue::pause::paused(queue)?;
+    let queue_paused = paused.contains_key(&crate::queue::pause::Scope::Queue);
+    let groups: Vec<String> = (paused.keys())
+        .filter_map(|s| match s {
+            crate::queue::pause::Scope::Group(name) => Some(esc(name)),
+            crate::queue::pause::Scope::Queue => None,
+        })
+        .collect();
+    page.push_str("<section id=\"pause\">");
+    if queue_paused {
+        page.push_str("<p class=\"error\" id=\"paused\"><b>Paused</b>: no job starts until it is resumed (running jobs go on; schedules still fire, and their jobs wait)</p>");
+    }
+    if !groups.is_empty() {
+        let _ = write!(
+            page,
+            "<p class=\"error\" id=\"paused-groups\">Paused groups: {}</p>",
+            groups.join(", ")
+        );
+    }
+    if served {
+        let act = if queue_paused { "resume" } else { "pause" };
+        let _ = write!(
+            page,
+            "<button type=\"button\" class=\"act\" data-act=\"{act}\" data-queue=\"\">{act} the queue</button>"
+        );
+    }
+    page.push_str("</section>");
+    Ok(())
 }
 
 /// How many jobs each state holds.
@@ -158,13 +191,18 @@ fn pending_section(
             "<table><tr><th>job</th><th>priority</th><th>waits for</th><th>command</th></tr>",
         );
         for e in pending {
-            let why = waiting
-                .get(&e.file_name)
-                .map_or_else(|| "ready".to_owned(), ToString::to_string);
+            let wait = waiting.get(&e.file_name);
+            let why = wait.map_or_else(|| "ready".to_owned(), ToString::to_string);
+            let hold = if wait == Some(&Wait::Held) {
+                "release"
+            } else {
+                "hold"
+            };
             let _ = write!(
                 page,
-                "<tr><td>{}{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                "<tr><td>{}{}{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
                 esc(&e.name),
+                button(served, hold, e),
                 button(served, "cancel", e),
                 e.schedule().priority,
                 esc(&why),
@@ -200,9 +238,9 @@ fn job_detail(e: &Entry, served: bool) -> String {
          <b>{name}</b> <span class=\"muted\">exit {code} · {duration} · {when}</span>{retry}</summary>\
          <p><code>{command}</code></p>",
         retry = if e.state == State::Failed {
-            button(served, "retry", e)
+            button(served, "retry", e) + &button(served, "rerun", e)
         } else {
-            String::new()
+            button(served, "rerun", e)
         },
         id = esc(&e.name),
         name = esc(&e.name),

@@ -8,6 +8,8 @@
 //! | `GET /api/jobs/REF`            | `execq show --json REF`                           |
 //! | `POST /api/jobs/REF/retry`     | `execq retry REF` — token and origin checked      |
 //! | `POST /api/jobs/REF/cancel`    | `execq cancel REF` — token and origin checked     |
+//! | `POST /api/jobs/REF/hold`, `release`, `rerun` | `execq hold`, `release`, `rerun` — the same checks |
+//! | `POST /api/queue/pause`, `resume` (`?group=G`) | `execq pause`, `resume` — the same checks |
 //!
 //! Who may do what: the socket is bound to 127.0.0.1 only. Every request must name us in `Host`
 //! (`127.0.0.1:PORT` or `localhost:PORT`), so a web page that rebinds its own DNS name to
@@ -24,6 +26,13 @@
 //! pauses accepting: see that module for the limits.
 
 mod http;
+
+/// The actions on one job the served page may ask for.
+macro_rules! JOB_ACTIONS {
+    () => {
+        "retry" | "cancel" | "hold" | "release" | "rerun"
+    };
+}
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -157,11 +166,14 @@ impl Live {
                     Err(e) => Reply::error(404, format!("{e:#}")),
                 }
             }
-            ("POST", ["api", "jobs", reference, action @ ("retry" | "cancel")]) => {
-                self.act(request, query, reference, action)
-            }
-            (_, ["api", "jobs", _, "retry" | "cancel"]) => {
-                Reply::error(405, "retry and cancel are POST requests")
+            ("POST", ["api", "jobs", reference, action @ JOB_ACTIONS!()]) => self
+                .authorized(request, query, action)
+                .unwrap_or_else(|| self.act(reference, action)),
+            ("POST", ["api", "queue", action @ ("pause" | "resume")]) => self
+                .authorized(request, query, action)
+                .unwrap_or_else(|| self.steer(query, action)),
+            (_, ["api", "jobs", _, JOB_ACTIONS!()] | ["api", "queue", "pause" | "resume"]) => {
+                Reply::error(405, "actions are POST requests")
             }
             _ => Reply::error(404, format!("no such page: {path}")),
         }
@@ -180,8 +192,9 @@ impl Live {
         })
     }
 
-    /// Retry or cancel, once the request proved it comes from the page we served.
-    fn act(&self, request: &Request, query: &str, reference: &str, action: &str) -> Reply {
+    /// `None` when the request proved it comes from the page we served (its origin, if it
+    /// names one, is ours, and it carries the token); else the refusal.
+    fn authorized(&self, request: &Request, query: &str, action: &str) -> Option<Reply> {
         if let Some(origin) = request.header("Origin") {
             let ours = [
                 format!("http://127.0.0.1:{}", self.port),
@@ -189,10 +202,10 @@ impl Live {
             ];
             if !ours.iter().any(|o| *o == origin) {
                 tracing::warn!(%origin, action, "dashboard request refused: foreign origin");
-                return Reply::error(
+                return Some(Reply::error(
                     403,
                     format!("requests from {origin} may not change the queue"),
-                );
+                ));
             }
         }
         let given = request
@@ -200,38 +213,57 @@ impl Live {
             .map(str::to_owned)
             .or_else(|| token_in(query));
         let Some(given) = given else {
-            return Reply::error(
+            return Some(Reply::error(
                 403,
                 "this needs the dashboard's token: open the URL `execq dashboard --serve` printed",
-            );
+            ));
         };
         if !bool::from(given.as_bytes().ct_eq(self.token.as_bytes())) {
             tracing::warn!(action, "dashboard request refused: wrong token");
-            return Reply::error(
+            return Some(Reply::error(
                 403,
                 "wrong token: open the URL the running `execq dashboard --serve` printed",
-            );
+            ));
         }
+        None
+    }
+
+    fn kick(&self) {
+        if let Err(e) = kick::kick(&self.queue, Launch::Process) {
+            tracing::warn!("the queue may run again, but no drain could be started: {e:#}");
+        }
+    }
+
+    /// An action on one job, authorized.
+    fn act(&self, reference: &str, action: &str) -> Reply {
         let reference = match decode(reference) {
             Ok(r) => r,
             Err(e) => return Reply::error(400, format!("{e:#}")),
         };
-        let done = if action == "retry" {
-            crate::ops::retry::retry(
-                &self.queue,
-                &reference,
-                crate::job::sandbox::Origin::Dashboard,
-            )
-            .map(|path| {
-                if let Err(e) = kick::kick(&self.queue, Launch::Process) {
-                    tracing::warn!("the job is queued, but no drain could be started: {e:#}");
-                }
-                let name = crate::queue::names::display_name(path.file_name().unwrap_or_default());
-                format!("`{reference}` is pending again, as {name}")
-            })
-        } else {
-            cancel::cancel(&self.queue, &reference, Origin::Dashboard)
-                .map(|c| format!("{} {} ({})", c.job(), c.status(), c.detail()))
+        let queued = |path: std::path::PathBuf| {
+            self.kick();
+            crate::queue::names::display_name(path.file_name().unwrap_or_default())
+        };
+        let door = crate::job::sandbox::Origin::Dashboard;
+        let done = match action {
+            "retry" => crate::ops::retry::retry(&self.queue, &reference, door)
+                .map(|path| format!("`{reference}` is pending again, as {}", queued(path))),
+            "rerun" => {
+                crate::ops::rerun::rerun(&self.queue, &reference, door, |_| Ok(())).map(|path| {
+                    format!(
+                        "a fresh copy of `{reference}` is queued as {}",
+                        queued(path)
+                    )
+                })
+            }
+            "hold" => crate::ops::edit::hold(&self.queue, &reference)
+                .map(|done| format!("`{}` is held", done.name)),
+            "release" => crate::ops::edit::release(&self.queue, &reference).map(|done| {
+                self.kick();
+                format!("`{}` is released", done.name)
+            }),
+            _ => cancel::cancel(&self.queue, &reference, Origin::Dashboard)
+                .map(|c| format!("{} {} ({})", c.job(), c.status(), c.detail())),
         };
         match done {
             Ok(message) => {
@@ -239,6 +271,31 @@ impl Live {
                 Reply::json(200, &json!({"ok": true, "message": message}))
             }
             Err(e) => Reply::error(409, format!("{e:#}")),
+        }
+    }
+
+    /// Pause or resume the queue (or `?group=`), authorized.
+    fn steer(&self, query: &str, action: &str) -> Reply {
+        let group = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("group="))
+            .map(decode);
+        let group = match group.transpose() {
+            Ok(group) => group,
+            Err(e) => return Reply::error(400, format!("{e:#}")),
+        };
+        let door = crate::job::sandbox::Origin::Dashboard;
+        let done = if action == "pause" {
+            crate::ops::pause::pause(&self.queue, group.as_deref(), door)
+        } else {
+            crate::ops::pause::resume(&self.queue, group.as_deref(), door).inspect(|_| self.kick())
+        };
+        match done {
+            Ok(changed) => Reply::json(
+                200,
+                &json!({"ok": true, "message": format!("{} {}{}", changed.scope, if changed.paused { "paused" } else { "resumed" }, if changed.unchanged { " (already)" } else { "" })}),
+            ),
+            Err(e) => Reply::error(400, format!("{e:#}")),
         }
     }
 }

@@ -7,7 +7,7 @@ mod clients;
 mod concurrency;
 mod config;
 mod crash;
-mod dashboard;
+pub mod dashboard;
 mod doors;
 mod faults;
 mod fuzz;

@@ -367,3 +367,68 @@ fn mcp_pauses_holds_releases_and_reruns_behind_the_server_s_policy() {
     let (failed, _) = allowlisted.call("hold_job", json!({"job": "rm"}));
     assert!(!failed, "holding is always allowed (it only stops a job)");
 }
+
+/// The served dashboard pauses and resumes, holds and releases, reruns — each with the token
+/// only, and the page shows the pause and the buttons.
+#[test]
+fn the_served_dashboard_pauses_holds_releases_and_reruns_with_its_token() {
+    let q = TestQueue::new();
+    q.add_aged("done.json", &logged(&q, "d1", None, 0.0), 10);
+    q.drain(&[]).success();
+    let (server, port, token) = crate::dashboard::serve(&q);
+    let post = |path: &str| {
+        crate::dashboard::http(
+            port,
+            &format!(
+                "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+        )
+    };
+    // A drain holds the queue, so what the actions queue stays where the test can see it.
+    let lock = hold_drain_lock(&q);
+    for path in [
+        "/api/queue/pause",
+        "/api/queue/resume",
+        "/api/jobs/d1/rerun",
+        "/api/jobs/d1/hold",
+    ] {
+        assert_eq!(post(path).0, 403, "{path} without the token");
+    }
+    assert!(!q.path("paused/queue").exists());
+    let (status, body) = post(&format!("/api/queue/pause?token={token}"));
+    assert_eq!(status, 200, "{body}");
+    assert!(q.path("paused/queue").exists());
+    let page = crate::dashboard::http(
+        port,
+        &format!("GET /partial HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"),
+    )
+    .1;
+    assert!(
+        page.contains("id=\"paused\"") && page.contains("data-act=\"resume\""),
+        "{page}"
+    );
+    let (status, body) = post(&format!("/api/jobs/d1/rerun?token={token}"));
+    assert_eq!(status, 200, "{body}");
+    let copy = q.names("pending")[0].clone();
+    let (status, body) = post(&format!("/api/jobs/{copy}/hold?token={token}"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(q.json(&format!("pending/{copy}"))["hold"], true);
+    let page = crate::dashboard::http(
+        port,
+        &format!("GET /partial HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"),
+    )
+    .1;
+    assert!(page.contains("data-act=\"release\""), "{page}");
+    let (status, body) = post(&format!("/api/jobs/{copy}/release?token={token}"));
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post(&format!("/api/queue/resume?token={token}"));
+    assert_eq!(status, 200, "{body}");
+    drop(lock);
+    q.drain(&[]).success();
+    assert_eq!(
+        q.json(&format!("completed/{copy}"))["rerun_of"],
+        "done.json"
+    );
+    kill(server.id(), libc::SIGINT);
+    finish(server);
+}

@@ -624,3 +624,44 @@ fn a_max_wait_under_a_second_is_refused() {
         check.stderr
     );
 }
+
+/// In 2025-11-25 too, a task whose job cannot start (a refused call, a dependency that failed)
+/// reaches `failed` with the reason, never hangs in `working`.
+#[test]
+fn a_task_that_cannot_start_fails_with_why() {
+    let q = TestQueue::new();
+    let mut client = Client::ready(&q, &["--allow", "false", "--allow", "echo"]);
+    let refused = client.request(
+        "tools/call",
+        json!({"name": "submit_job", "arguments": {"command": "rm", "args": ["-rf", "/"]}, "task": {}}),
+    );
+    let task = &refused["result"]["task"];
+    assert_eq!(task["status"], "failed", "{refused}");
+    assert!(task["statusMessage"].as_str().unwrap().contains("not an allowed program"), "{refused}");
+    let id = task["taskId"].as_str().unwrap().to_owned();
+    let got = client.request("tasks/get", json!({"taskId": id}));
+    assert_eq!(got["result"]["status"], "failed", "{got}");
+    let result = client.request("tasks/result", json!({"taskId": id}));
+    assert_eq!(result["result"]["isError"], true, "{result}");
+    assert!(q.names("pending").is_empty(), "a refused call queued nothing");
+
+    let first = client.request(
+        "tools/call",
+        json!({"name": "submit_job", "arguments": {"command": "false", "task_id": "first"}, "task": {}}),
+    );
+    let first = first["result"]["task"]["taskId"].as_str().unwrap().to_owned();
+    let second = client.request(
+        "tools/call",
+        json!({"name": "submit_job", "arguments": {"command": "echo", "args": ["never"], "after": "first"}, "task": {}}),
+    );
+    let second = second["result"]["task"]["taskId"].as_str().unwrap().to_owned();
+    let result = client.request("tasks/result", json!({"taskId": first}));
+    assert_eq!(result["result"]["isError"], true, "{result}");
+    let mut got = Value::Null;
+    crate::util::wait_until("the dependent task to end", || {
+        got = client.request("tasks/get", json!({"taskId": second}));
+        got["result"]["status"] != "working"
+    });
+    assert_eq!(got["result"]["status"], "failed", "{got}");
+    assert!(got["result"]["statusMessage"].as_str().unwrap().contains("first"), "{got}");
+}

@@ -5,29 +5,17 @@ use anyhow::Result;
 
 use crate::exit_code::ExitCode;
 use crate::ops::cancel::{Origin, cancel};
-use crate::output;
 use crate::queue::Queue;
 
 /// Runs `execq cancel`: every job is tried; exits 1 if any could not be cancelled.
 pub fn run(queue: &Queue, jobs: &[String]) -> Result<ExitCode> {
-    let mut all = true;
-    for reference in jobs {
-        match cancel(queue, reference, Origin::Cli) {
-            Ok(done) => output::print_line(&format!(
-                "{}\t{}\t({})",
-                done.job(),
-                done.status(),
-                done.detail()
-            ))?,
-            Err(e) => {
-                eprintln!("execq: error: {e:#}");
-                all = false;
-            }
-        }
-    }
-    Ok(if all {
-        ExitCode::Success
-    } else {
-        ExitCode::Error
+    super::for_each_job(jobs, |reference| {
+        let done = cancel(queue, reference, Origin::Cli)?;
+        Ok(format!(
+            "{}\t{}\t({})",
+            done.job(),
+            done.status(),
+            done.detail()
+        ))
     })
 }

@@ -23,30 +23,22 @@ pub struct Opts {
 
 /// `execq hold` (`hold`) or `execq release`.
 pub fn hold(queue: &Queue, jobs: &[String], hold: bool) -> Result<ExitCode> {
-    let mut all = true;
-    for reference in jobs {
-        let done = if hold {
-            edit::hold(queue, reference)
-        } else {
-            edit::release(queue, reference)
-        };
-        match done {
-            Ok(done) => {
-                let state = if hold { "held" } else { "released" };
-                let already = if done.unchanged { " (already)" } else { "" };
-                tracing::info!(job = %done.name, "{state} by `execq {}`", if hold { "hold" } else { "release" });
-                output::print_line(&format!("{}\t{state}{already}", done.name))?;
-            }
-            Err(e) => {
-                eprintln!("execq: error: {e:#}");
-                all = false;
-            }
-        }
-    }
-    Ok(if all {
-        ExitCode::Success
+    let (state, verb) = if hold {
+        ("held", "hold")
     } else {
-        ExitCode::Error
+        ("released", "release")
+    };
+    super::for_each_job(jobs, |reference| {
+        let done = if hold {
+            edit::hold(queue, reference)?
+        } else {
+            edit::release(queue, reference)?
+        };
+        let already = if done.unchanged { " (already)" } else { "" };
+        if !done.unchanged {
+            tracing::info!(job = %done.name, "{state} by `execq {verb}`");
+        }
+        Ok(format!("{}\t{state}{already}", done.name))
     })
 }
 

@@ -20,3 +20,26 @@ pub mod show;
 pub mod status;
 pub mod submit;
 pub mod wait;
+
+/// Does `each` for every job named, printing the line it returns or the error it meets; exits 1
+/// if any failed (every job is still tried): `cancel`, `hold`, `release`.
+fn for_each_job(
+    jobs: &[String],
+    mut each: impl FnMut(&str) -> anyhow::Result<String>,
+) -> anyhow::Result<crate::exit_code::ExitCode> {
+    let mut all = true;
+    for reference in jobs {
+        match each(reference) {
+            Ok(line) => crate::output::print_line(&line)?,
+            Err(e) => {
+                eprintln!("execq: error: {e:#}");
+                all = false;
+            }
+        }
+    }
+    Ok(if all {
+        crate::exit_code::ExitCode::Success
+    } else {
+        crate::exit_code::ExitCode::Error
+    })
+}

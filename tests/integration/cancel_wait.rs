@@ -284,24 +284,6 @@ fn follow_and_wait_report_todays_run_not_an_older_namesakes_record() {
     assert_eq!(followed.stdout, "today\n");
 }
 
-/// Every file and folder under `root`, with its size and modification time.
-fn tree(root: &std::path::Path) -> Vec<(std::path::PathBuf, u64, std::time::SystemTime)> {
-    let mut out = Vec::new();
-    let mut folders = vec![root.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in fs::read_dir(&folder).unwrap() {
-            let entry = entry.unwrap();
-            let meta = fs::symlink_metadata(entry.path()).unwrap();
-            if meta.is_dir() {
-                folders.push(entry.path());
-            }
-            out.push((entry.path(), meta.len(), meta.modified().unwrap()));
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn a_waiter_watches_the_queue_without_writing_to_it() {
     let q = TestQueue::new();

@@ -1,5 +1,4 @@
 use std::fs;
-use std::time::SystemTime;
 
 use crate::util::*;
 
@@ -37,43 +36,11 @@ fn an_idle_drain_writes_nothing_at_all() {
     let q = TestQueue::new();
     q.add("first.json", &shell_job("true"));
     q.drain(&[]).success();
-    let before = snapshot(&q.root);
+    let before = tree(&q.root);
     let out = q.drain(&[]);
     out.success();
-    assert_eq!(
-        snapshot(&q.root),
-        before,
-        "no file created, changed or touched"
-    );
+    assert_eq!(tree(&q.root), before, "no file created, changed or touched");
     assert_eq!(out.stderr, "");
-}
-
-fn snapshot(root: &std::path::Path) -> Vec<(String, u64, SystemTime)> {
-    let mut all = Vec::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(dir) = stack.pop() {
-        let meta = fs::metadata(&dir).unwrap();
-        all.push((
-            dir.display().to_string(),
-            meta.len(),
-            meta.modified().unwrap(),
-        ));
-        for entry in fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            let meta = entry.metadata().unwrap();
-            if meta.is_dir() {
-                stack.push(entry.path());
-            } else {
-                all.push((
-                    entry.path().display().to_string(),
-                    meta.len(),
-                    meta.modified().unwrap(),
-                ));
-            }
-        }
-    }
-    all.sort();
-    all
 }
 
 #[test]

@@ -637,24 +637,39 @@ fn a_task_that_cannot_start_fails_with_why() {
     );
     let task = &refused["result"]["task"];
     assert_eq!(task["status"], "failed", "{refused}");
-    assert!(task["statusMessage"].as_str().unwrap().contains("not an allowed program"), "{refused}");
+    assert!(
+        task["statusMessage"]
+            .as_str()
+            .unwrap()
+            .contains("not an allowed program"),
+        "{refused}"
+    );
     let id = task["taskId"].as_str().unwrap().to_owned();
     let got = client.request("tasks/get", json!({"taskId": id}));
     assert_eq!(got["result"]["status"], "failed", "{got}");
     let result = client.request("tasks/result", json!({"taskId": id}));
     assert_eq!(result["result"]["isError"], true, "{result}");
-    assert!(q.names("pending").is_empty(), "a refused call queued nothing");
+    assert!(
+        q.names("pending").is_empty(),
+        "a refused call queued nothing"
+    );
 
     let first = client.request(
         "tools/call",
         json!({"name": "submit_job", "arguments": {"command": "false", "task_id": "first"}, "task": {}}),
     );
-    let first = first["result"]["task"]["taskId"].as_str().unwrap().to_owned();
+    let first = first["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let second = client.request(
         "tools/call",
         json!({"name": "submit_job", "arguments": {"command": "echo", "args": ["never"], "after": "first"}, "task": {}}),
     );
-    let second = second["result"]["task"]["taskId"].as_str().unwrap().to_owned();
+    let second = second["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let result = client.request("tasks/result", json!({"taskId": first}));
     assert_eq!(result["result"]["isError"], true, "{result}");
     let mut got = Value::Null;
@@ -663,5 +678,11 @@ fn a_task_that_cannot_start_fails_with_why() {
         got["result"]["status"] != "working"
     });
     assert_eq!(got["result"]["status"], "failed", "{got}");
-    assert!(got["result"]["statusMessage"].as_str().unwrap().contains("first"), "{got}");
+    assert!(
+        got["result"]["statusMessage"]
+            .as_str()
+            .unwrap()
+            .contains("first"),
+        "{got}"
+    );
 }

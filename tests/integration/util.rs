@@ -368,3 +368,23 @@ pub fn archive_lines(q: &TestQueue) -> Vec<serde_json::Value> {
     }
     lines
 }
+
+/// The queue folder and everything under it, each with its size and modification time: equal
+/// before and after, nothing was created, changed, removed or touched.
+pub fn tree(root: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
+    let meta = fs::symlink_metadata(root).unwrap();
+    let mut out = vec![(root.to_path_buf(), meta.len(), meta.modified().unwrap())];
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in fs::read_dir(&folder).unwrap() {
+            let entry = entry.unwrap();
+            let meta = fs::symlink_metadata(entry.path()).unwrap();
+            if meta.is_dir() {
+                folders.push(entry.path());
+            }
+            out.push((entry.path(), meta.len(), meta.modified().unwrap()));
+        }
+    }
+    out.sort();
+    out
+}

@@ -85,35 +85,14 @@ fn a_pause_holds_across_drains_and_a_kill_and_resume_runs_the_jobs() {
     assert_eq!(report["paused"], true, "{report}");
     assert!(run(q.execq(&["status"])).stdout.contains("paused"));
     // A paused queue's drain writes nothing (launchd starts one every 2 s).
-    let before = tree_snapshot(&q);
+    let before = tree(&q.root);
     q.drain(&[]).success();
-    assert_eq!(before, tree_snapshot(&q), "a paused drain wrote");
+    assert_eq!(before, tree(&q.root), "a paused drain wrote");
     run(q.execq(&["resume"])).success();
     q.drain(&[]).success();
     assert!(ran(&q, "p1"));
     let report: Value = serde_json::from_str(&run(q.execq(&["status", "--json"])).stdout).unwrap();
     assert_eq!(report["paused"], false);
-}
-
-/// Every file under the queue with its size and modification time.
-fn tree_snapshot(q: &TestQueue) -> Vec<(String, u64, std::time::SystemTime)> {
-    let mut out = Vec::new();
-    let mut dirs = vec![q.root.clone()];
-    while let Some(dir) = dirs.pop() {
-        for entry in fs::read_dir(&dir).unwrap().flatten() {
-            let meta = entry.metadata().unwrap();
-            if meta.is_dir() {
-                dirs.push(entry.path());
-            }
-            out.push((
-                entry.path().display().to_string(),
-                meta.len(),
-                meta.modified().unwrap(),
-            ));
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use tracing::{error, info, warn};
 
 use super::Drainer;
@@ -84,19 +84,23 @@ impl Drainer<'_> {
 
     /// Claims the job durably and decides what to do with it.
     pub(super) fn start(&mut self, loaded: Loaded, outcome: Outcome) -> Result<Started> {
+        // Replaced since the pass read it (an edit, a hold, a producer's rename): it is judged
+        // again by the next pass, never run on the verdict about the file it replaced.
+        if crate::fsutil::FileId::at(&self.queue.pending.join(&loaded.name)) != Some(loaded.id) {
+            return Ok(Started::Vanished);
+        }
         let Some(claimed) = claim::claim(self.queue, &loaded.name)? else {
             return Ok(Started::Vanished);
         };
-        self.make_durable(&claimed)?;
-        let from = loaded.name.clone();
-        let loaded = claimed_content(loaded, &claimed)?;
-        if held(&loaded) {
-            // Held (`execq hold`) between the pass's read and the claim: it goes back untouched.
+        if claimed.id != loaded.id {
+            // Replaced in the moment between that look and the claim: put back, not started (a
+            // held job a drain dies holding here is put back by the next one: never run).
+            warn!(file = ?claimed.name, "the job file was replaced as it was claimed; it goes back to be judged again");
             claim::unclaim(self.queue, &claimed)?;
-            claim::sync_claims(self.queue)?;
-            crate::fsutil::sync_dir(&self.queue.pending)?;
             return Ok(Started::Vanished);
         }
+        self.make_durable(&claimed)?;
+        let from = loaded.name.clone();
         let task_id = match &loaded.json {
             Some(Ok(object)) => object.get("task_id").and_then(|t| t.as_str()),
             _ => None,
@@ -163,24 +167,6 @@ impl Drainer<'_> {
         }
         Ok(())
     }
-}
-
-/// What was claimed. A producer may rename a new file over the name between the read and the
-/// claim; then the new file is the one in `running/`, and it is the one to run and record.
-fn claimed_content(loaded: Loaded, claimed: &Claimed) -> Result<Loaded> {
-    if claimed.id == loaded.id {
-        return Ok(loaded);
-    }
-    warn!(file = ?claimed.name, "the job file was replaced as it was claimed; running the new one");
-    let reloaded = pending::load(&claimed.path, &claimed.name)?;
-    reloaded
-        .map(|(fresh, _)| fresh)
-        .with_context(|| format!("the claimed job `{}` disappeared", claimed.path.display()))
-}
-
-/// Whether a job says `hold: true`.
-fn held(loaded: &Loaded) -> bool {
-    matches!(&loaded.json, Some(Ok(object)) if object.get("hold") == Some(&serde_json::Value::Bool(true)))
 }
 
 /// How a loaded job will be recorded, and what it asks to run (or why it cannot).

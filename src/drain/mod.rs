@@ -249,6 +249,9 @@ impl Drainer<'_> {
                 Recovered::Completed { name, stored } => {
                     info!(file = ?name, to = %stored.path.display(), "finished moving a job a killed drain had completed");
                 }
+                Recovered::PutBack { name, to } => {
+                    warn!(file = ?name, to = %to.display(), "put back a held job a killed drain had claimed (it never started)");
+                }
             }
         }
         Ok(())

@@ -179,11 +179,15 @@ impl Queue {
         Ok(())
     }
 
-    /// A temporary file in `tmp/` for this process: `STEM.PID.tmp`. Every writer in `tmp/` names
+    /// A temporary file in `tmp/` for this process: `STEM.N.PID.tmp`. Every writer in `tmp/` names
     /// its files this way, so a drain can tell (with [`temp_owner`]) which were left by a process
     /// that no longer exists and remove them.
     pub fn temp_path(&self, stem: &str) -> PathBuf {
-        self.tmp.join(format!("{stem}.{}.tmp", std::process::id()))
+        // Numbered within the process: a server's threads (MCP, the dashboard) each get their own.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.tmp
+            .join(format!("{stem}.{n}.{}.tmp", std::process::id()))
     }
 
     /// Opens (creating if needed) the lock file. Opening an existing file writes nothing.

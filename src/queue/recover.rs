@@ -26,6 +26,12 @@ pub enum Recovered {
     Interrupted { name: OsString, stored: Stored },
     /// A finished job whose move was cut short: the move was completed.
     Completed { name: OsString, stored: Stored },
+    /// A held job a drain had claimed in the moment it was held, and was putting back (a held job
+    /// is never started): back in `pending/`, still held.
+    PutBack {
+        name: OsString,
+        to: std::path::PathBuf,
+    },
 }
 
 /// Finishes whatever a killed drain left in `running/`. Never runs a job again.
@@ -103,6 +109,14 @@ fn recover_job(
             stored,
         });
     }
+    if held(&job.path) {
+        let to = names::move_to_free(&job.path, &queue.pending, name, names::Slot::Plain)?;
+        fsutil::sync_dir(&queue.pending)?;
+        return Ok(Recovered::PutBack {
+            name: name.to_owned(),
+            to,
+        });
+    }
     let claimed_at = fs::symlink_metadata(&job.path)
         .ok()
         .and_then(|m| Local.timestamp_opt(m.ctime(), 0).single());
@@ -112,6 +126,15 @@ fn recover_job(
         name: name.to_owned(),
         stored,
     })
+}
+
+/// Whether the JSON job at `path` says `hold: true`.
+fn held(path: &Path) -> bool {
+    let Some(bytes) = crate::queue::pending::read_regular(path) else {
+        return false;
+    };
+    crate::job::parse_object(&bytes)
+        .is_ok_and(|o| o.get("hold") == Some(&serde_json::Value::Bool(true)))
 }
 
 /// A record a killed drain had written in full but not yet synced and renamed (see

@@ -411,3 +411,38 @@ fn the_served_dashboard_pauses_holds_releases_and_reruns_with_its_token() {
     kill(server.id(), libc::SIGINT);
     finish(server);
 }
+
+/// A job edited while a drain is busy is judged again on what it says now: moved into a paused
+/// group, or given a time to come, it waits.
+#[test]
+fn an_edit_during_a_drain_is_judged_on_its_new_content() {
+    let q = TestQueue::new();
+    run(q.execq(&["pause", "--group", "pg"])).success();
+    q.add_aged("a.json", &logged(&q, "a1", None, 1.5), 10);
+    q.add_aged("b.json", &logged(&q, "b1", None, 0.0), 9);
+    q.add_aged("c.json", &logged(&q, "c1", None, 0.0), 8);
+    let drain = q.spawn_drain(&[]);
+    crate::util::wait_until("a1 to start", || ran(&q, "a1"));
+    run(q.execq(&["edit", "b1", "--set", "group=pg"])).success();
+    run(q.execq(&["edit", "c1", "--set", "not_before=2099-01-01T00:00:00Z"])).success();
+    assert!(finish(drain).status.success());
+    assert!(!ran(&q, "b1"), "ran in a paused group");
+    assert!(!ran(&q, "c1"), "ran before its time");
+    assert_eq!(q.names("pending"), ["b.json", "c.json"]);
+}
+
+/// A held job found in running/ (a drain died putting it back) goes back to pending/, held.
+#[test]
+fn a_held_job_a_dead_drain_left_claimed_is_put_back_not_failed() {
+    let q = TestQueue::new();
+    fs::create_dir_all(q.path("running")).unwrap();
+    fs::write(
+        q.path("running/h.json"),
+        r#"{"command": "true", "hold": true}"#,
+    )
+    .unwrap();
+    q.drain(&[]).success();
+    assert_eq!(q.names("pending"), ["h.json"]);
+    assert_eq!(q.json("pending/h.json")["hold"], true);
+    assert!(q.names("failed").is_empty());
+}

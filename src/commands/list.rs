@@ -48,7 +48,34 @@ pub fn run(queue: &Queue, opts: &ListOptions) -> Result<ExitCode> {
         t.row(row(e, listing.waiting.get(&e.file_name)));
     }
     output::print(&t.render())?;
+    groups_footer(queue)?;
     Ok(ExitCode::Success)
+}
+
+/// Under the table, when jobs wait or run in groups besides `default`: each group's counts.
+fn groups_footer(queue: &Queue) -> Result<()> {
+    let Ok(groups) = crate::ops::pause::groups(queue) else {
+        return Ok(());
+    };
+    let busy: Vec<String> = (groups.groups.iter())
+        .filter(|g| g.pending + g.running > 0 || g.paused)
+        .map(|g| {
+            let paused = if g.paused { ", paused" } else { "" };
+            format!(
+                "{} {} pending, {} running{paused}",
+                g.name, g.pending, g.running
+            )
+        })
+        .collect();
+    if busy.len() > 1 || groups.groups.iter().any(|g| g.paused) || groups.paused {
+        let queue_paused = if groups.paused {
+            " (the queue is paused)"
+        } else {
+            ""
+        };
+        output::print_line(&format!("groups: {}{queue_paused}", busy.join("; ")))?;
+    }
+    Ok(())
 }
 
 const HEADER: [&str; 7] = [
@@ -71,6 +98,7 @@ fn everything(queue: &Queue, states: &[State], json: bool) -> Result<ExitCode> {
             Ok(!out.gone())
         })?;
         out.finish()?;
+        groups_footer(queue)?;
     }
     Ok(ExitCode::Success)
 }

@@ -40,6 +40,13 @@ pub fn pause(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
             if running == 0 {
                 break;
             }
+            // Left in running/ by a drain that died: nothing runs them; the next drain files them.
+            if !crate::queue::lock::is_held(queue)? {
+                eprintln!(
+                    "execq: {running} job(s) left in running/ by a drain that died; none is running now"
+                );
+                break;
+            }
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -47,7 +54,14 @@ pub fn pause(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
 }
 
 pub fn resume(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
-    print(&pause::resume(queue, opts.group.as_deref(), Origin::Cli)?)?;
+    let changed = pause::resume(queue, opts.group.as_deref(), Origin::Cli)?;
+    print(&changed)?;
+    if !changed.unchanged {
+        // Its jobs waited in pending/, which no trigger watches for a resume: start a drain.
+        if let Err(e) = crate::ops::kick::kick(queue, crate::ops::kick::Launch::Process) {
+            tracing::warn!("resumed, but no drain could be started: {e:#}");
+        }
+    }
     Ok(ExitCode::Success)
 }
 

@@ -53,6 +53,9 @@ fn render(entry: &Entry, waiting: Option<&Wait>) -> String {
     if schedule.priority != 0 {
         line("priority", schedule.priority.to_string());
     }
+    if let Some(group) = &schedule.group {
+        line("group", group.clone());
+    }
     if !schedule.after.is_empty() {
         line("after", schedule.after.join(", "));
     }

@@ -41,7 +41,7 @@ fn render(r: &Report) -> String {
     });
     let waiting = match r.counts.waiting {
         0 => String::new(),
-        n => format!(", {n} waiting for a time or a dependency"),
+        n => format!(", {n} waiting (held, or for a time or a dependency)"),
     };
     line("pending", format!("{}{waiting}{oldest}", r.counts.pending));
     line("running", running_line(r));

@@ -56,6 +56,13 @@ pub struct Opts {
     pub wait: bool,
 }
 
+/// Why a job of `group` cannot start now, if it cannot: the queue or its group is paused.
+fn paused(queue: &Queue, group: Option<&str>) -> Option<String> {
+    let group = group.unwrap_or(crate::job::schedule::DEFAULT_GROUP);
+    (!crate::queue::pause::may_start(queue, group))
+        .then(|| format!("the queue (or group `{group}`) is paused"))
+}
+
 /// Runs `execq submit`.
 pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
     // A task_id given by hand may be an earlier job's: its records are not this job's.
@@ -83,6 +90,12 @@ pub fn run(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
         }
     }
     let submitted = unsynced.sync(queue)?;
+    if (opts.start || opts.wait)
+        && !opts.job.hold
+        && let Some(why) = paused(queue, opts.job.group.as_deref())
+    {
+        eprintln!("execq: {why}: the job waits until `execq resume`");
+    }
     if opts.wait {
         return wait_for(queue, &submitted, earlier);
     }

@@ -305,8 +305,15 @@ pub fn effective(
         .filter(|(name, _)| name.as_str() != DEFAULT_GROUP)
         .map(|(name, group)| (name.clone(), group.jobs.0))
         .collect();
-    if let Some(default) = file.groups.as_ref().and_then(|g| g.get(DEFAULT_GROUP)) {
+    if let Some(default) = file.groups.as_ref().and_then(|g| g.get(DEFAULT_GROUP))
+        && flags.jobs.is_none()
+    {
         opts.jobs = default.jobs.0;
+        settings.push(Setting {
+            name: "groups.jobs",
+            value: format!("{DEFAULT_GROUP}: {}", default.jobs.0),
+            source: Source::File,
+        });
     }
     settings.extend(opts.groups.iter().map(|(name, n)| Setting {
         name: "groups.jobs",

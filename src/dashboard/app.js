@@ -47,8 +47,9 @@
     ev.preventDefault();
     const act = b.dataset.act;
     const job = b.dataset.job;
+    const group = b.dataset.queue ? "?group=" + encodeURIComponent(b.dataset.queue) : "";
     const url = b.dataset.queue !== undefined
-      ? "/api/queue/" + act
+      ? "/api/queue/" + act + group
       : "/api/jobs/" + encodeURIComponent(job) + "/" + act;
     b.disabled = true;
     try {

@@ -115,6 +115,10 @@ fn pause_section(page: &mut String, queue: &Queue, served: bool) -> Result<()> {
     let queue_paused = paused.contains_key(&crate::queue::pause::Scope::Queue);
     let groups: Vec<String> = (paused.keys())
         .filter_map(|s| match s {
+            crate::queue::pause::Scope::Group(name) if served => Some(format!(
+                "{n} <button type=\"button\" class=\"act\" data-act=\"resume\" data-queue=\"{n}\">resume</button>",
+                n = esc(name)
+            )),
             crate::queue::pause::Scope::Group(name) => Some(esc(name)),
             crate::queue::pause::Scope::Queue => None,
         })

@@ -162,7 +162,15 @@ impl Policy {
             .filter(|(name, value)| !(name == "PATH" && self.path.as_ref() == Some(value)))
             .cloned()
             .collect();
-        self.check(program, shell, &env)
+        self.check(program, shell, &env).map_err(|why| {
+            if env.iter().any(|(name, _)| name == "PATH") {
+                format!(
+                    "{why} (the job carries the PATH of whoever submitted it, not this server's)"
+                )
+            } else {
+                why
+            }
+        })
     }
 }
 

@@ -103,7 +103,7 @@ pub fn status(report: &Report) -> String {
         (false, true) => String::new(),
     };
     format!(
-        "queue {}: {} pending ({} waiting for a time or a dependency), {} running, {} completed, {} failed; {}{paused}",
+        "queue {}: {} pending ({} waiting: held, or for a time or a dependency), {} running, {} completed, {} failed; {}{paused}",
         report.queue,
         c.pending,
         c.waiting,

@@ -107,6 +107,10 @@ pub fn replace(queue: &Queue, waiting: &Waiting, object: Map<String, Value>) -> 
             name: crate::queue::names::display_name(path.file_name().unwrap_or_default()),
             unchanged: false,
         }),
+        Rewritten::Gone if edit::being_edited(queue, &waiting.file_name) => bail!(
+            "`{}` is being changed by another execq right now; nothing was changed (try again)",
+            waiting.name
+        ),
         Rewritten::Gone => bail!(
             "`{}` left pending/ before the change could be made (a drain claimed it, or it was cancelled); nothing was changed",
             waiting.name
@@ -147,6 +151,38 @@ pub fn release(queue: &Queue, reference: &str) -> Result<Edited> {
     })
 }
 
+/// The fields a job may carry that execq reads.
+const JOB_FIELDS: [&str; 16] = [
+    "command",
+    "args",
+    "cwd",
+    "env",
+    "timeout",
+    "task_id",
+    "description",
+    "result_file",
+    "priority",
+    "after",
+    "not_before",
+    "limits",
+    "notify",
+    "sandbox",
+    "hold",
+    "group",
+];
+
+/// What execq writes about a job: `--set` leaves it alone.
+const OWN_FIELDS: [&str; 8] = [
+    "result",
+    "history",
+    "origin",
+    "submitted_at",
+    "mcp_task",
+    "rerun_of",
+    "retried_at",
+    "retried_as",
+];
+
 /// `execq edit --set FIELD=VALUE`: each value is JSON (`timeout=30`, `hold=true`,
 /// `after=["build"]`), or else a string (`command=make test`); `FIELD=` with nothing removes it.
 pub fn set_fields(object: &mut Map<String, Value>, settings: &[String]) -> Result<()> {
@@ -157,6 +193,15 @@ pub fn set_fields(object: &mut Map<String, Value>, settings: &[String]) -> Resul
         let field = field.trim();
         if field.is_empty() {
             bail!("`--set {setting}`: the field's name is empty");
+        }
+        if OWN_FIELDS.contains(&field) {
+            bail!("`{field}` is execq's own record of the job; it is not edited");
+        }
+        if !JOB_FIELDS.contains(&field) && !object.contains_key(field) {
+            bail!(
+                "`{field}` is not a field of a job (they are: {}); to add a field of your own, edit the job in $EDITOR",
+                JOB_FIELDS.join(", ")
+            );
         }
         if value.is_empty() {
             object.remove(field);

@@ -20,9 +20,11 @@ use crate::queue::catalog::State;
 use crate::queue::enqueue::{enqueue_unsynced, slug};
 use crate::queue::pending::MAX_JOB_BYTES;
 
-/// The fields of a record that belong to its run, not to the job: a rerun starts without them.
-const RUN_FIELDS: [&str; 7] = [
+/// The fields of a record that belong to its run, not to the job: a rerun starts without them
+/// (a copy of a job cancelled while held runs: it was asked for).
+const RUN_FIELDS: [&str; 8] = [
     "result",
+    "hold",
     "history",
     "retried_at",
     "retried_as",

@@ -66,7 +66,7 @@ impl SandboxState {
 #[derive(Debug, Default, Serialize)]
 pub struct Counts {
     pub pending: usize,
-    /// Of `pending`, those waiting for a time or a dependency (see `queue::schedule`).
+    /// Of `pending`, those held or waiting for a time or a dependency (see `queue::schedule`).
     pub waiting: usize,
     pub running: usize,
     pub completed: usize,

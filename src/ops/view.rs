@@ -79,6 +79,9 @@ pub struct JobView {
     /// The job's whole record (`show --json`, `/api/jobs/REF`), as in its file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<Value>,
+    /// Its group (`group`), when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// When it was submitted (jobs `execq submit`, MCP and schedules queue say).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_at: Option<String>,
@@ -108,6 +111,7 @@ impl JobView {
                 .object
                 .as_ref()
                 .is_some_and(|o| o.get("mcp_task") == Some(&Value::Bool(true))),
+            group: entry.schedule().group,
             submitted_at: (entry.object.as_ref())
                 .and_then(|o| o.get("submitted_at")?.as_str())
                 .map(str::to_owned),
@@ -146,6 +150,7 @@ impl JobView {
             archived_from: text(&line["state"]),
             archived_at: text(&line["archived_at"]),
             mcp_task: record["mcp_task"] == true,
+            group: text(&record["group"]),
             submitted_at: text(&record["submitted_at"]),
             ..Self::default()
         };

@@ -102,6 +102,18 @@ fn parse(file_name: &OsStr) -> Option<(OsString, u32)> {
     Some((name.into(), pid.parse().ok()?))
 }
 
+/// Whether another process has the job `name` taken for an edit now.
+pub fn being_edited(queue: &Queue, name: &OsStr) -> bool {
+    std::fs::read_dir(&queue.pending).is_ok_and(|dir| {
+        dir.flatten()
+            .any(|e| parse(&e.file_name()).is_some_and(|(n, _)| n == name))
+    })
+}
+
+/// How long an edit holds a job under its dot-name: a rename or two. One held longer was cut
+/// short, whatever its process id now names (ids are reused).
+const STALE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Whether a dot-name in `pending/` is an edit's.
 pub fn is_edit(file_name: &OsStr) -> bool {
     parse(file_name).is_some()
@@ -115,10 +127,20 @@ pub fn recover<'a>(queue: &Queue, names: impl IntoIterator<Item = &'a OsStr>) ->
         let Some((name, pid)) = parse(file_name) else {
             continue;
         };
-        if sys::process_exists(pid) {
+        let taken = queue.pending.join(file_name);
+        // The take's time: a rename sets the file's change time.
+        let taken_at = std::fs::symlink_metadata(&taken).ok().and_then(|m| {
+            use std::os::unix::fs::MetadataExt;
+            let age = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?;
+            age.checked_sub(std::time::Duration::from_secs(
+                u64::try_from(m.ctime()).ok()?,
+            ))
+        });
+        if sys::process_exists(pid) && taken_at.is_none_or(|age| age < STALE) {
             continue;
         }
-        let taken = queue.pending.join(file_name);
         match put_back(queue, &taken, &name) {
             Ok(dest) => {
                 found += 1;

@@ -55,7 +55,12 @@ pub fn pause(queue: &Queue, scope: &Scope, by: &str, since: &str) -> Result<bool
         return Ok(false);
     }
     let dir = queue.root.join("paused");
-    fs::create_dir_all(&dir).with_context(|| format!("cannot make `{}`", dir.display()))?;
+    match fsutil::create_private_dir(&dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+            return Err(e).with_context(|| format!("cannot make `{}`", dir.display()));
+        }
+        _ => {}
+    }
     let tmp = queue.temp_path("pause");
     let marker = json!({"paused_at": since, "by": by}).to_string();
     fsutil::write_new_synced(&tmp, marker.as_bytes())?;

@@ -110,6 +110,27 @@ impl Client {
         }
     }
 
+    /// Sends every request at once, then returns their answers in the same order.
+    pub fn requests(&mut self, requests: &[(&str, Value)]) -> Vec<Value> {
+        let ids: Vec<u64> = (requests.iter())
+            .map(|(method, params)| {
+                let id = self.next_id;
+                self.next_id += 1;
+                let line = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+                self.send(&line.to_string());
+                id
+            })
+            .collect();
+        let mut answers = std::collections::HashMap::new();
+        while answers.len() < ids.len() {
+            let answer = self.answer();
+            if let Some(id) = answer["id"].as_u64() {
+                answers.insert(id, answer);
+            }
+        }
+        ids.iter().map(|id| answers.remove(id).unwrap()).collect()
+    }
+
     /// Calls `tool`; returns whether it failed, and its text.
     pub fn call(&mut self, tool: &str, arguments: Value) -> (bool, String) {
         let (failed, text, _) = self.call_full(tool, arguments);

@@ -446,3 +446,80 @@ fn a_held_job_a_dead_drain_left_claimed_is_put_back_not_failed() {
     assert_eq!(q.json("pending/h.json")["hold"], true);
     assert!(q.names("failed").is_empty());
 }
+
+/// Many holds sent at once through one server all succeed (each its own temporary file).
+#[test]
+fn concurrent_holds_through_one_server_all_succeed() {
+    let q = TestQueue::new();
+    let _lock = hold_drain_lock(&q);
+    for i in 0..20 {
+        q.add(
+            &format!("h{i}.json"),
+            &json!({"command": "true", "task_id": format!("h{i}")}).to_string(),
+        );
+    }
+    let mut client = Client::ready(&q, &[]);
+    let holds: Vec<(&str, Value)> = (0..20)
+        .map(|i| {
+            (
+                "tools/call",
+                json!({"name": "hold_job", "arguments": {"job": format!("h{i}")}}),
+            )
+        })
+        .collect();
+    for answer in client.requests(&holds) {
+        assert_eq!(answer["result"]["isError"], false, "{answer}");
+    }
+    for i in 0..20 {
+        assert_eq!(q.json(&format!("pending/h{i}.json"))["hold"], true);
+    }
+}
+
+#[test]
+fn edit_refuses_fields_a_job_does_not_have_and_execq_s_own() {
+    let q = TestQueue::new();
+    q.add("e.json", r#"{"command": "true", "task_id": "e"}"#);
+    for (set, says) in [
+        ("at=tomorrow", "not a field of a job"),
+        ("origin=mcp", "execq's own"),
+    ] {
+        let out = run(q.execq(&["edit", "e", "--set", set]));
+        assert!(
+            !out.status.success() && out.stderr.contains(says),
+            "{set}: {}",
+            out.stderr
+        );
+    }
+    assert!(q.json("pending/e.json").get("origin").is_none());
+}
+
+#[test]
+fn a_rerun_of_a_job_cancelled_while_held_runs_and_resume_starts_a_drain() {
+    let q = TestQueue::new();
+    let log = q.scratch("runs.log");
+    let line = format!("echo start c1 0 >> '{}'", log.display());
+    run(q.execq(&["submit", "--hold", "--id", "c1", "--shell", &line])).success();
+    run(q.execq(&["cancel", "c1"])).success();
+    run(q.execq(&["pause"])).success();
+    run(q.execq(&["rerun", "c1"])).success();
+    run(q.execq(&["resume"])).success();
+    // No drain run by the test: `resume` starts one.
+    crate::util::wait_until("the rerun to run", || ran(&q, "c1"));
+}
+
+#[test]
+fn pause_wait_returns_when_the_jobs_left_in_running_have_no_drain() {
+    let q = TestQueue::new();
+    fs::create_dir_all(q.path("running")).unwrap();
+    fs::write(q.path("running/left.json"), r#"{"command": "sleep 100"}"#).unwrap();
+    let out = finish_within(
+        q.execq(&["pause", "--wait"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+        std::time::Duration::from_secs(20),
+    );
+    assert!(out.status.success());
+    assert!(out.stderr.contains("left in running/"), "{}", out.stderr);
+}

@@ -142,7 +142,18 @@ fn mcp_tasks_through_the_typescript_sdk() {
         "{run}"
     );
 
-    // A task outlives its client and server: the next ones answer for it.
+    // A task outlives its client and server, even one killed mid-task: the next ones answer.
+    let killed = task_step(&queue, &["killed", "sleep 2; echo survived"]);
+    assert!(killed["killed"].as_u64().is_some(), "{killed}");
+    let survived = killed["task"]["taskId"].as_str().unwrap().to_owned();
+    let result = task_step(&queue, &["result", &survived]);
+    assert!(
+        result["final"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("survived"),
+        "{result}"
+    );
     let later = task_step(&queue, &["start", "sleep 2; echo later"]);
     let later_id = later["task"]["taskId"].as_str().unwrap().to_owned();
     assert_eq!(later["task"]["status"], "working", "{later}");

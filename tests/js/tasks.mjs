@@ -2,6 +2,7 @@
 // Usage: node tasks.mjs EXECQ QUEUE STEP [TASK_ID]; prints one JSON line with what it saw.
 //   run        submit_job as a task (`sleep 5; echo done`): its stream, then get, result, list
 //   start CMD  submit_job CMD as a task, print the task, and exit at once (the server goes too)
+//   killed CMD as start, but the server is killed (SIGKILL) instead of closed
 //   get ID     tasks/get                 result ID   tasks/result (waits for the end)
 //   cancel ID  tasks/cancel              plain CMD   submit_job without a task, as before
 //   watch CMD  submit_job CMD, subscribe to its record, wait for the update, read its stdout
@@ -24,7 +25,7 @@ async function stream(command) {
   const seen = [];
   for await (const message of tasks.callToolStream({ name: "submit_job", arguments: { shell: command } })) {
     seen.push(message);
-    if (step === "start" && message.type === "taskCreated") break;
+    if ((step === "start" || step === "killed") && message.type === "taskCreated") break;
   }
   return seen;
 }
@@ -45,6 +46,7 @@ switch (step) {
     }
     break;
   }
+  case "killed":
   case "start": {
     const seen = await stream(arg);
     out.task = seen.find((m) => m.type === "taskCreated")?.task ?? null;
@@ -76,6 +78,12 @@ switch (step) {
   }
   default:
     throw new Error(`unknown step ${step}`);
+}
+if (step === "killed") {
+  out.killed = transport.pid;
+  process.kill(transport.pid, "SIGKILL");
+  process.stdout.write(JSON.stringify(out) + "\n");
+  process.exit(0);
 }
 await client.close();
 process.stdout.write(JSON.stringify(out) + "\n");

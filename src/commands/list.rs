@@ -108,6 +108,7 @@ fn row(e: &Entry, waiting: Option<&Wait>) -> Vec<String> {
     let state = match result.map(|r| r.status.as_str()) {
         Some(status) if status != e.state.as_str() => status.to_owned(),
         _ if waiting == Some(&Wait::Held) => "held".to_owned(),
+        _ if waiting == Some(&Wait::Paused) => "paused".to_owned(),
         _ if waiting.is_some() => "waiting".to_owned(),
         _ => e.state.as_str().to_owned(),
     };

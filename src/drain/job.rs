@@ -99,6 +99,16 @@ impl Drainer<'_> {
             claim::unclaim(self.queue, &claimed)?;
             return Ok(Started::Vanished);
         }
+        // Paused since the pass judged it: once `execq pause` has returned, nothing of the queue
+        // (or group) it paused starts.
+        let group = match &loaded.json {
+            Some(Ok(object)) => crate::job::schedule::Schedule::of(object).unwrap_or_default(),
+            _ => Default::default(),
+        };
+        if outcome == Outcome::Run && !crate::queue::pause::may_start(self.queue, group.group()) {
+            claim::unclaim(self.queue, &claimed)?;
+            return Ok(Started::Vanished);
+        }
         self.make_durable(&claimed)?;
         let from = loaded.name.clone();
         let task_id = match &loaded.json {

@@ -17,6 +17,7 @@ use super::schema;
 use super::tools::{Execq, ToolError, answer, blocking, flatten, parse, tool_error};
 use crate::job::sandbox::Origin;
 use crate::ops;
+use crate::ops::submit::check_sandbox;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -51,11 +52,23 @@ impl Execq {
     ) -> Result<CallToolResult, ToolError> {
         let args: GroupArg = parse(args)?;
         self.may_steer()?;
-        let queue = self.queue.clone();
+        let (queue, policy) = (self.queue.clone(), Arc::clone(&self.policy));
         let changed = blocking(move || {
             if pause {
                 ops::pause::pause(&queue, args.group.as_deref(), Origin::Mcp)
             } else {
+                // Resumed, its waiting jobs start: each must be one an agent could have submitted.
+                for (name, spec) in ops::pause::waiting_jobs(&queue, args.group.as_deref())? {
+                    policy
+                        .check_spec(&spec)
+                        .and_then(|()| {
+                            let cwd = spec.cwd.as_deref();
+                            check_sandbox(&queue, spec.sandbox.as_ref(), Origin::Mcp, cwd)
+                        })
+                        .map_err(|why| {
+                            anyhow::anyhow!("not resumed: `{name}` waits in it, and {why}")
+                        })?;
+                }
                 let changed = ops::pause::resume(&queue, args.group.as_deref(), Origin::Mcp)?;
                 super::calls::kick(&queue);
                 Ok(changed)
@@ -96,6 +109,10 @@ impl Execq {
                 .map_err(|e| anyhow::anyhow!("`{}` cannot run as it is: {e}", waiting.name))?;
             policy
                 .check_spec(&spec)
+                .and_then(|()| {
+                    let cwd = spec.cwd.as_deref();
+                    check_sandbox(&queue, spec.sandbox.as_ref(), Origin::Mcp, cwd)
+                })
                 .map_err(|why| anyhow::anyhow!("`{}` was not released: {why}", waiting.name))?;
             let mut object = waiting.object.clone();
             object.remove("hold");

@@ -107,6 +107,10 @@ pub fn replace(queue: &Queue, waiting: &Waiting, object: Map<String, Value>) -> 
             name: crate::queue::names::display_name(path.file_name().unwrap_or_default()),
             unchanged: false,
         }),
+        Rewritten::Busy => bail!(
+            "`{}` is being changed by another execq right now; nothing was changed (try again)",
+            waiting.name
+        ),
         Rewritten::Gone if edit::being_edited(queue, &waiting.file_name) => bail!(
             "`{}` is being changed by another execq right now; nothing was changed (try again)",
             waiting.name

@@ -77,6 +77,30 @@ pub fn resume(queue: &Queue, group: Option<&str>, origin: Origin) -> Result<Chan
     })
 }
 
+/// The jobs that wait in `pending/` in the queue (`group: None`) or a group, as they would run
+/// (those that cannot run at all are left out: the drain files them as errors).
+pub fn waiting_jobs(
+    queue: &Queue,
+    group: Option<&str>,
+) -> Result<Vec<(String, crate::job::JobSpec)>> {
+    let mut jobs = Vec::new();
+    for entry in catalog::load(queue, State::Pending)? {
+        if group.is_some_and(|g| entry.schedule().group() != g) {
+            continue;
+        }
+        let spec = match (&entry.object, entry.sidecar.is_none()) {
+            (Some(object), _) => crate::job::from_json(object).ok(),
+            (None, _) => std::fs::read(&entry.path)
+                .ok()
+                .and_then(|bytes| crate::job::from_script(&bytes).ok()),
+        };
+        if let Some(spec) = spec {
+            jobs.push((entry.name, spec));
+        }
+    }
+    Ok(jobs)
+}
+
 /// One group, as `execq group list` and `status` show it.
 #[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct GroupView {

@@ -135,6 +135,8 @@ fn requeue_record(queue: &Queue, entry: &Entry, claimed: &Path, origin: Origin) 
     let mut object = entry.object.clone().expect("a merged record is an object");
     record::archive_result(&mut object);
     object.insert("origin".into(), json!(origin.as_str()));
+    // Retried, it is to run: a job cancelled while held does not come back held.
+    object.remove("hold");
     let limit = usize::try_from(MAX_JOB_BYTES).unwrap_or(usize::MAX);
     let Some(bytes) = record::fit_history(&mut object, limit) else {
         bail!(

@@ -8,8 +8,10 @@
 //! 4. The new job is renamed over the taken file, then back to its name (or, if a new job took
 //!    that name meanwhile, a free one), and `pending/` is synced.
 //!
-//! A kill at any step leaves the job whole — the old one or the new one — under its name or under
-//! the dot-name; a drain that finds a dot-name whose process is gone puts it back ([`recover`]),
+//! The editing process locks the job's file (and the new one) before the take and holds the locks
+//! to the end. A kill at any step leaves the job whole — the old one or the new one — under its
+//! name or under the dot-name; a drain that finds a dot-name no process holds locked puts it back
+//! ([`recover`]),
 //! which is in its pass over `pending/` already, so an idle drain pays nothing more for it.
 
 use std::ffi::{OsStr, OsString};
@@ -22,7 +24,6 @@ use anyhow::{Context, Result, bail};
 use crate::fsutil::{self, FileId};
 use crate::queue::Queue;
 use crate::queue::names::{Slot, fit_name, move_to_free};
-use crate::sys;
 
 const PREFIX: &str = ".editing-";
 
@@ -35,6 +36,8 @@ pub enum Rewritten {
     Gone,
     /// The job was replaced by someone else after it was read: unchanged.
     Changed,
+    /// Another process is changing it right now: unchanged.
+    Busy,
 }
 
 /// Replaces the job `pending/name`, as read (`read`: the file's identity), with `bytes`, keeping
@@ -56,12 +59,27 @@ pub fn rewrite(
     }
     let from = queue.pending.join(name);
     let taken = queue.pending.join(&taken_name);
+    // Locked before it is taken, and kept locked until this edit is done: a drain puts a taken
+    // job back only when no process holds its lock (see [`recover`]), however long this one
+    // stalls and whatever process its id names later.
+    let old = match crate::sys::open_nofollow(&from) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Rewritten::Gone),
+        Err(e) => return Err(e).with_context(|| format!("cannot open `{}`", from.display())),
+    };
+    if FileId::of(&old.metadata()?) != read {
+        return Ok(Rewritten::Changed);
+    }
+    if fs2::FileExt::try_lock_exclusive(&old).is_err() {
+        return Ok(Rewritten::Busy);
+    }
     let tmp = queue.temp_path("edit");
-    let file = fsutil::write_new(&tmp, bytes)?;
-    file.set_modified(mtime)
+    let new = fsutil::write_new(&tmp, bytes)?;
+    new.set_modified(mtime)
         .with_context(|| format!("cannot set the time of `{}`", tmp.display()))?;
-    fsutil::sync_file(&file, &tmp)?;
-    drop(file);
+    fsutil::sync_file(&new, &tmp)?;
+    fs2::FileExt::lock_exclusive(&new)
+        .with_context(|| format!("cannot lock `{}`", tmp.display()))?;
     match fsutil::rename_noreplace(&from, &taken) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -80,6 +98,7 @@ pub fn rewrite(
     }
     fsutil::rename(&tmp, &taken)?;
     let dest = put_back(queue, &taken, name)?;
+    drop((old, new));
     Ok(Rewritten::Done(dest))
 }
 
@@ -110,10 +129,6 @@ pub fn being_edited(queue: &Queue, name: &OsStr) -> bool {
     })
 }
 
-/// How long an edit holds a job under its dot-name: a rename or two. One held longer was cut
-/// short, whatever its process id now names (ids are reused).
-const STALE: std::time::Duration = std::time::Duration::from_secs(60);
-
 /// Whether a dot-name in `pending/` is an edit's.
 pub fn is_edit(file_name: &OsStr) -> bool {
     parse(file_name).is_some()
@@ -124,21 +139,15 @@ pub fn is_edit(file_name: &OsStr) -> bool {
 pub fn recover<'a>(queue: &Queue, names: impl IntoIterator<Item = &'a OsStr>) -> Result<usize> {
     let mut found = 0;
     for file_name in names {
-        let Some((name, pid)) = parse(file_name) else {
+        let Some((name, _)) = parse(file_name) else {
             continue;
         };
         let taken = queue.pending.join(file_name);
-        // The take's time: a rename sets the file's change time.
-        let taken_at = std::fs::symlink_metadata(&taken).ok().and_then(|m| {
-            use std::os::unix::fs::MetadataExt;
-            let age = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .ok()?;
-            age.checked_sub(std::time::Duration::from_secs(
-                u64::try_from(m.ctime()).ok()?,
-            ))
-        });
-        if sys::process_exists(pid) && taken_at.is_none_or(|age| age < STALE) {
+        // Its edit is alive while it holds the file's lock (a lock dies with its process).
+        let Ok(file) = crate::sys::open_nofollow(&taken) else {
+            continue;
+        };
+        if fs2::FileExt::try_lock_exclusive(&file).is_err() {
             continue;
         }
         match put_back(queue, &taken, &name) {

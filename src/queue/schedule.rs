@@ -65,6 +65,8 @@ pub enum Verdict {
 pub enum Wait {
     /// `hold: true` (`execq hold`): until `execq release`.
     Held,
+    /// The queue, or the job's group, is paused (`execq pause`): until `execq resume`.
+    Paused,
     NotBefore(DateTime<FixedOffset>),
     /// For `reference`, which names a job in `state` (`None`: no job yet).
     After {
@@ -77,6 +79,7 @@ impl fmt::Display for Wait {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Held => write!(f, "held (execq release starts it)"),
+            Self::Paused => write!(f, "paused (execq resume starts it)"),
             Self::NotBefore(at) => write!(f, "not before {}", at.to_rfc3339()),
             Self::After {
                 on: Some((state, name)),

@@ -89,8 +89,9 @@ fn a_pause_holds_across_drains_and_a_kill_and_resume_runs_the_jobs() {
     q.drain(&[]).success();
     assert_eq!(before, tree(&q.root), "a paused drain wrote");
     run(q.execq(&["resume"])).success();
+    // `resume` starts a drain of its own; a drain run here may find it holding the queue.
     q.drain(&[]).success();
-    assert!(ran(&q, "p1"));
+    crate::util::wait_until("p1 to run", || ran(&q, "p1"));
     let report: Value = serde_json::from_str(&run(q.execq(&["status", "--json"])).stdout).unwrap();
     assert_eq!(report["paused"], false);
 }
@@ -119,7 +120,7 @@ fn a_paused_group_waits_while_the_others_run() {
     );
     run(q.execq(&["resume", "--group", "gpu"])).success();
     q.drain(&[]).success();
-    assert!(ran(&q, "g1"));
+    crate::util::wait_until("g1 to run", || ran(&q, "g1"));
 }
 
 #[test]
@@ -522,4 +523,54 @@ fn pause_wait_returns_when_the_jobs_left_in_running_have_no_drain() {
     );
     assert!(out.status.success());
     assert!(out.stderr.contains("left in running/"), "{}", out.stderr);
+}
+
+/// An edit's taken job is put back only when no process holds its lock: a stalled edit keeps it
+/// (it would apply its change after the drain ran the old job otherwise); a dead one does not.
+#[test]
+fn a_taken_job_is_put_back_only_when_its_edit_is_gone() {
+    let q = TestQueue::new();
+    fs::create_dir_all(q.path("pending")).unwrap();
+    let taken = q.path("pending/.editing-t.json.1");
+    fs::write(&taken, r#"{"command": "true", "task_id": "t"}"#).unwrap();
+    let file = fs::File::open(&taken).unwrap();
+    fs2::FileExt::lock_exclusive(&file).unwrap();
+    q.drain(&[]).success();
+    assert!(taken.exists(), "put back while its edit was alive");
+    assert!(q.names("completed").is_empty());
+    drop(file);
+    q.drain(&[]).success();
+    assert!(!taken.exists());
+    assert_eq!(q.names("completed"), ["t.json"]);
+}
+
+#[test]
+fn a_retried_job_cancelled_while_held_runs_and_a_paused_job_says_so() {
+    let q = TestQueue::new();
+    run(q.execq(&["submit", "--hold", "--id", "r", "--", "true"])).success();
+    run(q.execq(&["cancel", "r"])).success();
+    run(q.execq(&["retry", "r"])).success();
+    let pending = q.names("pending");
+    assert!(
+        q.json(&format!("pending/{}", pending[0]))
+            .get("hold")
+            .is_none()
+    );
+    run(q.execq(&["pause"])).success();
+    let list = run(q.execq(&["list"])).stdout;
+    assert!(list.contains("paused"), "{list}");
+    let shown = run(q.execq(&["show", "r"])).stdout;
+    assert!(shown.contains("paused (execq resume starts it)"), "{shown}");
+}
+
+/// Under an allowlist, resuming is refused while a job the agent could not submit waits.
+#[test]
+fn mcp_resume_under_an_allowlist_checks_what_would_start() {
+    let q = TestQueue::new();
+    run(q.execq(&["pause", "--group", "pg"])).success();
+    run(q.execq(&["submit", "--group", "pg", "--shell", "echo not allowed"])).success();
+    let mut client = Client::ready(&q, &["--allow", "echo"]);
+    let (failed, text) = client.call("resume_queue", json!({"group": "pg"}));
+    assert!(failed && text.contains("not resumed"), "{text}");
+    assert!(q.path("paused/group.pg").exists());
 }

@@ -66,14 +66,23 @@ pub fn waiting(queue: &Queue, pending: &[Entry]) -> Result<HashMap<OsString, Wai
             schedule: e.schedule(),
         })
         .collect();
-    if jobs.iter().all(|j| j.schedule.is_default()) {
+    let paused = crate::queue::pause::paused(queue)?;
+    if paused.is_empty() && jobs.iter().all(|j| j.schedule.is_default()) {
         return Ok(HashMap::new());
     }
     let verdicts = schedule::verdicts(&jobs, &known_for(queue, &jobs)?, SystemTime::now());
+    let stopped = |job: &Pending| {
+        paused.contains_key(&crate::queue::pause::Scope::Queue)
+            || paused.contains_key(&crate::queue::pause::Scope::Group(
+                job.schedule.group().to_owned(),
+            ))
+    };
     Ok(jobs
         .into_iter()
         .zip(verdicts)
         .filter_map(|(job, verdict)| match verdict {
+            Verdict::Wait(Wait::Held) => Some((job.name, Wait::Held)),
+            _ if stopped(&job) => Some((job.name, Wait::Paused)),
             Verdict::Wait(why) => Some((job.name, why)),
             _ => None,
         })

@@ -74,6 +74,10 @@ pub struct GetArgs {
     /// Wait up to this many seconds for it to finish (default 0; capped at the server's
     /// max_wait, 50 s by default).
     pub wait_seconds: Option<f64>,
+    /// The job as of its run N (0: the first), for a task of that run; not advertised.
+    #[serde(default)]
+    #[schemars(skip)]
+    pub run: Option<usize>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

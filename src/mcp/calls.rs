@@ -167,7 +167,13 @@ impl Execq {
         let queue = self.queue.clone();
         let reference = args.job.clone();
         let found = blocking(move || match Tracked::find_entry(&queue, &reference) {
-            Ok((tracked, entry)) => Ok(Ok((tracked, entry.name, entry.state))),
+            Ok((tracked, entry)) => {
+                let runs = entry
+                    .object
+                    .as_ref()
+                    .map_or(0, crate::ops::view::runs_before);
+                Ok(Ok((tracked, entry.name, entry.state, runs)))
+            }
             // Not in the queue: perhaps archived (see `retention`).
             Err(e) => match get::find(&queue, &reference) {
                 Ok(found @ Found::Archived(_)) => {
@@ -178,7 +184,11 @@ impl Execq {
         })
         .await?;
         let view = match found {
-            Ok((tracked, name, state)) => {
+            // An earlier run's task: that run has ended, whatever the job does now.
+            Ok((tracked, name, _, runs)) if args.run.is_some_and(|k| k < runs) => {
+                self.wait_for(tracked, name, Duration::ZERO, &ctx).await?
+            }
+            Ok((tracked, name, state, _)) => {
                 if !self.policy.read_only && matches!(state, State::Pending | State::Running) {
                     // A job left in running/ by a drain that died, or one pending with no
                     // drain: the wait (or the client polling) would see it waiting for good.
@@ -192,6 +202,18 @@ impl Execq {
                 self.wait_for(tracked, name, wait, &ctx).await?
             }
             Err(archived) => archived,
+        };
+        let view = match args.run {
+            Some(k) if k < view.retries => {
+                let (queue, job) = (self.queue.clone(), view.job.clone());
+                let record = blocking(move || get::get(&queue, &job, Detail::Record)).await?;
+                let record = record.record.unwrap_or_default();
+                view.as_of_run(&record, k).map_err(tool_error)?
+            }
+            Some(k) => view
+                .as_of_run(&serde_json::Value::Null, k)
+                .map_err(tool_error)?,
+            None => view,
         };
         let text = text::job(&view);
         Ok(answer(&view, text))

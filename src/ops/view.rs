@@ -79,6 +79,9 @@ pub struct JobView {
     /// The job's whole record (`show --json`, `/api/jobs/REF`), as in its file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<Value>,
+    /// How many earlier runs it has (`retry`): its `history`, and any dropped from it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: usize,
     /// Its group (`group`), when it names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
@@ -112,6 +115,7 @@ impl JobView {
                 .as_ref()
                 .is_some_and(|o| o.get("mcp_task") == Some(&Value::Bool(true))),
             group: entry.schedule().group,
+            retries: entry.object.as_ref().map_or(0, runs_before),
             submitted_at: (entry.object.as_ref())
                 .and_then(|o| o.get("submitted_at")?.as_str())
                 .map(str::to_owned),
@@ -151,6 +155,7 @@ impl JobView {
             archived_at: text(&line["archived_at"]),
             mcp_task: record["mcp_task"] == true,
             group: text(&record["group"]),
+            retries: record.as_object().map_or(0, runs_before),
             submitted_at: text(&record["submitted_at"]),
             ..Self::default()
         };
@@ -161,6 +166,40 @@ impl JobView {
             view.record = Some(record.clone());
         }
         view
+    }
+
+    /// This view as of an earlier run `k` (0: the first) of a retried job, from its record's
+    /// `history`; `Err` says why there is no such run to show.
+    pub fn as_of_run(mut self, record: &Value, k: usize) -> Result<Self, String> {
+        if k >= self.retries {
+            return if k == self.retries {
+                Ok(self)
+            } else {
+                Err(format!("`{}` has had no run {k}", self.job))
+            };
+        }
+        let dropped = record["history_dropped"].as_u64().unwrap_or(0) as usize;
+        let Some(earlier) = k
+            .checked_sub(dropped)
+            .and_then(|i| record["history"].get(i))
+        else {
+            return Err(format!(
+                "the result of `{}`'s run {k} was dropped from its history",
+                self.job
+            ));
+        };
+        let result: JobResult = serde_json::from_value(earlier.clone())
+            .map_err(|e| format!("`{}`'s run {k} has no readable result: {e}", self.job))?;
+        self.state = if result.status == crate::job::result::Status::Completed {
+            "completed"
+        } else {
+            "failed"
+        }
+        .to_owned();
+        self.waiting = None;
+        self.running_seconds = None;
+        self.add_result(&result, Detail::Tails);
+        Ok(self)
     }
 
     fn add_result(&mut self, r: &JobResult, detail: Detail) {
@@ -197,4 +236,21 @@ fn live_tail(path: &std::path::Path) -> (String, u64) {
         return (String::new(), size);
     }
     (String::from_utf8_lossy(&bytes).into_owned(), size)
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Earlier runs in a job's record: its `history`, and those dropped from it.
+pub fn runs_before(job: &serde_json::Map<String, Value>) -> usize {
+    let kept = job
+        .get("history")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    let dropped = job
+        .get("history_dropped")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    kept + usize::try_from(dropped).unwrap_or(0)
 }

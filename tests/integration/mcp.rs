@@ -707,3 +707,51 @@ fn a_task_that_cannot_start_fails_with_why() {
         "{got}"
     );
 }
+
+/// A task is one run of its job: retried afterwards, the job runs again, and its first task
+/// still says how the first run ended; the retry's own task follows the new run.
+#[test]
+fn a_finished_task_stays_as_it_ended_when_its_job_is_retried() {
+    let q = TestQueue::new();
+    let mut client = Client::ready(&q, &[]);
+    let flag = q.scratch("second");
+    let line = format!(
+        "if [ -e '{f}' ]; then echo second; else touch '{f}'; echo first; exit 1; fi",
+        f = flag.display()
+    );
+    let created = client.request(
+        "tools/call",
+        json!({"name": "submit_job", "arguments": {"shell": line}, "task": {}}),
+    );
+    let id = created["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first = client.request("tasks/result", json!({"taskId": id}));
+    assert_eq!(first["result"]["isError"], true, "{first}");
+    let retried = client.request(
+        "tools/call",
+        json!({"name": "retry_job", "arguments": {"job": id}, "task": {}}),
+    );
+    let retry_id = retried["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(retry_id, format!("{id}#retry-1"));
+    let second = client.request("tasks/result", json!({"taskId": retry_id}));
+    assert_eq!(second["result"]["isError"], false, "{second}");
+    assert_eq!(
+        second["result"]["structuredContent"]["job"]["stdout_tail"], "second\n",
+        "{second}"
+    );
+    let again = client.request("tasks/get", json!({"taskId": id}));
+    assert_eq!(
+        again["result"]["status"], "failed",
+        "the first task changed: {again}"
+    );
+    let result = client.request("tasks/result", json!({"taskId": id}));
+    assert_eq!(
+        result["result"]["structuredContent"]["stdout_tail"], "first\n",
+        "{result}"
+    );
+}

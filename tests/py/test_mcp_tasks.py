@@ -168,7 +168,7 @@ class TasksTest(Server):
             self.assertIn("3", state.status_message)
             # retry_job as a task: the same job, pending again.
             retried = await self.create(client, "retry_job", {"job": created.task_id})
-            self.assertEqual(retried.task_id, created.task_id + "#retry")
+            self.assertEqual(retried.task_id, created.task_id + "#retry-1")
             self.assertEqual((await settle(client.session, retried.task_id)).status, "completed")
 
     async def test_cancel_a_task_its_processes_end_and_its_record_says_cancelled(self):

@@ -44,37 +44,51 @@ use shape::{Revision, State, Task, refused};
 /// The tools a client may call as a task.
 const TASK_TOOLS: [&str; 2] = ["submit_job", "retry_job"];
 
-/// What a `retry_job` task's id ends with: its result has `retry_job`'s shape (`{message, job}`),
-/// where a `submit_job` task's has `get_job`'s, as each tool's output schema says.
-const RETRY: &str = "#retry";
+/// What a `retry_job` task's id ends with, then the run it follows (`NAME#retry-1`: the first
+/// retry). A task is one run of its job, so it never changes once that run has ended, however
+/// often the job is retried; and its result has `retry_job`'s shape (`{message, job}`), where a
+/// `submit_job` task's (run 0, `NAME`) has `get_job`'s, as each tool's output schema says.
+const RETRY: &str = "#retry-";
 
-/// A task, by its id: a job's file name, with [`RETRY`] for a retry.
+/// A task, by its id: a job's file name, with [`RETRY`] and a run for a retry.
 #[derive(Clone, Debug, PartialEq)]
 struct TaskRef {
     job: String,
-    retry: bool,
+    /// The retry it follows: `None` for the job's first run.
+    retry: Option<usize>,
 }
 
 impl TaskRef {
     fn parse(id: &str) -> Self {
-        match id.strip_suffix(RETRY) {
-            Some(job) => Self {
+        let retry = id.rsplit_once(RETRY).and_then(|(job, run)| {
+            let n: usize = run
+                .parse()
+                .ok()
+                .filter(|&n| n > 0 && !run.starts_with('0'))?;
+            Some((job, n))
+        });
+        match retry {
+            Some((job, run)) => Self {
                 job: job.to_owned(),
-                retry: true,
+                retry: Some(run),
             },
             None => Self {
                 job: id.to_owned(),
-                retry: false,
+                retry: None,
             },
         }
     }
 
     fn id(&self) -> String {
-        if self.retry {
-            format!("{}{RETRY}", self.job)
-        } else {
-            self.job.clone()
+        match self.retry {
+            Some(run) => format!("{}{RETRY}{run}", self.job),
+            None => self.job.clone(),
         }
+    }
+
+    /// The run of its job this task follows.
+    fn run(&self) -> usize {
+        self.retry.unwrap_or(0)
     }
 
     /// The job as this task.
@@ -87,7 +101,7 @@ impl TaskRef {
     /// A `get_job` answer as the final result of the tool that made this task.
     fn result(&self, result: &Value) -> Value {
         let mut result = result.clone();
-        if self.retry {
+        if self.retry.is_some() {
             let view = job_view(&result).clone();
             let status = view["status"].as_str().unwrap_or("not finished").to_owned();
             result["structuredContent"] =
@@ -295,8 +309,9 @@ impl Tasks {
         let job = task.job.clone();
         match method {
             "tasks/get" => {
+                let arguments = json!({"job": job, "run": task.run()});
                 let asked = Asked::Get { id, rev, task };
-                self.call("get_job", json!({"job": job}), asked, message)
+                self.call("get_job", arguments, asked, message)
             }
             "tasks/result" => self.ask_job(task, |task| Asked::Result { id, task }),
             _ => {
@@ -417,7 +432,14 @@ impl Tasks {
         let view = job_view(result);
         let state = State::of(view);
         let job = view["job"].as_str().unwrap_or_default().to_owned();
-        let task = TaskRef { job, retry };
+        // A retry's task follows the run it queued: the job's earlier runs are its history.
+        let runs = view["retries"]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok());
+        let task = TaskRef {
+            job,
+            retry: retry.then(|| runs.unwrap_or(1).max(1)),
+        };
         let reply = answer(id, task.task(view, &state, self.ttl_ms).created(rev));
         if state.finished() || rev == Revision::Extension {
             return Route::Client(reply);
@@ -470,7 +492,7 @@ impl Tasks {
 
     /// A `get_job` of our own that waits for `job`, answering `next`.
     fn ask_job(&self, task: TaskRef, next: impl FnOnce(TaskRef) -> Asked) -> Route {
-        let arguments = json!({"job": task.job, "wait_seconds": self.wait});
+        let arguments = json!({"job": task.job, "wait_seconds": self.wait, "run": task.run()});
         // Only in 2025-11-25 (a session, opened by `initialize`): no `_meta` needed.
         self.call("get_job", arguments, next(task), &Value::Null)
     }

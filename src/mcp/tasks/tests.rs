@@ -308,7 +308,7 @@ fn a_retry_task_has_an_id_of_its_own_and_its_result_has_retry_job_s_shape() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(id, "j.json#retry");
+    assert_eq!(id, "j.json#retry-1");
     let ask = inbound(
         &tasks,
         json!({"jsonrpc": "2.0", "id": 2, "method": "tasks/result", "params": {"taskId": id}}),
@@ -324,6 +324,6 @@ fn a_retry_task_has_an_id_of_its_own_and_its_result_has_retry_job_s_shape() {
     assert!(content["message"].as_str().unwrap().contains("retried"));
     assert_eq!(
         done["result"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"],
-        "j.json#retry"
+        "j.json#retry-1"
     );
 }

@@ -208,10 +208,10 @@ impl Execq {
                 let (queue, job) = (self.queue.clone(), view.job.clone());
                 let record = blocking(move || get::get(&queue, &job, Detail::Record)).await?;
                 let record = record.record.unwrap_or_default();
-                view.as_of_run(&record, k).map_err(tool_error)?
+                view.at_run(&record, k).map_err(tool_error)?
             }
             Some(k) => view
-                .as_of_run(&serde_json::Value::Null, k)
+                .at_run(&serde_json::Value::Null, k)
                 .map_err(tool_error)?,
             None => view,
         };

@@ -170,7 +170,7 @@ impl JobView {
 
     /// This view as of an earlier run `k` (0: the first) of a retried job, from its record's
     /// `history`; `Err` says why there is no such run to show.
-    pub fn as_of_run(mut self, record: &Value, k: usize) -> Result<Self, String> {
+    pub fn at_run(mut self, record: &Value, k: usize) -> Result<Self, String> {
         if k >= self.retries {
             return if k == self.retries {
                 Ok(self)

@@ -99,17 +99,19 @@ impl Drainer<'_> {
             claim::unclaim(self.queue, &claimed)?;
             return Ok(Started::Vanished);
         }
-        // Paused since the pass judged it: once `execq pause` has returned, nothing of the queue
-        // (or group) it paused starts.
-        let group = match &loaded.json {
+        self.make_durable(&claimed)?;
+        // Paused since the pass judged it (looked at last, after the claim and its sync, which
+        // may take a while): once `execq pause` has returned, nothing it paused starts.
+        let schedule = match &loaded.json {
             Some(Ok(object)) => crate::job::schedule::Schedule::of(object).unwrap_or_default(),
             _ => Default::default(),
         };
-        if outcome == Outcome::Run && !crate::queue::pause::may_start(self.queue, group.group()) {
+        if outcome == Outcome::Run && !crate::queue::pause::may_start(self.queue, schedule.group())
+        {
             claim::unclaim(self.queue, &claimed)?;
+            crate::fsutil::sync_dir(&self.queue.pending)?;
             return Ok(Started::Vanished);
         }
-        self.make_durable(&claimed)?;
         let from = loaded.name.clone();
         let task_id = match &loaded.json {
             Some(Ok(object)) => object.get("task_id").and_then(|t| t.as_str()),

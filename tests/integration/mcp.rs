@@ -754,4 +754,12 @@ fn a_finished_task_stays_as_it_ended_when_its_job_is_retried() {
         result["result"]["structuredContent"]["stdout_tail"], "first\n",
         "{result}"
     );
+    // An ended run's task cannot be cancelled (nor, through it, the job's later runs).
+    let cancel = client.request("tasks/cancel", json!({"taskId": id}));
+    assert_eq!(cancel["error"]["code"], -32602, "{cancel}");
+    let listed = client.request("tasks/list", json!({}));
+    let ids: Vec<&str> = (listed["result"]["tasks"].as_array().unwrap().iter())
+        .map(|t| t["taskId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [retry_id.as_str()], "the job's current run: {listed}");
 }

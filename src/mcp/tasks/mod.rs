@@ -61,10 +61,11 @@ struct TaskRef {
 impl TaskRef {
     fn parse(id: &str) -> Self {
         let retry = id.rsplit_once(RETRY).and_then(|(job, run)| {
+            let digits = !run.is_empty() && run.bytes().all(|b| b.is_ascii_digit());
             let n: usize = run
                 .parse()
                 .ok()
-                .filter(|&n| n > 0 && !run.starts_with('0'))?;
+                .filter(|&n| digits && n > 0 && !run.starts_with('0'))?;
             Some((job, n))
         });
         match retry {
@@ -134,9 +135,18 @@ enum Asked {
         id: Value,
         task: TaskRef,
     },
+    /// `tasks/cancel`, first: is the task's run still going?
+    CancelCheck {
+        id: Value,
+        rev: Revision,
+        task: TaskRef,
+        /// The request, for the `_meta` the cancel carries.
+        request: Value,
+    },
     Cancel {
         id: Value,
         rev: Revision,
+        task: TaskRef,
     },
     /// This server's watch on a task it made, for its status notification.
     Watch {
@@ -315,8 +325,15 @@ impl Tasks {
             }
             "tasks/result" => self.ask_job(task, |task| Asked::Result { id, task }),
             _ => {
-                let asked = Asked::Cancel { id, rev };
-                self.call("cancel_job", json!({"job": job}), asked, message)
+                let arguments = json!({"job": job, "run": task.run()});
+                let request = message.clone();
+                let asked = Asked::CancelCheck {
+                    id,
+                    rev,
+                    task,
+                    request,
+                };
+                self.call("get_job", arguments, asked, message)
             }
         }
     }
@@ -391,7 +408,10 @@ impl Tasks {
             }
             Asked::Watch { .. } if failed => return Some(Route::Nowhere),
             Asked::Watch { task } => return Some(self.watched(task, &result)),
-            Asked::Get { id, .. } | Asked::Cancel { id, .. } | Asked::Result { id, .. }
+            Asked::Get { id, .. }
+            | Asked::Cancel { id, .. }
+            | Asked::CancelCheck { id, .. }
+            | Asked::Result { id, .. }
                 if failed =>
             {
                 error(&id, -32602, &said())
@@ -406,17 +426,33 @@ impl Tasks {
                         .got(rev, Some(&outcome)),
                 )
             }
+            // A run that has ended cannot be cancelled (nor, through it, a later run).
+            Asked::CancelCheck { id, task, .. } if finished(job_view(&result)) => error(
+                &id,
+                -32602,
+                &format!("task {} has already finished", task.id()),
+            ),
+            Asked::CancelCheck {
+                id,
+                rev,
+                task,
+                request,
+            } => {
+                let arguments = json!({"job": task.job});
+                let asked = Asked::Cancel { id, rev, task };
+                return Some(self.call("cancel_job", arguments, asked, &request));
+            }
             Asked::Cancel {
                 id,
                 rev: Revision::Extension,
                 ..
             } => answer(&id, json!({"resultType": "complete"})),
-            Asked::Cancel { id, rev, .. } => {
+            Asked::Cancel { id, rev, task } => {
                 let view = job_view(&result);
                 let state = State::of(view);
                 answer(
                     &id,
-                    Value::Object(Task::of(view, &state, self.ttl_ms).fields(rev)),
+                    Value::Object(task.task(view, &state, self.ttl_ms).fields(rev)),
                 )
             }
             Asked::Result { id, task } => return Some(self.result(id, task, &result)),
@@ -484,8 +520,16 @@ impl Tasks {
             .flatten()
             .filter(|view| view["mcp_task"] == true)
             .map(|view| {
+                // The job's current run: its first (`NAME`), or the latest retry's.
+                let runs = view["retries"]
+                    .as_u64()
+                    .and_then(|n| usize::try_from(n).ok());
+                let task = TaskRef {
+                    job: view["job"].as_str().unwrap_or_default().to_owned(),
+                    retry: runs.filter(|&n| n > 0),
+                };
                 let state = State::of(view);
-                Value::Object(Task::of(view, &state, self.ttl_ms).fields(Revision::Core))
+                Value::Object(task.task(view, &state, self.ttl_ms).fields(Revision::Core))
             })
             .collect()
     }

@@ -63,7 +63,16 @@ pub fn waiting(queue: &Queue, entry: &Entry) -> Result<Option<Wait>> {
     if entry.state != State::Pending {
         return Ok(None);
     }
-    Ok(catalog::waiting(queue, std::slice::from_ref(entry))?.remove(&entry.file_name))
+    if entry.schedule().after.is_empty() {
+        return Ok(catalog::waiting(queue, std::slice::from_ref(entry))?.remove(&entry.file_name));
+    }
+    // It waits for other jobs, some perhaps pending too: judged among all of pending/, as the
+    // drain judges it (alone, a pending dependency would look like no job at all).
+    let mut pending = catalog::load(queue, State::Pending)?;
+    if !pending.iter().any(|e| e.file_name == entry.file_name) {
+        pending.push(entry.clone());
+    }
+    Ok(catalog::waiting(queue, &pending)?.remove(&entry.file_name))
 }
 
 /// The archive's line for `reference`; the queue's own "no such job" error when it has none.

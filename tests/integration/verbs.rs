@@ -574,3 +574,20 @@ fn mcp_resume_under_an_allowlist_checks_what_would_start() {
     assert!(failed && text.contains("not resumed"), "{text}");
     assert!(q.path("paused/group.pg").exists());
 }
+
+/// A job waiting for another pending job says so (not "no such job yet"), in `show` and MCP.
+#[test]
+fn a_dependency_on_a_pending_job_is_named_as_pending() {
+    let q = TestQueue::new();
+    run(q.execq(&["submit", "--id", "a", "--delay", "1h", "--", "true"])).success();
+    run(q.execq(&["submit", "--id", "b", "--after", "a", "--", "true"])).success();
+    let shown = run(q.execq(&["show", "b"])).stdout;
+    assert!(
+        shown.contains("(pending)") && !shown.contains("no such job"),
+        "{shown}"
+    );
+    let mut client = Client::ready(&q, &["--read-only"]);
+    let (_, _, view) = client.call_full("get_job", json!({"job": "b"}));
+    let waiting = view["waiting"].as_str().unwrap_or_default();
+    assert!(waiting.contains("(pending)"), "{view}");
+}

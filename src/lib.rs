@@ -17,6 +17,7 @@ mod dashboard;
 mod drain;
 pub mod duration;
 mod exec;
+mod executor;
 mod exit_code;
 mod fault;
 mod fsutil;
@@ -53,6 +54,7 @@ pub mod options {
     pub use crate::commands::submit::Opts as Submit;
     pub use crate::commands::wait::Opts as Wait;
     pub use crate::config::Flags as DrainFlags;
+    pub use crate::executor::Kind as Executor;
     pub use crate::job::limits::ResourceLimits as JobLimits;
     pub use crate::job::sandbox::{Mode as SandboxMode, Origin, Sandbox};
     pub use crate::job::schedule::valid_group;

@@ -42,6 +42,11 @@ pub(super) struct JobArgs {
     #[arg(long, value_name = "NAME", value_parser = group_name)]
     group: Option<String>,
 
+    /// Where to run it: local (a process here) or slurm (a Slurm batch job; see
+    /// `[executor.slurm]` in config.toml) [default: config.toml's `[executor] default`, else local]
+    #[arg(long, value_name = "KIND", value_parser = executor_kind)]
+    executor: Option<options::Executor>,
+
     /// Also pass NAME from this environment, or set NAME=VALUE (PATH is always passed); repeatable
     #[arg(long, value_name = "NAME[=VALUE]")]
     env: Vec<String>,
@@ -217,6 +222,7 @@ impl From<JobArgs> for SubmitOptions {
             mcp_task: false,
             hold: false,
             group: args.group,
+            executor: args.executor,
         }
     }
 }
@@ -236,6 +242,11 @@ impl From<SubmitArgs> for options::Submit {
             wait: args.wait,
         }
     }
+}
+
+/// `--executor`'s value.
+fn executor_kind(name: &str) -> Result<options::Executor, String> {
+    options::Executor::parse(name)
 }
 
 /// A group's name, as a job's `group` may be.

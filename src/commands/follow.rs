@@ -50,6 +50,8 @@ pub fn run(queue: &Queue, reference: &str) -> Result<ExitCode> {
         }
         pump(&mut followers)?;
         pause.looked();
+        // A forwarded job ends only when a drain asks its executor: have one ask.
+        pause.nudge_forwarded();
         // Output written to a live copy changes no folder: it is read every POLL, while a claim
         // or the record wakes the loop at once.
         pause.wait(POLL, None);
@@ -62,7 +64,12 @@ fn open_spools(queue: &Queue, job: &Tracked, followers: &mut [Follower; 2]) {
     let Some(path) = job.running_path(queue) else {
         return;
     };
-    for (follower, spool) in followers.iter_mut().zip(spool_paths(&path)) {
+    // A forwarded job's output is where its executor writes it, as it grows.
+    let spools = match crate::queue::forwarded::read(&path) {
+        Some(note) => note.output_paths(),
+        None => spool_paths(&path),
+    };
+    for (follower, spool) in followers.iter_mut().zip(spools) {
         if follower.file.is_none() {
             follower.file = File::open(spool).ok();
         }

@@ -64,6 +64,7 @@ fn add(queue: &Queue, add: &Add) -> Result<ExitCode> {
         .map(std::path::Path::new);
     submit::check_sandbox(queue, job.sandbox.as_ref(), Origin::Schedule, cwd)
         .map_err(anyhow::Error::msg)?;
+    submit::check_executor(queue, &template).map_err(anyhow::Error::msg)?;
     let spec = Spec {
         cron: add.cron.trim().to_owned(),
         catch_up: add.catch_up,

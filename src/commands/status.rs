@@ -45,6 +45,12 @@ fn render(r: &Report) -> String {
     };
     line("pending", format!("{}{waiting}{oldest}", r.counts.pending));
     line("running", running_line(r));
+    if !r.forwarded.is_empty() {
+        let jobs: Vec<String> = (r.forwarded.iter())
+            .map(|j| format!("{}: {}", j.file, j.summary))
+            .collect();
+        line("forwarded", format!("{} ({})", r.forwarded.len(), jobs.join(", ")));
+    }
     for (key, value) in pause_lines(r) {
         line(key, value);
     }
@@ -153,7 +159,9 @@ fn running_line(r: &Report) -> String {
             .collect::<Vec<_>>()
             .join(", "),
         Some(_) => "a drain is running (between jobs)".into(),
-        None if r.counts.running > 0 => "no drain running (but running/ is not empty)".into(),
+        None if r.counts.running > r.counts.forwarded => {
+            "no drain running (but running/ is not empty)".into()
+        }
         None => "no drain running".into(),
     }
 }

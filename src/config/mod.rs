@@ -45,6 +45,7 @@ use crate::job::schedule::{DEFAULT_GROUP, valid_group};
 use crate::duration::Seconds;
 use crate::job::limits::{self, ResourceLimits};
 use crate::job::notify::Notify;
+use crate::executor::Kind;
 use crate::job::sandbox::Policies;
 use crate::queue::Queue;
 
@@ -74,6 +75,16 @@ pub struct Config {
     pub sandbox: Option<Policies>,
     /// Groups with slots of their own (`[groups.NAME] jobs = N`).
     pub groups: Option<BTreeMap<String, Group>>,
+    /// Where jobs run (`[executor]`, `[executor.slurm]`).
+    pub executor: Option<ExecutorConfig>,
+}
+
+/// `[executor]`: where jobs that do not name an executor run, and Slurm's settings.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorConfig {
+    pub default: Option<Kind>,
+    pub slurm: Option<crate::executor::slurm::Settings>,
 }
 
 /// `[groups.NAME]`: how many of the group's jobs run at once.
@@ -195,6 +206,10 @@ pub struct DrainOptions {
     pub sandbox: Policies,
     /// Each configured group's slots (`[groups.NAME] jobs = N`); `default` takes `jobs`.
     pub groups: BTreeMap<String, usize>,
+    /// Where a job that names no executor runs (`[executor] default`).
+    pub executor: Kind,
+    /// `[executor.slurm]`.
+    pub slurm: crate::executor::slurm::Settings,
 }
 
 impl DrainOptions {
@@ -237,6 +252,8 @@ impl Default for DrainOptions {
             dashboard: None,
             sandbox: Policies::default(),
             groups: BTreeMap::new(),
+            executor: Kind::Local,
+            slurm: Default::default(),
         }
     }
 }
@@ -320,6 +337,10 @@ pub fn effective(
         value: format!("{name}: {n}"),
         source: Source::File,
     }));
+    let executor = file.executor.unwrap_or_default();
+    opts.executor = executor.default.unwrap_or_default();
+    opts.slurm = executor.slurm.unwrap_or_default();
+    settings.extend(executor_settings(executor.default, &opts.slurm));
     (opts, settings)
 }
 
@@ -361,7 +382,7 @@ fn flagged_settings(file: &Config, flags: &Flags, opts: &mut DrainOptions) -> Ve
 mod mcp;
 mod settings;
 
-use settings::{age, retention_settings, sandbox_settings};
+use settings::{age, executor_settings, retention_settings, sandbox_settings};
 
 use mcp::mcp_settings;
 pub use mcp::{DEFAULT_MAX_WAIT, McpConfig};

@@ -47,6 +47,29 @@ pub(super) fn sandbox_settings(policies: &Policies) -> Vec<Setting> {
     std::iter::once(default).chain(floors).collect()
 }
 
+/// `[executor]`'s settings.
+pub(super) fn executor_settings(
+    default: Option<crate::executor::Kind>,
+    slurm: &crate::executor::slurm::Settings,
+) -> Vec<Setting> {
+    let words = |w: &[String]| (!w.is_empty()).then(|| w.join(" "));
+    vec![
+        Setting::from_file(
+            "executor.default",
+            default.map(|k| k.as_str().to_owned()),
+            "local".into(),
+        ),
+        Setting::from_file("executor.slurm.partition", slurm.partition.clone(), "Slurm's default".into()),
+        Setting::from_file("executor.slurm.account", slurm.account.clone(), "Slurm's default".into()),
+        Setting::from_file("executor.slurm.sbatch_args", words(&slurm.sbatch_args), "none".into()),
+        Setting::from_file(
+            "executor.slurm.output_dir",
+            slurm.output_dir.as_ref().map(|d| d.display().to_string()),
+            "QUEUE/slurm".into(),
+        ),
+    ]
+}
+
 impl Setting {
     /// A setting only the file can give: its value there, else `default`.
     pub(super) fn from_file(name: &'static str, value: Option<String>, default: String) -> Self {

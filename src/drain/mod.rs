@@ -8,6 +8,7 @@
 //! passes are over (retention, the dashboard page, its account of itself) in [`wrap_up`].
 
 pub mod background;
+mod forward;
 mod job;
 mod known;
 mod pass;
@@ -47,6 +48,8 @@ pub struct Summary {
     pub failed: usize,
     /// Jobs found in `running/` from a drain that died.
     pub recovered: usize,
+    /// Jobs handed to another executor (see `executor`), still running there.
+    pub forwarded: usize,
     /// The stop signal that ended this drain early.
     pub stopped_by: Option<i32>,
 }
@@ -61,7 +64,7 @@ impl Summary {
     }
 
     fn touched(&self) -> bool {
-        self.completed + self.failed + self.recovered > 0
+        self.completed + self.failed + self.recovered + self.forwarded > 0
     }
 }
 
@@ -99,6 +102,10 @@ struct Drainer<'a> {
     folder: Option<crate::fsutil::FileId>,
     /// Set once the queue's folder is found removed or replaced under this drain.
     lost: std::cell::Cell<bool>,
+    /// Executors that could not take a job in this drain: their jobs wait for the next one.
+    parked: forward::Parked,
+    /// A second descriptor of the lock held now, lent to the command that hands a job over.
+    lent: Option<std::fs::File>,
 }
 
 /// Runs one drain of `queue`, taking its lock (or starting with `held`, a lock already taken).
@@ -133,6 +140,8 @@ pub fn drain(
         unsynced: None,
         folder: None,
         lost: std::cell::Cell::new(false),
+        parked: Default::default(),
+        lent: None,
     };
     let mut outcome = drainer.run(held);
     // A drain whose queue folder was replaced under it leaves the new queue alone entirely.
@@ -181,7 +190,11 @@ impl Drainer<'_> {
                 return Ok(());
             };
             self.folder = Some(held.folder_id());
-            let pass = self.drain_held(&mut held)?;
+            self.lent = held.share().ok();
+            let pass = self.drain_held(&mut held);
+            // Both descriptors of the lock go, or the queue would stay locked.
+            self.lent = None;
+            let pass = pass?;
             drop(held);
             self.folder = None;
             if pass == Pass::GaveUp
@@ -239,7 +252,12 @@ impl Drainer<'_> {
 
     fn recover(&mut self) -> Result<()> {
         let queue = self.queue;
+        let mut forwarded = Vec::new();
         for item in recover::recover(queue, |job| job::record_shape_after_crash(queue, job))? {
+            if let Recovered::Forwarded(note) = item {
+                forwarded.push(*note);
+                continue;
+            }
             self.summary.recovered += 1;
             match item {
                 Recovered::Interrupted { name, stored } => {
@@ -252,9 +270,10 @@ impl Drainer<'_> {
                 Recovered::PutBack { name, to } => {
                     warn!(file = ?name, to = %to.display(), "put back a held job a killed drain had claimed (it never started)");
                 }
+                Recovered::Forwarded(_) => {}
             }
         }
-        Ok(())
+        self.poll_forwarded(forwarded)
     }
 
     /// Drains `pending/` while holding the lock, then files the last record.

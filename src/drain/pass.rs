@@ -171,7 +171,13 @@ impl<'a> Drainer<'a> {
                 break;
             }
             let loaded = kept.take(&candidates[i].name);
-            ran |= self.take(&candidates[i].name, loaded, entries.len(), outcome, pool)?;
+            if self.take(&candidates[i].name, loaded, entries.len(), outcome, pool)? {
+                ran = true;
+            } else {
+                // Not taken (gone, replaced, or its executor parked): only a change makes it
+                // new again.
+                self.waiting.insert(seen(&candidates[i].name));
+            }
         }
         Ok((ran, next_look))
     }

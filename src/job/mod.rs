@@ -49,6 +49,8 @@ pub struct JobSpec {
     pub sandbox: Option<sandbox::Sandbox>,
     /// The door it came through (`origin`, written by execq's doors), whose floor applies.
     pub origin: Option<sandbox::Origin>,
+    /// Where it runs (`executor`); `None`: the queue's `[executor] default`.
+    pub executor: Option<crate::executor::Kind>,
 }
 
 /// The kinds of job file, told apart by name.
@@ -132,6 +134,8 @@ pub enum JobError {
     BadGroup(String),
     #[error("`origin`: {0}")]
     BadOrigin(String),
+    #[error("`executor` {0}")]
+    BadExecutor(String),
 }
 
 /// The name of a JSON value's type, for messages.
@@ -267,6 +271,7 @@ pub fn from_json(job: &Map<String, Value>) -> Result<JobSpec, JobError> {
             .map(|o| sandbox::Origin::parse(&o))
             .transpose()
             .map_err(JobError::BadOrigin)?,
+        executor: crate::executor::Kind::of_job(job).map_err(JobError::BadExecutor)?,
     })
 }
 
@@ -304,6 +309,7 @@ pub fn from_script(bytes: &[u8]) -> Result<JobSpec, JobError> {
         notify: None,
         sandbox: None,
         origin: None,
+        executor: None,
     })
 }
 

@@ -57,6 +57,9 @@ pub struct SubmitArgs {
     /// Queue it held: it waits, untouched, until release_job.
     #[serde(default)]
     pub hold: bool,
+    /// Where it runs: "local" (a process on this machine) or "slurm" (a batch job on the Slurm
+    /// cluster the queue's owner set up); default: the queue's `[executor] default`, else local.
+    pub executor: Option<String>,
     /// Set by the server itself for a task-augmented call (see `mcp::tasks`); not advertised.
     #[serde(default)]
     #[schemars(skip)]

@@ -107,6 +107,12 @@ impl SubmitArgs {
             mcp_task: self.mcp_task,
             hold: self.hold,
             group: self.group.clone(),
+            executor: match self.executor.as_deref() {
+                None => None,
+                Some(name) => Some(
+                    crate::executor::Kind::parse(name).map_err(|e| tool_error(format!("`executor`: {e}")))?,
+                ),
+            },
         };
         Ok((options, program))
     }

@@ -142,9 +142,18 @@ fn cancel_pending(queue: &Queue, entry: &Entry, origin: Origin) -> Result<Option
     }))
 }
 
-/// Asks the drain running the job to end it, and waits (briefly) for its record.
+/// Asks the drain running the job to end it (or, for a job forwarded to another executor, that
+/// executor), and waits (briefly) for its record.
 fn cancel_running(queue: &Queue, entry: &Entry) -> Result<Cancelled> {
-    if !lock::is_held(queue)? {
+    let forwarded = crate::queue::forwarded::read(&entry.path);
+    if let Some(note) = &forwarded {
+        // Cancelling needs none of the queue's settings for the executor.
+        let opts = crate::config::DrainOptions::default();
+        crate::executor::of(note.kind, &opts)
+            .cancel(note)
+            .with_context(|| format!("`{}` runs on {}, which could not cancel it", entry.name, note.kind.as_str()))?;
+        tracing::info!(file = ?entry.file_name, slurm_job = ?note.job_id, "forwarded job cancelled");
+    } else if !lock::is_held(queue)? {
         bail!(
             "`{}` is in running/ but no drain is running it: the next drain records it as interrupted",
             entry.name
@@ -152,6 +161,7 @@ fn cancel_running(queue: &Queue, entry: &Entry) -> Result<Cancelled> {
     }
     let marker = record::cancel_marker(&entry.path);
     match fsutil::write_new(&marker, b"") {
+        _ if forwarded.is_some() => {}
         Ok(_) => {}
         Err(e) if fsutil::exists(&marker) => drop(e),
         Err(e) => return Err(e),

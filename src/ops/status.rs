@@ -35,6 +35,10 @@ pub struct Report {
     pub paused: bool,
     /// Each group: its slots, pending and running jobs, and whether it is paused.
     pub groups: Vec<super::pause::GroupView>,
+    /// Jobs in `running/` handed to another executor (Slurm), each with its state there.
+    pub forwarded: Vec<ForwardedJob>,
+    /// Why jobs could not be handed over or looked at lately (the cluster unreachable).
+    pub forwarding_fault: Option<crate::queue::forwarded::Fault>,
     pub recent_errors: Vec<String>,
     pub healthy: bool,
     pub problems: Vec<String>,
@@ -69,6 +73,8 @@ pub struct Counts {
     /// Of `pending`, those held or waiting for a time or a dependency (see `queue::schedule`).
     pub waiting: usize,
     pub running: usize,
+    /// Of `running`, those forwarded to another executor (not run by a drain here).
+    pub forwarded: usize,
     pub completed: usize,
     pub failed: usize,
 }
@@ -87,6 +93,16 @@ pub struct Running {
     pub job: Option<String>,
     pub since: Option<String>,
     pub jobs: Vec<RunningJob>,
+}
+
+/// A job running on another executor.
+#[derive(Debug, Serialize)]
+pub struct ForwardedJob {
+    pub file: String,
+    /// `{"kind": "slurm", "job_id": ..., "state": ..., "node": ..., "reason": ...}`.
+    pub executor: Value,
+    /// In a few words: `slurm job 12 (RUNNING on node1)`.
+    pub summary: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,6 +125,8 @@ pub fn report(queue: &Queue, label: &str) -> Result<Report> {
         sandbox: SandboxState::here(),
         paused: false,
         groups: Vec::new(),
+        forwarded: Vec::new(),
+        forwarding_fault: None,
         recent_errors: Vec::new(),
         healthy: false,
         problems: Vec::new(),
@@ -121,12 +139,29 @@ pub fn report(queue: &Queue, label: &str) -> Result<Report> {
         return Ok(report);
     }
     let pending = catalog::load(queue, State::Pending)?;
-    let running = catalog::load(queue, State::Running)?;
+    let (forwarded, running): (Vec<_>, Vec<_>) = catalog::load(queue, State::Running)?
+        .into_iter()
+        .map(|e| (crate::queue::forwarded::read(&e.path), e))
+        .partition(|(note, _)| note.is_some());
+    let running: Vec<catalog::Entry> = running.into_iter().map(|(_, e)| e).collect();
+    report.forwarded = forwarded
+        .into_iter()
+        .filter_map(|(note, e)| {
+            let note = note?;
+            Some(ForwardedJob {
+                file: e.name,
+                executor: note.view(),
+                summary: note.summary(),
+            })
+        })
+        .collect();
+    report.forwarding_fault = crate::queue::forwarded::read_fault(queue);
     let waiting = catalog::waiting(queue, &pending)?;
     report.counts = Counts {
         pending: pending.len(),
         waiting: waiting.len(),
-        running: running.len(),
+        running: running.len() + report.forwarded.len(),
+        forwarded: report.forwarded.len(),
         completed: catalog::count(queue, State::Completed)?,
         failed: catalog::count(queue, State::Failed)?,
     };
@@ -184,6 +219,14 @@ fn running_now(running: &[catalog::Entry]) -> Running {
 /// What makes a queue unhealthy, each as a sentence that says what to look at.
 fn problems(r: &Report, running_job: Option<&str>) -> Vec<String> {
     let mut out = Vec::new();
+    if let Some(fault) = &r.forwarding_fault {
+        out.push(format!(
+            "jobs for {} wait in pending/ (and forwarded ones are not looked at) since {}: {}",
+            fault.executor.as_str(),
+            fault.since,
+            fault.error
+        ));
+    }
     if let (None, Some(job)) = (&r.drain, running_job) {
         out.push(format!(
             "`{job}` is in running/ but no drain is running: a drain died; the next one records it as interrupted"

@@ -76,6 +76,8 @@ pub struct SubmitOptions {
     pub hold: bool,
     /// The group whose slots it takes (`group` in the job); `None`: `default`.
     pub group: Option<String>,
+    /// Where it runs (`executor` in the job); `None`: the queue's `[executor] default`.
+    pub executor: Option<crate::executor::Kind>,
 }
 
 /// Where a submitted job went.
@@ -119,6 +121,7 @@ pub fn submit_unsynced(queue: &Queue, opts: &SubmitOptions) -> Result<Unsynced> 
         .and_then(Value::as_str)
         .map(std::path::Path::new);
     check_sandbox(queue, opts.sandbox.as_ref(), opts.origin, cwd).map_err(anyhow::Error::msg)?;
+    check_executor(queue, &object).map_err(anyhow::Error::msg)?;
     let mut bytes =
         serde_json::to_vec_pretty(&Value::Object(object)).context("failed to serialize the job")?;
     bytes.push(b'\n');
@@ -180,6 +183,7 @@ pub fn template(opts: &SubmitOptions) -> Result<Map<String, Value>> {
         ("mcp_task", opts.mcp_task.then(|| json!(true))),
         ("hold", opts.hold.then(|| json!(true))),
         ("group", opts.group.as_ref().map(|g| json!(g))),
+        ("executor", opts.executor.map(|k| json!(k.as_str()))),
     ];
     for (key, value) in optional {
         if let Some(value) = value {
@@ -187,6 +191,34 @@ pub fn template(opts: &SubmitOptions) -> Result<Map<String, Value>> {
         }
     }
     Ok(object)
+}
+
+/// Refuses a job its executor cannot run as asked: a Slurm job with a sandbox (from the job, the
+/// queue's default or the door's floor) or a `result_file`. The drain checks the same again when
+/// it hands the job over.
+pub fn check_executor(queue: &Queue, job: &Map<String, Value>) -> Result<(), String> {
+    use crate::executor::Kind;
+    let config = crate::config::load(queue).ok().flatten().unwrap_or_default();
+    let default = config.executor.and_then(|e| e.default).unwrap_or_default();
+    let kind = Kind::of_job(job)
+        .map_err(|e| format!("`executor` {e}"))?
+        .unwrap_or(default);
+    if kind != Kind::Slurm {
+        return Ok(());
+    }
+    let spec = crate::job::from_json(job).map_err(|e| e.to_string())?;
+    let policies = config.sandbox.unwrap_or_default();
+    let applied = policies.resolve(spec.sandbox.as_ref(), spec.origin)?;
+    if applied.policy.mode != crate::job::sandbox::Mode::None {
+        return Err(format!(
+            "the sandbox `{}` cannot be enforced on Slurm: run the job with executor `local`, or without a sandbox",
+            applied.policy.mode
+        ));
+    }
+    if spec.result_file.is_some() {
+        return Err("`result_file` is not supported for jobs run on Slurm (their output is in the record)".into());
+    }
+    Ok(())
 }
 
 /// Refuses a sandbox looser than the floor of the door it comes through (`[sandbox]` in

@@ -88,6 +88,10 @@ pub struct JobView {
     /// When it was submitted (jobs `execq submit`, MCP and schedules queue say).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_at: Option<String>,
+    /// Where it runs or ran, when not here: `{"kind": "slurm", "job_id": 12, "node": ...}` (and
+    /// while it runs, Slurm's `state` and `reason`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor: Option<Value>,
     /// Submitted through MCP as a task (`tasks/list` lists these).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub mcp_task: bool,
@@ -127,13 +131,24 @@ impl JobView {
                     .duration_since(entry.time)
                     .ok()
                     .map(|d| d.as_secs_f64());
+                let note = crate::queue::forwarded::read(&entry.path);
+                view.executor = note.as_ref().map(|n| n.view());
                 if detail != Detail::Row {
-                    let [out, err] = spool_paths(&entry.path);
+                    let [out, err] = match &note {
+                        Some(note) => note.output_paths(),
+                        None => spool_paths(&entry.path),
+                    };
                     (view.stdout_tail, view.stdout_bytes) = live_tail(&out);
                     (view.stderr_tail, view.stderr_bytes) = live_tail(&err);
                 }
             }
-            (State::Completed | State::Failed, Some(result)) => view.add_result(result, detail),
+            (State::Completed | State::Failed, Some(result)) => {
+                view.add_result(result, detail);
+                view.executor = (entry.object.as_ref())
+                    .and_then(|o| o.get("executor"))
+                    .filter(|e| e.is_object())
+                    .cloned();
+            }
             _ => {}
         }
         if detail == Detail::Record {

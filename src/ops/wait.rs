@@ -23,6 +23,9 @@ pub const POLL: Duration = Duration::from_millis(100);
 /// idle waiter looks once a second instead of ten times. (Tests set another: [`fallback`].)
 pub const FALLBACK: Duration = Duration::from_secs(1);
 
+/// How often a waiter has a drain ask about forwarded jobs (see [`Pause::nudge_forwarded`]).
+const FORWARDED_POLL: Duration = Duration::from_secs(1);
+
 /// How long a wait goes on by looking again and again, at most [`MIN_GAP`] apart, before it makes
 /// a watch. Most waits are for a short job, which a look every millisecond or two sees end as
 /// soon as a watch would, for a few dozen `stat`s; and on Linux a process that has had a watch
@@ -69,6 +72,8 @@ pub struct Pause<'q> {
     /// look between a job's file leaving `running/` and its record landing reads the records,
     /// and its gap delays the wake-up for that record.)
     look_took: Duration,
+    /// When this waiter last started a drain for forwarded jobs.
+    nudged: Option<Instant>,
 }
 
 impl<'q> Pause<'q> {
@@ -80,6 +85,7 @@ impl<'q> Pause<'q> {
             broken: false,
             looked: Instant::now(),
             look_took: Duration::ZERO,
+            nudged: None,
         }
     }
 
@@ -96,6 +102,23 @@ impl<'q> Pause<'q> {
     /// Marks the end of a look.
     pub fn looked(&mut self) {
         self.look_took = self.looked.elapsed();
+    }
+
+    /// While jobs run on another executor (see `executor`), nothing on this machine tells the
+    /// queue when they end: only a drain asking does. A waiter starts one (if none runs) every
+    /// [`FORWARDED_POLL`], as launchd's interval trigger would, and looks at least that often.
+    /// Returns how long to wait at most.
+    pub fn nudge_forwarded(&mut self) -> Duration {
+        if !crate::queue::forwarded::any(self.queue) {
+            return fallback();
+        }
+        if self.nudged.is_none_or(|at| at.elapsed() >= FORWARDED_POLL) {
+            self.nudged = Some(Instant::now());
+            if let Err(e) = super::kick::kick(self.queue, super::kick::Launch::Process) {
+                tracing::debug!("could not start a drain to look at forwarded jobs: {e:#}");
+            }
+        }
+        fallback().min(FORWARDED_POLL)
     }
 
     /// Waits until something changes or `most` passes, and not past `deadline`.
@@ -194,7 +217,8 @@ pub fn until(
         if deadline.is_some_and(|d| now >= d) || !between() {
             return Ok(Waited::NotYet);
         }
-        pause.wait(fallback(), deadline);
+        let most = pause.nudge_forwarded();
+        pause.wait(most, deadline);
     }
 }
 
@@ -222,6 +246,7 @@ pub fn each(
         if jobs.is_empty() || deadline.is_some_and(|d| now >= d) {
             return Ok(jobs);
         }
-        pause.wait(fallback(), deadline);
+        let most = pause.nudge_forwarded();
+        pause.wait(most, deadline);
     }
 }

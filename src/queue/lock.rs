@@ -38,6 +38,12 @@ impl DrainLock {
         [self.file.as_fd(), self.folder.as_fd()]
     }
 
+    /// A second descriptor of the lock on `drain.lock`: the lock is held while either is open
+    /// (see `executor::Job::lock`). Drop it before the lock itself to let go of the queue.
+    pub fn share(&self) -> std::io::Result<File> {
+        self.file.try_clone()
+    }
+
     /// The locked folder's identity. A queue removed and made again under a drain (say by
     /// `rm -rf` and a new `submit`) is a new queue whose lock is free: a drain that went on taking
     /// its jobs would run beside that queue's own drain, which records the jobs it finds in

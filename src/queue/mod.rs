@@ -51,6 +51,7 @@ pub mod catalog;
 pub mod claim;
 pub mod edit;
 pub mod enqueue;
+pub mod forwarded;
 pub mod index;
 pub mod last_drain;
 pub mod lock;

@@ -11,6 +11,7 @@ use chrono::{Local, TimeZone};
 use crate::fsutil::{self, FileId};
 use crate::job::result::JobResult;
 use crate::queue::claim::Claimed;
+use crate::queue::forwarded;
 use crate::queue::index::TaskId;
 use crate::queue::names::{self, Slot, fit_name};
 use crate::queue::record::{
@@ -32,6 +33,8 @@ pub enum Recovered {
         name: OsString,
         to: std::path::PathBuf,
     },
+    /// A job handed to another executor (see `queue::forwarded`): not a leftover, it runs there.
+    Forwarded(Box<crate::queue::forwarded::Forwarded>),
 }
 
 /// Finishes whatever a killed drain left in `running/`. Never runs a job again.
@@ -62,6 +65,8 @@ pub fn recover(queue: &Queue, make_record: impl Fn(&Claimed) -> Record) -> Resul
     }) {
         fsutil::remove_if_exists(&queue.running.join(name))?;
     }
+    // A note whose job is gone: its record was filed, or it went back to `pending/`.
+    forwarded::all(queue, &names)?;
     for name in names.iter().filter(is_ours) {
         let path = queue.running.join(name);
         if fsutil::exists(&path)
@@ -108,6 +113,9 @@ fn recover_job(
             name: name.to_owned(),
             stored,
         });
+    }
+    if let Some(note) = forwarded::read(&job.path) {
+        return Ok(Recovered::Forwarded(Box::new(note)));
     }
     if held(&job.path) {
         let to = names::move_to_free(&job.path, &queue.pending, name, names::Slot::Plain)?;

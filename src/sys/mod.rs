@@ -252,6 +252,24 @@ pub fn reap_group(pgid: u32) {
     }
 }
 
+/// Makes `command`'s process inherit `fd` (which execq opens close-on-exec, like every descriptor
+/// of its own): a lock it holds stays held until that process has ended too, even if this one is
+/// killed first.
+pub fn lend_fd(command: &mut std::process::Command, fd: BorrowedFd<'_>) {
+    use std::os::unix::process::CommandExt;
+    let fd = fd.as_raw_fd();
+    // SAFETY: between fork and exec the closure makes only async-signal-safe calls (fcntl).
+    unsafe {
+        command.pre_exec(move || {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Forks a detached copy of this process to carry on in the background, as `nq` does: the copy
 /// gets a new session (no controlling terminal, its own process group), stdin, stdout and stderr
 /// on `/dev/null`, and none of the descriptors this process inherited (but those in `keep`), so

@@ -35,6 +35,7 @@ mod security;
 mod seed;
 mod service;
 mod signals;
+mod slurm;
 mod submit;
 #[cfg(target_os = "linux")]
 mod syscalls;

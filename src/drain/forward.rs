@@ -1,0 +1,192 @@
+//! Jobs run by another executor (see `executor`): handing a claimed job over, and, at each hold
+//! of the lock, filing the forwarded jobs that have finished.
+//!
+//! A job handed over stays in `running/` with its note. A hand-over that cannot happen now (the
+//! cluster cannot be reached) puts the job back in `pending/` and parks that executor's jobs for
+//! the rest of this drain; the reason is kept in `forwarding-fault.json`, which `status` shows.
+
+use std::os::fd::AsFd;
+
+use anyhow::Result;
+use tracing::{info, warn};
+
+use super::Drainer;
+use super::job::Started;
+use crate::executor::{self, Job, Kind, Launched, News};
+use crate::job::result::{JobResult, Status};
+use crate::job::{Format, JobSpec};
+use crate::queue::claim::{self, Claimed};
+use crate::queue::forwarded::{self, Forwarded};
+use crate::queue::record::{self, Record};
+
+impl Drainer<'_> {
+    /// The executor a job read from `pending/` would run on.
+    pub(super) fn executor_of(&self, json: Option<&serde_json::Map<String, serde_json::Value>>) -> Kind {
+        json.and_then(|o| Kind::of_job(o).ok().flatten())
+            .unwrap_or(self.opts.executor)
+    }
+
+    /// Whether jobs for `kind` wait for the next drain (it could not take one in this drain).
+    pub(super) fn parked(&self, kind: Kind) -> bool {
+        self.parked.contains(&kind)
+    }
+
+    /// Hands a claimed job to its (non-local) executor.
+    pub(super) fn forward(
+        &mut self,
+        kind: Kind,
+        claimed: Claimed,
+        record: Record,
+        spec: &JobSpec,
+    ) -> Result<Started> {
+        let launched = {
+            let lent = self.lent.as_ref().map(|f| f.as_fd());
+            let job = Job {
+                queue: self.queue,
+                opts: self.opts,
+                shutdown: self.shutdown,
+                claimed: &claimed,
+                spec,
+                lock: lent,
+            };
+            executor::of(kind, self.opts).launch(&job)
+        };
+        match launched {
+            Launched::Forwarded(note) => {
+                let id = note.job_id.map_or_else(|| "unknown yet".into(), |id| id.to_string());
+                info!(file = ?claimed.name, executor = kind.as_str(), job_id = %id, "job forwarded");
+                self.summary.forwarded += 1;
+                self.clear_fault();
+                Ok(Started::Recorded)
+            }
+            Launched::Finished(result) => {
+                let path = claimed.path.clone();
+                self.record_result(claimed, record, result)?;
+                self.settle_record()?;
+                crate::fsutil::remove_if_exists(&forwarded::note_path(&path))?;
+                Ok(Started::Recorded)
+            }
+            Launched::Later(why) => {
+                claim::unclaim(self.queue, &claimed)?;
+                crate::fsutil::sync_dir(&self.queue.pending)?;
+                crate::fsutil::remove_if_exists(&forwarded::note_path(&claimed.path))?;
+                warn!(file = ?claimed.name, executor = kind.as_str(), error = %why, "job not handed over; it waits in pending/ for the next drain");
+                self.parked.insert(kind);
+                self.note_fault(kind, &why);
+                Ok(Started::Vanished)
+            }
+        }
+    }
+
+    /// Asks each executor about its forwarded jobs and files those that finished.
+    pub(super) fn poll_forwarded(&mut self, notes: Vec<Forwarded>) -> Result<()> {
+        if notes.is_empty() {
+            return Ok(());
+        }
+        let kind = Kind::Slurm;
+        let news = match executor::of(kind, self.opts).poll(self.queue, notes) {
+            Ok(news) => news,
+            Err(why) => {
+                warn!(executor = kind.as_str(), error = %why, "forwarded jobs could not be looked at; they stay in running/");
+                self.note_fault(kind, &why);
+                return Ok(());
+            }
+        };
+        self.clear_fault();
+        for news in news {
+            match news {
+                News::Running(note) => self.update(&note)?,
+                News::Finished {
+                    job,
+                    result,
+                    executor,
+                } => self.file_forwarded(&job, result, executor)?,
+                News::NeverSent(note) => self.put_back(&note)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Saves what changed in a running job's note (its Slurm state, node, id).
+    fn update(&self, note: &Forwarded) -> Result<()> {
+        let path = note.path(self.queue);
+        if forwarded::read(&path).as_ref() != Some(note) {
+            forwarded::save(self.queue, &path, note)?;
+        }
+        Ok(())
+    }
+
+    fn file_forwarded(
+        &mut self,
+        note: &Forwarded,
+        mut result: JobResult,
+        executor: serde_json::Value,
+    ) -> Result<()> {
+        let Some(claimed) = note.claimed(self.queue) else {
+            return forwarded::remove(self.queue, note);
+        };
+        let record = match record_of(&claimed) {
+            Record::Merged(mut object) => {
+                object.insert("executor".into(), executor);
+                Record::Merged(object)
+            }
+            Record::Sidecar => Record::Sidecar,
+        };
+        if !claim::still_there(&claimed) {
+            result.notes.push("the job file was replaced in running/ while it ran".into());
+        }
+        let line = format!(
+            "{} (returncode {})",
+            result.status.as_str(),
+            result.returncode.map_or("-".into(), |c| c.to_string())
+        );
+        if result.status == Status::Completed {
+            info!(file = ?claimed.name, slurm_job = ?note.job_id, result = %line, "forwarded job finished");
+        } else {
+            warn!(file = ?claimed.name, slurm_job = ?note.job_id, result = %line, error = %result.error.as_deref().unwrap_or("-"), "forwarded job finished");
+        }
+        let finishing = record::prepare(self.queue, &claimed, record, &result)?;
+        finishing.sync()?;
+        self.file_record(finishing)?;
+        forwarded::remove(self.queue, note)?;
+        let _ = std::fs::remove_dir_all(&note.dir);
+        Ok(())
+    }
+
+    /// A job whose hand-over never happened goes back to `pending/`, to be handed over again.
+    fn put_back(&self, note: &Forwarded) -> Result<()> {
+        if let Some(claimed) = note.claimed(self.queue) {
+            claim::unclaim(self.queue, &claimed)?;
+            crate::fsutil::sync_dir(&self.queue.pending)?;
+            warn!(file = ?claimed.name, "a drain was stopped while handing this job over, before Slurm took it; it is back in pending/");
+        }
+        forwarded::remove(self.queue, note)?;
+        let _ = std::fs::remove_dir_all(&note.dir);
+        Ok(())
+    }
+
+    fn note_fault(&mut self, kind: Kind, why: &str) {
+        if let Err(e) = forwarded::note_fault(self.queue, kind, why) {
+            warn!("could not record why forwarding failed: {e:#}");
+        }
+    }
+
+    fn clear_fault(&mut self) {
+        if let Err(e) = forwarded::clear_fault(self.queue) {
+            warn!("could not clear the forwarding fault: {e:#}");
+        }
+    }
+}
+
+/// How a forwarded job's record is stored, from what its file holds.
+fn record_of(job: &Claimed) -> Record {
+    let bytes = crate::queue::pending::read_regular(&job.path).unwrap_or_default();
+    match (Format::of(&job.name), crate::job::parse_object(&bytes)) {
+        (Format::Json, Ok(object)) => Record::Merged(object),
+        _ => Record::Sidecar,
+    }
+}
+
+/// The executors a drain could not reach: their jobs wait for the next drain.
+pub(super) type Parked = std::collections::HashSet<Kind>;
+

@@ -1,0 +1,258 @@
+//! The Slurm executor: a claimed job becomes a batch job (`sbatch --parsable`), and later drains
+//! ask `squeue` about every forwarded job at once and file the finished ones (see [`poll`]).
+//!
+//! Exactly once: the job's note (`queue::forwarded`) is made durable, with the identity the job
+//! carries as its Slurm name, before `sbatch` runs; `sbatch` holds the drain's lock until it ends
+//! (see `executor::Job::lock`); once it has answered, the Slurm id is added to the note. A drain
+//! killed anywhere in between leaves a note without an id, and the next drain looks the job up by
+//! its identity: found, it is followed; not found and never started, it was never sent, and goes
+//! back to `pending/`. A job is never submitted twice.
+
+mod cli;
+mod poll;
+mod script;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::Deserialize;
+use tracing::warn;
+
+use super::{Executor, Job, Launched, News};
+use crate::fsutil;
+use crate::job::result::{JobResult, timestamp};
+use crate::job::{JobSpec, Program};
+use crate::queue::Queue;
+use crate::queue::forwarded::{self, Forwarded};
+
+/// `[executor.slurm]` in config.toml.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `sbatch --partition`.
+    pub partition: Option<String>,
+    /// `sbatch --account`.
+    pub account: Option<String>,
+    /// More `sbatch` arguments, each one word (`["--qos=low", "--gres=gpu:1"]`).
+    #[serde(default)]
+    pub sbatch_args: Vec<String>,
+    /// Where jobs' scripts and output go: a folder the drain and the compute nodes both see.
+    /// Default: `QUEUE/slurm`.
+    pub output_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    /// The folder for jobs' files.
+    pub fn output_dir(&self, queue: &Queue) -> PathBuf {
+        match &self.output_dir {
+            Some(dir) if dir.is_absolute() => dir.clone(),
+            Some(dir) => queue.root.join(dir),
+            None => queue.root.join("slurm"),
+        }
+    }
+}
+
+/// Hands jobs to Slurm.
+pub struct Slurm<'a> {
+    settings: &'a Settings,
+}
+
+impl<'a> Slurm<'a> {
+    pub fn new(settings: &'a Settings) -> Self {
+        Self { settings }
+    }
+}
+
+impl Executor for Slurm<'_> {
+    fn launch(&self, job: &Job<'_>) -> Launched {
+        match self.submit(job) {
+            Ok(launched) => launched,
+            Err(e) => Launched::Finished(JobResult::error(format!("{e:#}"))),
+        }
+    }
+
+    fn poll(&self, queue: &Queue, jobs: Vec<Forwarded>) -> Result<Vec<News>, String> {
+        poll::poll(queue, jobs)
+    }
+
+    fn cancel(&self, job: &Forwarded) -> Result<()> {
+        poll::cancel(job)
+    }
+}
+
+impl Slurm<'_> {
+    fn submit(&self, job: &Job<'_>) -> Result<Launched> {
+        let (queue, opts, spec) = (job.queue, job.opts, job.spec);
+        if let Some(why) = refusal(job) {
+            return Ok(Launched::Finished(JobResult::error(why)));
+        }
+        let name = job.claimed.name.to_string_lossy().into_owned();
+        let running = job.claimed.path.file_name().unwrap_or_default();
+        let identity = identity(&name);
+        let dir = self.settings.output_dir(queue).join(&identity);
+        fsutil::create_private_dir(&dir)
+            .map_err(|e| anyhow::anyhow!("cannot create the job's Slurm folder `{}`: {e}", dir.display()))?;
+        let timeout = spec.timeout.unwrap_or(opts.timeout);
+        let script_copy = dir.join("job-script");
+        if matches!(spec.program, Program::Script { .. }) {
+            std::fs::copy(&job.claimed.path, &script_copy)?;
+        }
+        let cwd = std::env::current_dir().ok();
+        let frame = script::Frame {
+            dir: &dir,
+            queue: &queue.root,
+            job: &name,
+            fallback_cwd: cwd.as_deref(),
+            script_copy: &script_copy,
+            timeout,
+            grace: opts.grace,
+            limits: &spec.limits.or(opts.limits),
+        };
+        let text = match script::render(spec, &frame) {
+            Ok(text) => text,
+            Err(why) => {
+                remove_dir(&dir);
+                return Ok(Launched::Finished(JobResult::error(why)));
+            }
+        };
+        fsutil::write(&dir.join("job.sh"), text.as_bytes())?;
+        let mut note = Forwarded {
+            kind: super::Kind::Slurm,
+            name: name.clone(),
+            running: running.to_string_lossy().into_owned(),
+            identity,
+            dir,
+            job_id: None,
+            state: None,
+            node: None,
+            reason: None,
+            submitted_at: timestamp(chrono::Local::now()),
+            timeout_secs: timeout.as_secs_f64(),
+        };
+        forwarded::save(queue, &job.claimed.path, &note)?;
+        let args = self.sbatch_args(&note, spec, timeout, opts);
+        match cli::run("sbatch", &args, job.lock) {
+            cli::Ran::Ok(out) => {
+                crate::fault::point("slurm-submitted");
+                note.job_id = parse_id(&out);
+                note.state = Some("PENDING".into());
+                forwarded::save(queue, &job.claimed.path, &note)?;
+                Ok(Launched::Forwarded(Box::new(note)))
+            }
+            // The note stays until the job is back in `pending/` or its record is filed (the
+            // drain removes it): a drain killed before then finds it never sent.
+            cli::Ran::Refused { message, transient: true } => {
+                remove_dir(&note.dir);
+                Ok(Launched::Later(format!("Slurm cannot take jobs now: {message}")))
+            }
+            cli::Ran::Refused { message, transient: false } => {
+                remove_dir(&note.dir);
+                warn!(file = ?job.claimed.name, error = %message, "Slurm refused the job");
+                let mut result = JobResult::error(format!("Slurm refused the job: {message}"));
+                result.status = crate::job::result::Status::Failed;
+                Ok(Launched::Finished(result))
+            }
+            cli::Ran::Unknown(why) => {
+                // Maybe submitted, maybe not: the next drain looks the job up by its identity.
+                warn!(file = ?job.claimed.name, error = %why, "sbatch's answer is unknown; the job will be looked up by its name in Slurm");
+                Ok(Launched::Forwarded(Box::new(note)))
+            }
+        }
+    }
+
+    fn sbatch_args(
+        &self,
+        note: &Forwarded,
+        spec: &JobSpec,
+        timeout: Duration,
+        opts: &crate::config::DrainOptions,
+    ) -> Vec<String> {
+        let dir = note.dir.display();
+        // Slurm's limit is a backstop, in whole minutes, past the script's own watchdog.
+        let minutes = (timeout + opts.grace).as_secs().div_ceil(60) + 1;
+        let mut args = vec![
+            "--parsable".to_owned(),
+            format!("--job-name={}", note.identity),
+            format!("--comment=execq job {}", note.name),
+            format!("--output={dir}/stdout"),
+            format!("--error={dir}/stderr"),
+            format!("--chdir={dir}"),
+            format!("--time={minutes}"),
+            "--no-requeue".to_owned(),
+        ];
+        if let Some(p) = &self.settings.partition {
+            args.push(format!("--partition={p}"));
+        }
+        if let Some(a) = &self.settings.account {
+            args.push(format!("--account={a}"));
+        }
+        if let Some(mb) = spec.limits.or(opts.limits).memory_mb {
+            args.push(format!("--mem={mb}M"));
+        }
+        args.extend(self.settings.sbatch_args.iter().cloned());
+        args.push(format!("{dir}/job.sh"));
+        args
+    }
+}
+
+/// Why a job cannot be forwarded as it is, if it cannot.
+fn refusal(job: &Job<'_>) -> Option<String> {
+    let spec = job.spec;
+    match job.opts.sandbox.resolve(spec.sandbox.as_ref(), spec.origin) {
+        Err(why) => return Some(why),
+        Ok(applied) if applied.policy.mode != crate::job::sandbox::Mode::None => {
+            return Some(format!(
+                "the sandbox `{}` cannot be enforced on Slurm, so the job was not sent (run it with `\"executor\": \"local\"`, or without a sandbox)",
+                applied.policy.mode
+            ));
+        }
+        Ok(_) => {}
+    }
+    if spec.result_file.is_some() {
+        return Some("`result_file` is not supported for jobs run on Slurm (their output is in the record)".into());
+    }
+    None
+}
+
+/// The name the job carries in Slurm: unique to this hand-over, and telling which job it is.
+fn identity(name: &str) -> String {
+    let mut token = [0u8; 6];
+    getrandom::fill(&mut token).expect("the OS gives random bytes");
+    let hex: String = token.iter().map(|b| format!("{b:02x}")).collect();
+    let stem: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .take(48)
+        .collect();
+    format!("execq-{hex}-{stem}")
+}
+
+/// `sbatch --parsable`'s answer: `ID` or `ID;CLUSTER`.
+fn parse_id(out: &str) -> Option<u64> {
+    out.trim().split(';').next()?.trim().parse().ok()
+}
+
+fn remove_dir(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_are_unique_and_safe_in_a_name_list() {
+        let a = identity("a,b c/../.json");
+        assert!(a.starts_with("execq-") && a.ends_with("a_b_c_.._.json"), "{a}");
+        assert!(!a.contains(','));
+        assert_ne!(identity("x"), identity("x"));
+    }
+
+    #[test]
+    fn sbatch_ids_parse_with_or_without_a_cluster() {
+        assert_eq!(parse_id("123\n"), Some(123));
+        assert_eq!(parse_id("77;cluster\n"), Some(77));
+        assert_eq!(parse_id("garbage"), None);
+    }
+}

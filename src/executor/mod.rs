@@ -75,6 +75,17 @@ impl Kind {
     }
 }
 
+/// A job queued again from its record (`retry`, `rerun`) asks for the executor it ran on, not for
+/// that run's Slurm id: `"executor": {"kind": "slurm", "job_id": 7}` becomes `"slurm"`.
+pub fn as_asked(job: &mut Map<String, Value>) {
+    if let Some(Value::Object(ran)) = job.get("executor")
+        && let Some(Value::String(kind)) = ran.get("kind")
+    {
+        let kind = kind.clone();
+        job.insert("executor".into(), Value::String(kind));
+    }
+}
+
 /// A claimed job, ready to be started, and what starting it may need.
 pub struct Job<'a> {
     pub queue: &'a Queue,

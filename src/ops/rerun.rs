@@ -60,6 +60,7 @@ pub fn rerun(
     for field in RUN_FIELDS {
         object.remove(field);
     }
+    crate::executor::as_asked(&mut object);
     object.insert("origin".into(), json!(origin.as_str()));
     object.insert("rerun_of".into(), json!(entry.name));
     object.insert(

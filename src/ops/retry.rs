@@ -134,6 +134,7 @@ fn requeued_spec(entry: &Entry, claimed: &Path) -> Result<JobSpec, String> {
 fn requeue_record(queue: &Queue, entry: &Entry, claimed: &Path, origin: Origin) -> Result<PathBuf> {
     let mut object = entry.object.clone().expect("a merged record is an object");
     record::archive_result(&mut object);
+    crate::executor::as_asked(&mut object);
     object.insert("origin".into(), json!(origin.as_str()));
     // Retried, it is to run: a job cancelled while held does not come back held.
     object.remove("hold");

@@ -742,7 +742,8 @@ fn a_forwarded_job_shows_in_show_list_and_status_while_the_drain_has_moved_on() 
         .iter()
         .find(|r| r["job"] == name)
         .unwrap_or_else(|| panic!("list --json has the forwarded job: {list:?}"));
-    assert_eq!(row["status"], "running", "{row}");
+    assert_eq!(row["state"], "running", "{row}");
+    assert!(row.to_string().contains("slurm"), "says where it runs: {row}");
     let status = run(x(&q, &["status"]));
     status.success();
     assert!(

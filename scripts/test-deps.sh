@@ -7,7 +7,8 @@
 #   - a virtual environment in target/pyenv with tests/py/requirements.txt (the MCP Python SDK,
 #     Selenium, Pillow);
 #   - Node.js (Debian's, if there is none) and tests/js's packages, exactly as its lockfile pins
-#     them (the MCP TypeScript SDK), in tests/js/node_modules.
+#     them (the MCP TypeScript SDK), in tests/js/node_modules;
+#   - on Linux, a one-node Slurm cluster (scripts/slurm-test-cluster.sh), for the Slurm tests.
 # The tests call it themselves, so `cargo test` needs nothing else; it is quick once done.
 # Installing Debian packages needs root or sudo without a password; on macOS, install Chrome (or
 # Chromium) and chromedriver yourself (`brew install --cask chromium chromedriver`).
@@ -59,4 +60,11 @@ if ! cmp -s tests/py/requirements.txt "$stamp" 2>/dev/null; then
   "$venv/bin/python" -m pip install -q --disable-pip-version-check -r tests/py/requirements.txt >&2
   cp tests/py/requirements.txt "$stamp"
 fi
+# A one-node Slurm cluster (Debian's slurm-wlm and munge, on localhost) for the Slurm executor's
+# tests: installed and started here, quick when already up. The tests ask the same script for its
+# SLURM_CONF (with the same MessageTimeout, which a different value would restart it for).
+if [ "$(uname -s)" = Linux ]; then
+  SLURM_TEST_MSG_TIMEOUT=3 bash scripts/slurm-test-cluster.sh start >&2
+fi
+
 echo "$PWD/$venv/bin/python"

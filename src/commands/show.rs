@@ -53,8 +53,19 @@ fn render(entry: &Entry, waiting: Option<&Wait>) -> String {
         line("executor", note.summary());
         line("output", note.dir.display().to_string());
     } else if let Some(ran) = (entry.object.as_ref()).and_then(|o| o.get("executor")?.as_object()) {
-        let text = |k: &str| ran.get(k).map(|v| v.to_string().trim_matches('"').to_owned());
-        line("executor", format!("{} job {} on {}", text("kind").unwrap_or_default(), text("job_id").unwrap_or("-".into()), text("node").unwrap_or("-".into())));
+        let text = |k: &str| {
+            ran.get(k)
+                .map(|v| v.to_string().trim_matches('"').to_owned())
+        };
+        line(
+            "executor",
+            format!(
+                "{} job {} on {}",
+                text("kind").unwrap_or_default(),
+                text("job_id").unwrap_or("-".into()),
+                text("node").unwrap_or("-".into())
+            ),
+        );
     }
     let schedule = entry.schedule();
     if schedule.priority != 0 {

@@ -49,7 +49,10 @@ fn render(r: &Report) -> String {
         let jobs: Vec<String> = (r.forwarded.iter())
             .map(|j| format!("{}: {}", j.file, j.summary))
             .collect();
-        line("forwarded", format!("{} ({})", r.forwarded.len(), jobs.join(", ")));
+        line(
+            "forwarded",
+            format!("{} ({})", r.forwarded.len(), jobs.join(", ")),
+        );
     }
     for (key, value) in pause_lines(r) {
         line(key, value);

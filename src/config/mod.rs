@@ -40,12 +40,15 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod executor;
+pub use executor::{ExecutorConfig, SlurmSettings};
+
 use crate::job::schedule::{DEFAULT_GROUP, valid_group};
 
 use crate::duration::Seconds;
+use crate::job::executor::Kind;
 use crate::job::limits::{self, ResourceLimits};
 use crate::job::notify::Notify;
-use crate::executor::Kind;
 use crate::job::sandbox::Policies;
 use crate::queue::Queue;
 
@@ -77,14 +80,6 @@ pub struct Config {
     pub groups: Option<BTreeMap<String, Group>>,
     /// Where jobs run (`[executor]`, `[executor.slurm]`).
     pub executor: Option<ExecutorConfig>,
-}
-
-/// `[executor]`: where jobs that do not name an executor run, and Slurm's settings.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExecutorConfig {
-    pub default: Option<Kind>,
-    pub slurm: Option<crate::executor::slurm::Settings>,
 }
 
 /// `[groups.NAME]`: how many of the group's jobs run at once.
@@ -209,7 +204,7 @@ pub struct DrainOptions {
     /// Where a job that names no executor runs (`[executor] default`).
     pub executor: Kind,
     /// `[executor.slurm]`.
-    pub slurm: crate::executor::slurm::Settings,
+    pub slurm: SlurmSettings,
 }
 
 impl DrainOptions {

@@ -49,8 +49,8 @@ pub(super) fn sandbox_settings(policies: &Policies) -> Vec<Setting> {
 
 /// `[executor]`'s settings.
 pub(super) fn executor_settings(
-    default: Option<crate::executor::Kind>,
-    slurm: &crate::executor::slurm::Settings,
+    default: Option<crate::job::executor::Kind>,
+    slurm: &super::SlurmSettings,
 ) -> Vec<Setting> {
     let words = |w: &[String]| (!w.is_empty()).then(|| w.join(" "));
     vec![
@@ -59,9 +59,21 @@ pub(super) fn executor_settings(
             default.map(|k| k.as_str().to_owned()),
             "local".into(),
         ),
-        Setting::from_file("executor.slurm.partition", slurm.partition.clone(), "Slurm's default".into()),
-        Setting::from_file("executor.slurm.account", slurm.account.clone(), "Slurm's default".into()),
-        Setting::from_file("executor.slurm.sbatch_args", words(&slurm.sbatch_args), "none".into()),
+        Setting::from_file(
+            "executor.slurm.partition",
+            slurm.partition.clone(),
+            "Slurm's default".into(),
+        ),
+        Setting::from_file(
+            "executor.slurm.account",
+            slurm.account.clone(),
+            "Slurm's default".into(),
+        ),
+        Setting::from_file(
+            "executor.slurm.sbatch_args",
+            words(&slurm.sbatch_args),
+            "none".into(),
+        ),
         Setting::from_file(
             "executor.slurm.output_dir",
             slurm.output_dir.as_ref().map(|d| d.display().to_string()),

@@ -21,7 +21,10 @@ use crate::queue::record::{self, Record};
 
 impl Drainer<'_> {
     /// The executor a job read from `pending/` would run on.
-    pub(super) fn executor_of(&self, json: Option<&serde_json::Map<String, serde_json::Value>>) -> Kind {
+    pub(super) fn executor_of(
+        &self,
+        json: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Kind {
         json.and_then(|o| Kind::of_job(o).ok().flatten())
             .unwrap_or(self.opts.executor)
     }
@@ -53,7 +56,9 @@ impl Drainer<'_> {
         };
         match launched {
             Launched::Forwarded(note) => {
-                let id = note.job_id.map_or_else(|| "unknown yet".into(), |id| id.to_string());
+                let id = note
+                    .job_id
+                    .map_or_else(|| "unknown yet".into(), |id| id.to_string());
                 info!(file = ?claimed.name, executor = kind.as_str(), job_id = %id, "job forwarded");
                 self.summary.forwarded += 1;
                 self.clear_fault();
@@ -133,7 +138,9 @@ impl Drainer<'_> {
             Record::Sidecar => Record::Sidecar,
         };
         if !claim::still_there(&claimed) {
-            result.notes.push("the job file was replaced in running/ while it ran".into());
+            result
+                .notes
+                .push("the job file was replaced in running/ while it ran".into());
         }
         let line = format!(
             "{} (returncode {})",
@@ -189,4 +196,3 @@ fn record_of(job: &Claimed) -> Record {
 
 /// The executors a drain could not reach: their jobs wait for the next drain.
 pub(super) type Parked = std::collections::HashSet<Kind>;
-

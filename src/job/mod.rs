@@ -4,6 +4,7 @@
 //! object whose `command` is a string and has no `args` (run with `/bin/sh -c`); a `.sh` or `.txt`
 //! script (run by `/bin/sh`, or by the interpreter its `#!` line names).
 
+pub mod executor;
 pub mod limits;
 pub mod notify;
 pub mod result;
@@ -50,7 +51,7 @@ pub struct JobSpec {
     /// The door it came through (`origin`, written by execq's doors), whose floor applies.
     pub origin: Option<sandbox::Origin>,
     /// Where it runs (`executor`); `None`: the queue's `[executor] default`.
-    pub executor: Option<crate::executor::Kind>,
+    pub executor: Option<executor::Kind>,
 }
 
 /// The kinds of job file, told apart by name.
@@ -271,7 +272,7 @@ pub fn from_json(job: &Map<String, Value>) -> Result<JobSpec, JobError> {
             .map(|o| sandbox::Origin::parse(&o))
             .transpose()
             .map_err(JobError::BadOrigin)?,
-        executor: crate::executor::Kind::of_job(job).map_err(JobError::BadExecutor)?,
+        executor: executor::Kind::of_job(job).map_err(JobError::BadExecutor)?,
     })
 }
 

@@ -110,7 +110,8 @@ impl SubmitArgs {
             executor: match self.executor.as_deref() {
                 None => None,
                 Some(name) => Some(
-                    crate::executor::Kind::parse(name).map_err(|e| tool_error(format!("`executor`: {e}")))?,
+                    crate::executor::Kind::parse(name)
+                        .map_err(|e| tool_error(format!("`executor`: {e}")))?,
                 ),
             },
         };

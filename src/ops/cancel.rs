@@ -151,7 +151,13 @@ fn cancel_running(queue: &Queue, entry: &Entry) -> Result<Cancelled> {
         let opts = crate::config::DrainOptions::default();
         crate::executor::of(note.kind, &opts)
             .cancel(note)
-            .with_context(|| format!("`{}` runs on {}, which could not cancel it", entry.name, note.kind.as_str()))?;
+            .with_context(|| {
+                format!(
+                    "`{}` runs on {}, which could not cancel it",
+                    entry.name,
+                    note.kind.as_str()
+                )
+            })?;
         tracing::info!(file = ?entry.file_name, slurm_job = ?note.job_id, "forwarded job cancelled");
     } else if !lock::is_held(queue)? {
         bail!(

@@ -139,22 +139,8 @@ pub fn report(queue: &Queue, label: &str) -> Result<Report> {
         return Ok(report);
     }
     let pending = catalog::load(queue, State::Pending)?;
-    let (forwarded, running): (Vec<_>, Vec<_>) = catalog::load(queue, State::Running)?
-        .into_iter()
-        .map(|e| (crate::queue::forwarded::read(&e.path), e))
-        .partition(|(note, _)| note.is_some());
-    let running: Vec<catalog::Entry> = running.into_iter().map(|(_, e)| e).collect();
-    report.forwarded = forwarded
-        .into_iter()
-        .filter_map(|(note, e)| {
-            let note = note?;
-            Some(ForwardedJob {
-                file: e.name,
-                executor: note.view(),
-                summary: note.summary(),
-            })
-        })
-        .collect();
+    let (forwarded, running) = split_forwarded(catalog::load(queue, State::Running)?);
+    report.forwarded = forwarded;
     report.forwarding_fault = crate::queue::forwarded::read_fault(queue);
     let waiting = catalog::waiting(queue, &pending)?;
     report.counts = Counts {
@@ -200,6 +186,23 @@ pub fn report(queue: &Queue, label: &str) -> Result<Report> {
     }
     report.healthy = report.problems.is_empty();
     Ok(report)
+}
+
+/// The jobs in `running/` handed to another executor, and the rest (run by a drain here).
+fn split_forwarded(running: Vec<catalog::Entry>) -> (Vec<ForwardedJob>, Vec<catalog::Entry>) {
+    let mut forwarded = Vec::new();
+    let mut here = Vec::new();
+    for entry in running {
+        match crate::queue::forwarded::read(&entry.path) {
+            Some(note) => forwarded.push(ForwardedJob {
+                file: entry.name,
+                executor: note.view(),
+                summary: note.summary(),
+            }),
+            None => here.push(entry),
+        }
+    }
+    (forwarded, here)
 }
 
 fn running_now(running: &[catalog::Entry]) -> Running {

@@ -198,7 +198,10 @@ pub fn template(opts: &SubmitOptions) -> Result<Map<String, Value>> {
 /// it hands the job over.
 pub fn check_executor(queue: &Queue, job: &Map<String, Value>) -> Result<(), String> {
     use crate::executor::Kind;
-    let config = crate::config::load(queue).ok().flatten().unwrap_or_default();
+    let config = crate::config::load(queue)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let default = config.executor.and_then(|e| e.default).unwrap_or_default();
     let kind = Kind::of_job(job)
         .map_err(|e| format!("`executor` {e}"))?
@@ -216,7 +219,10 @@ pub fn check_executor(queue: &Queue, job: &Map<String, Value>) -> Result<(), Str
         ));
     }
     if spec.result_file.is_some() {
-        return Err("`result_file` is not supported for jobs run on Slurm (their output is in the record)".into());
+        return Err(
+            "`result_file` is not supported for jobs run on Slurm (their output is in the record)"
+                .into(),
+        );
     }
     Ok(())
 }

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::executor::Kind;
 use crate::fsutil::{self, FileId};
+use crate::job::executor::Kind;
 use crate::queue::Queue;
 use crate::queue::claim::Claimed;
 use crate::queue::record::internal;
@@ -75,10 +75,21 @@ impl Forwarded {
 
     /// In a few words: `slurm job 12 (RUNNING on node1)`.
     pub fn summary(&self) -> String {
-        let id = self.job_id.map_or_else(|| "(being submitted)".into(), |id| format!("job {id}"));
+        let id = self
+            .job_id
+            .map_or_else(|| "(being submitted)".into(), |id| format!("job {id}"));
         let state = self.state.as_deref().unwrap_or("SUBMITTED");
-        let place = self.node.as_deref().map(|n| format!(" on {n}")).unwrap_or_default();
-        let why = self.reason.as_deref().filter(|_| state == "PENDING").map(|r| format!(", {r}")).unwrap_or_default();
+        let place = self
+            .node
+            .as_deref()
+            .map(|n| format!(" on {n}"))
+            .unwrap_or_default();
+        let why = self
+            .reason
+            .as_deref()
+            .filter(|_| state == "PENDING")
+            .map(|r| format!(", {r}"))
+            .unwrap_or_default();
         format!("{} {id} ({state}{place}{why})", self.kind.as_str())
     }
 
@@ -120,8 +131,10 @@ pub fn read(job: &Path) -> Option<Forwarded> {
 }
 
 fn read_note(path: &Path) -> Result<Forwarded> {
-    let bytes = std::fs::read(path).with_context(|| format!("failed to read `{}`", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("`{}` is not a note execq wrote", path.display()))
+    let bytes =
+        std::fs::read(path).with_context(|| format!("failed to read `{}`", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("`{}` is not a note execq wrote", path.display()))
 }
 
 /// Whether `name` (in `running/`) is a forwarded job's note.
@@ -181,7 +194,10 @@ pub struct Fault {
 /// Records `why` (once: a drain meeting the same fault again writes nothing).
 pub fn note_fault(queue: &Queue, executor: Kind, why: &str) -> Result<()> {
     let known = read_fault(queue);
-    if known.as_ref().is_some_and(|f| f.error == why && f.executor == executor) {
+    if known
+        .as_ref()
+        .is_some_and(|f| f.error == why && f.executor == executor)
+    {
         return Ok(());
     }
     let fault = Fault {

@@ -261,7 +261,10 @@ fn assert_ran_on_slurm(record: &Value, job_id: Option<u64>) {
     assert!(executor["job_id"].is_u64(), "a numeric Slurm id: {record}");
     assert_eq!(executor["node"], "localhost", "{record}");
     if let Some(id) = job_id {
-        assert_eq!(executor["job_id"], id, "the Slurm job squeue shows: {record}");
+        assert_eq!(
+            executor["job_id"], id,
+            "the Slurm job squeue shows: {record}"
+        );
     }
 }
 
@@ -307,10 +310,16 @@ fn a_forwarded_job_completes_with_its_output_env_and_cwd() {
         "the job's env and cwd reached the node: {rec}"
     );
     assert!(
-        result["stderr"].as_str().unwrap_or_default().contains("to-stderr"),
+        result["stderr"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("to-stderr"),
         "{rec}"
     );
-    assert_eq!(rec["task_id"], line, "the job's own fields are in its record: {rec}");
+    assert_eq!(
+        rec["task_id"], line,
+        "the job's own fields are in its record: {rec}"
+    );
     assert_ran_on_slurm(&rec, Some(slurm_id_of(&line)));
 
     let (folder, rec) = drain_until_filed(&q, &format!("{argv}.json"));
@@ -397,17 +406,29 @@ fn cancelling_a_forwarded_running_job_files_it_cancelled_and_slurm_forgets_it() 
     assert_eq!(folder, "failed", "{rec}");
     assert_eq!(rec["result"]["status"], "cancelled", "{rec}");
     assert_ran_on_slurm(&rec, Some(id));
-    within("the Slurm job to leave squeue's pending and running jobs", || {
-        !slurm_active_ids().contains(&id)
-    });
+    within(
+        "the Slurm job to leave squeue's pending and running jobs",
+        || !slurm_active_ids().contains(&id),
+    );
     let state = slurm_jobs_named(&stem);
     assert_eq!(state.len(), 1, "{state:?}");
-    assert!(state[0].2.starts_with("CANCELLED"), "Slurm's state: {state:?}");
+    assert!(
+        state[0].2.starts_with("CANCELLED"),
+        "Slurm's state: {state:?}"
+    );
     // The gate opening now changes nothing: the job is gone.
     fs::write(q.scratch("go"), "").unwrap();
     drain(&q).success();
-    assert_eq!(q.result(&format!("failed/{stem}.json"))["status"], "cancelled");
-    assert!(!rec["result"]["stdout"].as_str().unwrap_or_default().contains("never"));
+    assert_eq!(
+        q.result(&format!("failed/{stem}.json"))["status"],
+        "cancelled"
+    );
+    assert!(
+        !rec["result"]["stdout"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("never")
+    );
 }
 
 #[test]
@@ -418,7 +439,11 @@ fn a_drain_killed_right_after_sbatch_leaves_exactly_one_slurm_job_and_one_record
     let ran = q.scratch("ran.log");
     q.add(
         &format!("{stem}.json"),
-        &slurm_job(&stem, &format!("echo {stem} >> '{}'", ran.display()), json!({})),
+        &slurm_job(
+            &stem,
+            &format!("echo {stem} >> '{}'", ran.display()),
+            json!({}),
+        ),
     );
     let mut killed = x(&q, &["drain", "--grace", "1"]);
     killed.env("EXECQ_FAULT", "slurm-submitted");
@@ -435,7 +460,11 @@ fn a_drain_killed_right_after_sbatch_leaves_exactly_one_slurm_job_and_one_record
         "the killed drain filed nothing"
     );
     let submitted = slurm_jobs_named(&stem);
-    assert_eq!(submitted.len(), 1, "sbatch ran once before the kill: {submitted:?}");
+    assert_eq!(
+        submitted.len(),
+        1,
+        "sbatch ran once before the kill: {submitted:?}"
+    );
 
     let (folder, rec) = drain_until_filed(&q, &format!("{stem}.json"));
     assert_eq!(folder, "completed", "{rec}");
@@ -450,10 +479,22 @@ fn a_drain_killed_right_after_sbatch_leaves_exactly_one_slurm_job_and_one_record
         1,
         "the job ran once"
     );
-    assert_eq!(visible(&q, "completed"), [format!("{stem}.json")], "one record");
+    assert_eq!(
+        visible(&q, "completed"),
+        [format!("{stem}.json")],
+        "one record"
+    );
     assert!(visible(&q, "failed").is_empty(), "{:?}", q.names("failed"));
-    assert!(visible(&q, "pending").is_empty(), "{:?}", q.names("pending"));
-    assert!(visible(&q, "running").is_empty(), "{:?}", q.names("running"));
+    assert!(
+        visible(&q, "pending").is_empty(),
+        "{:?}",
+        q.names("pending")
+    );
+    assert!(
+        visible(&q, "running").is_empty(),
+        "{:?}",
+        q.names("running")
+    );
 }
 
 /// The controller stopped for a test; started again when dropped, however the test ends.
@@ -501,7 +542,11 @@ fn with_the_controller_stopped_jobs_wait_and_run_once_it_is_back() {
     let name = format!("{stem}.json");
     q.add(
         &name,
-        &slurm_job(&stem, &format!("echo {stem} >> '{}'", ran.display()), json!({})),
+        &slurm_job(
+            &stem,
+            &format!("echo {stem} >> '{}'", ran.display()),
+            json!({}),
+        ),
     );
     let down = ControllerStopped::new();
     let out = drain(&q);
@@ -517,7 +562,11 @@ fn with_the_controller_stopped_jobs_wait_and_run_once_it_is_back() {
         "nothing failed for a transient fault: {:?}",
         q.names("failed")
     );
-    assert!(visible(&q, "running").is_empty(), "{:?}", q.names("running"));
+    assert!(
+        visible(&q, "running").is_empty(),
+        "{:?}",
+        q.names("running")
+    );
     let status = run(x(&q, &["status"]));
     let said = format!("{}{}", status.stdout, status.stderr);
     assert!(
@@ -531,7 +580,12 @@ fn with_the_controller_stopped_jobs_wait_and_run_once_it_is_back() {
     );
     // A second drain while it is still down loses nothing either.
     drain(&q);
-    assert_eq!(visible(&q, "pending"), [name.clone()], "{}", state_of(&q, &stem));
+    assert_eq!(
+        visible(&q, "pending"),
+        [name.clone()],
+        "{}",
+        state_of(&q, &stem)
+    );
 
     down.restore();
     let (folder, rec) = drain_until_filed(&q, &name);
@@ -569,10 +623,17 @@ fn without_sbatch_on_path_a_job_waits_and_status_says_why() {
     let status = run(x(&q, &["status"]));
     let said = format!("{}{}", status.stdout, status.stderr);
     assert!(said.contains("sbatch"), "status says why:\n{said}");
-    assert!(q.log().contains("sbatch"), "daemon.log says why:\n{}", q.log());
+    assert!(
+        q.log().contains("sbatch"),
+        "daemon.log says why:\n{}",
+        q.log()
+    );
     // With Slurm's commands back on PATH it runs.
     let (folder, rec) = drain_until_filed(&q, &name);
-    assert_eq!((folder, rec["result"]["stdout"].clone()), ("completed", json!("fine\n")));
+    assert_eq!(
+        (folder, rec["result"]["stdout"].clone()),
+        ("completed", json!("fine\n"))
+    );
 }
 
 #[test]
@@ -613,7 +674,10 @@ fn a_sandboxed_job_is_refused_for_slurm_with_a_clear_error() {
     assert_eq!(folder, "failed", "{rec}");
     let error = rec["result"]["error"].as_str().unwrap_or_default();
     assert!(error.contains("sandbox"), "says the sandbox is why: {rec}");
-    assert!(slurm_jobs_named(&stem).is_empty(), "nothing was sent to Slurm");
+    assert!(
+        slurm_jobs_named(&stem).is_empty(),
+        "nothing was sent to Slurm"
+    );
 }
 
 #[test]
@@ -645,7 +709,10 @@ fn local_and_forwarded_jobs_in_one_queue_both_complete() {
         kind.is_null() || kind["kind"] == "local" || *kind == "local",
         "a local job's record says nothing of Slurm: {local}"
     );
-    assert!(slurm_jobs_named(&here).is_empty(), "the local job was not sent");
+    assert!(
+        slurm_jobs_named(&here).is_empty(),
+        "the local job was not sent"
+    );
 
     let (folder, remote) = drain_until_filed(&q, &format!("{there}.json"));
     assert_eq!(folder, "completed", "{remote}");
@@ -743,7 +810,10 @@ fn a_forwarded_job_shows_in_show_list_and_status_while_the_drain_has_moved_on() 
         .find(|r| r["job"] == name)
         .unwrap_or_else(|| panic!("list --json has the forwarded job: {list:?}"));
     assert_eq!(row["state"], "running", "{row}");
-    assert!(row.to_string().contains("slurm"), "says where it runs: {row}");
+    assert!(
+        row.to_string().contains("slurm"),
+        "says where it runs: {row}"
+    );
     let status = run(x(&q, &["status"]));
     status.success();
     assert!(
@@ -768,7 +838,11 @@ fn follow_prints_a_forwarded_jobs_output_as_it_grows_then_its_status() {
     let stem = unique("followed");
     q.add(
         &format!("{stem}.json"),
-        &slurm_job(&stem, &format!("echo first; {}", gated(&q, "echo second; exit 3")), json!({"timeout": 50})),
+        &slurm_job(
+            &stem,
+            &format!("echo first; {}", gated(&q, "echo second; exit 3")),
+            json!({"timeout": 50}),
+        ),
     );
     drain(&q).success();
     let mut follow = x(&q, &["follow", &stem])
@@ -812,7 +886,11 @@ fn follow_prints_a_forwarded_jobs_output_as_it_grows_then_its_status() {
     }
     assert_eq!(rest, ["second"], "{}", out.stderr);
     assert_eq!(out.code(), 3, "{}", out.stderr);
-    assert!(out.stderr.contains("failed (returncode 3)"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("failed (returncode 3)"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -825,7 +903,10 @@ fn wait_returns_when_a_forwarded_job_is_done_while_drains_run() {
         &slurm_job(&stem, "sleep 1; exit 4", json!({})),
     );
     drain(&q).success();
-    assert!(record(&q, &format!("{stem}.json")).is_none(), "still on Slurm");
+    assert!(
+        record(&q, &format!("{stem}.json")).is_none(),
+        "still on Slurm"
+    );
     let waiter = x(&q, &["wait", &stem, "--timeout", "50"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -849,8 +930,16 @@ fn submit_executor_slurm_wait_runs_the_job_on_slurm_and_exits_with_its_code() {
     let waiter = x(
         &q,
         &[
-            "submit", "--wait", "--executor", "slurm", "--id", &stem, "--timeout", "40",
-            "--shell", "echo out; echo err >&2; exit 7",
+            "submit",
+            "--wait",
+            "--executor",
+            "slurm",
+            "--id",
+            &stem,
+            "--timeout",
+            "40",
+            "--shell",
+            "echo out; echo err >&2; exit 7",
         ],
     )
     .stdout(Stdio::piped())
@@ -878,7 +967,10 @@ fn wait_on_a_forwarded_job_with_no_drain_running_finishes_by_itself() {
         &slurm_job(&stem, "sleep 1; echo ok", json!({})),
     );
     drain(&q).success();
-    assert!(record(&q, &format!("{stem}.json")).is_none(), "still on Slurm");
+    assert!(
+        record(&q, &format!("{stem}.json")).is_none(),
+        "still on Slurm"
+    );
     let waiter = x(&q, &["wait", &stem, "--timeout", "45"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -910,7 +1002,10 @@ fn a_retried_forwarded_job_runs_on_slurm_again_as_a_new_slurm_job() {
         &name,
         &slurm_job(
             &stem,
-            &format!("[ -e '{}' ] || exit 3; echo second-run", q.scratch("go").display()),
+            &format!(
+                "[ -e '{}' ] || exit 3; echo second-run",
+                q.scratch("go").display()
+            ),
             json!({}),
         ),
     );
@@ -931,7 +1026,10 @@ fn a_retried_forwarded_job_runs_on_slurm_again_as_a_new_slurm_job() {
     };
     assert_eq!(rec["result"]["stdout"], "second-run\n", "{rec}");
     assert_ran_on_slurm(&rec, None);
-    assert_ne!(rec["executor"]["job_id"], first_id, "a new Slurm job: {rec}");
+    assert_ne!(
+        rec["executor"]["job_id"], first_id,
+        "a new Slurm job: {rec}"
+    );
     assert_eq!(slurm_jobs_named(&stem).len(), 2, "two runs, two Slurm jobs");
 }
 
@@ -1043,7 +1141,11 @@ fn each_drain_asks_slurm_once_for_all_forwarded_jobs_and_an_idle_drain_calls_not
     let asked = calls_of();
     let questions: Vec<&str> = asked
         .lines()
-        .filter(|l| ["squeue ", "scontrol ", "sacct "].iter().any(|c| l.starts_with(c)))
+        .filter(|l| {
+            ["squeue ", "scontrol ", "sacct "]
+                .iter()
+                .any(|c| l.starts_with(c))
+        })
         .collect();
     assert_eq!(questions.len(), 1, "one question for both jobs:\n{asked}");
     assert!(!asked.contains("sbatch"), "nothing sent again:\n{asked}");
@@ -1054,7 +1156,11 @@ fn each_drain_asks_slurm_once_for_all_forwarded_jobs_and_an_idle_drain_calls_not
         .iter()
         .any(|s| record(&q, &format!("{s}.json")).is_none())
     {
-        assert!(start.elapsed() < SLURM_DEADLINE, "{}", state_of(&q, &stems[0]));
+        assert!(
+            start.elapsed() < SLURM_DEADLINE,
+            "{}",
+            state_of(&q, &stems[0])
+        );
         std::thread::sleep(TICK);
         logged_drain();
     }

@@ -121,12 +121,23 @@ mod tests {
         assert!(!is_transient(
             "Batch job submission failed: Invalid partition name specified"
         ));
-        assert!(!is_transient("Batch job submission failed: Invalid account or account/partition combination specified"));
+        assert!(!is_transient(
+            "Batch job submission failed: Invalid account or account/partition combination specified"
+        ));
     }
 
     #[test]
     fn a_missing_command_is_a_fault_that_passes() {
         let ran = run("execq-no-such-sbatch", &[], None);
-        assert!(matches!(ran, Ran::Refused { transient: true, .. }), "{ran:?}");
+        assert!(
+            matches!(
+                ran,
+                Ran::Refused {
+                    transient: true,
+                    ..
+                }
+            ),
+            "{ran:?}"
+        );
     }
 }

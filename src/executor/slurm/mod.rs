@@ -12,46 +12,19 @@ mod cli;
 mod poll;
 mod script;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
-use serde::Deserialize;
 use tracing::warn;
 
 use super::{Executor, Job, Launched, News};
+use crate::config::SlurmSettings as Settings;
 use crate::fsutil;
 use crate::job::result::{JobResult, timestamp};
 use crate::job::{JobSpec, Program};
 use crate::queue::Queue;
 use crate::queue::forwarded::{self, Forwarded};
-
-/// `[executor.slurm]` in config.toml.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// `sbatch --partition`.
-    pub partition: Option<String>,
-    /// `sbatch --account`.
-    pub account: Option<String>,
-    /// More `sbatch` arguments, each one word (`["--qos=low", "--gres=gpu:1"]`).
-    #[serde(default)]
-    pub sbatch_args: Vec<String>,
-    /// Where jobs' scripts and output go: a folder the drain and the compute nodes both see.
-    /// Default: `QUEUE/slurm`.
-    pub output_dir: Option<PathBuf>,
-}
-
-impl Settings {
-    /// The folder for jobs' files.
-    pub fn output_dir(&self, queue: &Queue) -> PathBuf {
-        match &self.output_dir {
-            Some(dir) if dir.is_absolute() => dir.clone(),
-            Some(dir) => queue.root.join(dir),
-            None => queue.root.join("slurm"),
-        }
-    }
-}
 
 /// Hands jobs to Slurm.
 pub struct Slurm<'a> {
@@ -91,8 +64,12 @@ impl Slurm<'_> {
         let running = job.claimed.path.file_name().unwrap_or_default();
         let identity = identity(&name);
         let dir = self.settings.output_dir(queue).join(&identity);
-        fsutil::create_private_dir(&dir)
-            .map_err(|e| anyhow::anyhow!("cannot create the job's Slurm folder `{}`: {e}", dir.display()))?;
+        fsutil::create_private_dir(&dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the job's Slurm folder `{}`: {e}",
+                dir.display()
+            )
+        })?;
         let timeout = spec.timeout.unwrap_or(opts.timeout);
         let script_copy = dir.join("job-script");
         if matches!(spec.program, Program::Script { .. }) {
@@ -142,11 +119,19 @@ impl Slurm<'_> {
             }
             // The note stays until the job is back in `pending/` or its record is filed (the
             // drain removes it): a drain killed before then finds it never sent.
-            cli::Ran::Refused { message, transient: true } => {
+            cli::Ran::Refused {
+                message,
+                transient: true,
+            } => {
                 remove_dir(&note.dir);
-                Ok(Launched::Later(format!("Slurm cannot take jobs now: {message}")))
+                Ok(Launched::Later(format!(
+                    "Slurm cannot take jobs now: {message}"
+                )))
             }
-            cli::Ran::Refused { message, transient: false } => {
+            cli::Ran::Refused {
+                message,
+                transient: false,
+            } => {
                 remove_dir(&note.dir);
                 warn!(file = ?job.claimed.name, error = %message, "Slurm refused the job");
                 let mut result = JobResult::error(format!("Slurm refused the job: {message}"));
@@ -210,7 +195,10 @@ fn refusal(job: &Job<'_>) -> Option<String> {
         Ok(_) => {}
     }
     if spec.result_file.is_some() {
-        return Some("`result_file` is not supported for jobs run on Slurm (their output is in the record)".into());
+        return Some(
+            "`result_file` is not supported for jobs run on Slurm (their output is in the record)"
+                .into(),
+        );
     }
     None
 }
@@ -222,7 +210,13 @@ fn identity(name: &str) -> String {
     let hex: String = token.iter().map(|b| format!("{b:02x}")).collect();
     let stem: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(48)
         .collect();
     format!("execq-{hex}-{stem}")
@@ -244,7 +238,10 @@ mod tests {
     #[test]
     fn identities_are_unique_and_safe_in_a_name_list() {
         let a = identity("a,b c/../.json");
-        assert!(a.starts_with("execq-") && a.ends_with("a_b_c_.._.json"), "{a}");
+        assert!(
+            a.starts_with("execq-") && a.ends_with("a_b_c_.._.json"),
+            "{a}"
+        );
         assert!(!a.contains(','));
         assert_ne!(identity("x"), identity("x"));
     }

@@ -114,7 +114,9 @@ fn squeue(identities: &[&str]) -> Result<HashMap<String, Row>, String> {
         match cli::run("squeue", &args, None) {
             Ran::Ok(out) => rows.extend(parse_rows(&out)),
             Ran::Refused { message, .. } | Ran::Unknown(message) => {
-                return Err(format!("cannot ask Slurm about the forwarded jobs: {message}"));
+                return Err(format!(
+                    "cannot ask Slurm about the forwarded jobs: {message}"
+                ));
             }
         }
     }
@@ -125,7 +127,11 @@ fn parse_rows(out: &str) -> impl Iterator<Item = (String, Row)> + '_ {
     out.lines().filter_map(|line| {
         let mut cells = line.trim().splitn(5, '|');
         let (id, name, state) = (cells.next()?, cells.next()?, cells.next()?);
-        let text = |c: Option<&str>| c.map(str::trim).filter(|c| !c.is_empty() && *c != "None" && *c != "(null)").map(str::to_owned);
+        let text = |c: Option<&str>| {
+            c.map(str::trim)
+                .filter(|c| !c.is_empty() && *c != "None" && *c != "(null)")
+                .map(str::to_owned)
+        };
         let (node, reason) = (text(cells.next()), text(cells.next()));
         Some((
             name.to_owned(),
@@ -166,18 +172,26 @@ fn result(job: &Forwarded, state: Option<&str>) -> JobResult {
         result.completed_at = done.clone();
     }
     if let (Some(a), Ok(b)) = (
-        result.started_at.as_deref().and_then(|a| DateTime::parse_from_rfc3339(a).ok()),
+        result
+            .started_at
+            .as_deref()
+            .and_then(|a| DateTime::parse_from_rfc3339(a).ok()),
         DateTime::parse_from_rfc3339(&result.completed_at),
     ) {
         result.duration_ms = u64::try_from((b - a).num_milliseconds()).unwrap_or(0);
     }
     let keep = crate::config::DEFAULT_KEEP;
-    (result.stdout, result.stdout_truncated, result.stdout_bytes) = read_output(&job.dir.join("stdout"), keep);
-    (result.stderr, result.stderr_truncated, result.stderr_bytes) = read_output(&job.dir.join("stderr"), keep);
+    (result.stdout, result.stdout_truncated, result.stdout_bytes) =
+        read_output(&job.dir.join("stdout"), keep);
+    (result.stderr, result.stderr_truncated, result.stderr_bytes) =
+        read_output(&job.dir.join("stderr"), keep);
     if let Some(id) = job.job_id {
         result.notes.push(format!(
             "ran on Slurm as job {id}{}",
-            job.node.as_deref().map(|n| format!(" on {n}")).unwrap_or_default()
+            job.node
+                .as_deref()
+                .map(|n| format!(" on {n}"))
+                .unwrap_or_default()
         ));
     }
     result
@@ -195,9 +209,19 @@ fn judge(
     let cancelled = job.dir.join("cancelled").exists();
     let failed = |why: &str| (Status::Failed, code, Some(why.to_owned()));
     match state {
-        Some("CANCELLED") => return (Status::Cancelled, code, Some("cancelled in Slurm (`execq cancel` or `scancel`)".into())),
+        Some("CANCELLED") => {
+            return (
+                Status::Cancelled,
+                code,
+                Some("cancelled in Slurm (`execq cancel` or `scancel`)".into()),
+            );
+        }
         Some("TIMEOUT") if !status.contains_key("timeout") => {
-            return (Status::Timeout, code, Some("Slurm ended it at its time limit".into()));
+            return (
+                Status::Timeout,
+                code,
+                Some("Slurm ended it at its time limit".into()),
+            );
         }
         Some("OUT_OF_MEMORY") => return failed("Slurm ended it: out of memory (OUT_OF_MEMORY)"),
         Some("NODE_FAIL") => return failed("Slurm: its node failed (NODE_FAIL)"),
@@ -208,13 +232,21 @@ fn judge(
         _ => {}
     }
     if status.contains_key("timeout") {
-        return (Status::Timeout, code, Some(format!("timed out after {} s", job.timeout_secs)));
+        return (
+            Status::Timeout,
+            code,
+            Some(format!("timed out after {} s", job.timeout_secs)),
+        );
     }
     if let Some(why) = status.get("error") {
         return (Status::Error, None, Some(why.clone()));
     }
     if cancelled {
-        return (Status::Cancelled, code, Some("cancelled by `execq cancel` while it ran".into()));
+        return (
+            Status::Cancelled,
+            code,
+            Some("cancelled by `execq cancel` while it ran".into()),
+        );
     }
     if status.contains_key("signal") {
         return failed("ended by a signal from Slurm (cancelled there, or at its time limit)");
@@ -248,7 +280,10 @@ fn read_output(path: &Path, keep: usize) -> (String, bool, u64) {
 
 /// Asks Slurm to end a forwarded job (`scancel`), marking it cancelled by execq first.
 pub fn cancel(job: &Forwarded) -> Result<()> {
-    crate::fsutil::write(&job.dir.join("cancelled"), timestamp(chrono::Local::now()).as_bytes())?;
+    crate::fsutil::write(
+        &job.dir.join("cancelled"),
+        timestamp(chrono::Local::now()).as_bytes(),
+    )?;
     let target = match job.job_id {
         Some(id) => id.to_string(),
         None => format!("--name={}", job.identity),

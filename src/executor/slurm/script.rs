@@ -65,7 +65,10 @@ pub fn render(spec: &JobSpec, frame: &Frame<'_>) -> Result<String, String> {
             s += &format!(
                 "cd -- {dir} || {{ finish {why}; exit 1; }}\n",
                 dir = path(cwd),
-                why = q(&format!("error=working directory `{}` does not exist on the node", cwd.display()))
+                why = q(&format!(
+                    "error=working directory `{}` does not exist on the node",
+                    cwd.display()
+                ))
             );
         }
         (None, Some(cwd)) => s += &format!("cd -- {} 2>/dev/null || true\n", path(cwd)),
@@ -97,9 +100,7 @@ fn command(spec: &JobSpec, frame: &Frame<'_>) -> String {
         Program::Script { interpreter } => interpreter
             .iter()
             .map(|w| quote(w))
-            .chain(std::iter::once(quote(
-                &frame.script_copy.to_string_lossy(),
-            )))
+            .chain(std::iter::once(quote(&frame.script_copy.to_string_lossy())))
             .collect(),
     };
     words.join(" ")

@@ -293,3 +293,94 @@ pub fn cancel(job: &Forwarded) -> Result<()> {
         Ran::Refused { message, .. } | Ran::Unknown(message) => bail!("scancel failed: {message}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::executor::Kind;
+
+    fn job(dir: &Path) -> Forwarded {
+        Forwarded {
+            kind: Kind::Slurm,
+            name: "j.json".into(),
+            running: "j.json".into(),
+            identity: "execq-00-j.json".into(),
+            dir: dir.to_owned(),
+            job_id: Some(7),
+            state: None,
+            node: None,
+            reason: None,
+            submitted_at: "2026-12-02T10:00:00+00:00".into(),
+            timeout_secs: 5.0,
+        }
+    }
+
+    fn pairs(text: &str) -> HashMap<String, String> {
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect()
+    }
+
+    #[test]
+    fn slurms_final_state_and_the_scripts_status_make_the_records_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = job(dir.path());
+        let cases = [
+            (Some("COMPLETED"), "exit=0", Status::Completed, Some(0)),
+            (Some("FAILED"), "exit=3", Status::Failed, Some(3)),
+            (None, "exit=3", Status::Failed, Some(3)),
+            (
+                Some("FAILED"),
+                "exit=143\ntimeout=1",
+                Status::Timeout,
+                Some(-15),
+            ),
+            (Some("TIMEOUT"), "", Status::Timeout, None),
+            (
+                Some("CANCELLED"),
+                "exit=143\nsignal=15",
+                Status::Cancelled,
+                Some(-15),
+            ),
+            (Some("OUT_OF_MEMORY"), "", Status::Failed, None),
+            (Some("NODE_FAIL"), "", Status::Failed, None),
+            (Some("PREEMPTED"), "", Status::Failed, None),
+            (None, "", Status::Failed, None),
+            (
+                None,
+                "error=working directory `/x` does not exist on the node",
+                Status::Error,
+                None,
+            ),
+        ];
+        for (state, status, want, code) in cases {
+            let (got, rc, error) = judge(&j, state, &pairs(status));
+            assert_eq!((got, rc), (want, code), "{state:?} {status:?}: {error:?}");
+            if want != Status::Completed {
+                assert!(error.is_some() || want == Status::Failed, "{state:?}");
+            }
+        }
+        let (_, _, error) = judge(&j, Some("OUT_OF_MEMORY"), &HashMap::new());
+        assert!(error.unwrap().contains("OUT_OF_MEMORY"));
+    }
+
+    #[test]
+    fn a_job_cancelled_by_execq_after_slurm_forgot_it_is_still_cancelled() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cancelled"), "now").unwrap();
+        let (got, ..) = judge(&job(dir.path()), None, &pairs("exit=143\nsignal=15"));
+        assert_eq!(got, Status::Cancelled);
+    }
+
+    #[test]
+    fn squeue_rows_parse_with_empty_cells() {
+        let rows: HashMap<_, _> =
+            parse_rows("12|execq-a|RUNNING|node1|None\n13|execq-b|PENDING||Priority\n").collect();
+        assert_eq!(rows["execq-a"].job_id, Some(12));
+        assert_eq!(rows["execq-a"].node.as_deref(), Some("node1"));
+        assert_eq!(rows["execq-a"].reason, None);
+        assert_eq!(rows["execq-b"].node, None);
+        assert_eq!(rows["execq-b"].reason.as_deref(), Some("Priority"));
+    }
+}

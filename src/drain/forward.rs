@@ -66,7 +66,7 @@ impl Drainer<'_> {
             }
             Launched::Finished(result) => {
                 let path = claimed.path.clone();
-                self.record_result(claimed, record, result)?;
+                self.record_result(claimed, record, *result)?;
                 self.settle_record()?;
                 crate::fsutil::remove_if_exists(&forwarded::note_path(&path))?;
                 Ok(Started::Recorded)
@@ -105,7 +105,7 @@ impl Drainer<'_> {
                     job,
                     result,
                     executor,
-                } => self.file_forwarded(&job, result, executor)?,
+                } => self.file_forwarded(&job, *result, executor)?,
                 News::NeverSent(note) => self.put_back(&note)?,
             }
         }

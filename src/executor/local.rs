@@ -21,7 +21,7 @@ pub struct Local;
 
 impl Executor for Local {
     fn launch(&self, job: &Job<'_>) -> Launched {
-        Launched::Finished(run(job))
+        Launched::Finished(Box::new(run(job)))
     }
 }
 

@@ -41,7 +41,7 @@ pub struct Job<'a> {
 #[derive(Debug)]
 pub enum Launched {
     /// It ran here, to its end.
-    Finished(JobResult),
+    Finished(Box<JobResult>),
     /// It was handed over and goes on elsewhere: it stays in `running/` until `poll` finds it
     /// finished.
     Forwarded(Box<Forwarded>),
@@ -58,7 +58,7 @@ pub enum News {
     /// Finished: its result, and what the record says of where it ran.
     Finished {
         job: Box<Forwarded>,
-        result: JobResult,
+        result: Box<JobResult>,
         executor: Value,
     },
     /// It never reached the executor (a hand-over cut short): it goes back to `pending/`.

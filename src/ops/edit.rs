@@ -156,7 +156,7 @@ pub fn release(queue: &Queue, reference: &str) -> Result<Edited> {
 }
 
 /// The fields a job may carry that execq reads.
-const JOB_FIELDS: [&str; 16] = [
+const JOB_FIELDS: [&str; 17] = [
     "command",
     "args",
     "cwd",
@@ -173,6 +173,7 @@ const JOB_FIELDS: [&str; 16] = [
     "sandbox",
     "hold",
     "group",
+    "executor",
 ];
 
 /// What execq writes about a job: `--set` leaves it alone.

@@ -61,6 +61,9 @@ fn start_cluster() -> Result<String, String> {
 /// The test cluster's `slurm.conf`, the cluster started once per test process.
 fn cluster() -> &'static str {
     static CONF: OnceLock<Result<String, String>> = OnceLock::new();
+    // `scripts/test-deps.sh` (run once per test process) starts the cluster too: have it done
+    // before any test here stops the controller, so that it never restarts it mid-test.
+    test_deps();
     match CONF.get_or_init(start_cluster) {
         Ok(conf) => conf,
         Err(e) => panic!("{e}"),
@@ -582,7 +585,7 @@ fn with_the_controller_stopped_jobs_wait_and_run_once_it_is_back() {
     drain(&q);
     assert_eq!(
         visible(&q, "pending"),
-        [name.clone()],
+        [name.as_str()],
         "{}",
         state_of(&q, &stem)
     );
@@ -614,7 +617,7 @@ fn without_sbatch_on_path_a_job_waits_and_status_says_why() {
     let out = run(cmd);
     assert_eq!(
         visible(&q, "pending"),
-        [name.clone()],
+        [name.as_str()],
         "the job waits: {} ({})",
         state_of(&q, &stem),
         out.stderr

@@ -41,7 +41,7 @@ impl Executor for Slurm<'_> {
     fn launch(&self, job: &Job<'_>) -> Launched {
         match self.submit(job) {
             Ok(launched) => launched,
-            Err(e) => Launched::Finished(JobResult::error(format!("{e:#}"))),
+            Err(e) => Launched::Finished(Box::new(JobResult::error(format!("{e:#}")))),
         }
     }
 
@@ -58,7 +58,7 @@ impl Slurm<'_> {
     fn submit(&self, job: &Job<'_>) -> Result<Launched> {
         let (queue, opts, spec) = (job.queue, job.opts, job.spec);
         if let Some(why) = refusal(job) {
-            return Ok(Launched::Finished(JobResult::error(why)));
+            return Ok(Launched::Finished(Box::new(JobResult::error(why))));
         }
         let name = job.claimed.name.to_string_lossy().into_owned();
         let running = job.claimed.path.file_name().unwrap_or_default();
@@ -90,7 +90,7 @@ impl Slurm<'_> {
             Ok(text) => text,
             Err(why) => {
                 remove_dir(&dir);
-                return Ok(Launched::Finished(JobResult::error(why)));
+                return Ok(Launched::Finished(Box::new(JobResult::error(why))));
             }
         };
         fsutil::write(&dir.join("job.sh"), text.as_bytes())?;
@@ -136,7 +136,7 @@ impl Slurm<'_> {
                 warn!(file = ?job.claimed.name, error = %message, "Slurm refused the job");
                 let mut result = JobResult::error(format!("Slurm refused the job: {message}"));
                 result.status = crate::job::result::Status::Failed;
-                Ok(Launched::Finished(result))
+                Ok(Launched::Finished(Box::new(result)))
             }
             cli::Ran::Unknown(why) => {
                 // Maybe submitted, maybe not: the next drain looks the job up by its identity.

@@ -62,7 +62,7 @@ fn news_of(mut job: Forwarded, row: Option<Option<&Row>>) -> Option<News> {
         let executor = job.describe();
         return Some(News::Finished {
             job: Box::new(job),
-            result,
+            result: Box::new(result),
             executor,
         });
     }
@@ -241,12 +241,9 @@ fn judge(
     if let Some(why) = status.get("error") {
         return (Status::Error, None, Some(why.clone()));
     }
-    if cancelled {
-        return (
-            Status::Cancelled,
-            code,
-            Some("cancelled by `execq cancel` while it ran".into()),
-        );
+    if cancelled && (status.contains_key("signal") || exit.is_none()) {
+        let why = "cancelled by `execq cancel` while it ran";
+        return (Status::Cancelled, code, Some(why.into()));
     }
     if status.contains_key("signal") {
         return failed("ended by a signal from Slurm (cancelled there, or at its time limit)");
@@ -279,19 +276,27 @@ fn read_output(path: &Path, keep: usize) -> (String, bool, u64) {
 }
 
 /// Asks Slurm to end a forwarded job (`scancel`), marking it cancelled by execq first.
+/// A job Slurm had already finished is left to be filed as it ended.
 pub fn cancel(job: &Forwarded) -> Result<()> {
-    crate::fsutil::write(
-        &job.dir.join("cancelled"),
-        timestamp(chrono::Local::now()).as_bytes(),
-    )?;
     let target = match job.job_id {
         Some(id) => id.to_string(),
         None => format!("--name={}", job.identity),
     };
     match cli::run("scancel", &[target], None) {
-        Ran::Ok(_) => Ok(()),
+        Ran::Ok(_) => {}
+        Ran::Refused { message, .. } if already_over(&message) => return Ok(()),
         Ran::Refused { message, .. } | Ran::Unknown(message) => bail!("scancel failed: {message}"),
     }
+    // Read only with a signal in the job's status, or none: a drain that comes after Slurm
+    // forgot the job still files it cancelled.
+    let now = timestamp(chrono::Local::now());
+    crate::fsutil::write(&job.dir.join("cancelled"), now.as_bytes())
+}
+
+/// Whether `scancel` said no because the job has ended.
+fn already_over(message: &str) -> bool {
+    let lower = message.to_lowercase();
+    lower.contains("already completing or completed") || lower.contains("invalid job id")
 }
 
 #[cfg(test)]

@@ -47,6 +47,13 @@ pub fn point(name: &str) {
     }
 }
 
+/// Kills the process with SIGKILL, as `kill -9` would, if `EXECQ_FAULT` names this point.
+pub fn kill_point(name: &str) {
+    if active(name) {
+        crate::sys::kill_self();
+    }
+}
+
 /// Whether `EXECQ_FAULT` names `name`: for a fault that is not a crash, such as `deaf-watch` (a
 /// waiter's watch that is told of no change, as when the kernel drops events; see `ops::wait`).
 pub fn active(name: &str) -> bool {

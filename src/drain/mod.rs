@@ -268,7 +268,7 @@ impl Drainer<'_> {
                     info!(file = ?name, to = %stored.path.display(), "finished moving a job a killed drain had completed");
                 }
                 Recovered::PutBack { name, to } => {
-                    warn!(file = ?name, to = %to.display(), "put back a held job a killed drain had claimed (it never started)");
+                    warn!(file = ?name, to = %to.display(), "put back a job a killed drain had claimed but never started (held, or not yet handed to its executor)");
                 }
                 Recovered::Forwarded(_) => {}
             }

@@ -27,8 +27,9 @@ pub enum Recovered {
     Interrupted { name: OsString, stored: Stored },
     /// A finished job whose move was cut short: the move was completed.
     Completed { name: OsString, stored: Stored },
-    /// A held job a drain had claimed in the moment it was held, and was putting back (a held job
-    /// is never started): back in `pending/`, still held.
+    /// A job that never started: a held job a drain had claimed in the moment it was held, and
+    /// was putting back, or a job for another executor that had not been handed over (its note
+    /// not yet written): back in `pending/`, as it was.
     PutBack {
         name: OsString,
         to: std::path::PathBuf,
@@ -117,7 +118,9 @@ fn recover_job(
     if let Some(note) = forwarded::read(&job.path) {
         return Ok(Recovered::Forwarded(Box::new(note)));
     }
-    if held(&job.path) {
+    // A held job never starts; a job for another executor starts there only once its note is
+    // on disk: either, found here without that, never ran.
+    if held(&job.path) || bound_elsewhere(&job.path) {
         let to = names::move_to_free(&job.path, &queue.pending, name, names::Slot::Plain)?;
         fsutil::sync_dir(&queue.pending)?;
         return Ok(Recovered::PutBack {
@@ -134,6 +137,20 @@ fn recover_job(
         name: name.to_owned(),
         stored,
     })
+}
+
+/// Whether the JSON job at `path` names an executor other than `local` (`executor: "slurm"`).
+/// A job that only defaults to one (config.toml) is not put back: the config may have changed
+/// since a drain ran it here.
+fn bound_elsewhere(path: &Path) -> bool {
+    use crate::job::executor::Kind;
+    let Some(bytes) = crate::queue::pending::read_regular(path) else {
+        return false;
+    };
+    crate::job::parse_object(&bytes)
+        .ok()
+        .and_then(|o| Kind::of_job(&o).ok().flatten())
+        .is_some_and(|kind| kind != Kind::Local)
 }
 
 /// Whether the JSON job at `path` says `hold: true`.

@@ -452,7 +452,7 @@ fn a_drain_killed_right_after_sbatch_leaves_exactly_one_slurm_job_and_one_record
     killed.env("EXECQ_FAULT", "slurm-submitted");
     let out = run(killed);
     assert!(
-        out.status.signal().is_some(),
+        out.status.signal() == Some(9),
         "the drain was not stopped at the crash point `slurm-submitted` (after sbatch returned, \
          before the Slurm id was saved): {:?}\n{}",
         out.status,
@@ -1179,4 +1179,121 @@ fn each_drain_asks_slurm_once_for_all_forwarded_jobs_and_an_idle_drain_calls_not
     logged_drain();
     assert_eq!(calls_of(), "", "an idle drain called Slurm");
     assert_eq!(before, tree(&q.root), "an idle drain wrote");
+}
+
+/// The durable steps `cmd` takes (`EXECQ_CRASH_TRACE`), one line each.
+fn steps_of(q: &TestQueue, mut cmd: Command) -> Vec<String> {
+    let trace = q.scratch("trace");
+    let _ = fs::remove_file(&trace);
+    cmd.env("EXECQ_CRASH_TRACE", &trace);
+    run(cmd).success();
+    fs::read_to_string(&trace)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// One Slurm job that appends its name to `ran.log` in its queue's scratch: (name, stem).
+fn counted_job(q: &TestQueue, prefix: &str) -> (String, String) {
+    let stem = unique(prefix);
+    let ran = q.scratch("ran.log");
+    let command = format!("echo {stem} >> '{}'", ran.display());
+    let name = format!("{stem}.json");
+    q.add(&name, &slurm_job(&stem, &command, json!({})));
+    (name, stem)
+}
+
+/// After a crash and the drains that follow it: one record, one run, one Slurm job, nothing
+/// left in pending/ or running/.
+#[track_caller]
+fn assert_once(q: &TestQueue, name: &str, stem: &str, at: &str) {
+    let (folder, rec) = drain_until_filed(q, name);
+    assert_eq!(folder, "completed", "{at}: {rec}");
+    drain(q).success();
+    let ran = fs::read_to_string(q.scratch("ran.log")).unwrap_or_default();
+    assert_eq!(
+        ran.lines().filter(|l| *l == stem).count(),
+        1,
+        "{at}: runs: {ran:?}"
+    );
+    let jobs = slurm_jobs_named(stem);
+    assert_eq!(jobs.len(), 1, "{at}: Slurm jobs: {jobs:?}");
+    assert_ran_on_slurm(&rec, Some(jobs[0].1));
+    assert!(
+        q.names("pending").is_empty(),
+        "{at}: {:?}",
+        q.names("pending")
+    );
+    assert!(
+        q.names("running").is_empty(),
+        "{at}: {:?}",
+        q.names("running")
+    );
+}
+
+/// Runs `cmd` killed before durable step `n`; it must die by that SIGKILL.
+#[track_caller]
+fn killed_at(mut cmd: Command, n: usize, at: &str) {
+    cmd.env("EXECQ_CRASH_AT", n.to_string());
+    let out = run(cmd);
+    assert_eq!(
+        out.status.signal(),
+        Some(9),
+        "{at}: not killed: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_drain_killed_before_each_durable_step_of_forwarding_sends_the_job_once() {
+    let _slurm = slurm();
+    let q = TestQueue::new();
+    counted_job(&q, "fwd");
+    let steps = steps_of(&q, x(&q, &["drain", "--grace", "1"]));
+    assert!(steps.iter().any(|s| s.contains(".forwarded")), "{steps:?}");
+    for n in 1..=steps.len() {
+        let q = TestQueue::new();
+        let (name, stem) = counted_job(&q, "fwd");
+        let at = format!(
+            "forwarding, killed before step {n}/{} ({})",
+            steps.len(),
+            steps[n - 1]
+        );
+        killed_at(x(&q, &["drain", "--grace", "1"]), n, &at);
+        assert_once(&q, &name, &stem, &at);
+    }
+}
+
+#[test]
+fn a_drain_killed_before_each_durable_step_of_filing_a_forwarded_job_files_it_once() {
+    let _slurm = slurm();
+    // A queue whose one job has been forwarded and has finished on Slurm, not yet filed.
+    let finished = |q: &TestQueue| {
+        let (name, stem) = counted_job(q, "file");
+        drain(q).success();
+        within("the Slurm job to finish", || {
+            fs::read_dir(q.path("slurm"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|d| d.path().join("status").exists())
+        });
+        (name, stem)
+    };
+    let q = TestQueue::new();
+    let (name, _) = finished(&q);
+    let steps = steps_of(&q, x(&q, &["drain", "--grace", "1"]));
+    assert!(record(&q, &name).is_some(), "the traced drain filed it");
+    for n in 1..=steps.len() {
+        let q = TestQueue::new();
+        let (name, stem) = finished(&q);
+        let at = format!(
+            "filing, killed before step {n}/{} ({})",
+            steps.len(),
+            steps[n - 1]
+        );
+        killed_at(x(&q, &["drain", "--grace", "1"]), n, &at);
+        assert_once(&q, &name, &stem, &at);
+    }
 }

@@ -111,7 +111,7 @@ impl Slurm<'_> {
         let args = self.sbatch_args(&note, spec, timeout, opts);
         match cli::run("sbatch", &args, job.lock) {
             cli::Ran::Ok(out) => {
-                crate::fault::point("slurm-submitted");
+                crate::fault::kill_point("slurm-submitted");
                 note.job_id = parse_id(&out);
                 note.state = Some("PENDING".into());
                 forwarded::save(queue, &job.claimed.path, &note)?;

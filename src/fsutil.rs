@@ -202,6 +202,20 @@ impl FileId {
     }
 }
 
+/// Copies `from` to `to` (a new file; a durable step of its own).
+pub fn copy(from: &Path, to: &Path) -> Result<()> {
+    fault::step("write", to);
+    fs::copy(from, to)
+        .map(drop)
+        .with_context(|| format!("failed to copy `{}` to `{}`", from.display(), to.display()))
+}
+
+/// Removes a folder and everything in it, if it can (leftovers are only untidy).
+pub fn discard_dir(dir: &Path) {
+    fault::step("unlink", dir);
+    let _ = fs::remove_dir_all(dir);
+}
+
 /// Creates `dir` and its missing parents, readable by this user only (0700).
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     if fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {

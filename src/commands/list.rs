@@ -110,6 +110,17 @@ fn row(e: &Entry, waiting: Option<&Wait>) -> Vec<String> {
         _ if waiting == Some(&Wait::Held) => "held".to_owned(),
         _ if waiting == Some(&Wait::Paused) => "paused".to_owned(),
         _ if waiting.is_some() => "waiting".to_owned(),
+        // A job handed to Slurm: `slurm:RUNNING`, its state there.
+        _ if e.state == crate::queue::catalog::State::Running => {
+            match crate::queue::forwarded::read(&e.path) {
+                Some(note) => format!(
+                    "{}:{}",
+                    note.kind.as_str(),
+                    note.state.as_deref().unwrap_or("SUBMITTED")
+                ),
+                None => e.state.as_str().to_owned(),
+            }
+        }
         _ => e.state.as_str().to_owned(),
     };
     vec![

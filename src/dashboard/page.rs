@@ -166,9 +166,13 @@ fn running_section(page: &mut String, running: &[Entry], served: bool) {
     } else {
         page.push_str("<table><tr><th>job</th><th>running for</th><th>command</th></tr>");
         for e in running {
+            // A job handed to Slurm says where it runs.
+            let place = crate::queue::forwarded::read(&e.path)
+                .map(|note| format!(" <span class=\"muted\">{}</span>", esc(&note.summary())))
+                .unwrap_or_default();
             let _ = write!(
                 page,
-                "<tr><td>{}{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                "<tr><td>{}{}{place}</td><td>{}</td><td><code>{}</code></td></tr>",
                 esc(&e.name),
                 button(served, "cancel", e),
                 crate::output::age(e.time),

@@ -75,9 +75,14 @@ impl Drainer<'_> {
                 claim::unclaim(self.queue, &claimed)?;
                 crate::fsutil::sync_dir(&self.queue.pending)?;
                 crate::fsutil::remove_if_exists(&forwarded::note_path(&claimed.path))?;
-                warn!(file = ?claimed.name, executor = kind.as_str(), error = %why, "job not handed over; it waits in pending/ for the next drain");
                 self.parked.insert(kind);
-                self.note_fault(kind, &why);
+                // Said once per fault, not by every drain (one every 2 s under launchd) that
+                // meets it again; `status` says it for as long as it lasts.
+                if self.note_fault(kind, &why) {
+                    warn!(file = ?claimed.name, executor = kind.as_str(), error = %why, "job not handed over; jobs for this executor wait in pending/ until it answers");
+                } else {
+                    tracing::debug!(file = ?claimed.name, error = %why, "job not handed over");
+                }
                 Ok(Started::Vanished)
             }
         }
@@ -92,8 +97,9 @@ impl Drainer<'_> {
         let news = match executor::of(kind, self.opts).poll(self.queue, notes) {
             Ok(news) => news,
             Err(why) => {
-                warn!(executor = kind.as_str(), error = %why, "forwarded jobs could not be looked at; they stay in running/");
-                self.note_fault(kind, &why);
+                if self.note_fault(kind, &why) {
+                    warn!(executor = kind.as_str(), error = %why, "forwarded jobs could not be looked at; they stay in running/ until it answers");
+                }
                 return Ok(());
             }
         };
@@ -156,7 +162,7 @@ impl Drainer<'_> {
         finishing.sync()?;
         self.file_record(finishing)?;
         forwarded::remove(self.queue, note)?;
-        let _ = std::fs::remove_dir_all(&note.dir);
+        crate::fsutil::discard_dir(&note.dir);
         Ok(())
     }
 
@@ -168,19 +174,23 @@ impl Drainer<'_> {
             warn!(file = ?claimed.name, "a drain was stopped while handing this job over, before Slurm took it; it is back in pending/");
         }
         forwarded::remove(self.queue, note)?;
-        let _ = std::fs::remove_dir_all(&note.dir);
+        crate::fsutil::discard_dir(&note.dir);
         Ok(())
     }
 
-    fn note_fault(&mut self, kind: Kind, why: &str) {
-        if let Err(e) = forwarded::note_fault(self.queue, kind, why) {
+    /// Records why forwarding failed; whether that is news (a new or changed reason).
+    fn note_fault(&mut self, kind: Kind, why: &str) -> bool {
+        forwarded::note_fault(self.queue, kind, why).unwrap_or_else(|e| {
             warn!("could not record why forwarding failed: {e:#}");
-        }
+            true
+        })
     }
 
     fn clear_fault(&mut self) {
-        if let Err(e) = forwarded::clear_fault(self.queue) {
-            warn!("could not clear the forwarding fault: {e:#}");
+        match forwarded::clear_fault(self.queue) {
+            Ok(true) => info!("forwarding works again"),
+            Ok(false) => {}
+            Err(e) => warn!("could not clear the forwarding fault: {e:#}"),
         }
     }
 }

@@ -191,14 +191,12 @@ pub struct Fault {
     pub since: String,
 }
 
-/// Records `why` (once: a drain meeting the same fault again writes nothing).
-pub fn note_fault(queue: &Queue, executor: Kind, why: &str) -> Result<()> {
+/// Records `why` (once: a drain meeting the same fault again writes nothing). Returns whether it
+/// was news.
+pub fn note_fault(queue: &Queue, executor: Kind, why: &str) -> Result<bool> {
     let known = read_fault(queue);
-    if known
-        .as_ref()
-        .is_some_and(|f| f.error == why && f.executor == executor)
-    {
-        return Ok(());
+    if (known.as_ref()).is_some_and(|f| f.error == why && f.executor == executor) {
+        return Ok(false);
     }
     let fault = Fault {
         executor,
@@ -210,16 +208,18 @@ pub fn note_fault(queue: &Queue, executor: Kind, why: &str) -> Result<()> {
     };
     let tmp = queue.temp_path("forwarding-fault.json");
     fsutil::write(&tmp, &serde_json::to_vec_pretty(&fault)?)?;
-    fsutil::rename(&tmp, &fault_path(queue))
+    fsutil::rename(&tmp, &fault_path(queue))?;
+    Ok(true)
 }
 
-/// Forgets the fault: the executor answered.
-pub fn clear_fault(queue: &Queue) -> Result<()> {
+/// Forgets the fault: the executor answered. Returns whether there was one.
+pub fn clear_fault(queue: &Queue) -> Result<bool> {
     let path = fault_path(queue);
-    if fsutil::exists(&path) {
-        fsutil::remove_if_exists(&path)?;
+    if !fsutil::exists(&path) {
+        return Ok(false);
     }
-    Ok(())
+    fsutil::remove_if_exists(&path)?;
+    Ok(true)
 }
 
 pub fn read_fault(queue: &Queue) -> Option<Fault> {

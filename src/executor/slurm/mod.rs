@@ -73,7 +73,7 @@ impl Slurm<'_> {
         let timeout = spec.timeout.unwrap_or(opts.timeout);
         let script_copy = dir.join("job-script");
         if matches!(spec.program, Program::Script { .. }) {
-            std::fs::copy(&job.claimed.path, &script_copy)?;
+            fsutil::copy(&job.claimed.path, &script_copy)?;
         }
         let cwd = std::env::current_dir().ok();
         let frame = script::Frame {
@@ -228,7 +228,7 @@ fn parse_id(out: &str) -> Option<u64> {
 }
 
 fn remove_dir(dir: &Path) {
-    let _ = std::fs::remove_dir_all(dir);
+    fsutil::discard_dir(dir);
 }
 
 #[cfg(test)]

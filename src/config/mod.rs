@@ -29,6 +29,15 @@
 //! [sandbox]         # jobs' sandboxes: a default and a floor per door (see `job::sandbox`)
 //! default = "workspace"
 //! mcp = "workspace"
+//!
+//! [executor]        # where jobs that name no executor run (see `executor`)
+//! default = "local"
+//!
+//! [executor.slurm]  # Slurm's settings for jobs run there
+//! partition = "debug"
+//! account = "lab"
+//! sbatch_args = ["--qos=low"]
+//! output_dir = "/shared/execq"
 //! ```
 
 use std::collections::BTreeMap;

@@ -89,11 +89,23 @@ impl Drainer<'_> {
     }
 
     /// Asks each executor about its forwarded jobs and files those that finished.
-    pub(super) fn poll_forwarded(&mut self, notes: Vec<Forwarded>) -> Result<()> {
-        if notes.is_empty() {
-            return Ok(());
+    pub(super) fn poll_forwarded(&mut self, mut notes: Vec<Forwarded>) -> Result<()> {
+        let mut kinds: Vec<Kind> = Vec::new();
+        for note in &notes {
+            if !kinds.contains(&note.kind) {
+                kinds.push(note.kind);
+            }
         }
-        let kind = Kind::Slurm;
+        for kind in kinds {
+            let (theirs, rest): (Vec<_>, Vec<_>) = notes.into_iter().partition(|n| n.kind == kind);
+            notes = rest;
+            self.poll_executor(kind, theirs)?;
+        }
+        Ok(())
+    }
+
+    /// Asks one executor about its forwarded jobs, and acts on what it says.
+    fn poll_executor(&mut self, kind: Kind, notes: Vec<Forwarded>) -> Result<()> {
         let news = match executor::of(kind, self.opts).poll(self.queue, notes) {
             Ok(news) => news,
             Err(why) => {

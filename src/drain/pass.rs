@@ -15,6 +15,7 @@ use anyhow::Result;
 use super::job::{Outcome, Started, Step, Work};
 use super::known::KnownJobs;
 use super::{Drainer, MAX_SETTLE_WAIT, Pass};
+use crate::job::executor::Kind;
 use crate::job::result::JobResult;
 use crate::job::result::Status;
 use crate::job::schedule::Schedule;
@@ -159,9 +160,13 @@ impl<'a> Drainer<'a> {
                 continue;
             }
             // A full group's job waits for a slot; other groups' jobs go on (the drain looks
-            // again as each job ends).
+            // again as each job ends). A job for another executor takes no slot here.
             let slot = self.opts.slot_group(group);
+            let object =
+                (kept.loaded.get(&candidates[i].name)).and_then(|l| l.json.as_ref()?.as_ref().ok());
+            let here = self.executor_of(object) == Kind::Local;
             if outcome == Outcome::Run
+                && here
                 && self.opts.parallel()
                 && pool.by_group.get(slot).copied().unwrap_or(0) >= self.opts.slots(slot)
             {

@@ -274,7 +274,7 @@ fn status_reports_counts_the_oldest_job_and_the_last_drain() {
     assert_eq!(s["queue"], q.root.display().to_string());
     assert_eq!(
         s["counts"],
-        json!({"pending": 1, "waiting": 0, "running": 0, "completed": 3, "failed": 2})
+        json!({"pending": 1, "waiting": 0, "running": 0, "forwarded": 0, "completed": 3, "failed": 2})
     );
     assert_eq!(s["oldest_pending"]["file"], "waiting.json");
     assert_eq!(s["drain"], Value::Null);

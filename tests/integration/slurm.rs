@@ -1297,3 +1297,101 @@ fn a_drain_killed_before_each_durable_step_of_filing_a_forwarded_job_files_it_on
         assert_once(&q, &name, &stem, &at);
     }
 }
+
+#[test]
+fn a_schedule_with_executor_slurm_fires_a_job_that_runs_on_slurm() {
+    let _slurm = slurm();
+    let q = TestQueue::new();
+    let name = unique("sched");
+    let at = |now: &str, args: &[&str]| {
+        let mut cmd = x(&q, args);
+        cmd.env("EXECQ_NOW", now).env("TZ", "UTC");
+        run(cmd)
+    };
+    at(
+        "2026-11-20T09:30:00Z",
+        &[
+            "schedule",
+            "add",
+            &name,
+            "--cron",
+            "@hourly",
+            "--executor",
+            "slurm",
+            "--",
+            "echo",
+            "fired",
+        ],
+    )
+    .success();
+    let start = Instant::now();
+    let filed = loop {
+        at("2026-11-20T10:00:01Z", &["drain", "--grace", "1"]).success();
+        let found: Vec<String> = ["completed", "failed"]
+            .iter()
+            .flat_map(|f| visible(&q, f).into_iter().map(move |n| format!("{f}/{n}")))
+            .collect();
+        if !found.is_empty() {
+            break found;
+        }
+        assert!(start.elapsed() < SLURM_DEADLINE, "{}", state_of(&q, &name));
+        std::thread::sleep(TICK);
+    };
+    assert_eq!(filed.len(), 1, "one occurrence, one record: {filed:?}");
+    let rec = q.json(&filed[0]);
+    assert_eq!(rec["result"]["status"], "completed", "{rec}");
+    assert_eq!(rec["result"]["stdout"], "fired\n");
+    assert_eq!(rec["scheduled_for"], "2026-11-20T10:00:00+00:00", "{rec}");
+    assert_ran_on_slurm(&rec, None);
+}
+
+#[test]
+fn forwarded_jobs_take_no_local_slot_of_jobs() {
+    let _slurm = slurm();
+    let q = TestQueue::new();
+    // Two local jobs fill `--jobs 2` until the test lets them go; the Slurm job queued after
+    // them is handed over meanwhile.
+    for n in 0..2 {
+        q.add(
+            &format!("local-{n}.json"),
+            &json!({"command": gated(&q, "true")}).to_string(),
+        );
+    }
+    let stem = unique("slot");
+    std::thread::sleep(Duration::from_millis(20));
+    q.add(
+        &format!("{stem}.json"),
+        &slurm_job(&stem, "echo sent", json!({})),
+    );
+    let mut drain = x(&q, &["drain", "--grace", "1", "--jobs", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let forwarded = (|| {
+        let start = Instant::now();
+        while start.elapsed() < SLURM_DEADLINE {
+            if !slurm_jobs_named(&stem).is_empty() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    })();
+    let locals_still_running = visible(&q, "running")
+        .iter()
+        .filter(|n| n.starts_with("local-"))
+        .count();
+    fs::write(q.scratch("go"), "").unwrap();
+    assert!(drain.wait().unwrap().success());
+    assert!(
+        forwarded,
+        "the Slurm job was not handed over while both local slots were taken"
+    );
+    assert_eq!(
+        locals_still_running, 2,
+        "both local jobs were still running when it was"
+    );
+    let (folder, rec) = drain_until_filed(&q, &format!("{stem}.json"));
+    assert_eq!(folder, "completed", "{rec}");
+}

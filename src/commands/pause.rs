@@ -33,11 +33,16 @@ pub fn pause(queue: &Queue, opts: &Opts) -> Result<ExitCode> {
     if opts.wait {
         loop {
             let groups = pause::groups(queue)?;
-            let running: usize = (groups.groups.iter())
-                .filter(|g| opts.group.as_ref().is_none_or(|name| *name == g.name))
-                .map(|g| g.running)
-                .sum();
+            let scope = (groups.groups.iter())
+                .filter(|g| opts.group.as_ref().is_none_or(|name| *name == g.name));
+            let forwarded: usize = scope.clone().map(|g| g.forwarded).sum();
+            let running: usize = scope.map(|g| g.running).sum::<usize>() - forwarded;
             if running == 0 {
+                if forwarded > 0 {
+                    eprintln!(
+                        "execq: {forwarded} job(s) handed to Slurm go on there (a pause starts nothing new; `execq cancel` stops one)"
+                    );
+                }
                 break;
             }
             // Left in running/ by a drain that died: nothing runs them; the next drain files them.

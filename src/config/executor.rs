@@ -31,7 +31,44 @@ pub struct SlurmSettings {
     pub output_dir: Option<PathBuf>,
 }
 
+/// `sbatch` options the queue may not set: execq sets them for each job, and exactly-once rests
+/// on them (the job's identity, one run, where its output goes).
+const OWN_OPTIONS: [&str; 16] = [
+    "-J",
+    "--job-name",
+    "-a",
+    "--array",
+    "--requeue",
+    "--no-requeue",
+    "-o",
+    "--output",
+    "-e",
+    "--error",
+    "-D",
+    "--chdir",
+    "--wrap",
+    "--parsable",
+    "-i",
+    "--input",
+];
+
 impl SlurmSettings {
+    /// Why these settings cannot be used, if they cannot.
+    pub fn check(&self) -> Result<(), String> {
+        for arg in &self.sbatch_args {
+            let option = arg.split('=').next().unwrap_or_default();
+            let short = OWN_OPTIONS
+                .iter()
+                .any(|o| o.len() == 2 && arg.starts_with(o) && !arg.starts_with("--"));
+            if OWN_OPTIONS.contains(&option) || short {
+                return Err(format!(
+                    "[executor.slurm] sbatch_args: `{arg}` is set by execq for each job (its identity, one run, its output); remove it"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The folder for jobs' files.
     pub fn output_dir(&self, queue: &Queue) -> PathBuf {
         match &self.output_dir {

@@ -169,6 +169,12 @@ pub fn load(queue: &Queue) -> Result<Option<Config>, ConfigError> {
             ),
         });
     }
+    if let Some(Err(why)) = (config.executor.as_ref())
+        .and_then(|e| e.slurm.as_ref())
+        .map(SlurmSettings::check)
+    {
+        return Err(ConfigError { path, message: why });
+    }
     if let Some(why) = config.limits.as_ref().and_then(limits::unsupported) {
         return Err(ConfigError {
             path,

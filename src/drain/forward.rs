@@ -88,8 +88,27 @@ impl Drainer<'_> {
         }
     }
 
+    /// Asks about the forwarded jobs again if [`POLL_EVERY`] has passed since this drain last did
+    /// (a drain busy with local jobs holds the lock, and the 2 s trigger's drains leave at once).
+    pub(super) fn poll_if_due(&mut self) -> Result<()> {
+        if self.polled.is_some_and(|at| at.elapsed() < POLL_EVERY) {
+            return Ok(());
+        }
+        self.polled = Some(std::time::Instant::now());
+        let Ok(dir) = std::fs::read_dir(&self.queue.running) else {
+            return Ok(());
+        };
+        let names: Vec<std::ffi::OsString> = dir.flatten().map(|e| e.file_name()).collect();
+        if !names.iter().any(|n| forwarded::is_note(n)) {
+            return Ok(());
+        }
+        let notes = forwarded::all(self.queue, &names)?;
+        self.poll_forwarded(notes)
+    }
+
     /// Asks each executor about its forwarded jobs and files those that finished.
     pub(super) fn poll_forwarded(&mut self, mut notes: Vec<Forwarded>) -> Result<()> {
+        self.polled = Some(std::time::Instant::now());
         let mut kinds: Vec<Kind> = Vec::new();
         for note in &notes {
             if !kinds.contains(&note.kind) {
@@ -109,6 +128,8 @@ impl Drainer<'_> {
         let news = match executor::of(kind, self.opts).poll(self.queue, notes) {
             Ok(news) => news,
             Err(why) => {
+                // If it cannot be asked, it cannot take a job either: not tried again this drain.
+                self.parked.insert(kind);
                 if self.note_fault(kind, &why) {
                     warn!(executor = kind.as_str(), error = %why, "forwarded jobs could not be looked at; they stay in running/ until it answers");
                 }
@@ -166,9 +187,9 @@ impl Drainer<'_> {
             result.returncode.map_or("-".into(), |c| c.to_string())
         );
         if result.status == Status::Completed {
-            info!(file = ?claimed.name, slurm_job = ?note.job_id, result = %line, "forwarded job finished");
+            info!(file = ?claimed.name, job_id = %note.job_id.map_or_else(|| "-".into(), |id| id.to_string()), result = %line, "forwarded job finished");
         } else {
-            warn!(file = ?claimed.name, slurm_job = ?note.job_id, result = %line, error = %result.error.as_deref().unwrap_or("-"), "forwarded job finished");
+            warn!(file = ?claimed.name, job_id = %note.job_id.map_or_else(|| "-".into(), |id| id.to_string()), result = %line, error = %result.error.as_deref().unwrap_or("-"), "forwarded job finished");
         }
         let finishing = record::prepare(self.queue, &claimed, record, &result)?;
         finishing.sync()?;
@@ -215,6 +236,9 @@ fn record_of(job: &Claimed) -> Record {
         _ => Record::Sidecar,
     }
 }
+
+/// How often a busy drain asks about forwarded jobs (launchd's interval trigger's pace).
+const POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The executors a drain could not reach: their jobs wait for the next drain.
 pub(super) type Parked = std::collections::HashSet<Kind>;

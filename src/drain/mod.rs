@@ -106,6 +106,8 @@ struct Drainer<'a> {
     parked: forward::Parked,
     /// A second descriptor of the lock held now, lent to the command that hands a job over.
     lent: Option<std::fs::File>,
+    /// When this drain last asked about forwarded jobs.
+    polled: Option<Instant>,
 }
 
 /// Runs one drain of `queue`, taking its lock (or starting with `held`, a lock already taken).
@@ -142,6 +144,7 @@ pub fn drain(
         lost: std::cell::Cell::new(false),
         parked: Default::default(),
         lent: None,
+        polled: None,
     };
     let mut outcome = drainer.run(held);
     // A drain whose queue folder was replaced under it leaves the new queue alone entirely.

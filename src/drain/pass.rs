@@ -85,6 +85,8 @@ impl<'a> Drainer<'a> {
             let (ran, next_look) = self.pass(entries, pool)?;
             if ran {
                 waiting_since = None;
+                // Between jobs, a busy drain files the forwarded jobs that finished meanwhile.
+                self.poll_if_due()?;
                 continue;
             }
             if pool.running > 0 {
@@ -146,7 +148,19 @@ impl<'a> Drainer<'a> {
             .chain(settling.iter().map(seen))
             .collect();
         let mut ran = false;
-        for i in schedule::run_order(&candidates) {
+        // Jobs for another executor first: handing one over takes a moment and no slot, and it
+        // should not wait behind a long local job.
+        let here: Vec<bool> = (candidates.iter())
+            .map(|c| {
+                let object =
+                    (kept.loaded.get(&c.name)).and_then(|l| l.json.as_ref()?.as_ref().ok());
+                self.executor_of(object) == Kind::Local
+            })
+            .collect();
+        let (elsewhere, local): (Vec<usize>, Vec<usize>) = schedule::run_order(&candidates)
+            .into_iter()
+            .partition(|&i| !here[i]);
+        for i in elsewhere.into_iter().chain(local) {
             let outcome = match &verdicts[i] {
                 Verdict::Wait(_) => continue,
                 Verdict::Ready => Outcome::Run,
@@ -162,11 +176,8 @@ impl<'a> Drainer<'a> {
             // A full group's job waits for a slot; other groups' jobs go on (the drain looks
             // again as each job ends). A job for another executor takes no slot here.
             let slot = self.opts.slot_group(group);
-            let object =
-                (kept.loaded.get(&candidates[i].name)).and_then(|l| l.json.as_ref()?.as_ref().ok());
-            let here = self.executor_of(object) == Kind::Local;
             if outcome == Outcome::Run
-                && here
+                && here[i]
                 && self.opts.parallel()
                 && pool.by_group.get(slot).copied().unwrap_or(0) >= self.opts.slots(slot)
             {
@@ -248,7 +259,7 @@ impl<'a> Drainer<'a> {
                 {
                     return Ok(false);
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => self.poll_if_due()?,
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     anyhow::bail!("a job's worker thread ended without a result")
                 }

@@ -158,7 +158,7 @@ fn cancel_running(queue: &Queue, entry: &Entry) -> Result<Cancelled> {
                     note.kind.as_str()
                 )
             })?;
-        tracing::info!(file = ?entry.file_name, slurm_job = ?note.job_id, "forwarded job cancelled");
+        tracing::info!(file = ?entry.file_name, job_id = %note.job_id.map_or_else(|| "-".into(), |id| id.to_string()), "forwarded job cancelled");
     } else if !lock::is_held(queue)? {
         bail!(
             "`{}` is in running/ but no drain is running it: the next drain records it as interrupted",

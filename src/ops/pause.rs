@@ -111,7 +111,14 @@ pub struct GroupView {
     pub configured: bool,
     pub pending: usize,
     pub running: usize,
+    /// Of `running`, those handed to another executor (Slurm): they run there, pause or not.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub forwarded: usize,
     pub paused: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The queue's pause, and each group: configured ones, and any a pending or running job names.
@@ -151,6 +158,9 @@ pub fn groups(queue: &Queue) -> Result<Groups> {
                 match state {
                     State::Pending => view.pending += 1,
                     _ => view.running += 1,
+                }
+                if state == State::Running && crate::queue::forwarded::read(&entry.path).is_some() {
+                    view.forwarded += 1;
                 }
             }
         }

@@ -44,6 +44,9 @@ pub struct Forwarded {
     pub submitted_at: String,
     /// Its timeout in seconds (for the record's message).
     pub timeout_secs: f64,
+    /// Its `cwd`, if it has one (for the record's message when it does not exist there).
+    #[serde(default)]
+    pub cwd: Option<String>,
 }
 
 impl Forwarded {

@@ -1395,3 +1395,238 @@ fn forwarded_jobs_take_no_local_slot_of_jobs() {
     let (folder, rec) = drain_until_filed(&q, &format!("{stem}.json"));
     assert_eq!(folder, "completed", "{rec}");
 }
+
+/// A folder of stand-ins for Slurm's commands, each a bash script `body` (run with the real
+/// command's arguments; `$REAL` is the real one), put first on PATH by [`with_path`].
+fn fake_bin(q: &TestQueue, program: &str, body: &str) -> PathBuf {
+    let dir = q.scratch("fake-bin");
+    fs::create_dir_all(&dir).unwrap();
+    let real = String::from_utf8(
+        Command::new("bash")
+            .args(["-c", &format!("command -v {program}")])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let script = dir.join(program);
+    fs::write(
+        &script,
+        format!("#!/bin/bash\nREAL={}\n{body}\n", real.trim()),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+fn with_path(mut cmd: Command, first: &Path) -> Command {
+    let path = format!(
+        "{}:{}",
+        first.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    cmd.env("PATH", path);
+    cmd
+}
+
+#[test]
+fn an_sbatch_whose_reply_timed_out_after_slurm_took_the_job_does_not_send_it_again() {
+    let _slurm = slurm();
+    let q = TestQueue::new();
+    let (name, stem) = counted_job(&q, "lostreply");
+    let once = q.scratch("once");
+    let bin = fake_bin(
+        &q,
+        "sbatch",
+        &format!(
+            "if [ ! -e '{o}' ]; then touch '{o}'; \"$REAL\" \"$@\" >/dev/null 2>&1; \
+             echo 'sbatch: error: Batch job submission failed: Socket timed out on send/recv operation' >&2; exit 1; fi\n\
+             exec \"$REAL\" \"$@\"",
+            o = once.display()
+        ),
+    );
+    run(with_path(x(&q, &["drain", "--grace", "1"]), &bin)).success();
+    let start = Instant::now();
+    while record(&q, &name).is_none() {
+        assert!(start.elapsed() < SLURM_DEADLINE, "{}", state_of(&q, &stem));
+        run(with_path(x(&q, &["drain", "--grace", "1"]), &bin)).success();
+        std::thread::sleep(TICK);
+    }
+    assert_once(&q, &name, &stem, "after a lost sbatch reply");
+}
+
+#[test]
+fn a_job_file_name_with_a_newline_runs_only_its_command() {
+    let _slurm = slurm();
+    let q = TestQueue::new();
+    let stem = unique("nl");
+    let home = PathBuf::from(std::env::var("HOME").expect("HOME is set"));
+    let marker = home.join(format!("execq-pwned-{stem}"));
+    let name = format!("{stem}\ncd;touch execq-pwned-{stem}\n#.json");
+    q.add(&name, &slurm_job(&stem, "echo safe", json!({})));
+    let (folder, rec) = drain_until_filed(&q, &name);
+    assert_eq!(
+        (folder, rec["result"]["stdout"].clone()),
+        ("completed", json!("safe\n")),
+        "{rec}"
+    );
+    assert!(
+        !marker.exists(),
+        "a line of the file name ran as shell on the node"
+    );
+}
+
+#[test]
+fn a_jobs_env_and_cwd_cannot_break_the_script_that_watches_it() {
+    let _slurm = slurm();
+    let q = TestQueue::new();
+    let hostile = [
+        (
+            "path",
+            json!({"env": {"PATH": "/nonexistent"}, "timeout": 3}),
+        ),
+        (
+            "ifs",
+            json!({"env": {"IFS": "0123456789", "d": "/tmp", "__execq_dir": "/tmp"}}),
+        ),
+    ];
+    let mut names = Vec::new();
+    for (what, extra) in hostile {
+        let stem = unique(what);
+        let name = format!("{stem}.json");
+        let mut job: Value = serde_json::from_str(&slurm_job(&stem, "", extra)).unwrap();
+        job["command"] = json!("/bin/echo");
+        job["args"] = json!([what]);
+        q.add(&name, &job.to_string());
+        names.push((name, what));
+    }
+    // A `cwd` with a newline cannot add a line to the status the script records.
+    let stem = unique("cwdnl");
+    let cwd_job = format!("{stem}.json");
+    q.add(
+        &cwd_job,
+        &slurm_job(&stem, "true", json!({"cwd": "/nonexistent-y\ntimeout=1"})),
+    );
+    for (name, what) in names {
+        let (folder, rec) = drain_until_filed(&q, &name);
+        assert_eq!(folder, "completed", "{what}: {rec}");
+        assert_eq!(
+            rec["result"]["stdout"],
+            format!("{what}\n"),
+            "{what}: {rec}"
+        );
+    }
+    let (_, rec) = drain_until_filed(&q, &cwd_job);
+    assert_eq!(rec["result"]["status"], "error", "{rec}");
+    assert!(
+        rec["result"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist"),
+        "{rec}"
+    );
+}
+
+#[test]
+fn a_job_without_cwd_keeps_the_files_it_writes_and_exit_137_is_137() {
+    let _slurm = slurm();
+    let q = TestQueue::new();
+    let work = q.scratch("work");
+    fs::create_dir(&work).unwrap();
+    let stem = unique("keep");
+    let name = format!("{stem}.json");
+    q.add(
+        &name,
+        &slurm_job(
+            &stem,
+            "echo kept > results.csv; : > timed_out; exit 137",
+            json!({}),
+        ),
+    );
+    // The drain's own folder (the node sees it: one machine) is where such a job starts.
+    let mut first = x(&q, &["drain", "--grace", "1"]);
+    first.current_dir(&work);
+    run(first).success();
+    let (folder, rec) = drain_until_filed(&q, &name);
+    assert_eq!(folder, "failed", "{rec}");
+    assert_eq!(rec["result"]["status"], "failed", "{rec}");
+    assert_eq!(rec["result"]["returncode"], 137, "{rec}");
+    assert_eq!(
+        fs::read_to_string(work.join("results.csv")).unwrap(),
+        "kept\n"
+    );
+}
+
+#[test]
+fn an_empty_answer_from_squeue_does_not_file_a_running_job() {
+    let _slurm = slurm();
+    let q = TestQueue::new();
+    let stem = unique("blind");
+    let name = format!("{stem}.json");
+    q.add(&name, &slurm_job(&stem, &gated(&q, "echo done"), json!({})));
+    drain(&q).success();
+    within("the job to start on the node", || {
+        q.scratch("started").exists()
+    });
+    let bin = fake_bin(&q, "squeue", "exit 0");
+    run(with_path(x(&q, &["drain", "--grace", "1"]), &bin)).success();
+    assert!(
+        record(&q, &name).is_none(),
+        "filed on an empty squeue: {:?}",
+        record(&q, &name)
+    );
+    fs::write(q.scratch("go"), "").unwrap();
+    let (folder, rec) = drain_until_filed(&q, &name);
+    assert_eq!(
+        (folder, rec["result"]["stdout"].clone()),
+        ("completed", json!("done\n")),
+        "{rec}"
+    );
+}
+
+#[test]
+fn sbatch_args_that_would_change_a_jobs_identity_or_runs_are_refused_by_the_config() {
+    let _slurm = slurm();
+    let q = TestQueue::new();
+    for arg in [
+        "--job-name=x",
+        "-Jx",
+        "--array=0-1",
+        "--requeue",
+        "--output=/dev/null",
+    ] {
+        fs::write(
+            q.path("config.toml"),
+            format!("[executor.slurm]\nsbatch_args = [\"{arg}\"]\n"),
+        )
+        .unwrap();
+        let out = run(x(&q, &["config", "--check"]));
+        assert_ne!(out.code(), 0, "{arg} accepted");
+        assert!(
+            out.stderr.contains(arg.split('=').next().unwrap()),
+            "{arg}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn an_output_dir_with_a_percent_sign_keeps_the_jobs_output() {
+    let _slurm = slurm();
+    let q = TestQueue::new();
+    let out_dir = q.scratch("out%u%j");
+    fs::write(
+        q.path("config.toml"),
+        format!("[executor.slurm]\noutput_dir = \"{}\"\n", out_dir.display()),
+    )
+    .unwrap();
+    let stem = unique("pct");
+    let name = format!("{stem}.json");
+    q.add(&name, &slurm_job(&stem, "echo percent", json!({})));
+    let (folder, rec) = drain_until_filed(&q, &name);
+    assert_eq!(
+        (folder, rec["result"]["stdout"].clone()),
+        ("completed", json!("percent\n")),
+        "{rec}"
+    );
+}

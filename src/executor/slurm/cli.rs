@@ -19,9 +19,11 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 pub enum Ran {
     /// It exited 0: its standard output.
     Ok(String),
-    /// It said no: what it said, and whether that is a fault that passes.
+    /// It said no: what it said, and whether that is a fault that passes (Slurm could not be
+    /// reached at all: nothing was done).
     Refused { message: String, transient: bool },
-    /// It could not be run, or did not end in time: nothing is known of what it did.
+    /// It could not be run, did not end in time, or broke off talking to Slurm midway (a reply
+    /// that timed out): what it asked for may have been done.
     Unknown(String),
 }
 
@@ -68,6 +70,9 @@ pub fn run(program: &str, args: &[String], lock: Option<BorrowedFd<'_>>) -> Ran 
         return Ran::Ok(out);
     }
     let message = tidy(&err, &out, status);
+    if is_midway(&message) {
+        return Ran::Unknown(message);
+    }
     Ran::Refused {
         transient: is_transient(&message),
         message,
@@ -91,22 +96,30 @@ fn tidy(err: &str, out: &str, status: std::process::ExitStatus) -> String {
     lines.join("; ")
 }
 
-/// Whether Slurm's message is about reaching it, not about the job.
+/// Whether Slurm's message says it could not be reached, so nothing was done.
 pub fn is_transient(message: &str) -> bool {
-    const PASSING: [&str; 10] = [
+    const UNREACHED: [&str; 5] = [
         "unable to contact slurm controller",
-        "socket timed out",
         "temporarily unable",
         "temporarily unavailable",
         "connection refused",
         "connect failure",
+    ];
+    let lower = message.to_lowercase();
+    UNREACHED.iter().any(|p| lower.contains(p))
+}
+
+/// Whether Slurm's message says the exchange broke off midway: the controller may have acted
+/// (a submission it accepted before its reply was lost).
+fn is_midway(message: &str) -> bool {
+    const MIDWAY: [&str; 4] = [
+        "socket timed out",
         "zero bytes were transmitted",
         "communication connection failure",
         "transport endpoint",
-        "slurm_persist_conn",
     ];
     let lower = message.to_lowercase();
-    PASSING.iter().any(|p| lower.contains(p))
+    !is_transient(message) && MIDWAY.iter().any(|p| lower.contains(p))
 }
 
 #[cfg(test)]

@@ -106,6 +106,7 @@ impl Slurm<'_> {
             reason: None,
             submitted_at: timestamp(chrono::Local::now()),
             timeout_secs: timeout.as_secs_f64(),
+            cwd: spec.cwd.as_ref().map(|c| c.display().to_string()),
         };
         forwarded::save(queue, &job.claimed.path, &note)?;
         let args = self.sbatch_args(&note, spec, timeout, opts);
@@ -153,19 +154,14 @@ impl Slurm<'_> {
         timeout: Duration,
         opts: &crate::config::DrainOptions,
     ) -> Vec<String> {
-        let dir = note.dir.display();
+        let dir = note.dir.display().to_string();
+        // Slurm expands `%` in file names (`%j`, `%u`): a literal one is `%%`.
+        let file = |name: &str| format!("{}/{name}", dir.replace('%', "%%"));
         // Slurm's limit is a backstop, in whole minutes, past the script's own watchdog.
         let minutes = (timeout + opts.grace).as_secs().div_ceil(60) + 1;
-        let mut args = vec![
-            "--parsable".to_owned(),
-            format!("--job-name={}", note.identity),
-            format!("--comment=execq job {}", note.name),
-            format!("--output={dir}/stdout"),
-            format!("--error={dir}/stderr"),
-            format!("--chdir={dir}"),
-            format!("--time={minutes}"),
-            "--no-requeue".to_owned(),
-        ];
+        // The queue's own arguments first: execq's, which exactly-once rests on, come after and
+        // win (config.toml refuses the ones that would change them; see `config`).
+        let mut args = self.settings.sbatch_args.clone();
         if let Some(p) = &self.settings.partition {
             args.push(format!("--partition={p}"));
         }
@@ -175,7 +171,19 @@ impl Slurm<'_> {
         if let Some(mb) = spec.limits.or(opts.limits).memory_mb {
             args.push(format!("--mem={mb}M"));
         }
-        args.extend(self.settings.sbatch_args.iter().cloned());
+        args.extend([
+            "--parsable".to_owned(),
+            format!("--job-name={}", note.identity),
+            format!(
+                "--comment=execq job {}",
+                note.name.replace(['\n', '\r'], " ")
+            ),
+            format!("--output={}", file("stdout")),
+            format!("--error={}", file("stderr")),
+            format!("--chdir={dir}"),
+            format!("--time={minutes}"),
+            "--no-requeue".to_owned(),
+        ]);
         args.push(format!("{dir}/job.sh"));
         args
     }

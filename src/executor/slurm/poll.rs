@@ -44,18 +44,34 @@ pub fn poll(_queue: &Queue, jobs: Vec<Forwarded>) -> Result<Vec<News>, String> {
     }
 }
 
-/// `row`: `None` when Slurm could not be asked, `Some(None)` when it does not know the job.
+/// `row`: `None` when Slurm could not be asked, `Some(None)` when `squeue` does not list the job.
 fn news_of(mut job: Forwarded, row: Option<Option<&Row>>) -> Option<News> {
-    let finished_here = job.dir.join("status").exists();
-    let state = row.flatten().map(|r| r.state.as_str());
-    let ended = state.is_some_and(is_final);
+    let status = read_pairs(&job.dir.join("status"));
     if let Some(Some(r)) = row {
         job.job_id = job.job_id.or(r.job_id);
         job.node = r.node.clone().or(job.node.take());
         job.reason = r.reason.clone();
     }
-    if finished_here || ended || row == Some(None) && (job.job_id.is_some() || started(&job)) {
-        let result = result(&job, state);
+    let mut state = row.flatten().map(|r| r.state.clone());
+    // Not listed: forgotten (after MinJobAge), or listed by another command only. `scontrol`
+    // is asked about that one job before it is taken for gone.
+    let mut gone = false;
+    if row == Some(None) {
+        match job.job_id.map(scontrol_state) {
+            Some(Ok(Some(known))) => state = Some(known),
+            Some(Ok(None)) => gone = true,
+            Some(Err(_)) => return Some(News::Running(Box::new(job))),
+            None => gone = true,
+        }
+    }
+    let ended = state.as_deref().is_some_and(is_final);
+    // Ended by a signal (a cancel, Slurm's time limit): Slurm's final word says which.
+    let waiting_for_slurm = status.contains_key("signal") && state.is_some() && !ended;
+    let finished = (!status.is_empty() && !waiting_for_slurm)
+        || ended
+        || gone && (job.job_id.is_some() || started(&job));
+    if finished {
+        let result = result(&job, state.as_deref(), &status);
         if job.node.is_none() {
             job.node = read_pairs(&job.dir.join("started")).remove("node");
         }
@@ -66,14 +82,31 @@ fn news_of(mut job: Forwarded, row: Option<Option<&Row>>) -> Option<News> {
             executor,
         });
     }
-    match row {
+    if gone {
         // Not known to Slurm, never started, no id: `sbatch` never took it.
-        Some(None) => Some(News::NeverSent(Box::new(job))),
-        Some(Some(r)) => {
-            job.state = Some(r.state.clone());
-            Some(News::Running(Box::new(job)))
+        return Some(News::NeverSent(Box::new(job)));
+    }
+    job.state = state.or(job.state.take());
+    Some(News::Running(Box::new(job)))
+}
+
+/// `scontrol show job ID`'s state: `None` when Slurm does not know the job.
+fn scontrol_state(id: u64) -> Result<Option<String>, String> {
+    let args = [
+        "show".to_owned(),
+        "job".to_owned(),
+        "--oneliner".to_owned(),
+        id.to_string(),
+    ];
+    match cli::run("scontrol", &args, None) {
+        Ran::Ok(out) => Ok(out
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("JobState="))
+            .map(str::to_owned)),
+        Ran::Refused { message, .. } if message.to_lowercase().contains("invalid job id") => {
+            Ok(None)
         }
-        None => Some(News::Running(Box::new(job))),
+        Ran::Refused { message, .. } | Ran::Unknown(message) => Err(message),
     }
 }
 
@@ -156,10 +189,9 @@ fn read_pairs(path: &Path) -> HashMap<String, String> {
 }
 
 /// The job's result, from Slurm's final `state` (if it still knows the job) and its files.
-fn result(job: &Forwarded, state: Option<&str>) -> JobResult {
-    let status = read_pairs(&job.dir.join("status"));
+fn result(job: &Forwarded, state: Option<&str>, status: &HashMap<String, String>) -> JobResult {
     let started = read_pairs(&job.dir.join("started"));
-    let (outcome, returncode, error) = judge(job, state, &status);
+    let (outcome, returncode, error) = judge(job, state, status);
     let mut result = JobResult::skipped(outcome, error.unwrap_or_default());
     if result.error.as_deref() == Some("") {
         result.error = None;
@@ -204,8 +236,13 @@ fn judge(
     status: &HashMap<String, String>,
 ) -> (Status, Option<i32>, Option<String>) {
     let exit: Option<i32> = status.get("exit").and_then(|c| c.parse().ok());
-    // bash gives 128+N for a command ended by signal N; records say -N, as for local jobs.
-    let code = exit.map(|c| if c > 128 && c < 160 { -(c - 128) } else { c });
+    // bash gives 128+N both for a command ended by signal N and for one that exited 128+N: only
+    // a job execq or Slurm signalled (timeout, cancel) is recorded -N, as local records say.
+    let signalled = status.contains_key("timeout") || status.contains_key("signal");
+    let code = exit.map(|c| match c {
+        129..=159 if signalled => -(c - 128),
+        c => c,
+    });
     let cancelled = job.dir.join("cancelled").exists();
     let failed = |why: &str| (Status::Failed, code, Some(why.to_owned()));
     match state {
@@ -239,7 +276,14 @@ fn judge(
         );
     }
     if let Some(why) = status.get("error") {
-        return (Status::Error, None, Some(why.clone()));
+        let why = match why.as_str() {
+            "cwd" => format!(
+                "working directory `{}` does not exist on the node",
+                job.cwd.as_deref().unwrap_or("?")
+            ),
+            other => other.to_owned(),
+        };
+        return (Status::Error, None, Some(why));
     }
     if cancelled && (status.contains_key("signal") || exit.is_none()) {
         let why = "cancelled by `execq cancel` while it ran";
@@ -250,11 +294,15 @@ fn judge(
     }
     match code {
         Some(0) => (Status::Completed, Some(0), None),
-        Some(c) if c < 0 => failed(&format!("killed by signal {}", -c)),
         Some(c) => (Status::Failed, Some(c), None),
-        None => failed(
-            "Slurm no longer knows the job and its script recorded no exit status (its node may have failed, or it was killed)",
-        ),
+        None => match state {
+            Some(state) => failed(&format!(
+                "Slurm ended it ({state}) and its script recorded no exit status (it was killed, or could not start)"
+            )),
+            None => failed(
+                "Slurm no longer knows the job and its script recorded no exit status (its node may have failed, or it was killed)",
+            ),
+        },
     }
 }
 
@@ -282,15 +330,22 @@ pub fn cancel(job: &Forwarded) -> Result<()> {
         Some(id) => id.to_string(),
         None => format!("--name={}", job.identity),
     };
-    match cli::run("scancel", &[target], None) {
-        Ran::Ok(_) => {}
-        Ran::Refused { message, .. } if already_over(&message) => return Ok(()),
-        Ran::Refused { message, .. } | Ran::Unknown(message) => bail!("scancel failed: {message}"),
-    }
-    // Read only with a signal in the job's status, or none: a drain that comes after Slurm
-    // forgot the job still files it cancelled.
+    // Written first, read only for a job its status says was signalled (or that left none): a
+    // drain that comes after Slurm forgot the job still files it cancelled.
+    let marker = job.dir.join("cancelled");
     let now = timestamp(chrono::Local::now());
-    crate::fsutil::write(&job.dir.join("cancelled"), now.as_bytes())
+    crate::fsutil::write(&marker, now.as_bytes())?;
+    match cli::run("scancel", &[target], None) {
+        Ran::Ok(_) => Ok(()),
+        Ran::Refused { message, .. } if already_over(&message) => {
+            crate::fsutil::discard(&marker);
+            Ok(())
+        }
+        Ran::Refused { message, .. } | Ran::Unknown(message) => {
+            crate::fsutil::discard(&marker);
+            bail!("scancel failed: {message}")
+        }
+    }
 }
 
 /// Whether `scancel` said no because the job has ended.
@@ -317,6 +372,7 @@ mod tests {
             reason: None,
             submitted_at: "2026-12-02T10:00:00+00:00".into(),
             timeout_secs: 5.0,
+            cwd: None,
         }
     }
 

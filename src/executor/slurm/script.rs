@@ -31,25 +31,48 @@ pub struct Frame<'a> {
 }
 
 /// The script, or why the job cannot be written as one.
+///
+/// The script's own lines run with its own environment; the job's `env`, limits and niceness
+/// apply only in the subshell that becomes the job (a job's `PATH` or `IFS` cannot break the
+/// watchdog). Nothing from the job is written outside a quoted word.
 pub fn render(spec: &JobSpec, frame: &Frame<'_>) -> Result<String, String> {
     let q = |text: &str| quote(text);
     let path = |p: &Path| quote(&p.to_string_lossy());
-    let mut s = String::from("#!/bin/bash\n");
-    s += &format!(
-        "# execq: job {} of the queue {}, forwarded by `execq drain`.\n",
-        q(frame.job),
-        path(frame.queue)
+    let mut s = String::from(
+        "#!/bin/bash
+# A job of execq, forwarded by `execq drain`.
+",
     );
-    s += &format!("d={}\n", path(frame.dir));
-    s += STAMP;
-    s += "unset EXECQ_FAULT EXECQ_CRASH_AT EXECQ_CRASH_TRACE EXECQ_WAIT_FALLBACK\n";
     s += &format!(
+        "__execq_dir={}
+",
+        path(frame.dir)
+    );
+    s += STAMP;
+    match (&spec.cwd, frame.fallback_cwd) {
+        (Some(cwd), _) => {
+            s += &format!(
+                "cd -- {} || {{ __execq_finish error=cwd; exit 1; }}\n",
+                path(cwd)
+            );
+        }
+        (None, Some(cwd)) => {
+            s += &format!(
+                "cd -- {} 2>/dev/null || cd -- \"$HOME\" 2>/dev/null || cd /\n",
+                path(cwd)
+            );
+        }
+        (None, None) => s += "cd -- \"$HOME\" 2>/dev/null || cd /\n",
+    }
+    let mut child =
+        String::from("unset EXECQ_FAULT EXECQ_CRASH_AT EXECQ_CRASH_TRACE EXECQ_WAIT_FALLBACK\n");
+    child += &format!(
         "export EXECQ_QUEUE={} EXECQ_JOB={}\n",
         path(frame.queue),
         q(frame.job)
     );
     if let Some(id) = &spec.task_id {
-        s += &format!("export EXECQ_TASK_ID={}\n", q(id));
+        child += &format!("export EXECQ_TASK_ID={}\n", q(id));
     }
     for (name, value) in &spec.env {
         if !is_shell_name(name) {
@@ -57,30 +80,15 @@ pub fn render(spec: &JobSpec, frame: &Frame<'_>) -> Result<String, String> {
                 "`env` name `{name}` cannot be passed to a Slurm job (bash takes letters, digits and `_`, not starting with a digit)"
             ));
         }
-        s += &format!("export {name}={}\n", q(value));
+        child += &format!("export {name}={}\n", q(value));
     }
-    s += &ulimits(frame.limits);
-    match (&spec.cwd, frame.fallback_cwd) {
-        (Some(cwd), _) => {
-            s += &format!(
-                "cd -- {dir} || {{ finish {why}; exit 1; }}\n",
-                dir = path(cwd),
-                why = q(&format!(
-                    "error=working directory `{}` does not exist on the node",
-                    cwd.display()
-                ))
-            );
-        }
-        (None, Some(cwd)) => s += &format!("cd -- {} 2>/dev/null || true\n", path(cwd)),
-        (None, None) => {}
-    }
-    let nice = frame
-        .limits
-        .nice
+    child += &ulimits(frame.limits);
+    let nice = (frame.limits.nice)
         .map(|n| format!("nice -n {n} "))
         .unwrap_or_default();
+    child += &format!("exec {nice}{} </dev/null\n", command(spec, frame));
     s += "set -m\n";
-    s += &format!("{nice}{} </dev/null &\n", command(spec, frame));
+    s += &format!("(\n{child}) &\n");
     s += &format!(
         include_str!("watch.sh"),
         timeout = frame.timeout.as_secs_f64(),
@@ -111,9 +119,7 @@ fn ulimits(limits: &ResourceLimits) -> String {
     let mut s = String::new();
     let mut set = |flag: &str, value: Option<u64>| {
         if let Some(v) = value {
-            s += &format!(
-                "ulimit -{flag} {v} || {{ finish 'error=cannot set the limit ulimit -{flag} {v} on the node'; exit 1; }}\n"
-            );
+            s += &format!("ulimit -{flag} {v} || exit 126\n");
         }
     };
     set("t", limits.cpu_seconds);
@@ -124,11 +130,11 @@ fn ulimits(limits: &ResourceLimits) -> String {
     s
 }
 
-/// The helpers every script starts with: `stamp` (the time, as records give it) and `finish`
-/// (writes `status` whole, by rename); `started` is written first thing.
-const STAMP: &str = r#"stamp() { date +%Y-%m-%dT%H:%M:%S.%6N%:z; }
-finish() { { printf '%s\n' "$@"; printf 'finished_at=%s\n' "$(stamp)"; } >"$d/status.tmp" && mv -f -- "$d/status.tmp" "$d/status"; }
-{ printf 'started_at=%s\nnode=%s\n' "$(stamp)" "$(hostname)"; } >"$d/started.tmp" && mv -f -- "$d/started.tmp" "$d/started"
+/// The helpers every script starts with: `__execq_stamp` (the time, as records give it) and
+/// `__execq_finish` (writes `status` whole, by rename); `started` is written first thing.
+const STAMP: &str = r#"__execq_stamp() { date +%Y-%m-%dT%H:%M:%S.%6N%:z; }
+__execq_finish() { { printf '%s\n' "$@"; printf 'finished_at=%s\n' "$(__execq_stamp)"; } >"$__execq_dir/status.tmp" && mv -f -- "$__execq_dir/status.tmp" "$__execq_dir/status"; }
+{ printf 'started_at=%s\nnode=%s\n' "$(__execq_stamp)" "$(hostname)"; } >"$__execq_dir/started.tmp" && mv -f -- "$__execq_dir/started.tmp" "$__execq_dir/started"
 "#;
 
 fn is_shell_name(name: &str) -> bool {

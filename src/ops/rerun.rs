@@ -61,6 +61,8 @@ pub fn rerun(
         object.remove(field);
     }
     crate::executor::as_asked(&mut object);
+    super::submit::check_executor(queue, &object)
+        .map_err(|why| anyhow::anyhow!("`{}` cannot run again as it is: {why}", entry.name))?;
     object.insert("origin".into(), json!(origin.as_str()));
     object.insert("rerun_of".into(), json!(entry.name));
     object.insert(

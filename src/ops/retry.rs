@@ -70,8 +70,14 @@ pub fn retry_if(
         Some(why) if !merged => Err(why),
         _ => check_sandbox(queue, spec.sandbox.as_ref(), origin, spec.cwd.as_deref()),
     };
+    // Where it would run must be able to run it as it is (a Slurm job under a sandbox cannot).
+    let forwardable = || match &entry.object {
+        Some(object) if merged => super::submit::check_executor(queue, object),
+        _ => Ok(()),
+    };
     let checked = requeued_spec(&entry, &claimed)
-        .and_then(|spec| allowed(&spec).and_then(|()| sandboxed(&spec)));
+        .and_then(|spec| allowed(&spec).and_then(|()| sandboxed(&spec)))
+        .and_then(|()| forwardable());
     if let Err(why) = checked {
         if taken::put_back(queue, &claimed, &entry.file_name)? != entry.path {
             // Its name was taken meanwhile: back under another one, which the index has not.

@@ -109,7 +109,9 @@ impl<'q> Pause<'q> {
     /// [`FORWARDED_POLL`], as launchd's interval trigger would, and looks at least that often.
     /// Returns how long to wait at most.
     pub fn nudge_forwarded(&mut self) -> Duration {
-        if !crate::queue::forwarded::any(self.queue) {
+        // Jobs that wait for an executor that could not take them are tried again by a drain.
+        let waiting = crate::queue::forwarded::fault_path(self.queue).exists();
+        if !waiting && !crate::queue::forwarded::any(self.queue) {
             return fallback();
         }
         if self.nudged.is_none_or(|at| at.elapsed() >= FORWARDED_POLL) {

@@ -1630,3 +1630,32 @@ fn an_output_dir_with_a_percent_sign_keeps_the_jobs_output() {
         "{rec}"
     );
 }
+
+#[test]
+fn retrying_a_slurm_job_is_refused_when_a_sandbox_now_applies_to_it() {
+    let _slurm = slurm();
+    let q = TestQueue::new();
+    let stem = unique("retrysb");
+    let name = format!("{stem}.json");
+    q.add(&name, &slurm_job(&stem, "exit 1", json!({})));
+    let (folder, _) = drain_until_filed(&q, &name);
+    assert_eq!(folder, "failed");
+    fs::write(
+        q.path("config.toml"),
+        "[sandbox]\ndefault = \"workspace\"\n",
+    )
+    .unwrap();
+    let out = run(x(&q, &["retry", &stem]));
+    assert_ne!(out.code(), 0, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("cannot be enforced on Slurm"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        visible(&q, "failed"),
+        [name.as_str()],
+        "the record stays where it was"
+    );
+    assert!(visible(&q, "pending").is_empty());
+}

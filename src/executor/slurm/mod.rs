@@ -64,12 +64,13 @@ impl Slurm<'_> {
         let running = job.claimed.path.file_name().unwrap_or_default();
         let identity = identity(&name);
         let dir = self.settings.output_dir(queue).join(&identity);
-        fsutil::create_private_dir(&dir).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot create the job's Slurm folder `{}`: {e}",
+        // A shared folder not mounted now is a fault that passes: the job waits, `status` says why.
+        if let Err(e) = fsutil::create_private_dir(&dir) {
+            return Ok(Launched::Later(format!(
+                "cannot create the job's folder `{}` (output_dir in [executor.slurm]): {e}",
                 dir.display()
-            )
-        })?;
+            )));
+        }
         let timeout = spec.timeout.unwrap_or(opts.timeout);
         let script_copy = dir.join("job-script");
         if matches!(spec.program, Program::Script { .. }) {

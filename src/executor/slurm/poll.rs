@@ -87,6 +87,13 @@ fn news_of(mut job: Forwarded, row: Option<Option<&Row>>) -> Option<News> {
         return Some(News::NeverSent(Box::new(job)));
     }
     job.state = state.or(job.state.take());
+    // Cancelled while `sbatch` was still on its way (`scancel` then found no job to end): ended
+    // now that Slurm has it.
+    if let Some(id) = job.job_id
+        && job.dir.join("cancelled").exists()
+    {
+        let _ = cli::run("scancel", &[id.to_string()], None);
+    }
     Some(News::Running(Box::new(job)))
 }
 

@@ -148,19 +148,8 @@ impl<'a> Drainer<'a> {
             .chain(settling.iter().map(seen))
             .collect();
         let mut ran = false;
-        // Jobs for another executor first: handing one over takes a moment and no slot, and it
-        // should not wait behind a long local job.
-        let here: Vec<bool> = (candidates.iter())
-            .map(|c| {
-                let object =
-                    (kept.loaded.get(&c.name)).and_then(|l| l.json.as_ref()?.as_ref().ok());
-                self.executor_of(object) == Kind::Local
-            })
-            .collect();
-        let (elsewhere, local): (Vec<usize>, Vec<usize>) = schedule::run_order(&candidates)
-            .into_iter()
-            .partition(|&i| !here[i]);
-        for i in elsewhere.into_iter().chain(local) {
+        let (order, here) = self.order(&candidates, &kept);
+        for i in order {
             let outcome = match &verdicts[i] {
                 Verdict::Wait(_) => continue,
                 Verdict::Ready => Outcome::Run,
@@ -196,6 +185,23 @@ impl<'a> Drainer<'a> {
             }
         }
         Ok((ran, next_look))
+    }
+
+    /// The order to take `candidates` in, and whether each runs here: jobs for another executor
+    /// first (handing one over takes a moment and no slot, and it should not wait behind a long
+    /// local job), then the rest, each in the scheduling rules' order.
+    fn order(&self, candidates: &[Pending], kept: &Kept) -> (Vec<usize>, Vec<bool>) {
+        let here: Vec<bool> = (candidates.iter())
+            .map(|c| {
+                let object =
+                    (kept.loaded.get(&c.name)).and_then(|l| l.json.as_ref()?.as_ref().ok());
+                self.executor_of(object) == Kind::Local
+            })
+            .collect();
+        let (elsewhere, local): (Vec<usize>, Vec<usize>) = schedule::run_order(candidates)
+            .into_iter()
+            .partition(|&i| !here[i]);
+        (elsewhere.into_iter().chain(local).collect(), here)
     }
 
     /// Runs or files the entry — as the pass read it if it kept it, else read again (it may

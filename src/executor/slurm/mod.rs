@@ -95,7 +95,7 @@ impl Slurm<'_> {
             }
         };
         fsutil::write(&dir.join("job.sh"), text.as_bytes())?;
-        let mut note = Forwarded {
+        let note = Forwarded {
             kind: super::Kind::Slurm,
             name: name.clone(),
             running: running.to_string_lossy().into_owned(),
@@ -111,41 +111,7 @@ impl Slurm<'_> {
         };
         forwarded::save(queue, &job.claimed.path, &note)?;
         let args = self.sbatch_args(&note, spec, timeout, opts);
-        match cli::run("sbatch", &args, job.lock) {
-            cli::Ran::Ok(out) => {
-                crate::fault::kill_point("slurm-submitted");
-                note.job_id = parse_id(&out);
-                note.state = Some("PENDING".into());
-                forwarded::save(queue, &job.claimed.path, &note)?;
-                Ok(Launched::Forwarded(Box::new(note)))
-            }
-            // The note stays until the job is back in `pending/` or its record is filed (the
-            // drain removes it): a drain killed before then finds it never sent.
-            cli::Ran::Refused {
-                message,
-                transient: true,
-            } => {
-                remove_dir(&note.dir);
-                Ok(Launched::Later(format!(
-                    "Slurm cannot take jobs now: {message}"
-                )))
-            }
-            cli::Ran::Refused {
-                message,
-                transient: false,
-            } => {
-                remove_dir(&note.dir);
-                warn!(file = ?job.claimed.name, error = %message, "Slurm refused the job");
-                let mut result = JobResult::error(format!("Slurm refused the job: {message}"));
-                result.status = crate::job::result::Status::Failed;
-                Ok(Launched::Finished(Box::new(result)))
-            }
-            cli::Ran::Unknown(why) => {
-                // Maybe submitted, maybe not: the next drain looks the job up by its identity.
-                warn!(file = ?job.claimed.name, error = %why, "sbatch's answer is unknown; the job will be looked up by its name in Slurm");
-                Ok(Launched::Forwarded(Box::new(note)))
-            }
-        }
+        send(job, note, &args)
     }
 
     fn sbatch_args(
@@ -187,6 +153,46 @@ impl Slurm<'_> {
         ]);
         args.push(format!("{dir}/job.sh"));
         args
+    }
+}
+
+/// Runs `sbatch` for a job whose note is on disk, and says what became of it.
+fn send(job: &Job<'_>, mut note: Forwarded, args: &[String]) -> Result<Launched> {
+    let queue = job.queue;
+    match cli::run("sbatch", args, job.lock) {
+        cli::Ran::Ok(out) => {
+            crate::fault::kill_point("slurm-submitted");
+            note.job_id = parse_id(&out);
+            note.state = Some("PENDING".into());
+            forwarded::save(queue, &job.claimed.path, &note)?;
+            Ok(Launched::Forwarded(Box::new(note)))
+        }
+        // The note stays until the job is back in `pending/` or its record is filed (the
+        // drain removes it): a drain killed before then finds it never sent.
+        cli::Ran::Refused {
+            message,
+            transient: true,
+        } => {
+            remove_dir(&note.dir);
+            Ok(Launched::Later(format!(
+                "Slurm cannot take jobs now: {message}"
+            )))
+        }
+        cli::Ran::Refused {
+            message,
+            transient: false,
+        } => {
+            remove_dir(&note.dir);
+            warn!(file = ?job.claimed.name, error = %message, "Slurm refused the job");
+            let mut result = JobResult::error(format!("Slurm refused the job: {message}"));
+            result.status = crate::job::result::Status::Failed;
+            Ok(Launched::Finished(Box::new(result)))
+        }
+        cli::Ran::Unknown(why) => {
+            // Maybe submitted, maybe not: the next drain looks the job up by its identity.
+            warn!(file = ?job.claimed.name, error = %why, "sbatch's answer is unknown; the job will be looked up by its name in Slurm");
+            Ok(Launched::Forwarded(Box::new(note)))
+        }
     }
 }
 

@@ -31,39 +31,64 @@ pub struct SlurmSettings {
     pub output_dir: Option<PathBuf>,
 }
 
-/// `sbatch` options the queue may not set: execq sets them for each job, and exactly-once rests
-/// on them (the job's identity, one run, where its output goes).
-const OWN_OPTIONS: [&str; 16] = [
-    "-J",
-    "--job-name",
-    "-a",
-    "--array",
-    "--requeue",
-    "--no-requeue",
-    "-o",
-    "--output",
-    "-e",
-    "--error",
-    "-D",
-    "--chdir",
-    "--wrap",
-    "--parsable",
-    "-i",
-    "--input",
+/// `sbatch` options the queue may not set: execq sets them for each job, or they would run it
+/// more than once (`--array`), not at all (`--test-only`) or hold the drain (`--wait`). Long
+/// options are refused under any abbreviation sbatch accepts.
+const OWN_LONG: [&str; 12] = [
+    "job-name",
+    "array",
+    "requeue",
+    "no-requeue",
+    "output",
+    "error",
+    "chdir",
+    "wrap",
+    "parsable",
+    "input",
+    "test-only",
+    "wait",
 ];
+
+/// Their short forms.
+const OWN_SHORT: [char; 7] = ['J', 'a', 'o', 'e', 'D', 'i', 'W'];
+
+/// Short options whose value may follow in the same word (`-pgpu`); any other short option must
+/// stand alone, so that none hides in a bundle (`-Qa1-2`).
+const SHORT_WITH_VALUE: &str = "pAqtNncCwxGLMdbmkSFBn";
 
 impl SlurmSettings {
     /// Why these settings cannot be used, if they cannot.
     pub fn check(&self) -> Result<(), String> {
+        let refuse = |arg: &str, why: &str| {
+            Err(format!(
+                "[executor.slurm] sbatch_args: `{arg}` {why}; remove it"
+            ))
+        };
         for arg in &self.sbatch_args {
-            let option = arg.split('=').next().unwrap_or_default();
-            let short = OWN_OPTIONS
-                .iter()
-                .any(|o| o.len() == 2 && arg.starts_with(o) && !arg.starts_with("--"));
-            if OWN_OPTIONS.contains(&option) || short {
-                return Err(format!(
-                    "[executor.slurm] sbatch_args: `{arg}` is set by execq for each job (its identity, one run, its output); remove it"
-                ));
+            if let Some(long) = arg.strip_prefix("--") {
+                let name = long.split('=').next().unwrap_or_default();
+                if name.len() >= 2 && OWN_LONG.iter().any(|own| own.starts_with(name))
+                    || name.is_empty()
+                {
+                    return refuse(
+                        arg,
+                        "is set by execq for each job (its identity, one run, its output)",
+                    );
+                }
+            } else if let Some(short) = arg.strip_prefix('-') {
+                let mut letters = short.chars();
+                let Some(letter) = letters.next() else {
+                    continue;
+                };
+                if OWN_SHORT.contains(&letter) {
+                    return refuse(
+                        arg,
+                        "is set by execq for each job (its identity, one run, its output)",
+                    );
+                }
+                if letters.next().is_some() && !SHORT_WITH_VALUE.contains(letter) {
+                    return refuse(arg, "bundles short options: give each as a word of its own");
+                }
             }
         }
         Ok(())

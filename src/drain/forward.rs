@@ -194,8 +194,8 @@ impl Drainer<'_> {
         let finishing = record::prepare(self.queue, &claimed, record, &result)?;
         finishing.sync()?;
         self.file_record(finishing)?;
-        forwarded::remove(self.queue, note)?;
         crate::fsutil::discard_dir(&note.dir);
+        forwarded::remove(self.queue, note)?;
         Ok(())
     }
 
@@ -204,10 +204,10 @@ impl Drainer<'_> {
         if let Some(claimed) = note.claimed(self.queue) {
             claim::unclaim(self.queue, &claimed)?;
             crate::fsutil::sync_dir(&self.queue.pending)?;
-            warn!(file = ?claimed.name, "a drain was stopped while handing this job over, before Slurm took it; it is back in pending/");
+            warn!(file = ?claimed.name, identity = %note.identity, "Slurm has no job of this one's identity and its script never started: it was never handed over (a drain stopped first, or sbatch's answer was lost before Slurm took it); it is back in pending/");
         }
-        forwarded::remove(self.queue, note)?;
         crate::fsutil::discard_dir(&note.dir);
+        forwarded::remove(self.queue, note)?;
         Ok(())
     }
 

@@ -178,6 +178,8 @@ impl<'a> Drainer<'a> {
             let loaded = kept.take(&candidates[i].name);
             if self.take(&candidates[i].name, loaded, entries.len(), outcome, pool)? {
                 ran = true;
+                // Between jobs, a busy drain files the forwarded jobs that finished meanwhile.
+                self.poll_if_due()?;
             } else {
                 // Not taken (gone, replaced, or its executor parked): only a change makes it
                 // new again.

@@ -167,6 +167,9 @@ pub fn all(queue: &Queue, names: &[OsString]) -> Result<Vec<Forwarded>> {
             }
         };
         if !fsutil::exists(&note.path(queue)) || note_path(&note.path(queue)) != path {
+            // Its job was filed (or went back to `pending/`) by a drain killed before it
+            // tidied up: its folder goes, then the note.
+            fsutil::discard_dir(&note.dir);
             fsutil::remove_if_exists(&path)?;
             continue;
         }

@@ -38,6 +38,16 @@ pub fn run(program: &str, args: &[String], lock: Option<BorrowedFd<'_>>) -> Ran 
     if let Some(fd) = lock {
         crate::sys::lend_fd(&mut command, fd);
     }
+    // Defaults from the environment that would run a job more than once, not at all, under
+    // another name, or hold the drain (the options themselves are refused in config.toml).
+    for var in [
+        "SBATCH_ARRAY_INX",
+        "SBATCH_WAIT",
+        "SBATCH_REQUEUE",
+        "SBATCH_JOB_NAME",
+    ] {
+        command.env_remove(var);
+    }
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -70,12 +80,33 @@ pub fn run(program: &str, args: &[String], lock: Option<BorrowedFd<'_>>) -> Ran 
         return Ran::Ok(out);
     }
     let message = tidy(&err, &out, status);
-    if is_midway(&message) {
-        return Ran::Unknown(message);
-    }
-    Ran::Refused {
-        transient: is_transient(&message),
-        message,
+    Ran::classify(message, status.code().is_none())
+}
+
+impl Ran {
+    /// A failed command's answer, judged by what it says, in this order: anything that may have
+    /// reached Slurm midway (a lost reply, a reset connection, the command killed) is unknown
+    /// (looked up, never repeated blindly); a controller never reached, or a client that could not
+    /// even ask (no configuration, no credential), is a fault that passes; Slurm's answer about
+    /// the request itself ("Batch job submission failed: Invalid partition ...") is a refusal.
+    /// Anything else is unknown.
+    fn classify(message: String, killed: bool) -> Self {
+        if killed || is_midway(&message) {
+            return Self::Unknown(message);
+        }
+        if is_transient(&message) {
+            return Self::Refused {
+                message,
+                transient: true,
+            };
+        }
+        if is_answer(&message) {
+            return Self::Refused {
+                message,
+                transient: false,
+            };
+        }
+        Self::Unknown(message)
     }
 }
 
@@ -96,30 +127,58 @@ fn tidy(err: &str, out: &str, status: std::process::ExitStatus) -> String {
     lines.join("; ")
 }
 
-/// Whether Slurm's message says it could not be reached, so nothing was done.
+/// Whether Slurm's message says the controller was never reached, or the command could not even
+/// ask (its configuration or credential missing): nothing was done.
 pub fn is_transient(message: &str) -> bool {
-    const UNREACHED: [&str; 5] = [
+    const UNREACHED: [&str; 11] = [
         "unable to contact slurm controller",
         "temporarily unable",
         "temporarily unavailable",
         "connection refused",
         "connect failure",
+        "could not establish a configuration source",
+        "unable to establish controller machine",
+        "munge",
+        "authentication",
+        "slurm.conf",
+        "was not found on path",
     ];
     let lower = message.to_lowercase();
     UNREACHED.iter().any(|p| lower.contains(p))
 }
 
 /// Whether Slurm's message says the exchange broke off midway: the controller may have acted
-/// (a submission it accepted before its reply was lost).
+/// (a submission it accepted before its reply was lost). Checked before [`is_transient`]: a
+/// busy controller's "temporarily unable ..., retrying" may come before the lost reply.
 fn is_midway(message: &str) -> bool {
-    const MIDWAY: [&str; 4] = [
+    const MIDWAY: [&str; 9] = [
         "socket timed out",
         "zero bytes were transmitted",
         "communication connection failure",
         "transport endpoint",
+        "connection reset",
+        "message receive failure",
+        "message send failure",
+        "unexpected message received",
+        "broken pipe",
     ];
     let lower = message.to_lowercase();
-    !is_transient(message) && MIDWAY.iter().any(|p| lower.contains(p))
+    MIDWAY.iter().any(|p| lower.contains(p))
+}
+
+/// Whether the message is Slurm's answer about the request itself.
+fn is_answer(message: &str) -> bool {
+    let lower = message.to_lowercase();
+    [
+        "submission failed:",
+        "invalid",
+        "not available",
+        "denied",
+        "violates",
+        "not permitted",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
 }
 
 #[cfg(test)]

@@ -64,18 +64,15 @@ impl Slurm<'_> {
         let running = job.claimed.path.file_name().unwrap_or_default();
         let identity = identity(&name);
         let dir = self.settings.output_dir(queue).join(&identity);
-        // A shared folder not mounted now is a fault that passes: the job waits, `status` says why.
-        if let Err(e) = fsutil::create_private_dir(&dir) {
-            return Ok(Launched::Later(format!(
-                "cannot create the job's folder `{}` (output_dir in [executor.slurm]): {e}",
+        if dir.to_string_lossy().contains('\\') {
+            let why = format!(
+                "the job's Slurm folder `{}` has a backslash in its path, which Slurm's file names cannot hold; set output_dir in [executor.slurm]",
                 dir.display()
-            )));
+            );
+            return Ok(Launched::Finished(Box::new(JobResult::error(why))));
         }
         let timeout = spec.timeout.unwrap_or(opts.timeout);
         let script_copy = dir.join("job-script");
-        if matches!(spec.program, Program::Script { .. }) {
-            fsutil::copy(&job.claimed.path, &script_copy)?;
-        }
         let cwd = std::env::current_dir().ok();
         let frame = script::Frame {
             dir: &dir,
@@ -89,18 +86,14 @@ impl Slurm<'_> {
         };
         let text = match script::render(spec, &frame) {
             Ok(text) => text,
-            Err(why) => {
-                remove_dir(&dir);
-                return Ok(Launched::Finished(Box::new(JobResult::error(why))));
-            }
+            Err(why) => return Ok(Launched::Finished(Box::new(JobResult::error(why)))),
         };
-        fsutil::write(&dir.join("job.sh"), text.as_bytes())?;
         let note = Forwarded {
             kind: super::Kind::Slurm,
             name: name.clone(),
             running: running.to_string_lossy().into_owned(),
             identity,
-            dir,
+            dir: dir.clone(),
             job_id: None,
             state: None,
             node: None,
@@ -109,7 +102,20 @@ impl Slurm<'_> {
             timeout_secs: timeout.as_secs_f64(),
             cwd: spec.cwd.as_ref().map(|c| c.display().to_string()),
         };
+        // The note first: a drain killed from here on leaves a job the next one finds never
+        // sent (and whose folder it removes), or sent (and follows).
         forwarded::save(queue, &job.claimed.path, &note)?;
+        // A shared folder not mounted now is a fault that passes: the job waits, `status` says why.
+        if let Err(e) = fsutil::create_private_dir(&dir) {
+            return Ok(Launched::Later(format!(
+                "cannot create the job's folder `{}` (output_dir in [executor.slurm]): {e}",
+                dir.display()
+            )));
+        }
+        if matches!(spec.program, Program::Script { .. }) {
+            fsutil::copy(&job.claimed.path, &script_copy)?;
+        }
+        fsutil::write(&dir.join("job.sh"), text.as_bytes())?;
         let args = self.sbatch_args(&note, spec, timeout, opts);
         send(job, note, &args)
     }
@@ -147,7 +153,8 @@ impl Slurm<'_> {
             ),
             format!("--output={}", file("stdout")),
             format!("--error={}", file("stderr")),
-            format!("--chdir={dir}"),
+            // Never execq's folder: the job's script moves to the job's own.
+            "--chdir=/".to_owned(),
             format!("--time={minutes}"),
             "--no-requeue".to_owned(),
         ]);

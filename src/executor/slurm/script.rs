@@ -58,11 +58,11 @@ pub fn render(spec: &JobSpec, frame: &Frame<'_>) -> Result<String, String> {
         }
         (None, Some(cwd)) => {
             s += &format!(
-                "cd -- {} 2>/dev/null || cd -- \"$HOME\" 2>/dev/null || cd /\n",
+                "cd -- {} 2>/dev/null || cd -- \"${{HOME:-/}}\" 2>/dev/null || cd /\n",
                 path(cwd)
             );
         }
-        (None, None) => s += "cd -- \"$HOME\" 2>/dev/null || cd /\n",
+        (None, None) => s += "cd -- \"${HOME:-/}\" 2>/dev/null || cd /\n",
     }
     let mut child =
         String::from("unset EXECQ_FAULT EXECQ_CRASH_AT EXECQ_CRASH_TRACE EXECQ_WAIT_FALLBACK\n");
@@ -80,12 +80,21 @@ pub fn render(spec: &JobSpec, frame: &Frame<'_>) -> Result<String, String> {
                 "`env` name `{name}` cannot be passed to a Slurm job (bash takes letters, digits and `_`, not starting with a digit)"
             ));
         }
+        if name.starts_with("__execq_") || READ_ONLY.contains(&name.as_str()) {
+            return Err(format!(
+                "`env` name `{name}` cannot be passed to a Slurm job (bash keeps it for itself)"
+            ));
+        }
         child += &format!("export {name}={}\n", q(value));
     }
     child += &ulimits(frame.limits);
+    // Found before the job's `PATH` applies.
     let nice = (frame.limits.nice)
-        .map(|n| format!("nice -n {n} "))
+        .map(|n| format!("\"$__execq_nice\" -n {n} "))
         .unwrap_or_default();
+    if frame.limits.nice.is_some() {
+        s += "__execq_nice=$(command -v nice || echo nice)\n";
+    }
     child += &format!("exec {nice}{} </dev/null\n", command(spec, frame));
     s += "set -m\n";
     s += &format!("(\n{child}) &\n");
@@ -136,6 +145,19 @@ const STAMP: &str = r#"__execq_stamp() { date +%Y-%m-%dT%H:%M:%S.%6N%:z; }
 __execq_finish() { { printf '%s\n' "$@"; printf 'finished_at=%s\n' "$(__execq_stamp)"; } >"$__execq_dir/status.tmp" && mv -f -- "$__execq_dir/status.tmp" "$__execq_dir/status"; }
 { printf 'started_at=%s\nnode=%s\n' "$(__execq_stamp)" "$(hostname)"; } >"$__execq_dir/started.tmp" && mv -f -- "$__execq_dir/started.tmp" "$__execq_dir/started"
 "#;
+
+/// Variables bash will not let a script set.
+const READ_ONLY: [&str; 9] = [
+    "SHELLOPTS",
+    "BASHOPTS",
+    "UID",
+    "EUID",
+    "PPID",
+    "BASH_VERSINFO",
+    "BASHPID",
+    "GROUPS",
+    "BASH_ARGV0",
+];
 
 fn is_shell_name(name: &str) -> bool {
     let mut chars = name.chars();

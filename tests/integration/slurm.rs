@@ -1473,8 +1473,8 @@ fn a_busy_drain_files_forwarded_jobs_between_its_local_jobs() {
     let stem = unique("between");
     let name = format!("{stem}.json");
     q.add(&name, &slurm_job(&stem, "echo quick", json!({})));
-    // Local jobs that keep the drain busy for about 6 s.
-    for n in 0..4 {
+    // Local jobs that keep the drain busy for about 9 s.
+    for n in 0..6 {
         q.add(
             &format!("z-local-{n}.json"),
             &json!({"command": "sleep 1.5"}).to_string(),
@@ -1488,7 +1488,7 @@ fn a_busy_drain_files_forwarded_jobs_between_its_local_jobs() {
         .modified()
         .unwrap()
         .into();
-    let last = q.json("completed/z-local-3.json");
+    let last = q.json("completed/z-local-5.json");
     let last_started =
         chrono::DateTime::parse_from_rfc3339(last["result"]["started_at"].as_str().unwrap())
             .unwrap();

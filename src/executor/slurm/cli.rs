@@ -143,8 +143,7 @@ pub fn is_transient(message: &str) -> bool {
         "slurm.conf",
         "was not found on path",
     ];
-    let lower = message.to_lowercase();
-    UNREACHED.iter().any(|p| lower.contains(p))
+    says(message, &UNREACHED)
 }
 
 /// Whether Slurm's message says the exchange broke off midway: the controller may have acted
@@ -162,23 +161,26 @@ fn is_midway(message: &str) -> bool {
         "unexpected message received",
         "broken pipe",
     ];
-    let lower = message.to_lowercase();
-    MIDWAY.iter().any(|p| lower.contains(p))
+    says(message, &MIDWAY)
 }
 
 /// Whether the message is Slurm's answer about the request itself.
 fn is_answer(message: &str) -> bool {
-    let lower = message.to_lowercase();
-    [
+    const ANSWERS: [&str; 6] = [
         "submission failed:",
         "invalid",
         "not available",
         "denied",
         "violates",
         "not permitted",
-    ]
-    .iter()
-    .any(|p| lower.contains(p))
+    ];
+    says(message, &ANSWERS)
+}
+
+/// Whether `message` holds any of `phrases` (lower case), whatever its case.
+fn says(message: &str, phrases: &[&str]) -> bool {
+    let lower = message.to_lowercase();
+    phrases.iter().any(|p| lower.contains(p))
 }
 
 #[cfg(test)]
